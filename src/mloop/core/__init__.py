@@ -1,0 +1,28 @@
+"""Foundation shared by every layer: configuration, errors, ids, time and operations."""
+
+from mloop.core.config import Settings, get_settings
+from mloop.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    MloopError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from mloop.core.ids import new_id
+from mloop.core.timeutil import now_ms
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "MloopError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "Settings",
+    "ValidationError",
+    "get_settings",
+    "new_id",
+    "now_ms",
+]

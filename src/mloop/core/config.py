@@ -1,0 +1,77 @@
+"""Configuration from the environment, with embedded defaults that need no setup.
+
+| variable | default | meaning |
+|---|---|---|
+| ``MLOOP_HOME`` | ``~/.mloop`` | where the embedded store lives |
+| ``MLOOP_DATABASE_URL`` | SQLite file in ``MLOOP_HOME`` | metadata database (``postgresql+psycopg://``) |
+| ``MLOOP_ARTIFACT_ROOT`` | ``MLOOP_HOME/artifacts`` | artifact store (a directory or ``s3://bucket/prefix``) |
+| ``MLOOP_S3_ENDPOINT_URL`` | unset | endpoint of an S3-compatible store |
+| ``MLOOP_TRACKING_URI`` | unset (embedded) | ``http://host:port`` of an mloop server |
+| ``MLOOP_TOKEN`` | unset | bearer token the client sends to a server |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_ARTIFACT_BYTES = 5 * 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build with :func:`get_settings` or directly in tests."""
+
+    home: Path
+    database_url: str
+    artifact_root: str
+    s3_endpoint_url: str | None = None
+    tracking_uri: str | None = None
+    token: str | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.tracking_uri) and str(self.tracking_uri).startswith(("http://", "https://"))
+
+    @classmethod
+    def for_home(cls, home: Path | str) -> Settings:
+        """Embedded settings rooted at ``home`` (used by the demo and tests)."""
+        home = Path(home).expanduser().resolve()
+        return cls(
+            home=home,
+            database_url=f"sqlite:///{home / 'mloop.db'}",
+            artifact_root=str(home / "artifacts"),
+        )
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer number of bytes, got {raw!r}") from exc
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (read anew on every call; cheap)."""
+    home = Path(os.environ.get("MLOOP_HOME") or "~/.mloop").expanduser().resolve()
+    return Settings(
+        home=home,
+        database_url=os.environ.get("MLOOP_DATABASE_URL") or f"sqlite:///{home / 'mloop.db'}",
+        artifact_root=os.environ.get("MLOOP_ARTIFACT_ROOT") or str(home / "artifacts"),
+        s3_endpoint_url=os.environ.get("MLOOP_S3_ENDPOINT_URL") or None,
+        tracking_uri=os.environ.get("MLOOP_TRACKING_URI") or None,
+        token=os.environ.get("MLOOP_TOKEN") or None,
+        max_request_bytes=_int_env("MLOOP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
+        max_artifact_bytes=_int_env("MLOOP_MAX_ARTIFACT_BYTES", DEFAULT_MAX_ARTIFACT_BYTES),
+    )

@@ -1,0 +1,100 @@
+"""Operations: each API call declared once, then served, called remotely and called embedded.
+
+An :class:`Operation` names a request model, a response model and a handler. The server
+turns every operation into a route, the remote client into an HTTP call, the embedded
+client into a direct call inside a database transaction. Nothing else is written per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["reader", "writer", "admin"]
+Req = TypeVar("Req", bound=BaseModel)
+Resp = TypeVar("Resp", bound=BaseModel)
+
+
+class Message(BaseModel):
+    """Base of every request and response model: strict about unknown fields, NaN-safe JSON."""
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings", populate_by_name=True)
+
+
+class Empty(Message):
+    """A response with nothing to say beyond success."""
+
+
+@dataclass(frozen=True)
+class Operation(Generic[Req, Resp]):
+    """One API call.
+
+    ``method`` is GET for reads (the request travels as query parameters) and POST for
+    writes (a JSON body). ``handler(ctx, request)`` runs inside one transaction.
+    """
+
+    name: str
+    method: Literal["GET", "POST"]
+    path: str
+    request: type[Req]
+    response: type[Resp]
+    handler: Callable[[Any, Req], Resp]
+    role: Role = "reader"
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def writes(self) -> bool:
+        return self.method == "POST"
+
+
+class OperationSet:
+    """The operations of one domain, registered with a decorator next to their handlers."""
+
+    def __init__(self, prefix: str, tag: str) -> None:
+        self.prefix = prefix
+        self.tag = tag
+        self.operations: dict[str, Operation[Any, Any]] = {}
+
+    def get(self, path: str, request: type[Req], response: type[Resp]) -> Callable[
+        [Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]
+    ]:
+        return self._register("GET", path, request, response, "reader")
+
+    def post(
+        self, path: str, request: type[Req], response: type[Resp], *, role: Role = "writer"
+    ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
+        return self._register("POST", path, request, response, role)
+
+    def _register(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        request: type[Req],
+        response: type[Resp],
+        role: Role,
+    ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
+        def decorate(handler: Callable[[Any, Req], Resp]) -> Callable[[Any, Req], Resp]:
+            name = handler.__name__
+            if name in self.operations:
+                raise RuntimeError(f"operation {name} registered twice")
+            self.operations[name] = Operation(
+                name=name,
+                method=method,
+                path=f"{self.prefix}{path}",
+                request=request,
+                response=response,
+                handler=handler,
+                role=role,
+                summary=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
+                tags=(self.tag,),
+            )
+            return handler
+
+        return decorate
+
+    def __getitem__(self, name: str) -> Operation[Any, Any]:
+        return self.operations[name]

@@ -1,0 +1,104 @@
+"""Tables owned by the model registry."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from mloop.store.schema import metadata
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("source", Text, nullable=False),
+    Column("storage_path", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("flavor", String(64), nullable=False),
+    Column("signature_json", Text, nullable=True),
+    Column("metrics_json", Text, nullable=False, default="{}"),
+    Column("sha256", String(64), nullable=False),
+    Column("status", String(32), nullable=False, default="READY"),
+    Column("user_id", String(256), nullable=False, default=""),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    ),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alias", String(256), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Append-only audit trail of alias moves. Kept even when a model is deleted.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("actor", String(256), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_alias_history_name_alias", "name", "alias"),
+)
