@@ -43,12 +43,9 @@ class Operation(Generic[Req, Resp]):
     response: type[Resp]
     handler: Callable[[Any, Req], Resp]
     role: Role = "reader"
+    writes: bool = False
     summary: str = ""
     tags: tuple[str, ...] = ()
-
-    @property
-    def writes(self) -> bool:
-        return self.method == "POST"
 
 
 class OperationSet:
@@ -67,6 +64,7 @@ class OperationSet:
     def post(
         self, path: str, request: type[Req], response: type[Resp], *, role: Role = "writer"
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
+        """A POST operation; ``role="reader"`` makes it a read (for searches with long bodies)."""
         return self._register("POST", path, request, response, role)
 
     def _register(
@@ -89,6 +87,7 @@ class OperationSet:
                 response=response,
                 handler=handler,
                 role=role,
+                writes=role != "reader",
                 summary=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
                 tags=(self.tag,),
             )

@@ -1,0 +1,13 @@
+"""``mloop.Client``: the explicit-object SDK, embedded or remote."""
+
+from __future__ import annotations
+
+from mloop.client.tracking_client import TrackingClient
+
+
+class Client(TrackingClient):
+    """Everything the SDK can do, addressed by ids and names.
+
+    ``Client()`` uses the tracking URI in effect (``mloop.set_tracking_uri``,
+    ``MLOOP_TRACKING_URI``, or the embedded store in ``MLOOP_HOME``).
+    """

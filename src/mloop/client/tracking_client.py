@@ -1,0 +1,242 @@
+"""Explicit-object tracking API (like ``mlflow.MlflowClient``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mloop.client.backend import Backend
+from mloop.client.connection import backend_for
+from mloop.client.entities import Metric, Param, RunTag
+from mloop.core.errors import ValidationError
+from mloop.core.operations import Operation
+from mloop.core.timeutil import now_ms
+from mloop.store.artifacts import clean_relative_path
+from mloop.tracking import schemas as s
+from mloop.tracking.ops import operations as _ops
+
+# Remote log_batch requests are split so that each stays well under the body limit.
+_BATCH_CHUNK = 20_000
+
+
+def _op(name: str) -> Operation[Any, Any]:
+    import mloop.tracking  # noqa: F401  (registers the handlers)
+
+    return _ops[name]
+
+
+def _metric_in(metric: Metric | s.MetricIn, default_ts: int) -> s.MetricIn:
+    if isinstance(metric, s.MetricIn):
+        return metric
+    return s.MetricIn(
+        key=metric.key,
+        value=metric.value,
+        timestamp=metric.timestamp if metric.timestamp is not None else default_ts,
+        step=metric.step,
+    )
+
+
+class TrackingClient:
+    """Experiments, runs and artifacts, embedded or remote depending on ``tracking_uri``."""
+
+    def __init__(self, tracking_uri: str | Path | None = None) -> None:
+        self._backend: Backend = backend_for(str(tracking_uri) if tracking_uri else None)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._backend.uri
+
+    def call(self, operation: str, /, **fields: Any) -> Any:
+        """Run any operation by name (the generic form every method below uses)."""
+        op = _op(operation)
+        return self._backend.call(op, op.request(**fields))
+
+    # -- experiments ----------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> str:
+        result = self.call(
+            "create_experiment", name=name, artifact_location=artifact_location, tags=dict(tags or {})
+        )
+        return str(result.experiment_id)
+
+    def get_experiment(self, experiment_id: str) -> s.Experiment:
+        return self.call("get_experiment", experiment_id=str(experiment_id))  # type: ignore[no-any-return]
+
+    def get_experiment_by_name(self, name: str) -> s.Experiment:
+        return self.call("get_experiment_by_name", name=name)  # type: ignore[no-any-return]
+
+    def list_experiments(self, view: s.ViewType = "active") -> list[s.Experiment]:
+        return list(self.call("list_experiments", view=view).experiments)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.call("set_experiment_tag", experiment_id=str(experiment_id), key=key, value=str(value))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.call("delete_experiment", experiment_id=str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.call("restore_experiment", experiment_id=str(experiment_id))
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+    ) -> s.Run:
+        return self.call(  # type: ignore[no-any-return]
+            "create_run",
+            experiment_id=str(experiment_id) if experiment_id is not None else None,
+            run_name=run_name,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            parent_run_id=parent_run_id,
+            start_time=start_time,
+        )
+
+    def get_run(self, run_id: str) -> s.Run:
+        return self.call("get_run", run_id=run_id)  # type: ignore[no-any-return]
+
+    def update_run(
+        self, run_id: str, status: s.RunStatus | None = None, name: str | None = None
+    ) -> s.Run:
+        return self.call("update_run", run_id=run_id, status=status, run_name=name)  # type: ignore[no-any-return]
+
+    def set_terminated(
+        self, run_id: str, status: s.RunStatus = "FINISHED", end_time: int | None = None
+    ) -> s.Run:
+        self.flush()
+        return self.call("update_run", run_id=run_id, status=status, end_time=end_time)  # type: ignore[no-any-return]
+
+    def delete_run(self, run_id: str) -> None:
+        self.call("delete_run", run_id=run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.call("restore_run", run_id=run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: Iterable[str] | None = None,
+        filter_string: str = "",
+        order_by: Iterable[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        view: s.ViewType = "active",
+    ) -> s.RunPage:
+        """One page of runs; ``page.next_page_token`` fetches the next."""
+        return self.call(  # type: ignore[no-any-return]
+            "search_runs",
+            experiment_ids=[str(e) for e in experiment_ids or []],
+            filter=filter_string or "",
+            order_by=list(order_by or []),
+            max_results=max_results,
+            page_token=page_token,
+            view=view,
+        )
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric | s.MetricIn] = (),
+        params: Iterable[Param] = (),
+        tags: Iterable[RunTag] = (),
+    ) -> None:
+        """Log many values at once, synchronously; big metric lists are sent in chunks."""
+        now = now_ms()
+        metric_list = [_metric_in(m, now) for m in metrics]
+        param_list = [s.ParamIn(key=p.key, value=str(p.value)) for p in params]
+        tag_list = [s.TagIn(key=g.key, value=str(g.value)) for g in tags]
+        first = metric_list[:_BATCH_CHUNK]
+        self.call("log_batch", run_id=run_id, metrics=first, params=param_list, tags=tag_list)
+        for start in range(_BATCH_CHUNK, len(metric_list), _BATCH_CHUNK):
+            self.call("log_batch", run_id=run_id, metrics=metric_list[start : start + _BATCH_CHUNK])
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool = False,
+    ) -> None:
+        """Log one value. Remote clients queue it and send in the background by default."""
+        metric = s.MetricIn(
+            key=key, value=value, timestamp=timestamp or now_ms(), step=step or 0
+        )
+        if synchronous:
+            self.call("log_batch", run_id=run_id, metrics=[metric])
+        else:
+            self._backend.log_metrics_async(run_id, [metric])
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.call("log_batch", run_id=run_id, params=[s.ParamIn(key=key, value=str(value))])
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.call("set_tag", run_id=run_id, key=key, value=str(value))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.call("delete_tag", run_id=run_id, key=key)
+
+    def log_inputs(self, run_id: str, datasets: Iterable[s.DatasetInput]) -> None:
+        self.call("log_inputs", run_id=run_id, datasets=list(datasets))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[s.MetricPoint]:
+        self.flush()
+        return list(self.call("get_metric_history", run_id=run_id, key=key).metrics)
+
+    def flush(self) -> None:
+        """Wait until metrics queued in the background are stored."""
+        self._backend.flush()
+
+    # -- artifacts -----------------------------------------------------------------------
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> s.ArtifactFile:
+        """Upload one file, to ``artifact_path/<file name>`` inside the run's artifacts."""
+        local = Path(local_path)
+        if not local.is_file():
+            raise ValidationError(f"{local} is not a file", field="local_path")
+        dest = f"{artifact_path.strip('/')}/{local.name}" if artifact_path else local.name
+        return self._backend.upload_artifact(run_id, clean_relative_path(dest, "artifact_path"), local)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
+    ) -> list[s.ArtifactFile]:
+        """Upload a directory tree. Symlinks are refused rather than followed."""
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise ValidationError(f"{root} is not a directory", field="local_dir")
+        prefix = clean_relative_path(artifact_path, "artifact_path") if artifact_path else ""
+        stored = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    raise ValidationError(
+                        f"{path} is a symbolic link; copy the file it points to instead",
+                        field="local_dir",
+                    )
+                rel = path.relative_to(root).as_posix()
+                dest = f"{prefix}/{rel}" if prefix else rel
+                stored.append(self._backend.upload_artifact(run_id, dest, path))
+        return stored
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[s.ArtifactFile]:
+        return list(self.call("list_artifacts", run_id=run_id, path=path).files)
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path | None = None) -> Path:
+        """Copy a run artifact (file or directory) to a local directory; returns its path."""
+        import tempfile
+
+        dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mloop-artifacts-"))
+        dest.mkdir(parents=True, exist_ok=True)
+        return self._backend.download_artifacts(run_id, clean_relative_path(path, allow_empty=True), dest)

@@ -1,0 +1,28 @@
+"""The domains the server mounts: their operations and their extra HTTP routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from mloop.core.operations import Operation
+from mloop.store.runtime import Runtime
+
+
+def all_operations() -> list[Operation[Any, Any]]:
+    """Every declared operation of every domain."""
+    import mloop.tracking
+
+    ops: list[Operation[Any, Any]] = []
+    for op_set in (mloop.tracking.operations,):
+        ops.extend(op_set.operations.values())
+    return ops
+
+
+def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRouter]:
+    """Routes that are not plain operations (file transfer)."""
+    from mloop.tracking.http import artifact_router
+
+    return [artifact_router(runtime, require)]

@@ -1,0 +1,77 @@
+"""Request body limits, enforced before a handler reads the body."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Artifact uploads stream to disk and have their own, larger limit.
+_ARTIFACT_UPLOAD_PREFIX = "/api/v1/artifacts/files/"
+
+
+def _too_large_body(limit: int) -> bytes:
+    return orjson.dumps(
+        {
+            "error": {
+                "code": "PAYLOAD_TOO_LARGE",
+                "message": f"request body exceeds the limit of {limit} bytes; "
+                "split the batch or raise MLOOP_MAX_REQUEST_BYTES",
+                "field": "body",
+            }
+        }
+    )
+
+
+class BodyLimitMiddleware:
+    """Answers 413 for bodies over the limit, by Content-Length or by counting."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_artifact_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_artifact_bytes = max_artifact_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        limit = self.max_artifact_bytes if path.startswith(_ARTIFACT_UPLOAD_PREFIX) else self.max_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await self._reject(send, limit)
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    from mloop.core.errors import PayloadTooLargeError
+
+                    raise PayloadTooLargeError(
+                        f"request body exceeds the limit of {limit} bytes", field="body"
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _reject(self, send: Send, limit: int) -> None:
+        body = _too_large_body(limit)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,201 @@
+"""Experiments: named groups of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mloop.core.errors import ConflictError, NotFoundError, ValidationError
+from mloop.core.operations import Empty
+from mloop.core.timeutil import now_ms
+from mloop.core.validation import MAX_TAG_VALUE_LENGTH, check_key, check_name, check_text
+from mloop.store.context import Context
+from mloop.tracking import tables as t
+from mloop.tracking.ops import operations
+from mloop.tracking.schemas import (
+    CreateExperiment,
+    Experiment,
+    ExperimentId,
+    ExperimentList,
+    ExperimentName,
+    ListExperiments,
+    SetExperimentTag,
+)
+
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
+    """Experiment ids travel as strings of digits (as in MLflow)."""
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit() or len(text) > 18:
+        raise ValidationError(f"{field} must be a string of digits, got {value!r}", field=field)
+    return int(text)
+
+
+def _to_message(row: Any, tags: dict[str, str]) -> Experiment:
+    return Experiment(
+        experiment_id=str(row.experiment_id),
+        name=row.name,
+        artifact_location=row.artifact_location,
+        lifecycle_stage=row.lifecycle_stage,
+        creation_time=row.creation_time,
+        last_update_time=row.last_update_time,
+        tags=tags,
+    )
+
+
+def _tags_for(ctx: Context, ids: list[int]) -> dict[int, dict[str, str]]:
+    found: dict[int, dict[str, str]] = {i: {} for i in ids}
+    if ids:
+        rows = ctx.conn.execute(
+            select(t.experiment_tags).where(t.experiment_tags.c.experiment_id.in_(ids))
+        )
+        for row in rows:
+            found[row.experiment_id][row.key] = row.value
+    return found
+
+
+def load_experiment(ctx: Context, experiment_id: int) -> Experiment:
+    row = ctx.conn.execute(
+        select(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"experiment {experiment_id} does not exist", field="experiment_id")
+    return _to_message(row, _tags_for(ctx, [experiment_id])[experiment_id])
+
+
+def _insert_experiment(ctx: Context, name: str, artifact_location: str | None) -> int:
+    now = now_ms()
+    try:
+        with ctx.conn.begin_nested():
+            result = ctx.conn.execute(
+                insert(t.experiments).values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage="active",
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise ConflictError(f"experiment {name!r} already exists", field="name") from exc
+    experiment_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    if not artifact_location:
+        ctx.conn.execute(
+            update(t.experiments)
+            .where(t.experiments.c.experiment_id == experiment_id)
+            .values(artifact_location=f"experiments/{experiment_id}")
+        )
+    return experiment_id
+
+
+def ensure_default_experiment(ctx: Context) -> int:
+    """The id of the ``Default`` experiment, created on first use."""
+    row = ctx.conn.execute(
+        select(t.experiments.c.experiment_id).where(
+            t.experiments.c.name == DEFAULT_EXPERIMENT_NAME
+        )
+    ).first()
+    if row is not None:
+        return int(row.experiment_id)
+    try:
+        return _insert_experiment(ctx, DEFAULT_EXPERIMENT_NAME, None)
+    except ConflictError:  # another writer created it a moment ago
+        row = ctx.conn.execute(
+            select(t.experiments.c.experiment_id).where(
+                t.experiments.c.name == DEFAULT_EXPERIMENT_NAME
+            )
+        ).one()
+        return int(row.experiment_id)
+
+
+@operations.post("/experiments/create", CreateExperiment, ExperimentId)
+def create_experiment(ctx: Context, req: CreateExperiment) -> ExperimentId:
+    """Create an experiment with a unique name."""
+    name = check_name(req.name, "name")
+    for key, value in req.tags.items():
+        check_key(key, "tags")
+        check_text(value, f"tags.{key}", max_length=MAX_TAG_VALUE_LENGTH)
+    if req.artifact_location is not None:
+        from mloop.store.artifacts import clean_relative_path
+
+        clean_relative_path(req.artifact_location, "artifact_location")
+    experiment_id = _insert_experiment(ctx, name, req.artifact_location)
+    if req.tags:
+        ctx.conn.execute(
+            insert(t.experiment_tags),
+            [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in req.tags.items()],
+        )
+    return ExperimentId(experiment_id=str(experiment_id))
+
+
+@operations.get("/experiments/get", ExperimentId, Experiment)
+def get_experiment(ctx: Context, req: ExperimentId) -> Experiment:
+    """Get an experiment by id."""
+    return load_experiment(ctx, parse_experiment_id(req.experiment_id))
+
+
+@operations.get("/experiments/get-by-name", ExperimentName, Experiment)
+def get_experiment_by_name(ctx: Context, req: ExperimentName) -> Experiment:
+    """Get an experiment by its name."""
+    row = ctx.conn.execute(
+        select(t.experiments.c.experiment_id).where(t.experiments.c.name == req.name)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"experiment {req.name!r} does not exist", field="name")
+    return load_experiment(ctx, int(row.experiment_id))
+
+
+@operations.get("/experiments/list", ListExperiments, ExperimentList)
+def list_experiments(ctx: Context, req: ListExperiments) -> ExperimentList:
+    """List experiments, newest first."""
+    query = select(t.experiments).order_by(t.experiments.c.creation_time.desc())
+    if req.view != "all":
+        query = query.where(t.experiments.c.lifecycle_stage == req.view)
+    rows = list(ctx.conn.execute(query))
+    tags = _tags_for(ctx, [r.experiment_id for r in rows])
+    return ExperimentList(experiments=[_to_message(r, tags[r.experiment_id]) for r in rows])
+
+
+@operations.post("/experiments/set-tag", SetExperimentTag, Empty)
+def set_experiment_tag(ctx: Context, req: SetExperimentTag) -> Empty:
+    """Set (or overwrite) a tag on an experiment."""
+    experiment_id = parse_experiment_id(req.experiment_id)
+    load_experiment(ctx, experiment_id)
+    key = check_key(req.key, "key")
+    check_text(req.value, "value", max_length=MAX_TAG_VALUE_LENGTH)
+    ctx.conn.execute(
+        delete(t.experiment_tags).where(
+            t.experiment_tags.c.experiment_id == experiment_id, t.experiment_tags.c.key == key
+        )
+    )
+    ctx.conn.execute(
+        insert(t.experiment_tags).values(experiment_id=experiment_id, key=key, value=req.value)
+    )
+    return Empty()
+
+
+def _set_stage(ctx: Context, experiment_id: int, stage: str) -> None:
+    load_experiment(ctx, experiment_id)
+    ctx.conn.execute(
+        update(t.experiments)
+        .where(t.experiments.c.experiment_id == experiment_id)
+        .values(lifecycle_stage=stage, last_update_time=now_ms())
+    )
+
+
+@operations.post("/experiments/delete", ExperimentId, Empty)
+def delete_experiment(ctx: Context, req: ExperimentId) -> Empty:
+    """Mark an experiment deleted (restorable; its runs are kept)."""
+    _set_stage(ctx, parse_experiment_id(req.experiment_id), "deleted")
+    return Empty()
+
+
+@operations.post("/experiments/restore", ExperimentId, Empty)
+def restore_experiment(ctx: Context, req: ExperimentId) -> Empty:
+    """Restore a deleted experiment."""
+    _set_stage(ctx, parse_experiment_id(req.experiment_id), "active")
+    return Empty()

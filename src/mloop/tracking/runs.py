@@ -1,0 +1,264 @@
+"""Runs: create, read, update, delete and search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.ids import new_id
+from mloop.core.operations import Empty
+from mloop.core.timeutil import now_ms
+from mloop.core.validation import (
+    MAX_TAG_VALUE_LENGTH,
+    check_key,
+    check_name,
+    check_text,
+)
+from mloop.store.context import Context
+from mloop.tracking import tables as t
+from mloop.tracking.experiments import (
+    ensure_default_experiment,
+    load_experiment,
+    parse_experiment_id,
+)
+from mloop.tracking.ops import operations
+from mloop.tracking.schemas import (
+    CreateRun,
+    DatasetInput,
+    Run,
+    RunData,
+    RunId,
+    RunInfo,
+    RunPage,
+    SearchRuns,
+    UpdateRun,
+)
+from mloop.tracking.search import build_run_query
+
+TERMINAL_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
+RUN_NAME_TAG = "mloop.runName"
+_ADJECTIVES = ("able", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "lucid", "merry")
+_NOUNS = ("otter", "heron", "lynx", "finch", "badger", "marten", "osprey", "wren", "stoat", "ibis")
+
+
+def check_run_id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 32 or not value.isalnum():
+        raise ValidationError(f"run_id must be a 32-character id, got {value!r}", field="run_id")
+    return value
+
+
+def _generated_name(run_id: str) -> str:
+    n = int(run_id[:8], 16)
+    return f"{_ADJECTIVES[n % 10]}-{_NOUNS[(n // 10) % 10]}-{n % 1000}"
+
+
+def load_run_row(ctx: Context, run_id: str) -> Any:
+    row = ctx.conn.execute(select(t.runs).where(t.runs.c.run_id == check_run_id(run_id))).first()
+    if row is None:
+        raise NotFoundError(f"run {run_id} does not exist", field="run_id")
+    return row
+
+
+def require_active_run(ctx: Context, run_id: str) -> Any:
+    """The run's row, refusing deleted runs (their data must not change)."""
+    row = load_run_row(ctx, run_id)
+    if row.lifecycle_stage != "active":
+        raise ValidationError(
+            f"run {run_id} is deleted; restore it before logging to it", field="run_id"
+        )
+    return row
+
+
+def _info(row: Any) -> RunInfo:
+    return RunInfo(
+        run_id=row.run_id,
+        run_name=row.run_name,
+        experiment_id=str(row.experiment_id),
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        lifecycle_stage=row.lifecycle_stage,
+        artifact_uri=row.artifact_uri,
+        user_id=row.user_id,
+        parent_run_id=row.parent_run_id,
+    )
+
+
+def metric_value(value: float | None, is_nan: bool) -> float:
+    return math.nan if is_nan or value is None else float(value)
+
+
+def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
+    """Full runs (info, params, latest metrics, tags, inputs) in the order of ``run_ids``."""
+    if not run_ids:
+        return []
+    rows = {r.run_id: r for r in ctx.conn.execute(select(t.runs).where(t.runs.c.run_id.in_(run_ids)))}
+    data: dict[str, RunData] = {rid: RunData() for rid in rows}
+    inputs: dict[str, list[DatasetInput]] = {rid: [] for rid in rows}
+    for p in ctx.conn.execute(select(t.params).where(t.params.c.run_id.in_(run_ids))):
+        data[p.run_id].params[p.key] = p.value
+    for g in ctx.conn.execute(select(t.tags).where(t.tags.c.run_id.in_(run_ids))):
+        data[g.run_id].tags[g.key] = g.value
+    for m in ctx.conn.execute(
+        select(t.latest_metrics).where(t.latest_metrics.c.run_id.in_(run_ids))
+    ):
+        data[m.run_id].metrics[m.key] = metric_value(m.value, m.is_nan)
+    for d in ctx.conn.execute(select(t.run_inputs).where(t.run_inputs.c.run_id.in_(run_ids))):
+        inputs[d.run_id].append(
+            DatasetInput(
+                name=d.name,
+                digest=d.digest,
+                source=d.source,
+                source_type=d.source_type,
+                context=d.context,
+                dataset_schema=d.schema_json,
+            )
+        )
+    return [
+        Run(info=_info(rows[rid]), data=data[rid], inputs=inputs[rid])
+        for rid in run_ids
+        if rid in rows
+    ]
+
+
+@operations.post("/runs/create", CreateRun, Run)
+def create_run(ctx: Context, req: CreateRun) -> Run:
+    """Start a run in an experiment (the Default experiment when none is given)."""
+    if req.experiment_id is None:
+        experiment_id = ensure_default_experiment(ctx)
+    else:
+        experiment_id = parse_experiment_id(req.experiment_id)
+    experiment = load_experiment(ctx, experiment_id)
+    if experiment.lifecycle_stage != "active":
+        raise ValidationError(
+            f"experiment {experiment_id} is deleted; restore it to add runs", field="experiment_id"
+        )
+    if req.parent_run_id is not None:
+        load_run_row(ctx, req.parent_run_id)
+    for key, value in req.tags.items():
+        check_key(key, "tags")
+        check_text(value, f"tags.{key}", max_length=MAX_TAG_VALUE_LENGTH)
+    run_id = new_id()
+    run_name = check_name(req.run_name, "run_name") if req.run_name else _generated_name(run_id)
+    start = req.start_time if req.start_time is not None else now_ms()
+    if start < 0:
+        raise ValidationError("start_time must not be negative", field="start_time")
+    ctx.conn.execute(
+        insert(t.runs).values(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            run_name=run_name,
+            status="RUNNING",
+            start_time=start,
+            end_time=None,
+            lifecycle_stage="active",
+            parent_run_id=req.parent_run_id,
+            user_id=check_text(req.user_id or ctx.actor, "user_id", max_length=256),
+            artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+        )
+    )
+    tags = dict(req.tags)
+    if req.parent_run_id:
+        tags.setdefault("mloop.parentRunId", req.parent_run_id)
+    if tags:
+        ctx.conn.execute(
+            insert(t.tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        )
+    return load_runs(ctx, [run_id])[0]
+
+
+@operations.get("/runs/get", RunId, Run)
+def get_run(ctx: Context, req: RunId) -> Run:
+    """Get a run with its params, latest metrics, tags and inputs."""
+    load_run_row(ctx, req.run_id)
+    return load_runs(ctx, [req.run_id])[0]
+
+
+@operations.post("/runs/update", UpdateRun, Run)
+def update_run(ctx: Context, req: UpdateRun) -> Run:
+    """Change a run's status, end time or name. A terminal status sets the end time."""
+    row = require_active_run(ctx, req.run_id)
+    values: dict[str, Any] = {}
+    if req.run_name is not None:
+        values["run_name"] = check_name(req.run_name, "run_name")
+    if req.status is not None:
+        values["status"] = req.status
+        if req.status in TERMINAL_STATUSES:
+            values["end_time"] = req.end_time if req.end_time is not None else now_ms()
+        else:
+            values["end_time"] = None
+    elif req.end_time is not None:
+        values["end_time"] = req.end_time
+    end = values.get("end_time")
+    if end is not None and end < row.start_time:
+        raise ValidationError("end_time must not be before the run's start_time", field="end_time")
+    if values:
+        ctx.conn.execute(update(t.runs).where(t.runs.c.run_id == req.run_id).values(**values))
+    return load_runs(ctx, [req.run_id])[0]
+
+
+def _set_lifecycle(ctx: Context, run_id: str, stage: str) -> None:
+    load_run_row(ctx, run_id)
+    ctx.conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(lifecycle_stage=stage))
+
+
+@operations.post("/runs/delete", RunId, Empty)
+def delete_run(ctx: Context, req: RunId) -> Empty:
+    """Mark a run deleted (its data is kept and it can be restored)."""
+    _set_lifecycle(ctx, req.run_id, "deleted")
+    return Empty()
+
+
+@operations.post("/runs/restore", RunId, Empty)
+def restore_run(ctx: Context, req: RunId) -> Empty:
+    """Restore a deleted run."""
+    _set_lifecycle(ctx, req.run_id, "active")
+    return Empty()
+
+
+def _decode_page_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ValidationError("page_token is malformed; pass the token a search returned", field="page_token") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationError("page_token is malformed", field="page_token")
+    return offset
+
+
+def _encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+@operations.post("/runs/search", SearchRuns, RunPage, role="reader")
+def search_runs(ctx: Context, req: SearchRuns) -> RunPage:
+    """Search runs with the filter language, ordered and paginated."""
+    if req.experiment_ids:
+        experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in req.experiment_ids]
+    else:
+        experiment_ids = [
+            int(r.experiment_id)
+            for r in ctx.conn.execute(
+                select(t.experiments.c.experiment_id).where(
+                    t.experiments.c.lifecycle_stage == "active"
+                )
+            )
+        ]
+    offset = _decode_page_token(req.page_token)
+    query = build_run_query(
+        experiment_ids=experiment_ids,
+        filter_string=req.filter,
+        order_by=req.order_by,
+        lifecycle=req.view,
+    )
+    ids = [r[0] for r in ctx.conn.execute(query.limit(req.max_results + 1).offset(offset))]
+    token = _encode_page_token(offset + req.max_results) if len(ids) > req.max_results else None
+    return RunPage(runs=load_runs(ctx, ids[: req.max_results]), next_page_token=token)
