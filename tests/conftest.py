@@ -1,0 +1,202 @@
+"""Shared fixtures.
+
+Every test gets a fresh store. The metadata database is SQLite unless
+``MLOOP_TEST_DATABASE_URL`` names a PostgreSQL server; then each test gets its own
+database cloned from a migrated template. With ``CI=true`` a missing server fails the
+test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mloop.client import connection as _connection
+from mloop.client import fluent as _fluent
+from mloop.core.config import Settings
+from mloop.store.runtime import Runtime, open_runtime
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("MLOOP_TEST_DATABASE_URL", "")
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip locally, fail in CI, when a server the test needs is missing."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is not reachable, and CI=true requires it")
+    pytest.skip(f"{what} is not reachable")
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- PostgreSQL template ----------------------------------------------------------------
+
+_pg_template: str | None = None
+
+
+def _pg_admin_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+def _pg_execute(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def _pg_database_url() -> str:
+    """A new, migrated, empty PostgreSQL database for one test."""
+    global _pg_template
+    from sqlalchemy.engine import make_url
+
+    from mloop.store.db import Database
+
+    if _pg_template is None:
+        name = f"mloop_tmpl_{uuid.uuid4().hex[:8]}"
+        _pg_execute(f'CREATE DATABASE "{name}"')
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        _pg_template = name
+    name = f"mloop_t_{uuid.uuid4().hex[:10]}"
+    _pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_template is not None:
+        _pg_drop(make_template_url())
+
+
+def make_template_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database=_pg_template).render_as_string(hide_password=False)
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+def _reset_client_state() -> None:
+    _connection.close_all()
+    _connection.set_tracking_uri(None)
+    _fluent._state.runs = []
+    _fluent._state.experiment_id = None
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a fresh embedded store; the environment points at it too."""
+    home = tmp_path / "mloop-home"
+    base = Settings.for_home(home)
+    pg_url = None
+    if PG_URL:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(PG_URL)
+        require_service(port_open(url.host or "127.0.0.1", url.port or 5432), "PostgreSQL")
+        pg_url = _pg_database_url()
+        base = dataclasses.replace(base, database_url=pg_url)
+    monkeypatch.setenv("MLOOP_HOME", str(home))
+    monkeypatch.setenv("MLOOP_DATABASE_URL", base.database_url)
+    monkeypatch.setenv("MLOOP_ARTIFACT_ROOT", base.artifact_root)
+    monkeypatch.setenv("MLOOP_DISABLE_GIT_CAPTURE", "")
+    for name in ("MLOOP_TRACKING_URI", "MLOOP_TOKEN", "MLOOP_AUTH", "MLOOP_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    _reset_client_state()
+    yield base
+    _reset_client_state()
+    if pg_url:
+        _pg_drop(pg_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = open_runtime(settings)
+    yield rt
+    rt.close()
+
+
+class ServerHandle:
+    """A real mloop server on loopback, running in a thread of the test process."""
+
+    def __init__(self, runtime: Runtime, *, auth_enabled: bool = False) -> None:
+        import uvicorn
+
+        from mloop.server.app import create_app
+
+        self.runtime = runtime
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(runtime, auth_enabled=auth_enabled)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> ServerHandle:
+        self.server.should_exit = False
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not port_open("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.server.started = False
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[ServerHandle]:
+    """A running server (no authentication) over the test store."""
+    handle = ServerHandle(runtime).start()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def remote(server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> ServerHandle:
+    """Point the SDK at the test server (the SDK's own spool lives in MLOOP_HOME)."""
+    monkeypatch.setenv("MLOOP_TRACKING_URI", server.url)
+    _reset_client_state()
+    return server
