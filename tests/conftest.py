@@ -164,12 +164,16 @@ class ServerHandle:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(runtime, auth_enabled=auth_enabled)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        self.config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(self.config)
         self.thread: threading.Thread | None = None
 
     def start(self) -> ServerHandle:
-        self.server.should_exit = False
+        import uvicorn
+
+        self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
@@ -200,3 +204,22 @@ def remote(server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> ServerHandl
     monkeypatch.setenv("MLOOP_TRACKING_URI", server.url)
     _reset_client_state()
     return server
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def sdk(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
+    """Run a test once against the embedded store and once through a real server."""
+    if request.param == "embedded":
+        yield "embedded"
+        return
+    runtime = open_runtime(settings)
+    handle = ServerHandle(runtime).start()
+    os.environ["MLOOP_TRACKING_URI"] = handle.url
+    _reset_client_state()
+    try:
+        yield "remote"
+    finally:
+        _reset_client_state()
+        os.environ.pop("MLOOP_TRACKING_URI", None)
+        handle.stop()
+        runtime.close()

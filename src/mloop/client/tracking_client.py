@@ -204,7 +204,7 @@ class TrackingClient:
         local = Path(local_path)
         if not local.is_file():
             raise ValidationError(f"{local} is not a file", field="local_path")
-        dest = f"{artifact_path.strip('/')}/{local.name}" if artifact_path else local.name
+        dest = f"{artifact_path.rstrip('/')}/{local.name}" if artifact_path else local.name
         return self._backend.upload_artifact(run_id, clean_relative_path(dest, "artifact_path"), local)
 
     def log_artifacts(

@@ -1,0 +1,126 @@
+"""The HTTP API: health, OpenAPI, and clear errors for bad requests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+
+from mloop.server.app import create_app
+from mloop.store.runtime import Runtime, open_runtime
+
+
+@pytest.fixture
+def http(runtime: Runtime) -> httpx.Client:
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app(runtime))
+
+
+def _error(response: httpx.Response) -> dict[str, str]:
+    return response.json()["error"]  # type: ignore[no-any-return]
+
+
+def test_health_ready_and_openapi(http: httpx.Client) -> None:
+    assert http.get("/health").json()["status"] == "ok"
+    ready = http.get("/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    spec = http.get("/api/openapi.json").json()
+    assert "/api/v1/runs/search" in spec["paths"]
+    body = spec["paths"]["/api/v1/runs/log-batch"]["post"]["requestBody"]
+    assert "application/json" in body["content"]
+    assert "MetricIn" in spec["components"]["schemas"]
+    assert http.get("/api/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b'{"name": 5}', "name"),
+        (b'{"name": "x", "surprise": 1}', "surprise"),
+        (b"[]", "body"),
+        (b'{"name": "bad\\u0000name"}', "name"),
+    ],
+)
+def test_malformed_bodies_name_the_field(http: httpx.Client, body: bytes, field: str) -> None:
+    response = http.post("/api/v1/experiments/create", content=body)
+    assert response.status_code == 400
+    assert _error(response)["code"] == "INVALID_PARAMETER_VALUE"
+    assert _error(response)["field"] == field
+
+
+def test_wrong_types_in_nested_fields(http: httpx.Client) -> None:
+    run_id = http.post("/api/v1/runs/create", json={}).json()["info"]["run_id"]
+    response = http.post(
+        "/api/v1/runs/log-batch",
+        json={"run_id": run_id, "metrics": [{"key": "a", "value": "high", "timestamp": 1}]},
+    )
+    assert response.status_code == 400
+    assert _error(response)["field"] == "metrics[0].value"
+    response = http.post(
+        "/api/v1/runs/log-batch",
+        json={"run_id": run_id, "metrics": [{"key": "a", "value": 1, "timestamp": 1, "step": 1.5}]},
+    )
+    assert _error(response)["field"] == "metrics[0].step"
+
+
+def test_nan_and_infinity_over_json(http: httpx.Client) -> None:
+    run_id = http.post("/api/v1/runs/create", json={}).json()["info"]["run_id"]
+    response = http.post(
+        "/api/v1/runs/log-batch",
+        content=(
+            '{"run_id": "%s", "metrics": [{"key": "a", "value": "NaN", "timestamp": 1},'
+            ' {"key": "b", "value": "Infinity", "timestamp": 1}]}' % run_id
+        ).encode(),
+    )
+    assert response.status_code == 200, response.text
+    metrics = http.get("/api/v1/runs/get", params={"run_id": run_id}).json()["data"]["metrics"]
+    assert metrics == {"a": "NaN", "b": "Infinity"}
+
+
+def test_unknown_ids_and_endpoints(http: httpx.Client) -> None:
+    response = http.get("/api/v1/runs/get", params={"run_id": "f" * 32})
+    assert response.status_code == 404 and _error(response)["code"] == "RESOURCE_DOES_NOT_EXIST"
+    response = http.get("/api/v1/runs/get", params={"run_id": "../../etc"})
+    assert response.status_code == 400 and _error(response)["field"] == "run_id"
+    assert http.get("/api/v1/nothing-here").status_code == 404
+    assert http.get("/api/v1/runs/create").status_code == 405
+    response = http.get("/api/v1/runs/get")
+    assert response.status_code == 400 and _error(response)["field"] == "run_id"
+
+
+def test_oversized_payloads_get_413(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    small = dataclasses.replace(settings, max_request_bytes=10_000, max_artifact_bytes=1_000)
+    runtime = open_runtime(small)
+    try:
+        http = TestClient(create_app(runtime))
+        run_id = http.post("/api/v1/runs/create", json={}).json()["info"]["run_id"]
+        metrics = [{"key": "k", "value": 1.0, "timestamp": 1, "step": i} for i in range(1000)]
+        response = http.post("/api/v1/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+        assert response.status_code == 413
+        assert _error(response)["code"] == "PAYLOAD_TOO_LARGE"
+        assert http.get("/api/v1/runs/get", params={"run_id": run_id}).json()["data"]["metrics"] == {}
+
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b"x" * 500
+
+        response = http.put(f"/api/v1/artifacts/files/{run_id}/big.bin", content=chunks())
+        assert response.status_code == 413
+        listing = http.get("/api/v1/artifacts/list", params={"run_id": run_id}).json()
+        assert listing["files"] == []
+    finally:
+        runtime.close()
+
+
+def test_too_many_metrics_in_one_batch(http: httpx.Client) -> None:
+    run_id = http.post("/api/v1/runs/create", json={}).json()["info"]["run_id"]
+    response = http.post(
+        "/api/v1/runs/log-batch",
+        json={"run_id": run_id, "params": [{"key": f"p{i}", "value": "v"} for i in range(1001)]},
+    )
+    assert response.status_code == 400 and _error(response)["field"] == "params"

@@ -1,0 +1,133 @@
+"""Artifact storage: local directory and a real S3-compatible server on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import mloop
+from mloop.core.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from mloop.store.artifacts import ArtifactStore, clean_relative_path
+from tests.conftest import free_port, port_open, require_service
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, started on loopback for these tests."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        require_service(False, "moto (the S3-compatible test server)")
+        raise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    require_service(port_open("127.0.0.1", port), "the S3-compatible server")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="mloop-test"
+    )
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+    if request.param == "local":
+        return ArtifactStore(str(tmp_path / "root"))
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return ArtifactStore(f"s3://mloop-test/{tmp_path.name}", s3_endpoint_url=endpoint)
+
+
+def test_put_get_list_walk(store: ArtifactStore) -> None:
+    stored = store.put_bytes("a/b/c.txt", b"hello")
+    assert stored.sha256 == hashlib.sha256(b"hello").hexdigest() and stored.size == 5
+    store.put_stream("a/d.bin", io.BytesIO(b"\x00" * 3_000_000))
+    with store.open("a/b/c.txt") as handle:
+        assert handle.read() == b"hello"
+    listing = store.list("a")
+    assert [(e.path, e.is_dir) for e in listing] == [("a/b", True), ("a/d.bin", False)]
+    assert [e.path for e in store.walk("a")] == ["a/b/c.txt", "a/d.bin"]
+    with pytest.raises(NotFoundError):
+        store.open("a/missing.txt")
+
+
+def test_copy_tree_and_download(store: ArtifactStore, tmp_path: Path) -> None:
+    store.put_bytes("src/x/1.txt", b"1")
+    store.put_bytes("src/2.txt", b"2")
+    store.copy_tree("src", "dst")
+    assert [e.path for e in store.walk("dst")] == ["dst/2.txt", "dst/x/1.txt"]
+    out = store.download_tree("dst", tmp_path / "out")
+    assert (out / "x" / "1.txt").read_bytes() == b"1"
+
+
+def test_failed_write_leaves_nothing(store: ArtifactStore) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"x" * 100
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError):
+        store.put_chunks("partial.bin", chunks())
+    assert not store.exists("partial.bin")
+    assert store.list("") == []
+    with pytest.raises(PayloadTooLargeError):
+        store.put_chunks("big.bin", iter([b"x" * 10, b"y" * 10]), max_bytes=15)
+    assert not store.exists("big.bin")
+
+
+def test_overwrite_is_atomic_replacement(store: ArtifactStore) -> None:
+    store.put_bytes("f.txt", b"old")
+    store.put_bytes("f.txt", b"new")
+    with store.open("f.txt") as handle:
+        assert handle.read() == b"new"
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", "a/../../x", "a\\b", "nul\x00", "C:/win"])
+def test_paths_that_escape_are_refused(store: ArtifactStore, bad: str) -> None:
+    with pytest.raises(ValidationError):
+        store.put_bytes(bad, b"x")
+    with pytest.raises(ValidationError):
+        clean_relative_path(bad)
+
+
+def test_symlink_out_of_local_root_is_refused(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path / "root"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    (tmp_path / "root" / "link").symlink_to(outside)
+    with pytest.raises(ValidationError, match="outside"):
+        store.open("link/secret.txt")
+    with pytest.raises(ValidationError, match="outside"):
+        store.put_bytes("link/new.txt", b"x")
+    assert not (outside / "new.txt").exists()
+
+
+def test_tracking_sdk_on_s3(settings, s3_endpoint: str, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mloop.client import connection
+
+    monkeypatch.setenv("MLOOP_ARTIFACT_ROOT", f"s3://mloop-test/{tmp_path.name}-sdk")
+    monkeypatch.setenv("MLOOP_S3_ENDPOINT_URL", s3_endpoint)
+    connection.close_all()
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "w.bin").write_bytes(os.urandom(50_000))
+    with mloop.start_run() as run:
+        mloop.log_artifacts(tree, "model")
+    client = mloop.Client()
+    files = client.list_artifacts(run.info.run_id, "model/sub")
+    assert files[0].sha256 == hashlib.sha256((tree / "sub" / "w.bin").read_bytes()).hexdigest()
+    out = client.download_artifacts(run.info.run_id, "model", tmp_path / "dl")
+    assert (out / "sub" / "w.bin").read_bytes() == (tree / "sub" / "w.bin").read_bytes()
+    assert dataclasses.is_dataclass(settings)

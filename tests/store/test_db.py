@@ -1,0 +1,62 @@
+"""The metadata database: migrations match the tables, and concurrent processes are safe."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import mloop.auth.tables
+import mloop.registry.tables
+import mloop.tracking.tables  # noqa: F401
+from mloop.core.config import Settings
+from mloop.store.migrate import current_revision, head_revision
+from mloop.store.runtime import Runtime, open_runtime
+from mloop.store.schema import metadata
+
+
+def test_migrations_match_the_table_definitions(runtime: Runtime) -> None:
+    assert current_revision(runtime.db) == head_revision(runtime.db)
+    with runtime.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_migrate_is_idempotent(settings: Settings) -> None:
+    first = open_runtime(settings)
+    first.close()
+    second = open_runtime(settings)
+    assert current_revision(second.db) == head_revision(second.db)
+    second.close()
+
+
+def _worker(env: dict[str, str], run_id: str, worker: int) -> None:
+    os.environ.update(env)
+    import mloop
+
+    client = mloop.Client()
+    for i in range(25):
+        client.log_batch(
+            run_id,
+            metrics=[mloop.Metric(f"w{worker}", float(i), 1, i)],
+            params=[mloop.Param(f"w{worker}-{i}", str(i))],
+        )
+
+
+def test_several_processes_write_concurrently(settings: Settings) -> None:
+    import mloop
+
+    run = mloop.Client().create_run()
+    env = {k: v for k, v in os.environ.items() if k.startswith("MLOOP_")}
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(env, run.info.run_id, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    stored = mloop.Client().get_run(run.info.run_id)
+    assert len(stored.data.params) == 100
+    assert {k: v for k, v in stored.data.metrics.items()} == {f"w{w}": 24.0 for w in range(4)}
