@@ -55,7 +55,12 @@ def test_revoked_token_stops_working(runtime: Runtime) -> None:
     secret = _token(runtime, "temp", "admin")
     runtime.run(lambda ctx: revoke_token(ctx, "temp"), write=True)
     http = TestClient(create_app(runtime, auth_enabled=True))
-    assert http.get("/api/v1/experiments/list", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert (
+        http.get(
+            "/api/v1/experiments/list", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 401
+    )
     with pytest.raises(NotFoundError):
         runtime.run(lambda ctx: revoke_token(ctx, "temp"), write=True)
 
@@ -71,9 +76,10 @@ def test_non_loopback_requires_auth() -> None:
 
 
 def test_remote_sdk_sends_the_token(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import ServerHandle
+
     import mloop
     from mloop.client import connection
-    from tests.conftest import ServerHandle
 
     secret = _token(runtime, "sdk", "writer")
     handle = ServerHandle(runtime, auth_enabled=True).start()

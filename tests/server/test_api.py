@@ -71,8 +71,8 @@ def test_nan_and_infinity_over_json(http: httpx.Client) -> None:
     response = http.post(
         "/api/v1/runs/log-batch",
         content=(
-            '{"run_id": "%s", "metrics": [{"key": "a", "value": "NaN", "timestamp": 1},'
-            ' {"key": "b", "value": "Infinity", "timestamp": 1}]}' % run_id
+            f'{{"run_id": "{run_id}", "metrics": [{{"key": "a", "value": "NaN", "timestamp": 1}},'
+            ' {"key": "b", "value": "Infinity", "timestamp": 1}]}'
         ).encode(),
     )
     assert response.status_code == 200, response.text
@@ -103,7 +103,9 @@ def test_oversized_payloads_get_413(settings, tmp_path) -> None:  # type: ignore
         response = http.post("/api/v1/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
         assert response.status_code == 413
         assert _error(response)["code"] == "PAYLOAD_TOO_LARGE"
-        assert http.get("/api/v1/runs/get", params={"run_id": run_id}).json()["data"]["metrics"] == {}
+        assert (
+            http.get("/api/v1/runs/get", params={"run_id": run_id}).json()["data"]["metrics"] == {}
+        )
 
         def chunks():  # type: ignore[no-untyped-def]
             for _ in range(10):

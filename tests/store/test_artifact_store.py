@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import free_port, port_open, require_service
 
 import mloop
 from mloop.core.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from mloop.store.artifacts import ArtifactStore, clean_relative_path
-from tests.conftest import free_port, port_open, require_service
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_put_get_list_walk(store: ArtifactStore) -> None:
     store.put_stream("a/d.bin", io.BytesIO(b"\x00" * 3_000_000))
     with store.open("a/b/c.txt") as handle:
         assert handle.read() == b"hello"
-    listing = store.list("a")
+    listing = store.list_dir("a")
     assert [(e.path, e.is_dir) for e in listing] == [("a/b", True), ("a/d.bin", False)]
     assert [e.path for e in store.walk("a")] == ["a/b/c.txt", "a/d.bin"]
     with pytest.raises(NotFoundError):
@@ -80,7 +80,7 @@ def test_failed_write_leaves_nothing(store: ArtifactStore) -> None:
     with pytest.raises(RuntimeError):
         store.put_chunks("partial.bin", chunks())
     assert not store.exists("partial.bin")
-    assert store.list("") == []
+    assert store.list_dir("") == []
     with pytest.raises(PayloadTooLargeError):
         store.put_chunks("big.bin", iter([b"x" * 10, b"y" * 10]), max_bytes=15)
     assert not store.exists("big.bin")

@@ -18,7 +18,7 @@ from mloop.store.context import Context
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-_RANK = {role: i for i, role in enumerate(ROLES)}
+_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "mlp_"
 
 
@@ -35,7 +35,7 @@ class TokenInfo:
 
 
 def role_allows(held: str, needed: str) -> bool:
-    """Whether a token of role ``held`` may do what ``needed`` requires (admin > writer > reader)."""
+    """Whether role ``held`` may do what ``needed`` requires (admin > writer > reader)."""
     return _RANK.get(held, -1) >= _RANK[needed]
 
 

@@ -87,6 +87,22 @@ class MetricBatcher:
                 self.spool_dir,
             )
 
+    def drain(self, run_id: str) -> list[MetricIn]:
+        """Take the run's queued metrics out of the queue (the caller sends them itself),
+        after batches already on their way have arrived."""
+        with self._cond:
+            taken = self._pending.pop(run_id, [])
+            self._count -= len(taken)
+            while self._in_flight:
+                self._cond.wait(0.5)
+        if self._offline_since is None and self.spooled_batches():
+            self._replay_spool()
+        return taken
+
+    def spool(self, run_id: str, metrics: list[MetricIn]) -> None:
+        """Keep metrics on disk for a later replay."""
+        self._spool(run_id, metrics, new_id())
+
     def spooled_batches(self) -> list[Path]:
         if not self.spool_dir.is_dir():
             return []
@@ -149,7 +165,10 @@ class MetricBatcher:
                 self._replay_spool()
 
     def _deliver(self, run_id: str, metrics: list[MetricIn], batch_id: str) -> None:
-        if self._offline_since is not None and time.monotonic() - self._offline_since < RETRY_INTERVAL_S:
+        if (
+            self._offline_since is not None
+            and time.monotonic() - self._offline_since < RETRY_INTERVAL_S
+        ):
             self._spool(run_id, metrics, batch_id)
             return
         try:

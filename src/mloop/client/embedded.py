@@ -39,13 +39,18 @@ class EmbeddedBackend:
 
     def download_artifacts(self, run_id: str, path: str, dest_dir: Path) -> Path:
         def _copy(ctx: Any) -> Path:
-            listing = tracking_artifacts.walk_artifacts(ctx, ListArtifacts(run_id=run_id, path=path))
+            listing = tracking_artifacts.walk_artifacts(
+                ctx, ListArtifacts(run_id=run_id, path=path)
+            )
             if not listing.files:
                 raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
             for f in listing.files:
                 target = dest_dir / f.path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with tracking_artifacts.open_artifact(ctx, run_id, f.path) as src, open(target, "wb") as out:
+                with (
+                    tracking_artifacts.open_artifact(ctx, run_id, f.path) as src,
+                    open(target, "wb") as out,
+                ):
                     shutil.copyfileobj(src, out, 1024 * 1024)
             return dest_dir / path if path else dest_dir
 
@@ -66,6 +71,12 @@ class EmbeddedBackend:
 
     def flush(self) -> None:
         return None
+
+    def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
+        self.call(
+            _LOG_BATCH,
+            LogBatch.model_validate({"run_id": run_id, "end_status": status, "end_time": end_time}),
+        )
 
     def close(self) -> None:
         self.runtime.close()

@@ -100,15 +100,16 @@ def start_run(
     """Start a new run, or resume ``run_id``; use as a context manager."""
     client = _client()
     if _state.runs and not nested and run_id is None:
-        active = _state.runs[-1].info.run_id
+        current = _state.runs[-1].info.run_id
         raise ValidationError(
-            f"run {active} is already active; end it first or pass nested=True", field="nested"
+            f"run {current} is already active; end it first or pass nested=True", field="nested"
         )
     if run_id is not None:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise ValidationError(f"run {run_id} is deleted; restore it first", field="run_id")
-        run = client.update_run(run_id, status="RUNNING")
+        client.update_run(run_id, status="RUNNING")
+        run = client.get_run(run_id)
     else:
         all_tags = capture_source() if capture_source_info else {}
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
@@ -152,7 +153,9 @@ def log_params(params: Mapping[str, Any]) -> None:
     _client().log_batch(_run_id(), params=[Param(k, str(v)) for k, v in params.items()])
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
     _client().log_metric(_run_id(), key, value, timestamp=timestamp, step=step)
 
 
@@ -190,7 +193,11 @@ def log_input(
     """Record that the active run used a dataset (for lineage)."""
     _client().log_inputs(
         _run_id(),
-        [s.DatasetInput(name=name, digest=digest, source=source, source_type=source_type, context=context)],
+        [
+            s.DatasetInput(
+                name=name, digest=digest, source=source, source_type=source_type, context=context
+            )
+        ],
     )
 
 
@@ -217,7 +224,11 @@ def search_runs(
     token: str | None = None
     while len(found) < max_results:
         page = client.search_runs(
-            ids, filter_string, order_by, max_results=min(1000, max_results - len(found)), page_token=token
+            ids,
+            filter_string,
+            order_by,
+            max_results=min(1000, max_results - len(found)),
+            page_token=token,
         )
         found.extend(page.runs)
         token = page.next_page_token

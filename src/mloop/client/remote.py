@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,10 +13,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from mloop.client.transport import JsonTransport
 from mloop.core.config import Settings
 from mloop.core.errors import MloopError, NotFoundError, ServiceUnavailableError
+from mloop.core.ids import new_id
 from mloop.core.operations import Operation
-from mloop.tracking.schemas import ArtifactFile, MetricIn
+from mloop.tracking.schemas import ArtifactFile, LogBatch, MetricColumns, MetricIn
 
 Req = TypeVar("Req", bound=BaseModel)
 Resp = TypeVar("Resp", bound=BaseModel)
@@ -23,15 +26,19 @@ Resp = TypeVar("Resp", bound=BaseModel)
 _TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
-def raise_for_response(response: httpx.Response) -> None:
+def raise_for_status(status: int, content: bytes) -> None:
     """Turn an error response into the same exception the embedded backend raises."""
-    if response.status_code < 400:
+    if status < 400:
         return
     try:
-        body = response.json()["error"]
+        body = json.loads(content)["error"]
     except (ValueError, KeyError, TypeError):
-        body = {"code": "INTERNAL_ERROR", "message": response.text[:500] or response.reason_phrase}
+        body = {"code": "INTERNAL_ERROR", "message": content[:500].decode(errors="replace")}
     raise MloopError.from_dict(body)
+
+
+def raise_for_response(response: httpx.Response) -> None:
+    raise_for_status(response.status_code, response.content)
 
 
 class RemoteBackend:
@@ -43,6 +50,7 @@ class RemoteBackend:
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
         self.http = httpx.Client(base_url=self.uri, headers=headers, timeout=_TIMEOUT)
+        self.json = JsonTransport(self.uri, headers)
         spool = settings.home / "spool" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]
         from mloop.client.batcher import MetricBatcher
 
@@ -61,15 +69,12 @@ class RemoteBackend:
     def call(self, op: Operation[Req, Resp], request: Req) -> Resp:
         if op.method == "GET":
             params = request.model_dump(mode="json", exclude_none=True, by_alias=True)
-            response = self._request("GET", op.path, params=params)
+            status, content = self.json.request("GET", op.path, params=params)
         else:
-            response = self._request(
-                "POST",
-                op.path,
-                content=request.model_dump_json(by_alias=True),
-                headers={"Content-Type": "application/json"},
-            )
-        return op.response.model_validate_json(response.content)
+            body = request.model_dump_json(by_alias=True, exclude_defaults=True).encode()
+            status, content = self.json.request("POST", op.path, body=body)
+        raise_for_status(status, content)
+        return op.response.model_validate_json(content)
 
     def upload_artifact(self, run_id: str, path: str, local_file: Path) -> ArtifactFile:
         with open(local_file, "rb") as handle:
@@ -100,30 +105,49 @@ class RemoteBackend:
         if not files:
             raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
         for f in files:
-            self._download(f"/api/v1/artifacts/files/{quote(run_id)}/{quote(f.path)}", dest_dir / f.path)
+            self._download(
+                f"/api/v1/artifacts/files/{quote(run_id)}/{quote(f.path)}", dest_dir / f.path
+            )
         return dest_dir / path if path else dest_dir
 
     def download_model_files(self, name: str, version: int, dest_dir: Path) -> Path:
         response = self._request(
-            "GET", "/api/v1/registry/model-versions/files", params={"name": name, "version": version}
+            "GET",
+            "/api/v1/registry/model-versions/files",
+            params={"name": name, "version": version},
         )
         for rel in response.json()["files"]:
-            self._download(
-                f"/api/v1/registry/model-versions/files/{quote(name, safe='')}/{version}/{quote(rel)}",
-                dest_dir / rel,
-            )
+            url = f"/api/v1/registry/model-versions/files/{quote(name, safe='')}/{version}"
+            self._download(f"{url}/{quote(rel)}", dest_dir / rel)
         return dest_dir
 
-    def _send_batch(self, run_id: str, metrics: list[MetricIn], batch_id: str) -> None:
-        from mloop.tracking.schemas import LogBatch
-
-        body = LogBatch(run_id=run_id, metrics=metrics, batch_id=batch_id)
-        self._request(
-            "POST",
-            "/api/v1/runs/log-batch",
-            content=body.model_dump_json(),
-            headers={"Content-Type": "application/json"},
+    def _send_batch(
+        self,
+        run_id: str,
+        metrics: list[MetricIn],
+        batch_id: str,
+        end_status: str | None = None,
+        end_time: int | None = None,
+    ) -> None:
+        columns = MetricColumns(
+            keys=[m.key for m in metrics],
+            values=[m.value for m in metrics],
+            steps=[m.step for m in metrics],
+            timestamps=[m.timestamp for m in metrics],
         )
+        body = LogBatch.model_validate(
+            {
+                "run_id": run_id,
+                "metric_columns": columns if metrics else None,
+                "batch_id": batch_id,
+                "end_status": end_status,
+                "end_time": end_time,
+            }
+        )
+        status, content = self.json.request(
+            "POST", "/api/v1/runs/log-batch", body=body.model_dump_json(exclude_none=True).encode()
+        )
+        raise_for_status(status, content)
 
     def log_metrics_async(self, run_id: str, metrics: list[MetricIn]) -> None:
         self.batcher.add(run_id, metrics)
@@ -131,6 +155,16 @@ class RemoteBackend:
     def flush(self) -> None:
         self.batcher.flush()
 
+    def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
+        pending = self.batcher.drain(run_id)
+        try:
+            self._send_batch(run_id, pending, new_id(), status, end_time)
+        except ServiceUnavailableError:
+            if pending:
+                self.batcher.spool(run_id, pending)  # kept on disk, replayed later
+            raise
+
     def close(self) -> None:
         self.batcher.close()
         self.http.close()
+        self.json.close()

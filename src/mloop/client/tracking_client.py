@@ -27,14 +27,12 @@ def _op(name: str) -> Operation[Any, Any]:
     return _ops[name]
 
 
-def _metric_in(metric: Metric | s.MetricIn, default_ts: int) -> s.MetricIn:
-    if isinstance(metric, s.MetricIn):
-        return metric
-    return s.MetricIn(
-        key=metric.key,
-        value=metric.value,
-        timestamp=metric.timestamp if metric.timestamp is not None else default_ts,
-        step=metric.step,
+def _columns(metrics: list[Metric | s.MetricIn], default_ts: int) -> s.MetricColumns:
+    return s.MetricColumns(
+        keys=[m.key for m in metrics],
+        values=[m.value for m in metrics],
+        steps=[m.step for m in metrics],
+        timestamps=[m.timestamp if m.timestamp is not None else default_ts for m in metrics],
     )
 
 
@@ -59,15 +57,18 @@ class TrackingClient:
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
     ) -> str:
         result = self.call(
-            "create_experiment", name=name, artifact_location=artifact_location, tags=dict(tags or {})
+            "create_experiment",
+            name=name,
+            artifact_location=artifact_location,
+            tags=dict(tags or {}),
         )
         return str(result.experiment_id)
 
     def get_experiment(self, experiment_id: str) -> s.Experiment:
-        return self.call("get_experiment", experiment_id=str(experiment_id))  # type: ignore[no-any-return]
+        return self.call("get_experiment", experiment_id=str(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> s.Experiment:
-        return self.call("get_experiment_by_name", name=name)  # type: ignore[no-any-return]
+        return self.call("get_experiment_by_name", name=name)
 
     def list_experiments(self, view: s.ViewType = "active") -> list[s.Experiment]:
         return list(self.call("list_experiments", view=view).experiments)
@@ -91,7 +92,7 @@ class TrackingClient:
         parent_run_id: str | None = None,
         start_time: int | None = None,
     ) -> s.Run:
-        return self.call(  # type: ignore[no-any-return]
+        return self.call(
             "create_run",
             experiment_id=str(experiment_id) if experiment_id is not None else None,
             run_name=run_name,
@@ -101,18 +102,18 @@ class TrackingClient:
         )
 
     def get_run(self, run_id: str) -> s.Run:
-        return self.call("get_run", run_id=run_id)  # type: ignore[no-any-return]
+        return self.call("get_run", run_id=run_id)
 
     def update_run(
         self, run_id: str, status: s.RunStatus | None = None, name: str | None = None
-    ) -> s.Run:
-        return self.call("update_run", run_id=run_id, status=status, run_name=name)  # type: ignore[no-any-return]
+    ) -> s.RunInfo:
+        return self.call("update_run", run_id=run_id, status=status, run_name=name)
 
     def set_terminated(
         self, run_id: str, status: s.RunStatus = "FINISHED", end_time: int | None = None
-    ) -> s.Run:
-        self.flush()
-        return self.call("update_run", run_id=run_id, status=status, end_time=end_time)  # type: ignore[no-any-return]
+    ) -> None:
+        """End a run. Metrics still queued for it are sent in the same request."""
+        self._backend.end_run(run_id, status, end_time)
 
     def delete_run(self, run_id: str) -> None:
         self.call("delete_run", run_id=run_id)
@@ -130,7 +131,7 @@ class TrackingClient:
         view: s.ViewType = "active",
     ) -> s.RunPage:
         """One page of runs; ``page.next_page_token`` fetches the next."""
-        return self.call(  # type: ignore[no-any-return]
+        return self.call(
             "search_runs",
             experiment_ids=[str(e) for e in experiment_ids or []],
             filter=filter_string or "",
@@ -149,15 +150,26 @@ class TrackingClient:
         params: Iterable[Param] = (),
         tags: Iterable[RunTag] = (),
     ) -> None:
-        """Log many values at once, synchronously; big metric lists are sent in chunks."""
+        """Log many values at once, synchronously; big metric lists are sent in chunks.
+
+        Metrics travel as parallel columns, the compact form of the API.
+        """
         now = now_ms()
-        metric_list = [_metric_in(m, now) for m in metrics]
+        metric_list = list(metrics)
         param_list = [s.ParamIn(key=p.key, value=str(p.value)) for p in params]
         tag_list = [s.TagIn(key=g.key, value=str(g.value)) for g in tags]
-        first = metric_list[:_BATCH_CHUNK]
-        self.call("log_batch", run_id=run_id, metrics=first, params=param_list, tags=tag_list)
-        for start in range(_BATCH_CHUNK, len(metric_list), _BATCH_CHUNK):
-            self.call("log_batch", run_id=run_id, metrics=metric_list[start : start + _BATCH_CHUNK])
+        chunks = [
+            metric_list[start : start + _BATCH_CHUNK]
+            for start in range(0, len(metric_list), _BATCH_CHUNK)
+        ] or [[]]
+        for i, chunk in enumerate(chunks):
+            self.call(
+                "log_batch",
+                run_id=run_id,
+                metric_columns=_columns(chunk, now) if chunk else None,
+                params=param_list if i == 0 else [],
+                tags=tag_list if i == 0 else [],
+            )
 
     def log_metric(
         self,
@@ -169,11 +181,9 @@ class TrackingClient:
         synchronous: bool = False,
     ) -> None:
         """Log one value. Remote clients queue it and send in the background by default."""
-        metric = s.MetricIn(
-            key=key, value=value, timestamp=timestamp or now_ms(), step=step or 0
-        )
+        metric = s.MetricIn(key=key, value=value, timestamp=timestamp or now_ms(), step=step or 0)
         if synchronous:
-            self.call("log_batch", run_id=run_id, metrics=[metric])
+            self.call("log_batch", run_id=run_id, metric_columns=_columns([metric], 0))
         else:
             self._backend.log_metrics_async(run_id, [metric])
 
@@ -199,13 +209,17 @@ class TrackingClient:
 
     # -- artifacts -----------------------------------------------------------------------
 
-    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> s.ArtifactFile:
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> s.ArtifactFile:
         """Upload one file, to ``artifact_path/<file name>`` inside the run's artifacts."""
         local = Path(local_path)
         if not local.is_file():
             raise ValidationError(f"{local} is not a file", field="local_path")
         dest = f"{artifact_path.rstrip('/')}/{local.name}" if artifact_path else local.name
-        return self._backend.upload_artifact(run_id, clean_relative_path(dest, "artifact_path"), local)
+        return self._backend.upload_artifact(
+            run_id, clean_relative_path(dest, "artifact_path"), local
+        )
 
     def log_artifacts(
         self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
@@ -218,7 +232,9 @@ class TrackingClient:
         stored = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
-            for name in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
+            for name in sorted(
+                filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+            ):
                 path = Path(dirpath) / name
                 if path.is_symlink():
                     raise ValidationError(
@@ -233,10 +249,14 @@ class TrackingClient:
     def list_artifacts(self, run_id: str, path: str = "") -> list[s.ArtifactFile]:
         return list(self.call("list_artifacts", run_id=run_id, path=path).files)
 
-    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path | None = None) -> Path:
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | Path | None = None
+    ) -> Path:
         """Copy a run artifact (file or directory) to a local directory; returns its path."""
         import tempfile
 
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mloop-artifacts-"))
         dest.mkdir(parents=True, exist_ok=True)
-        return self._backend.download_artifacts(run_id, clean_relative_path(path, allow_empty=True), dest)
+        return self._backend.download_artifacts(
+            run_id, clean_relative_path(path, allow_empty=True), dest
+        )

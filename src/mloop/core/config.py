@@ -1,13 +1,12 @@
 """Configuration from the environment, with embedded defaults that need no setup.
 
-| variable | default | meaning |
-|---|---|---|
-| ``MLOOP_HOME`` | ``~/.mloop`` | where the embedded store lives |
-| ``MLOOP_DATABASE_URL`` | SQLite file in ``MLOOP_HOME`` | metadata database (``postgresql+psycopg://``) |
-| ``MLOOP_ARTIFACT_ROOT`` | ``MLOOP_HOME/artifacts`` | artifact store (a directory or ``s3://bucket/prefix``) |
-| ``MLOOP_S3_ENDPOINT_URL`` | unset | endpoint of an S3-compatible store |
-| ``MLOOP_TRACKING_URI`` | unset (embedded) | ``http://host:port`` of an mloop server |
-| ``MLOOP_TOKEN`` | unset | bearer token the client sends to a server |
+- ``MLOOP_HOME`` (``~/.mloop``): where the embedded store lives.
+- ``MLOOP_DATABASE_URL`` (SQLite in ``MLOOP_HOME``): metadata database, or
+  ``postgresql+psycopg://...``.
+- ``MLOOP_ARTIFACT_ROOT`` (``MLOOP_HOME/artifacts``): a directory or ``s3://bucket/prefix``.
+- ``MLOOP_S3_ENDPOINT_URL``: endpoint of an S3-compatible store.
+- ``MLOOP_TRACKING_URI`` (unset: embedded): ``http://host:port`` of an mloop server.
+- ``MLOOP_TOKEN``: bearer token the client sends to a server.
 """
 
 from __future__ import annotations
@@ -36,7 +35,9 @@ class Settings:
 
     @property
     def is_remote(self) -> bool:
-        return bool(self.tracking_uri) and str(self.tracking_uri).startswith(("http://", "https://"))
+        return bool(self.tracking_uri) and str(self.tracking_uri).startswith(
+            ("http://", "https://")
+        )
 
     @classmethod
     def for_home(cls, home: Path | str) -> Settings:

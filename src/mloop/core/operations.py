@@ -56,9 +56,9 @@ class OperationSet:
         self.tag = tag
         self.operations: dict[str, Operation[Any, Any]] = {}
 
-    def get(self, path: str, request: type[Req], response: type[Resp]) -> Callable[
-        [Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]
-    ]:
+    def get(
+        self, path: str, request: type[Req], response: type[Resp]
+    ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
         return self._register("GET", path, request, response, "reader")
 
     def post(

@@ -51,7 +51,9 @@ def check_key(value: object, field: str) -> str:
             field=field,
         )
     if any(part == ".." for part in value.split("/")) or value.startswith("/"):
-        raise ValidationError(f"{field} {value!r} must not be an absolute or parent path", field=field)
+        raise ValidationError(
+            f"{field} {value!r} must not be an absolute or parent path", field=field
+        )
     return value
 
 

@@ -47,7 +47,9 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
             runtime.db.ping()
             current, head = current_revision(runtime.db), head_revision(runtime.db)
         except Exception as exc:  # any database failure means "not ready"
-            return JSONResponse({"status": "unavailable", "reason": str(exc)[:200]}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": str(exc)[:200]}, status_code=503
+            )
         if current != head:
             return JSONResponse(
                 {"status": "unavailable", "reason": f"schema at {current}, expected {head}"},

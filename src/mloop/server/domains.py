@@ -13,16 +13,18 @@ from mloop.store.runtime import Runtime
 
 def all_operations() -> list[Operation[Any, Any]]:
     """Every declared operation of every domain."""
+    import mloop.registry
     import mloop.tracking
 
     ops: list[Operation[Any, Any]] = []
-    for op_set in (mloop.tracking.operations,):
+    for op_set in (mloop.tracking.operations, mloop.registry.operations):
         ops.extend(op_set.operations.values())
     return ops
 
 
 def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRouter]:
     """Routes that are not plain operations (file transfer)."""
+    from mloop.registry.http import model_files_router
     from mloop.tracking.http import artifact_router
 
-    return [artifact_router(runtime, require)]
+    return [artifact_router(runtime, require), model_files_router(runtime, require)]

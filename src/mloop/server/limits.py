@@ -35,7 +35,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        limit = self.max_artifact_bytes if path.startswith(_ARTIFACT_UPLOAD_PREFIX) else self.max_bytes
+        limit = (
+            self.max_artifact_bytes if path.startswith(_ARTIFACT_UPLOAD_PREFIX) else self.max_bytes
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

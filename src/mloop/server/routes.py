@@ -33,7 +33,9 @@ def to_validation_error(exc: pydantic.ValidationError) -> ValidationError:
     errors = exc.errors()
     first = errors[0]
     if first.get("type") == "json_invalid":
-        return ValidationError(f"the request body is not valid JSON: {first.get('msg')}", field="body")
+        return ValidationError(
+            f"the request body is not valid JSON: {first.get('msg')}", field="body"
+        )
     field = _field(tuple(first.get("loc", ())))
     message = f"{field}: {first.get('msg', 'invalid value')}"
     if len(errors) > 1:
@@ -65,12 +67,16 @@ def _endpoint(op: Operation[Any, Any], runtime: Runtime, auth: Authenticator) ->
     def handle(request: Request, body: bytes) -> bytes:
         identity = auth.require(request, op.role)
         payload = _parse(op, request, body)
-        result = runtime.run(lambda ctx: op.handler(ctx, payload), write=op.writes, actor=identity.name)
-        return result.model_dump_json(by_alias=True).encode()  # type: ignore[no-any-return]
+        result = runtime.run(
+            lambda ctx: op.handler(ctx, payload), write=op.writes, actor=identity.name
+        )
+        return result.model_dump_json(by_alias=True).encode()
 
     async def endpoint(request: Request) -> Response:
         body = await request.body() if op.method == "POST" else b""
-        return Response(await run_in_threadpool(handle, request, body), media_type="application/json")
+        return Response(
+            await run_in_threadpool(handle, request, body), media_type="application/json"
+        )
 
     return endpoint
 
@@ -85,9 +91,7 @@ def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[
                 for name, info in op.request.model_fields.items()
             ]
         }
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
-    }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def operation_router(

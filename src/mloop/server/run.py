@@ -33,7 +33,9 @@ def auth_required(host: str, auth: bool | None) -> bool:
     return auth
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, auth: bool | None = None) -> None:
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 5000, auth: bool | None = None
+) -> None:
     """Run the server until interrupted."""
     import uvicorn
 

@@ -8,6 +8,7 @@ into place only once it is complete (S3 PUTs are atomic by themselves).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -98,7 +99,9 @@ class ArtifactStore:
 
     # -- writing ------------------------------------------------------------------------
 
-    def put_stream(self, rel: str, stream: IO[bytes], *, max_bytes: int | None = None) -> StoredFile:
+    def put_stream(
+        self, rel: str, stream: IO[bytes], *, max_bytes: int | None = None
+    ) -> StoredFile:
         """Copy a binary stream to ``rel`` atomically, hashing as it goes."""
         chunks = iter(lambda: stream.read(_CHUNK), b"")
         return self.put_chunks(rel, chunks, max_bytes=max_bytes)
@@ -151,10 +154,8 @@ class ArtifactStore:
         return stored
 
     def _remove_quietly(self, full: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError, OSError):
             self.fs.rm(full)
-        except (FileNotFoundError, OSError):
-            pass
 
     # -- reading ------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class ArtifactStore:
     def exists(self, rel: str) -> bool:
         return bool(self.fs.exists(self._full(rel)))
 
-    def list(self, rel: str = "") -> list[ArtifactEntry]:
+    def list_dir(self, rel: str = "") -> list[ArtifactEntry]:
         """Direct children of ``rel``; empty when it does not exist."""
         full = self._full(rel)
         if not self.fs.isdir(full):
@@ -180,21 +181,27 @@ class ArtifactStore:
                 continue
             child = posixpath.join(clean_relative_path(rel, allow_empty=True), name)
             is_dir = info.get("type") == "directory"
-            entries.append(ArtifactEntry(path=child, is_dir=is_dir, size=int(info.get("size") or 0)))
+            entries.append(
+                ArtifactEntry(path=child, is_dir=is_dir, size=int(info.get("size") or 0))
+            )
         return sorted(entries, key=lambda e: (not e.is_dir, e.path))
 
     def walk(self, rel: str) -> list[ArtifactEntry]:
         """Every file under ``rel`` (recursively), or ``rel`` itself when it is a file."""
         full = self._full(rel)
         if self.fs.isfile(full):
-            return [ArtifactEntry(path=clean_relative_path(rel), is_dir=False, size=self.fs.size(full))]
+            return [
+                ArtifactEntry(path=clean_relative_path(rel), is_dir=False, size=self.fs.size(full))
+            ]
         found = []
         prefix = self._root_key + "/"
         for path, info in self.fs.find(full, detail=True).items():
             rel_path = str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
             if ".tmp-" in rel_path:
                 continue
-            found.append(ArtifactEntry(path=rel_path, is_dir=False, size=int(info.get("size") or 0)))
+            found.append(
+                ArtifactEntry(path=rel_path, is_dir=False, size=int(info.get("size") or 0))
+            )
         return sorted(found, key=lambda e: e.path)
 
     def download_tree(self, rel: str, local_dir: str | Path) -> Path:

@@ -77,7 +77,7 @@ def list_artifacts(ctx: Context, req: ListArtifacts) -> ArtifactList:
     base = run_artifact_path(ctx, req.run_id, req.path)
     hashes = _hashes(ctx, req.run_id)
     files = []
-    for entry in ctx.artifacts.list(base):
+    for entry in ctx.artifacts.list_dir(base):
         rel = entry.path[len(root) :].lstrip("/")
         files.append(
             ArtifactFile(

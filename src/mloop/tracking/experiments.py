@@ -95,9 +95,7 @@ def _insert_experiment(ctx: Context, name: str, artifact_location: str | None) -
 def ensure_default_experiment(ctx: Context) -> int:
     """The id of the ``Default`` experiment, created on first use."""
     row = ctx.conn.execute(
-        select(t.experiments.c.experiment_id).where(
-            t.experiments.c.name == DEFAULT_EXPERIMENT_NAME
-        )
+        select(t.experiments.c.experiment_id).where(t.experiments.c.name == DEFAULT_EXPERIMENT_NAME)
     ).first()
     if row is not None:
         return int(row.experiment_id)

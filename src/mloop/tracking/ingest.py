@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
 
 from mloop.core.errors import ConflictError, ValidationError
 from mloop.core.operations import Empty
@@ -18,10 +17,13 @@ from mloop.core.validation import (
     check_text,
 )
 from mloop.store.context import Context
+from mloop.store.sql import insert_ignore
 from mloop.tracking import tables as t
+from mloop.tracking.metric_codec import KeySeries, decode, encode, group_by_key
 from mloop.tracking.ops import operations
-from mloop.tracking.runs import load_run_row, metric_value, require_active_run
+from mloop.tracking.runs import apply_update, load_run_row, require_active_run
 from mloop.tracking.schemas import (
+    MAX_BATCH_METRICS,
     DeleteTag,
     GetMetricHistory,
     LogBatch,
@@ -30,50 +32,77 @@ from mloop.tracking.schemas import (
     MetricHistory,
     MetricPoint,
     SetTag,
+    UpdateRun,
 )
 
-_MAX_STEP = 2**63 - 1
 
-
-def _metric_rows(req: LogBatch) -> list[dict[str, Any]]:
-    rows = []
-    checked: set[str] = set()
-    for i, m in enumerate(req.metrics):
-        if m.key not in checked:
-            check_key(m.key, f"metrics[{i}].key")
-            checked.add(m.key)
-        if not -_MAX_STEP <= m.step <= _MAX_STEP:
-            raise ValidationError(f"metrics[{i}].step is out of range", field=f"metrics[{i}].step")
-        if m.timestamp < 0:
+def _columns(req: LogBatch) -> tuple[list[str], list[float], list[int], list[int]]:
+    """Both wire forms of a batch's metrics as parallel columns."""
+    keys = [m.key for m in req.metrics]
+    values = [m.value for m in req.metrics]
+    steps = [m.step for m in req.metrics]
+    stamps = [m.timestamp for m in req.metrics]
+    cols = req.metric_columns
+    if cols is not None:
+        lengths = {len(cols.keys), len(cols.values), len(cols.steps), len(cols.timestamps)}
+        if len(lengths) != 1:
             raise ValidationError(
-                f"metrics[{i}].timestamp must not be negative", field=f"metrics[{i}].timestamp"
+                "metric_columns.keys, values, steps and timestamps must have the same length",
+                field="metric_columns",
             )
-        nan = math.isnan(m.value)
-        rows.append(
-            {
-                "run_id": req.run_id,
-                "key": m.key,
-                "value": None if nan else m.value,
-                "is_nan": nan,
-                "step": m.step,
-                "timestamp": m.timestamp,
-            }
+        keys += cols.keys
+        values += cols.values
+        steps += cols.steps
+        stamps += cols.timestamps
+    if len(keys) > MAX_BATCH_METRICS:
+        raise ValidationError(
+            f"a batch may hold at most {MAX_BATCH_METRICS} metric values", field="metrics"
         )
-    return rows
+    return keys, values, steps, stamps
 
 
-def _order(row: dict[str, Any]) -> tuple[int, int, float]:
-    # "Latest" is the highest step, then the latest timestamp, then the larger value.
-    value = row["value"]
-    return (row["step"], row["timestamp"], -math.inf if value is None else value)
+def _field(req: LogBatch, i: int, attr: str) -> str:
+    """The request field of the i-th metric value, whichever wire form it came in."""
+    if i < len(req.metrics):
+        return f"metrics[{i}].{attr}"
+    return f"metric_columns.{attr}s[{i - len(req.metrics)}]"
 
 
-def _update_latest(ctx: Context, run_id: str, rows: list[dict[str, Any]]) -> None:
-    newest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        held = newest.get(row["key"])
-        if held is None or _order(row) >= _order(held):
-            newest[row["key"]] = row
+def _metric_series(req: LogBatch) -> list[KeySeries]:
+    keys, values, steps, stamps = _columns(req)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in first:
+            first[key] = i
+            check_key(key, _field(req, i, "key"))
+    try:
+        series = group_by_key(keys, values, steps, stamps)
+    except OverflowError as exc:
+        raise ValidationError(
+            "a step or timestamp does not fit in 64 bits", field=_field(req, 0, "step")
+        ) from exc
+    for one in series:
+        if one.timestamps.size and int(one.timestamps.min()) < 0:
+            raise ValidationError(
+                f"timestamps must not be negative (key {one.key!r})",
+                field=_field(req, first[one.key], "timestamp"),
+            )
+    return series
+
+
+def _update_latest(ctx: Context, run_id: str, series: list[KeySeries]) -> None:
+    newest = {}
+    for one in series:
+        i = one.latest_index()
+        value = float(one.values[i])
+        newest[one.key] = {
+            "run_id": run_id,
+            "key": one.key,
+            "value": None if math.isnan(value) else value,
+            "is_nan": math.isnan(value),
+            "step": int(one.steps[i]),
+            "timestamp": int(one.timestamps[i]),
+        }
     existing = {
         r.key: r
         for r in ctx.conn.execute(
@@ -104,6 +133,12 @@ def _update_latest(ctx: Context, run_id: str, rows: list[dict[str, Any]]) -> Non
         ctx.conn.execute(insert(t.latest_metrics), inserts)
 
 
+def _order(row: dict[str, Any]) -> tuple[int, int, float]:
+    # "Latest" is the highest step, then the latest timestamp, then the larger value.
+    value = row["value"]
+    return (row["step"], row["timestamp"], -math.inf if value is None else value)
+
+
 def _log_params(ctx: Context, run_id: str, req: LogBatch) -> None:
     wanted: dict[str, str] = {}
     for i, p in enumerate(req.params):
@@ -126,7 +161,7 @@ def _log_params(ctx: Context, run_id: str, req: LogBatch) -> None:
         if key in stored and stored[key] != value:
             raise ConflictError(
                 f"param {key!r} was logged as {stored[key]!r}; params are immutable and cannot "
-                f"change to {value!r}. Log a new run, or use a tag or metric for values that change",
+                f"change to {value!r}. Log a new run, or use a tag or metric for changing values",
                 field=f"params.{key}",
             )
     new = [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in stored]
@@ -156,31 +191,31 @@ def _set_tags(ctx: Context, run_id: str, pairs: list[tuple[str, str]], field: st
 
 def _claim_batch(ctx: Context, batch_id: str, run_id: str) -> bool:
     """Record ``batch_id``; False when it was applied before (a replayed batch)."""
-    try:
-        with ctx.conn.begin_nested():
-            ctx.conn.execute(
-                insert(t.ingested_batches).values(
-                    batch_id=batch_id, run_id=run_id, created_at=now_ms()
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return insert_ignore(
+        ctx.conn,
+        t.ingested_batches,
+        {"batch_id": batch_id, "run_id": run_id, "created_at": now_ms()},
+    )
 
 
 @operations.post("/runs/log-batch", LogBatch, LogBatchResult)
 def log_batch(ctx: Context, req: LogBatch) -> LogBatchResult:
-    """Log metrics, params and tags in one transaction (all or nothing)."""
-    require_active_run(ctx, req.run_id)
+    """Log metrics, params and tags in one transaction (all or nothing); optionally end the run."""
+    row = require_active_run(ctx, req.run_id)
     if req.batch_id is not None and not _claim_batch(ctx, req.batch_id, req.run_id):
         return LogBatchResult(metrics_stored=0, duplicate_batch=True)
     _log_params(ctx, req.run_id, req)
     _set_tags(ctx, req.run_id, [(g.key, g.value) for g in req.tags], "tags")
-    rows = _metric_rows(req)
-    if rows:
-        ctx.conn.execute(insert(t.metrics), rows)
-        _update_latest(ctx, req.run_id, rows)
-    return LogBatchResult(metrics_stored=len(rows))
+    series = _metric_series(req)
+    if series:
+        ctx.conn.execute(
+            insert(t.metric_chunks), [{"run_id": req.run_id, **encode(one)} for one in series]
+        )
+        _update_latest(ctx, req.run_id, series)
+    if req.end_status is not None:
+        update = UpdateRun(run_id=req.run_id, status=req.end_status, end_time=req.end_time)
+        apply_update(ctx, update, row)
+    return LogBatchResult(metrics_stored=sum(int(one.values.size) for one in series))
 
 
 @operations.post("/runs/set-tag", SetTag, Empty)
@@ -226,7 +261,9 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
                 select(t.run_inputs.c.name, t.run_inputs.c.digest, t.run_inputs.c.context).where(
                     and_(
                         t.run_inputs.c.run_id == req.run_id,
-                        tuple_(t.run_inputs.c.name, t.run_inputs.c.digest, t.run_inputs.c.context).in_(keys),
+                        tuple_(
+                            t.run_inputs.c.name, t.run_inputs.c.digest, t.run_inputs.c.context
+                        ).in_(keys),
                     )
                 )
             )
@@ -257,18 +294,23 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
 def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
     """Every value logged for one metric of a run, ordered by step then time."""
     load_run_row(ctx, req.run_id)
-    rows = ctx.conn.execute(
-        select(t.metrics.c.value, t.metrics.c.is_nan, t.metrics.c.step, t.metrics.c.timestamp)
-        .where(t.metrics.c.run_id == req.run_id, t.metrics.c.key == req.key)
-        .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id)
-        .limit(req.max_results)
+    chunks = ctx.conn.execute(
+        select(
+            t.metric_chunks.c.step_data,
+            t.metric_chunks.c.timestamp_data,
+            t.metric_chunks.c.value_data,
+        )
+        .where(t.metric_chunks.c.run_id == req.run_id, t.metric_chunks.c.key == req.key)
+        .order_by(t.metric_chunks.c.id)
     )
+    steps, stamps, values = decode([(c.step_data, c.timestamp_data, c.value_data) for c in chunks])
+    n = min(req.max_results, steps.size)
     return MetricHistory(
         metrics=[
-            MetricPoint(
-                key=req.key, value=metric_value(r.value, r.is_nan), step=r.step, timestamp=r.timestamp
+            MetricPoint(key=req.key, value=v, step=st, timestamp=ts)
+            for st, ts, v in zip(
+                steps[:n].tolist(), stamps[:n].tolist(), values[:n].tolist(), strict=True
             )
-            for r in rows
         ]
     )
 
@@ -276,6 +318,8 @@ def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
 def metric_keys(ctx: Context, run_id: str) -> list[str]:
     """The metric keys a run has, sorted."""
     rows = ctx.conn.execute(
-        select(t.latest_metrics.c.key).where(t.latest_metrics.c.run_id == run_id).order_by(t.latest_metrics.c.key)
+        select(t.latest_metrics.c.key)
+        .where(t.latest_metrics.c.run_id == run_id)
+        .order_by(t.latest_metrics.c.key)
     )
     return [r.key for r in rows]

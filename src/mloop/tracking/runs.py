@@ -22,11 +22,7 @@ from mloop.core.validation import (
 )
 from mloop.store.context import Context
 from mloop.tracking import tables as t
-from mloop.tracking.experiments import (
-    ensure_default_experiment,
-    load_experiment,
-    parse_experiment_id,
-)
+from mloop.tracking.experiments import ensure_default_experiment, parse_experiment_id
 from mloop.tracking.ops import operations
 from mloop.tracking.schemas import (
     CreateRun,
@@ -98,7 +94,9 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
     """Full runs (info, params, latest metrics, tags, inputs) in the order of ``run_ids``."""
     if not run_ids:
         return []
-    rows = {r.run_id: r for r in ctx.conn.execute(select(t.runs).where(t.runs.c.run_id.in_(run_ids)))}
+    rows = {
+        r.run_id: r for r in ctx.conn.execute(select(t.runs).where(t.runs.c.run_id.in_(run_ids)))
+    }
     data: dict[str, RunData] = {rid: RunData() for rid in rows}
     inputs: dict[str, list[DatasetInput]] = {rid: [] for rid in rows}
     for p in ctx.conn.execute(select(t.params).where(t.params.c.run_id.in_(run_ids))):
@@ -134,7 +132,13 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
         experiment_id = ensure_default_experiment(ctx)
     else:
         experiment_id = parse_experiment_id(req.experiment_id)
-    experiment = load_experiment(ctx, experiment_id)
+    experiment = ctx.conn.execute(
+        select(t.experiments.c.artifact_location, t.experiments.c.lifecycle_stage).where(
+            t.experiments.c.experiment_id == experiment_id
+        )
+    ).first()
+    if experiment is None:
+        raise NotFoundError(f"experiment {experiment_id} does not exist", field="experiment_id")
     if experiment.lifecycle_stage != "active":
         raise ValidationError(
             f"experiment {experiment_id} is deleted; restore it to add runs", field="experiment_id"
@@ -149,6 +153,8 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
     start = req.start_time if req.start_time is not None else now_ms()
     if start < 0:
         raise ValidationError("start_time must not be negative", field="start_time")
+    user_id = check_text(req.user_id or ctx.actor, "user_id", max_length=256)
+    row_artifact_uri = f"{experiment.artifact_location}/{run_id}/artifacts"
     ctx.conn.execute(
         insert(t.runs).values(
             run_id=run_id,
@@ -159,8 +165,8 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
             end_time=None,
             lifecycle_stage="active",
             parent_run_id=req.parent_run_id,
-            user_id=check_text(req.user_id or ctx.actor, "user_id", max_length=256),
-            artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+            user_id=user_id,
+            artifact_uri=row_artifact_uri,
         )
     )
     tags = dict(req.tags)
@@ -170,7 +176,19 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
         ctx.conn.execute(
             insert(t.tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
         )
-    return load_runs(ctx, [run_id])[0]
+    # Built from what was just written: a new run has nothing else to load.
+    info = RunInfo(
+        run_id=run_id,
+        run_name=run_name,
+        experiment_id=str(experiment_id),
+        status="RUNNING",
+        start_time=start,
+        lifecycle_stage="active",
+        artifact_uri=row_artifact_uri,
+        user_id=user_id,
+        parent_run_id=req.parent_run_id,
+    )
+    return Run(info=info, data=RunData(tags=tags))
 
 
 @operations.get("/runs/get", RunId, Run)
@@ -180,10 +198,12 @@ def get_run(ctx: Context, req: RunId) -> Run:
     return load_runs(ctx, [req.run_id])[0]
 
 
-@operations.post("/runs/update", UpdateRun, Run)
-def update_run(ctx: Context, req: UpdateRun) -> Run:
-    """Change a run's status, end time or name. A terminal status sets the end time."""
-    row = require_active_run(ctx, req.run_id)
+def apply_update(ctx: Context, req: UpdateRun, row: Any = None) -> RunInfo:
+    """Change a run's status, end time or name. A terminal status sets the end time.
+
+    ``row`` is the run's row when the caller has already loaded it.
+    """
+    row = row if row is not None else require_active_run(ctx, req.run_id)
     values: dict[str, Any] = {}
     if req.run_name is not None:
         values["run_name"] = check_name(req.run_name, "run_name")
@@ -200,7 +220,13 @@ def update_run(ctx: Context, req: UpdateRun) -> Run:
         raise ValidationError("end_time must not be before the run's start_time", field="end_time")
     if values:
         ctx.conn.execute(update(t.runs).where(t.runs.c.run_id == req.run_id).values(**values))
-    return load_runs(ctx, [req.run_id])[0]
+    return _info(row).model_copy(update=values)
+
+
+@operations.post("/runs/update", UpdateRun, RunInfo)
+def update_run(ctx: Context, req: UpdateRun) -> RunInfo:
+    """Change a run's status, end time or name. A terminal status sets the end time."""
+    return apply_update(ctx, req)
 
 
 def _set_lifecycle(ctx: Context, run_id: str, stage: str) -> None:
@@ -228,7 +254,9 @@ def _decode_page_token(token: str | None) -> int:
     try:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ValidationError("page_token is malformed; pass the token a search returned", field="page_token") from exc
+        raise ValidationError(
+            "page_token is malformed; pass the token a search returned", field="page_token"
+        ) from exc
     if not isinstance(offset, int) or offset < 0:
         raise ValidationError("page_token is malformed", field="page_token")
     return offset

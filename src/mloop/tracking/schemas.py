@@ -151,9 +151,22 @@ class TagIn(Message):
     value: str
 
 
+class MetricColumns(Message):
+    """Many metric values as parallel columns: the compact form bulk clients send."""
+
+    keys: list[str] = Field(max_length=MAX_BATCH_METRICS)
+    values: list[float] = Field(max_length=MAX_BATCH_METRICS)
+    steps: list[int] = Field(max_length=MAX_BATCH_METRICS)
+    timestamps: list[int] = Field(max_length=MAX_BATCH_METRICS)
+
+
 class LogBatch(Message):
     run_id: str
     metrics: list[MetricIn] = Field(default=[], max_length=MAX_BATCH_METRICS)
+    metric_columns: MetricColumns | None = None
+    # Ends the run in the same transaction, so its final metrics and status land together.
+    end_status: RunStatus | None = None
+    end_time: int | None = None
     params: list[ParamIn] = Field(default=[], max_length=MAX_BATCH_PARAMS)
     tags: list[TagIn] = Field(default=[], max_length=MAX_BATCH_TAGS)
     batch_id: str | None = Field(default=None, max_length=64)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -74,18 +75,22 @@ tags = Table(
     Index("ix_tags_key_value", "key", "value"),
 )
 
-# Every logged value. NaN is stored as value NULL with is_nan true (SQLite has no NaN).
-metrics = Table(
-    "metrics",
+# Metric history, stored in chunks: each row holds the values one batch logged for one key,
+# as little-endian arrays (int64 steps and timestamps, float64 values; NaN kept as is).
+# Ingesting 100,000 values is then a handful of row inserts instead of 100,000.
+metric_chunks = Table(
+    "metric_chunks",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("value", Float, nullable=True),
-    Column("is_nan", Boolean, nullable=False, default=False),
-    Column("step", BigInteger, nullable=False, default=0),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    Column("count", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("step_data", LargeBinary, nullable=False),
+    Column("timestamp_data", LargeBinary, nullable=False),
+    Column("value_data", LargeBinary, nullable=False),
+    Index("ix_metric_chunks_run_key", "run_id", "key"),
 )
 
 # The value with the highest (step, timestamp) per run and key: what search and tables show.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:36:26.212665
+Create Date: 2026-11-21 23:47:22.617951
 """
 
 from collections.abc import Sequence
@@ -207,21 +207,26 @@ def upgrade() -> None:
         batch_op.create_index("ix_latest_metrics_key_value", ["key", "value"], unique=False)
 
     op.create_table(
-        "metrics",
+        "metric_chunks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Float(), nullable=True),
-        sa.Column("is_nan", sa.Boolean(), nullable=False),
-        sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("min_step", sa.BigInteger(), nullable=False),
+        sa.Column("max_step", sa.BigInteger(), nullable=False),
+        sa.Column("step_data", sa.LargeBinary(), nullable=False),
+        sa.Column("timestamp_data", sa.LargeBinary(), nullable=False),
+        sa.Column("value_data", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.run_id"], name=op.f("fk_metrics_run_id_runs"), ondelete="CASCADE"
+            ["run_id"],
+            ["runs.run_id"],
+            name=op.f("fk_metric_chunks_run_id_runs"),
+            ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_chunks")),
     )
-    with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.create_index("ix_metrics_run_key_step", ["run_id", "key", "step"], unique=False)
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.create_index("ix_metric_chunks_run_key", ["run_id", "key"], unique=False)
 
     op.create_table(
         "model_version_tags",
@@ -293,10 +298,10 @@ def downgrade() -> None:
 
     op.drop_table("params")
     op.drop_table("model_version_tags")
-    with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index("ix_metrics_run_key_step")
+    with op.batch_alter_table("metric_chunks", schema=None) as batch_op:
+        batch_op.drop_index("ix_metric_chunks_run_key")
 
-    op.drop_table("metrics")
+    op.drop_table("metric_chunks")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.drop_index("ix_latest_metrics_key_value")
 
