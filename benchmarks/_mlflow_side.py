@@ -1,0 +1,326 @@
+"""MLflow half of ``benchmarks/tracking.py``.
+
+Runs inside ``benchmarks/.venvs/mlflow`` (see ``requirements-mlflow.txt``) against an MLflow
+tracking server that ``tracking.py`` started, measures the workloads and prints one JSON object to
+stdout. Progress and MLflow's own chatter go to stderr. Not meant to be run by hand, but it can be:
+
+    benchmarks/.venvs/mlflow/bin/python benchmarks/_mlflow_side.py --uri http://127.0.0.1:5000 \\
+        --calls 200 --batch-metrics 10000 --runs 20 --search-data runs.json --lookups 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.store.tracking.dbmodels.models import (
+    SqlLatestMetric,
+    SqlMetric,
+    SqlParam,
+    SqlRun,
+    SqlTag,
+)
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+BATCH_CHUNK = 1000  # the MLflow server's limit on metrics per log_batch request
+BATCH_KEYS = 10
+SETUP_THREADS = 4
+SEARCH_FILTER = "metrics.auc > 0.8 and params.model = 'lgbm' and tags.team = 'risk'"
+SEARCH_ORDER = ["metrics.auc DESC"]
+SEARCH_MAX_RESULTS = 1000
+BASE_TS_MS = 1_700_000_000_000
+
+
+def log(message: str) -> None:
+    print(f"[mlflow] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, q in [0, 100]."""
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def time_calls(fn: Callable[[], Any], repeats: int) -> list[float]:
+    """Milliseconds taken by each of ``repeats`` calls of ``fn``."""
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def bench_logging(experiment_id: str, calls: int, synchronous: bool) -> float:
+    """Calls per second for ``calls`` single-metric ``log_metric`` calls into one run."""
+    with mlflow.start_run(experiment_id=experiment_id):
+        t0 = time.perf_counter()
+        for i in range(calls):
+            mlflow.log_metric("loss", 1.0 / (i + 1), step=i, synchronous=synchronous)
+        if not synchronous:
+            mlflow.flush_async_logging()
+        elapsed = time.perf_counter() - t0
+    return calls / elapsed
+
+
+def batch_metrics(total: int) -> list[Metric]:
+    steps = total // BATCH_KEYS
+    return [
+        Metric(f"m{k}", float(step * BATCH_KEYS + k), BASE_TS_MS + step, step)
+        for step in range(steps)
+        for k in range(BATCH_KEYS)
+    ]
+
+
+def bench_batch(client: MlflowClient, experiment_id: str, total: int) -> float:
+    """Metrics per second for ``total`` metrics sent with log_batch in chunks of 1000."""
+    metrics = batch_metrics(total)
+    run_id = client.create_run(experiment_id).info.run_id
+    t0 = time.perf_counter()
+    for start in range(0, len(metrics), BATCH_CHUNK):
+        client.log_batch(run_id, metrics=metrics[start : start + BATCH_CHUNK])
+    elapsed = time.perf_counter() - t0
+    client.set_terminated(run_id)
+    return len(metrics) / elapsed
+
+
+def bench_runs(experiment_id: str, runs: int) -> float:
+    """Runs per second for start run, log 10 params, log 10 metrics, end run."""
+    params = {f"p{i}": f"value-{i}" for i in range(10)}
+    metrics = {f"m{i}": float(i) for i in range(10)}
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        mlflow.start_run(experiment_id=experiment_id)
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.end_run()
+    return runs / (time.perf_counter() - t0)
+
+
+def create_search_run(client: MlflowClient, experiment_id: str, row: dict[str, Any]) -> None:
+    run_id = client.create_run(experiment_id, tags={"team": row["team"]}).info.run_id
+    client.log_batch(
+        run_id,
+        metrics=[Metric("auc", row["auc"], BASE_TS_MS, 0)],
+        params=[Param("model", row["model"])],
+    )
+
+
+def populate_via_rest(client: MlflowClient, experiment_id: str, rows: list[dict[str, Any]]) -> None:
+    """create_run + log_batch per row through the server, with a few threads."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        for done, _ in enumerate(
+            pool.map(lambda row: create_search_run(client, experiment_id, row), rows), 1
+        ):
+            if done % 1000 == 0:
+                log(f"search setup: {done}/{len(rows)} runs ({time.perf_counter() - t0:.0f} s)")
+
+
+def sql_run(experiment_id: str, artifact_root: str, row: dict[str, Any]) -> list[Any]:
+    """The rows MLflow's SqlAlchemyStore writes for create_run + log_batch of one search run."""
+    run_id = uuid.uuid4().hex
+    name = f"search-{run_id[:8]}"
+    run = SqlRun(
+        run_uuid=run_id,
+        name=name,
+        artifact_uri=f"{artifact_root}/{run_id}/artifacts",
+        experiment_id=int(experiment_id),
+        source_type="UNKNOWN",
+        source_name="",
+        entry_point_name="",
+        user_id="bench",
+        status="RUNNING",
+        start_time=BASE_TS_MS,
+        source_version="",
+        lifecycle_stage="active",
+    )
+    run.tags = [SqlTag(key="team", value=row["team"]), SqlTag(key="mlflow.runName", value=name)]
+    metric = {"key": "auc", "value": row["auc"], "timestamp": BASE_TS_MS, "step": 0}
+    return [
+        run,
+        SqlParam(run_uuid=run_id, key="model", value=row["model"]),
+        SqlMetric(run_uuid=run_id, is_nan=False, **metric),
+        SqlLatestMetric(run_uuid=run_id, is_nan=False, **metric),
+    ]
+
+
+def populate_via_db(
+    client: MlflowClient, backend_uri: str, experiment_id: str, rows: list[dict[str, Any]]
+) -> None:
+    """Insert the same rows that create_run + log_batch would, in one transaction, through
+    MLflow's own SQLAlchemy models: 10,000 runs through the REST API take about 5 minutes."""
+    artifact_root = client.get_experiment(experiment_id).artifact_location
+    store = SqlAlchemyStore(backend_uri, artifact_root)
+    with store.ManagedSessionMaker(read_only=False) as session:
+        for row in rows:
+            session.add_all(sql_run(experiment_id, artifact_root, row))
+    store.engine.dispose()
+
+
+def populate_search(
+    client: MlflowClient, backend_uri: str | None, experiment_id: str, rows: list[dict[str, Any]]
+) -> float:
+    """Create one run per row (untimed setup); return the seconds it took."""
+    t0 = time.perf_counter()
+    if backend_uri:
+        populate_via_db(client, backend_uri, experiment_id, rows)
+    else:
+        populate_via_rest(client, experiment_id, rows)
+    return time.perf_counter() - t0
+
+
+def bench_search(
+    client: MlflowClient, backend_uri: str | None, rows: list[dict[str, Any]], repeats: int
+) -> dict[str, Any]:
+    experiment_id = client.create_experiment("bench-search")
+    setup_s = populate_search(client, backend_uri, experiment_id, rows)
+
+    def search() -> int:
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=SEARCH_FILTER,
+            order_by=SEARCH_ORDER,
+            max_results=SEARCH_MAX_RESULTS,
+        )
+        return len(found)
+
+    matches = search()  # warm-up, and the number of matches to compare with mloop
+    samples = time_calls(search, repeats)
+    return {
+        "runs": len(rows),
+        "setup": "database" if backend_uri else "rest",
+        "setup_s": setup_s,
+        "matches": matches,
+        "median_ms": statistics.median(samples),
+        "samples_ms": samples,
+    }
+
+
+def bench_alias(client: MlflowClient, experiment_id: str, lookups: int) -> dict[str, Any]:
+    name = "bench-model"
+    run = client.create_run(experiment_id)
+    client.create_registered_model(name)
+    version = client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+    )
+    client.set_registered_model_alias(name, "champion", version.version)
+    client.get_model_version_by_alias(name, "champion")  # warm-up
+    samples = time_calls(lambda: client.get_model_version_by_alias(name, "champion"), lookups)
+    return {
+        "lookups": lookups,
+        "median_ms": statistics.median(samples),
+        "p99_ms": percentile(samples, 99),
+    }
+
+
+def logging_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment_id = mlflow.set_experiment("bench-logging").experiment_id
+    sync_rate = bench_logging(experiment_id, args.calls, synchronous=True)
+    async_rate = bench_logging(experiment_id, args.calls, synchronous=False)
+    return {
+        "calls": args.calls,
+        "sync_calls_per_s": sync_rate,
+        "async_calls_per_s": async_rate,
+        "calls_per_s": max(sync_rate, async_rate),
+        "mode": "synchronous" if sync_rate >= async_rate else "async",
+    }
+
+
+def batch_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment_id = mlflow.set_experiment("bench-batch").experiment_id
+    rate = bench_batch(client, experiment_id, args.batch_metrics)
+    return {"metrics": args.batch_metrics, "metrics_per_s": rate}
+
+
+def runs_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment_id = mlflow.set_experiment("bench-runs").experiment_id
+    return {"runs": args.runs, "runs_per_s": bench_runs(experiment_id, args.runs)}
+
+
+def search_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    with open(args.search_data, encoding="utf-8") as fh:
+        rows = json.load(fh)
+    return bench_search(client, args.backend_uri, rows, args.search_repeats)
+
+
+def alias_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment_id = mlflow.set_experiment("bench-models").experiment_id
+    return bench_alias(client, experiment_id, args.lookups)
+
+
+WORKLOADS: dict[str, Callable[[argparse.Namespace, MlflowClient], dict[str, Any]]] = {
+    "logging": logging_workload,
+    "batch": batch_workload,
+    "runs": runs_workload,
+    "search": search_workload,
+    "alias": alias_workload,
+}
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Every workload in turn; one that fails is recorded as {"error": ...} and the rest go on."""
+    mlflow.set_tracking_uri(args.uri)
+    client = MlflowClient(args.uri)
+    results: dict[str, Any] = {"mlflow_version": mlflow.__version__}
+    for name, workload in WORKLOADS.items():
+        log(f"{name} ...")
+        try:
+            results[name] = workload(args, client)
+        except Exception as exc:  # report it and measure the others
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[TextIO]:
+    """Send anything printed while benchmarking to stderr; yield the real stdout."""
+    real = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield real
+    finally:
+        sys.stdout = real
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uri", required=True, help="MLflow tracking server URL")
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--batch-metrics", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument(
+        "--backend-uri",
+        help="the server's backend store URI; when given, the search runs are inserted into it "
+        "directly instead of through the REST API",
+    )
+    parser.add_argument("--search-data", required=True, help="JSON list of runs to search over")
+    parser.add_argument("--search-repeats", type=int, default=20)
+    parser.add_argument("--lookups", type=int, default=500)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    with stdout_to_stderr() as stdout:
+        results = run_all(args)
+    json.dump(results, stdout)
+    stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
