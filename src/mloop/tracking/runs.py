@@ -72,7 +72,8 @@ def require_active_run(ctx: Context, run_id: str) -> Any:
 
 
 def _info(row: Any) -> RunInfo:
-    return RunInfo(
+    # Rows come from our own tables, already valid: construct without re-validating.
+    return RunInfo.model_construct(
         run_id=row.run_id,
         run_name=row.run_name,
         experiment_id=str(row.experiment_id),
@@ -97,19 +98,21 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
     rows = {
         r.run_id: r for r in ctx.conn.execute(select(t.runs).where(t.runs.c.run_id.in_(run_ids)))
     }
-    data: dict[str, RunData] = {rid: RunData() for rid in rows}
+    params: dict[str, dict[str, str]] = {rid: {} for rid in rows}
+    tags: dict[str, dict[str, str]] = {rid: {} for rid in rows}
+    metrics: dict[str, dict[str, float]] = {rid: {} for rid in rows}
     inputs: dict[str, list[DatasetInput]] = {rid: [] for rid in rows}
     for p in ctx.conn.execute(select(t.params).where(t.params.c.run_id.in_(run_ids))):
-        data[p.run_id].params[p.key] = p.value
+        params[p.run_id][p.key] = p.value
     for g in ctx.conn.execute(select(t.tags).where(t.tags.c.run_id.in_(run_ids))):
-        data[g.run_id].tags[g.key] = g.value
+        tags[g.run_id][g.key] = g.value
     for m in ctx.conn.execute(
         select(t.latest_metrics).where(t.latest_metrics.c.run_id.in_(run_ids))
     ):
-        data[m.run_id].metrics[m.key] = metric_value(m.value, m.is_nan)
+        metrics[m.run_id][m.key] = metric_value(m.value, m.is_nan)
     for d in ctx.conn.execute(select(t.run_inputs).where(t.run_inputs.c.run_id.in_(run_ids))):
         inputs[d.run_id].append(
-            DatasetInput(
+            DatasetInput.model_construct(
                 name=d.name,
                 digest=d.digest,
                 source=d.source,
@@ -119,7 +122,13 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
             )
         )
     return [
-        Run(info=_info(rows[rid]), data=data[rid], inputs=inputs[rid])
+        Run.model_construct(
+            info=_info(rows[rid]),
+            data=RunData.model_construct(
+                params=params[rid], metrics=metrics[rid], tags=tags[rid]
+            ),
+            inputs=inputs[rid],
+        )
         for rid in run_ids
         if rid in rows
     ]
