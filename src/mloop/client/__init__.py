@@ -22,18 +22,30 @@ from mloop.client.fluent import (
     set_tags,
     start_run,
 )
+from mloop.client.registry_fluent import (
+    delete_alias,
+    get_model_version_by_alias,
+    load_model,
+    register_model,
+    set_alias,
+)
+from mloop.models.python_model import PythonModel
 
 __all__ = [
     "ActiveRun",
     "Client",
     "Metric",
     "Param",
+    "PythonModel",
     "RunTag",
     "active_run",
+    "delete_alias",
     "delete_tag",
     "end_run",
     "flush",
+    "get_model_version_by_alias",
     "get_tracking_uri",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_input",
@@ -41,7 +53,9 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
     "search_runs",
+    "set_alias",
     "set_experiment",
     "set_tag",
     "set_tags",

@@ -124,9 +124,7 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
     return [
         Run.model_construct(
             info=_info(rows[rid]),
-            data=RunData.model_construct(
-                params=params[rid], metrics=metrics[rid], tags=tags[rid]
-            ),
+            data=RunData.model_construct(params=params[rid], metrics=metrics[rid], tags=tags[rid]),
             inputs=inputs[rid],
         )
         for rid in run_ids

@@ -1,0 +1,59 @@
+"""The ``mloop`` application: builds the Typer app and adds each area's commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from mloop.cli import demo, experiments, models, runs, server, tokens
+from mloop.cli._output import fail
+from mloop.core.errors import MloopError
+
+
+class _MloopGroup(TyperGroup):
+    """Turns expected errors into ``error: ...`` on stderr and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: typer's own click Context
+        from pydantic import ValidationError as PydanticValidationError
+
+        try:
+            return super().invoke(ctx)
+        except MloopError as exc:
+            fail(exc.message, exc.field)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first.get("loc", ())) or None
+            fail(str(first.get("msg", exc)), field)
+
+
+app = typer.Typer(
+    name="mloop",
+    cls=_MloopGroup,
+    help="mloop: track experiments, version models, and run the mloop server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the installed mloop version."""
+    from mloop import __version__
+
+    typer.echo(f"mloop {__version__}")
+
+
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
+app.add_typer(models.alias_app, name="alias")
+app.add_typer(tokens.app, name="tokens")
+app.command("server")(server.server)
+app.command("demo")(demo.demo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

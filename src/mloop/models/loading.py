@@ -1,0 +1,85 @@
+"""Loading a local model directory of any flavor into a :class:`LoadedModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mloop.core.errors import ValidationError
+from mloop.models.metadata import ModelMetadata, read_metadata, resolve_inside
+from mloop.models.signature import enforce_schema, load_input_example
+
+
+class LoadedModel:
+    """A model ready to predict, whatever its flavor.
+
+    ``predict`` checks the input against the signature first (when the model has one) and
+    raises :class:`~mloop.core.errors.ValidationError` naming a missing column or key.
+    """
+
+    def __init__(self, path: Path, metadata: ModelMetadata, model: Any, uri: str = "") -> None:
+        self.path = path
+        self.metadata = metadata
+        self.uri = uri or str(path)
+        self._model = model
+
+    @property
+    def flavor(self) -> str:
+        return self.metadata.flavor
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        return self.metadata.signature
+
+    @property
+    def input_example(self) -> Any:
+        """The example saved with the model, or None."""
+        if self.metadata.input_example is None:
+            return None
+        where = "mloop-model.json.input_example"
+        return load_input_example(resolve_inside(self.path, self.metadata.input_example, where))
+
+    def unwrap(self) -> Any:
+        """The underlying object (the estimator, or the PythonModel instance)."""
+        return self._model
+
+    def _checked(self, model_input: Any) -> Any:
+        return enforce_schema((self.metadata.signature or {}).get("inputs"), model_input)
+
+    def predict(self, model_input: Any) -> Any:
+        return self._model.predict(self._checked(model_input))
+
+    @property
+    def predict_proba(self) -> Callable[[Any], Any]:
+        """The model's ``predict_proba`` with the same input checks (classifiers only)."""
+        method = getattr(self._model, "predict_proba", None)
+        if not callable(method):
+            raise AttributeError(f"this {self.flavor} model has no predict_proba")
+        return lambda model_input: method(self._checked(model_input))
+
+    def __repr__(self) -> str:
+        return f"LoadedModel(flavor={self.flavor!r}, uri={self.uri!r})"
+
+
+def load_model_dir(
+    path: str | Path, *, trusted: bool | Sequence[str] = False, uri: str = ""
+) -> LoadedModel:
+    """Load a local model directory.
+
+    ``trusted``: ``True`` accepts every type in a skops file and allows pickle payloads; a
+    list of type names accepts just those skops types.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ValidationError(f"{root} is not a model directory", field="model_uri")
+    metadata = read_metadata(root)
+    if metadata.flavor == "sklearn":
+        from mloop.models.sklearn_model import load_estimator
+
+        model = load_estimator(root, metadata, trusted)
+    else:
+        from mloop.models.python_model import load_python_model
+
+        model = load_python_model(root, metadata, trusted=trusted)
+    return LoadedModel(root, metadata, model, uri=uri)

@@ -1,0 +1,124 @@
+"""Aliases: movable names (``champion``, ``challenger``...) for versions, with an audit trail.
+
+Every set, move and delete appends an entry to the alias history (who, when, from which
+version to which). The history is kept when versions or the whole model are deleted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select, update
+
+from mloop.core.errors import NotFoundError
+from mloop.core.operations import Empty
+from mloop.registry import tables as t
+from mloop.registry.checks import check_alias, check_model_name
+from mloop.registry.common import (
+    load_model_row,
+    load_version_row,
+    record_alias_change,
+    version_message,
+)
+from mloop.registry.models import touch_model
+from mloop.registry.ops import operations
+from mloop.registry.schemas import (
+    AliasHistory,
+    AliasHistoryEntry,
+    AliasRef,
+    GetAliasHistory,
+    ModelVersion,
+    SetAlias,
+)
+from mloop.store.context import Context
+
+
+def _current(ctx: Context, name: str, alias: str) -> int | None:
+    return ctx.conn.execute(
+        select(t.model_aliases.c.version).where(
+            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
+        )
+    ).scalar()
+
+
+def resolve_alias(ctx: Context, name: str, alias: str) -> int:
+    """The version an alias points to."""
+    load_model_row(ctx, name)
+    version = _current(ctx, name, check_alias(alias))
+    if version is None:
+        raise NotFoundError(f"model {name!r} has no alias {alias!r}", field="alias")
+    return version
+
+
+@operations.post("/aliases/set", SetAlias, Empty)
+def set_alias(ctx: Context, req: SetAlias) -> Empty:
+    """Point an alias at a version (creating or moving it); the move is logged."""
+    name = load_model_row(ctx, req.name, lock=True).name
+    alias = check_alias(req.alias)
+    load_version_row(ctx, name, req.version)
+    current = _current(ctx, name, alias)
+    if current == req.version:
+        return Empty()
+    if current is None:
+        ctx.conn.execute(
+            insert(t.model_aliases).values(name=name, alias=alias, version=req.version)
+        )
+    else:
+        ctx.conn.execute(
+            update(t.model_aliases)
+            .where(t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)
+            .values(version=req.version)
+        )
+    record_alias_change(ctx, name, alias, current, req.version)
+    touch_model(ctx, name)
+    return Empty()
+
+
+@operations.post("/aliases/delete", AliasRef, Empty)
+def delete_alias(ctx: Context, req: AliasRef) -> Empty:
+    """Remove an alias; the deletion is logged."""
+    name = load_model_row(ctx, req.name, lock=True).name
+    alias = check_alias(req.alias)
+    current = _current(ctx, name, alias)
+    if current is None:
+        raise NotFoundError(f"model {name!r} has no alias {alias!r}", field="alias")
+    ctx.conn.execute(
+        delete(t.model_aliases).where(
+            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
+        )
+    )
+    record_alias_change(ctx, name, alias, current, None)
+    touch_model(ctx, name)
+    return Empty()
+
+
+@operations.get("/aliases/get", AliasRef, ModelVersion)
+def get_model_version_by_alias(ctx: Context, req: AliasRef) -> ModelVersion:
+    """The version an alias points to."""
+    return version_message(ctx, req.name, resolve_alias(ctx, req.name, req.alias))
+
+
+@operations.get("/aliases/history", GetAliasHistory, AliasHistory)
+def get_alias_history(ctx: Context, req: GetAliasHistory) -> AliasHistory:
+    """Every alias change of a model (or of one alias), oldest first; survives deletion."""
+    name = check_model_name(req.name)
+    query = select(t.alias_history).where(t.alias_history.c.name == name)
+    if req.alias is not None:
+        query = query.where(t.alias_history.c.alias == check_alias(req.alias))
+    rows = list(
+        ctx.conn.execute(query.order_by(t.alias_history.c.id.desc()).limit(req.max_results))
+    )
+    if not rows:
+        # An empty history is an answer for a model that exists; otherwise the name is wrong.
+        load_model_row(ctx, name)
+    return AliasHistory(
+        entries=[
+            AliasHistoryEntry(
+                name=r.name,
+                alias=r.alias,
+                from_version=r.from_version,
+                to_version=r.to_version,
+                actor=r.actor,
+                timestamp=r.timestamp,
+            )
+            for r in reversed(rows)
+        ]
+    )

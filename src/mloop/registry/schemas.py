@@ -1,0 +1,181 @@
+"""Request and response messages of the model registry API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from mloop.core.operations import Message
+
+MAX_LIST_RESULTS = 1000
+MAX_TAGS = 1000
+
+
+def _version(value: object) -> object:
+    """Versions are positive integers; digit strings (as MLflow sends them) are accepted."""
+    if isinstance(value, bool):
+        raise ValueError("version must be a positive integer, not a boolean")
+    if isinstance(value, str):
+        if not value.isdigit() or len(value) > 9:
+            raise ValueError(f"version must be a positive integer, got {value!r}")
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"version must be a positive integer, got {value!r}")
+    return value
+
+
+Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=999_999_999)]
+
+
+# -- registered models ---------------------------------------------------------------------
+
+
+class RegisteredModel(Message):
+    name: str
+    description: str = ""
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, int] = Field(default_factory=dict)
+    latest_version: int | None = None
+
+
+class CreateRegisteredModel(Message):
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = Field(default={}, max_length=MAX_TAGS)
+
+
+class ModelName(Message):
+    name: str
+
+
+class ListRegisteredModels(Message):
+    name_contains: str | None = Field(default=None, max_length=256)
+    max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
+    page_token: str | None = Field(default=None, max_length=200)
+
+
+class RegisteredModelList(Message):
+    registered_models: list[RegisteredModel]
+    next_page_token: str | None = None
+
+
+class UpdateRegisteredModel(Message):
+    name: str
+    description: str
+
+
+class SetRegisteredModelTag(Message):
+    name: str
+    key: str
+    value: str
+
+
+class DeleteRegisteredModelTag(Message):
+    name: str
+    key: str
+
+
+# -- model versions ------------------------------------------------------------------------
+
+
+class ModelVersion(Message):
+    name: str
+    version: int
+    description: str = ""
+    source: str
+    run_id: str | None = None
+    flavor: str
+    signature: dict[str, Any] | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    sha256: str
+    status: str
+    user_id: str = ""
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+
+
+class CreateModelVersion(Message):
+    name: str
+    source: str = Field(max_length=4096)
+    run_id: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default={}, max_length=MAX_TAGS)
+
+
+class ModelVersionRef(Message):
+    name: str
+    version: Version
+
+
+class ListModelVersions(Message):
+    name: str
+    max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
+    page_token: str | None = Field(default=None, max_length=200)
+
+
+class ModelVersionList(Message):
+    model_versions: list[ModelVersion]
+    next_page_token: str | None = None
+
+
+class UpdateModelVersion(Message):
+    name: str
+    version: Version
+    description: str
+
+
+class SetModelVersionTag(Message):
+    name: str
+    version: Version
+    key: str
+    value: str
+
+
+class DeleteModelVersionTag(Message):
+    name: str
+    version: Version
+    key: str
+
+
+class ModelFileList(Message):
+    files: list[str]
+
+
+# -- aliases -------------------------------------------------------------------------------
+
+
+class SetAlias(Message):
+    name: str
+    alias: str
+    version: Version
+
+
+class AliasRef(Message):
+    name: str
+    alias: str
+
+
+class GetAliasHistory(Message):
+    name: str
+    alias: str | None = None
+    max_results: int = Field(default=1000, ge=1, le=100_000)
+
+
+class AliasHistoryEntry(Message):
+    """One alias move: set (from None), moved, or deleted (to None)."""
+
+    name: str
+    alias: str
+    from_version: int | None = None
+    to_version: int | None = None
+    actor: str
+    timestamp: int
+
+
+class AliasHistory(Message):
+    entries: list[AliasHistoryEntry]

@@ -1,0 +1,276 @@
+"""Model versions: immutable copies of a run's model directory, numbered 1, 2, 3 per model."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mloop.core.errors import ConflictError, NotFoundError, ValidationError
+from mloop.core.operations import Empty
+from mloop.core.timeutil import now_ms
+from mloop.models.metadata import MAX_METADATA_BYTES, MODEL_FILE, ModelMetadata, parse_metadata
+from mloop.models.uris import parse_runs_uri
+from mloop.registry import tables as t
+from mloop.registry.checks import (
+    check_description,
+    check_model_name,
+    check_tag,
+    check_tags,
+    decode_page_token,
+    encode_page_token,
+)
+from mloop.registry.common import (
+    DELETED,
+    READY,
+    load_model_row,
+    load_version_row,
+    record_alias_change,
+    version_message,
+    version_messages,
+)
+from mloop.registry.files import freeze_files, remove_model_files
+from mloop.registry.models import touch_model
+from mloop.registry.ops import operations
+from mloop.registry.schemas import (
+    CreateModelVersion,
+    DeleteModelVersionTag,
+    ListModelVersions,
+    ModelVersion,
+    ModelVersionList,
+    ModelVersionRef,
+    SetModelVersionTag,
+    UpdateModelVersion,
+)
+from mloop.store.context import Context
+from mloop.tracking.artifacts import run_artifact_path
+from mloop.tracking.runs import check_run_id, load_runs
+
+
+def _read_source_metadata(ctx: Context, source_dir: str, source: str) -> ModelMetadata:
+    """The model's metadata, after checking that the files it names are there."""
+    if not ctx.artifacts.exists(source_dir):
+        raise NotFoundError(
+            f"source {source} does not exist in the run's artifacts", field="source"
+        )
+    meta_path = posixpath.join(source_dir, MODEL_FILE)
+    if not ctx.artifacts.exists(meta_path):
+        raise ValidationError(
+            f"source {source} is not an mloop model directory: it has no {MODEL_FILE}. Log "
+            "models with mloop.sklearn.log_model or mloop.pyfunc.log_model",
+            field="source",
+        )
+    with ctx.artifacts.open(meta_path) as handle:
+        raw = handle.read(MAX_METADATA_BYTES + 1)
+    try:
+        metadata = parse_metadata(raw)
+    except ValidationError as exc:
+        raise ValidationError(f"source {source}: {exc.message}", field="source") from None
+    named = [metadata.data, metadata.input_example, *metadata.code_paths]
+    named += list(metadata.artifacts.values())
+    for rel in named:
+        if rel is not None and not ctx.artifacts.exists(posixpath.join(source_dir, rel)):
+            raise ValidationError(
+                f"source {source}: {MODEL_FILE} names {rel!r}, which is missing", field="source"
+            )
+    return metadata
+
+
+def _next_version(ctx: Context, name: str) -> int:
+    # Deleted versions keep their rows, so a number is never handed out twice.
+    current = ctx.conn.execute(
+        select(func.max(t.model_versions.c.version)).where(t.model_versions.c.name == name)
+    ).scalar()
+    return int(current or 0) + 1
+
+
+def _insert_version(ctx: Context, row: dict[str, object], tags: dict[str, str]) -> None:
+    now = now_ms()
+    try:
+        with ctx.conn.begin_nested():
+            ctx.conn.execute(
+                insert(t.model_versions).values(
+                    **row,
+                    status=READY,
+                    user_id=ctx.actor[:256],
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"version {row['version']} of model {row['name']!r} was created concurrently; retry",
+            field="name",
+        ) from exc
+    if tags:
+        ctx.conn.execute(
+            insert(t.model_version_tags),
+            [
+                {"name": row["name"], "version": row["version"], "key": k, "value": v}
+                for k, v in tags.items()
+            ],
+        )
+
+
+@operations.post("/model-versions/create", CreateModelVersion, ModelVersion)
+def create_model_version(ctx: Context, req: CreateModelVersion) -> ModelVersion:
+    """Register a run's model directory (``runs:/<run_id>/<path>``) as the next version."""
+    name = check_model_name(req.name)
+    description = check_description(req.description)
+    tags = check_tags(req.tags)
+    run_id, path = parse_runs_uri(req.source, "source")
+    if req.run_id is not None and check_run_id(req.run_id) != run_id:
+        raise ValidationError(
+            f"run_id {req.run_id} does not match the run in source {req.source}", field="run_id"
+        )
+    load_model_row(ctx, name, lock=True)
+    source_dir = run_artifact_path(ctx, run_id, path)
+    metadata = _read_source_metadata(ctx, source_dir, req.source)
+    version = _next_version(ctx, name)
+    location, digest = freeze_files(ctx, source_dir, name, version)
+    try:
+        row = {
+            "name": name,
+            "version": version,
+            "description": description,
+            "source": f"runs:/{run_id}/{path}" if path else f"runs:/{run_id}",
+            "storage_path": location,
+            "run_id": run_id,
+            "flavor": metadata.flavor,
+            "signature_json": json.dumps(metadata.signature) if metadata.signature else None,
+            "metrics_json": json.dumps(load_runs(ctx, [run_id])[0].data.metrics),
+            "sha256": digest,
+        }
+        _insert_version(ctx, row, tags)
+    except BaseException:
+        remove_model_files(ctx, name, version)
+        raise
+    touch_model(ctx, name)
+    return version_message(ctx, name, version)
+
+
+@operations.get("/model-versions/get", ModelVersionRef, ModelVersion)
+def get_model_version(ctx: Context, req: ModelVersionRef) -> ModelVersion:
+    """Get one version with its signature, metrics, tags and aliases."""
+    load_model_row(ctx, req.name)
+    return version_message(ctx, req.name, req.version)
+
+
+@operations.get("/model-versions/list", ListModelVersions, ModelVersionList)
+def list_model_versions(ctx: Context, req: ListModelVersions) -> ModelVersionList:
+    """The versions of a model, newest first."""
+    load_model_row(ctx, req.name)
+    offset = decode_page_token(req.page_token)
+    rows = list(
+        ctx.conn.execute(
+            select(t.model_versions)
+            .where(t.model_versions.c.name == req.name, t.model_versions.c.status == READY)
+            .order_by(t.model_versions.c.version.desc())
+            .limit(req.max_results + 1)
+            .offset(offset)
+        )
+    )
+    token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
+    return ModelVersionList(
+        model_versions=version_messages(ctx, rows[: req.max_results]), next_page_token=token
+    )
+
+
+def _touch_version(ctx: Context, name: str, version: int) -> None:
+    ctx.conn.execute(
+        update(t.model_versions)
+        .where(t.model_versions.c.name == name, t.model_versions.c.version == version)
+        .values(last_update_time=now_ms())
+    )
+
+
+@operations.post("/model-versions/update", UpdateModelVersion, ModelVersion)
+def update_model_version(ctx: Context, req: UpdateModelVersion) -> ModelVersion:
+    """Change a version's description (its files and metadata never change)."""
+    load_model_row(ctx, req.name, lock=True)
+    load_version_row(ctx, req.name, req.version)
+    description = check_description(req.description)
+    ctx.conn.execute(
+        update(t.model_versions)
+        .where(t.model_versions.c.name == req.name, t.model_versions.c.version == req.version)
+        .values(description=description, last_update_time=now_ms())
+    )
+    return version_message(ctx, req.name, req.version)
+
+
+@operations.post("/model-versions/delete", ModelVersionRef, Empty)
+def delete_model_version(ctx: Context, req: ModelVersionRef) -> Empty:
+    """Delete a version: its aliases are removed (and logged), its files deleted.
+
+    The row stays, marked deleted, so the version number is never reused.
+    """
+    name = load_model_row(ctx, req.name, lock=True).name
+    load_version_row(ctx, name, req.version)
+    pointing = ctx.conn.execute(
+        select(t.model_aliases.c.alias).where(
+            t.model_aliases.c.name == name, t.model_aliases.c.version == req.version
+        )
+    ).scalars()
+    for alias in sorted(pointing):
+        record_alias_change(ctx, name, alias, req.version, None)
+    ctx.conn.execute(
+        delete(t.model_aliases).where(
+            t.model_aliases.c.name == name, t.model_aliases.c.version == req.version
+        )
+    )
+    ctx.conn.execute(
+        delete(t.model_version_tags).where(
+            t.model_version_tags.c.name == name, t.model_version_tags.c.version == req.version
+        )
+    )
+    ctx.conn.execute(
+        update(t.model_versions)
+        .where(t.model_versions.c.name == name, t.model_versions.c.version == req.version)
+        .values(status=DELETED, last_update_time=now_ms())
+    )
+    touch_model(ctx, name)
+    remove_model_files(ctx, name, req.version)
+    return Empty()
+
+
+@operations.post("/model-versions/set-tag", SetModelVersionTag, Empty)
+def set_model_version_tag(ctx: Context, req: SetModelVersionTag) -> Empty:
+    """Set (or overwrite) a tag on a model version."""
+    load_model_row(ctx, req.name)
+    load_version_row(ctx, req.name, req.version)
+    key, value = check_tag(req.key, req.value)
+    where = (
+        t.model_version_tags.c.name == req.name,
+        t.model_version_tags.c.version == req.version,
+        t.model_version_tags.c.key == key,
+    )
+    ctx.conn.execute(delete(t.model_version_tags).where(*where))
+    ctx.conn.execute(
+        insert(t.model_version_tags).values(
+            name=req.name, version=req.version, key=key, value=value
+        )
+    )
+    _touch_version(ctx, req.name, req.version)
+    return Empty()
+
+
+@operations.post("/model-versions/delete-tag", DeleteModelVersionTag, Empty)
+def delete_model_version_tag(ctx: Context, req: DeleteModelVersionTag) -> Empty:
+    """Remove a tag from a model version."""
+    load_model_row(ctx, req.name)
+    load_version_row(ctx, req.name, req.version)
+    result = ctx.conn.execute(
+        delete(t.model_version_tags).where(
+            t.model_version_tags.c.name == req.name,
+            t.model_version_tags.c.version == req.version,
+            t.model_version_tags.c.key == req.key,
+        )
+    )
+    if result.rowcount == 0:
+        raise NotFoundError(
+            f"version {req.version} of model {req.name!r} has no tag {req.key[:80]!r}", field="key"
+        )
+    _touch_version(ctx, req.name, req.version)
+    return Empty()

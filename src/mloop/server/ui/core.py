@@ -1,0 +1,196 @@
+"""What every UI page shares: templates, the viewer's identity, error pages, security headers.
+
+Page handlers raise mloop errors as the API handlers do; the :class:`UIRoute` of every UI
+router turns them into HTML pages with the right status (404, 400, 403) or, for a missing
+or bad token, a redirect to the login page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mloop import __version__
+from mloop.core.errors import (
+    AuthenticationError,
+    MloopError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from mloop.server.security import Authenticator, Identity
+from mloop.server.ui.formatting import FILTERS, quote_key
+from mloop.store.context import Context
+from mloop.store.runtime import Runtime
+
+log = logging.getLogger("mloop.server.ui")
+
+T = TypeVar("T")
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+# Pages load scripts, styles and images from this server only. Chart data travels in
+# <script type="application/json"> blocks, which are data, not code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after login; anything else becomes ``/``."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in target for ch in "\r\n\x00"):
+        return "/"
+    return target
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """The current page's URL with some query parameters replaced (None removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    env.globals["quote_key"] = quote_key
+    env.globals["version"] = __version__
+    # Data must be sanitised (NaN -> null) before it reaches tojson; refuse it loudly otherwise.
+    env.policies["json.dumps_kwargs"] = {"allow_nan": False, "separators": (",", ":")}
+    return env
+
+
+class UI:
+    """The state the page routers share."""
+
+    def __init__(self, runtime: Runtime, auth: Authenticator) -> None:
+        self.runtime = runtime
+        self.auth = auth
+        self.env = make_environment()
+        self.route_class = _route_class(self)
+
+    # -- data -----------------------------------------------------------------------------
+
+    def read(self, fn: Callable[[Context], T], viewer: Identity | None = None) -> T:
+        """Run ``fn`` in a read transaction."""
+        return self.runtime.run(fn, write=False, actor=viewer.name if viewer else None)
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def viewer(self, request: Request) -> Identity:
+        """Who is looking; raises (and so redirects to the login page) when nobody is."""
+        return self.auth.require(request, "reader")
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        viewer: Identity | None,
+        *,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            request=request,
+            viewer=viewer,
+            auth_enabled=self.auth.enabled,
+            url_with=lambda **changes: url_with(request, **changes),
+            **context,
+        )
+        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+    def error_page(self, request: Request, status_code: int, title: str, message: str) -> Response:
+        return self.render(
+            request,
+            "error.html",
+            None,
+            status_code=status_code,
+            title=title,
+            message=message,
+        )
+
+    def login_redirect(self, request: Request, message: str | None = None) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = {"next": target}
+        if message:
+            query["error"] = message
+        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
+
+    def handle_error(self, request: Request, exc: Exception) -> Response:
+        """The HTML answer to an error raised while building a page."""
+        if isinstance(exc, AuthenticationError):
+            return self.login_redirect(request)
+        if isinstance(exc, PermissionDeniedError):
+            return self.error_page(request, 403, "Not allowed", exc.message)
+        if isinstance(exc, NotFoundError):
+            return self.error_page(request, 404, "Not found", exc.message)
+        if isinstance(exc, ValidationError):
+            return self.error_page(request, 400, "Bad request", exc.message)
+        if isinstance(exc, MloopError):
+            status = exc.http_status if 400 <= exc.http_status < 600 else 500
+            return self.error_page(request, status, "Error", exc.message)
+        if isinstance(exc, RequestValidationError):
+            errors = exc.errors()
+            first = errors[0] if errors else {}
+            where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path"))
+            detail = first.get("msg", "invalid value")
+            return self.error_page(request, 400, "Bad request", f"{where}: {detail}")
+        if isinstance(exc, StarletteHTTPException):
+            return self.error_page(request, exc.status_code, "Error", str(exc.detail))
+        log.exception("error while rendering %s", request.url.path, exc_info=exc)
+        return self.error_page(
+            request, 500, "Server error", f"internal error: {type(exc).__name__}"
+        )
+
+
+def _route_class(ui: UI) -> type[APIRoute]:
+    class UIRoute(APIRoute):
+        """Turns errors raised by page handlers into HTML pages instead of JSON bodies."""
+
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Exception as exc:
+                    return ui.handle_error(request, exc)
+
+            return route
+
+    return UIRoute

@@ -1,0 +1,147 @@
+"""Run pages: one run (info, params, metrics, tags, inputs, charts) and the comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from mloop.core.errors import NotFoundError, ValidationError
+from mloop.server.ui.charts import metric_charts, run_labels
+from mloop.server.ui.core import UI
+from mloop.server.ui.formatting import number
+from mloop.store.context import Context
+from mloop.tracking.artifacts import list_artifacts
+from mloop.tracking.experiments import get_experiment
+from mloop.tracking.runs import get_run, load_runs, search_runs
+from mloop.tracking.schemas import ExperimentId, ListArtifacts, Run, RunId, SearchRuns
+
+MAX_COMPARE = 25
+MAX_CHILDREN = 200
+SYSTEM_TAG_PREFIX = "mloop."
+SOURCE_TAGS = (
+    ("mloop.source.git.commit", "Git commit"),
+    ("mloop.source.git.dirty", "Uncommitted changes"),
+    ("mloop.source.git.branch", "Branch"),
+    ("mloop.source.entry_point", "Entry point"),
+    ("mloop.source.type", "Source type"),
+)
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    key: str
+    values: list[str]
+    differs: bool
+
+
+def checked_run_id(raw: str) -> str:
+    """Run ids are short alphanumeric strings; anything else names no run (404)."""
+    if not raw or len(raw) > 32 or not raw.isalnum():
+        raise NotFoundError(f"run {raw!r} does not exist", field="run_id")
+    return raw
+
+
+def compare_ids(raw: list[str]) -> list[str]:
+    """Run ids from ``?runs=a,b`` or ``?runs=a&runs=b``, in order, without repeats."""
+    ids: list[str] = []
+    for chunk in raw:
+        for part in chunk.split(","):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    if not ids:
+        raise ValidationError("choose at least one run to compare (?runs=id1,id2)", field="runs")
+    if len(ids) > MAX_COMPARE:
+        raise ValidationError(
+            f"at most {MAX_COMPARE} runs can be compared at once, got {len(ids)}", field="runs"
+        )
+    return [checked_run_id(i) for i in ids]
+
+
+def diff_rows(keys: list[str], runs: list[Run], pick: Any) -> list[DiffRow]:
+    rows = []
+    for key in keys:
+        values = [pick(run, key) for run in runs]
+        rows.append(DiffRow(key=key, values=values, differs=len(set(values)) > 1))
+    return rows
+
+
+def _param(run: Run, key: str) -> str:
+    return run.data.params.get(key, "")
+
+
+def _metric(run: Run, key: str) -> str:
+    return number(run.data.metrics.get(key))
+
+
+def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
+    run = get_run(ctx, RunId(run_id=run_id))
+    experiment = get_experiment(ctx, ExperimentId(experiment_id=run.info.experiment_id))
+    parent = None
+    if run.info.parent_run_id:
+        found = load_runs(ctx, [run.info.parent_run_id])
+        parent = found[0] if found else None
+    children = search_runs(
+        ctx,
+        SearchRuns(
+            filter=f"attributes.parent_run_id = '{run_id}'",
+            max_results=MAX_CHILDREN,
+            view="all",
+        ),
+    ).runs
+    tags = run.data.tags
+    return {
+        "run": run,
+        "experiment": experiment,
+        "parent": parent,
+        "children": children,
+        "source": [(label, tags[key]) for key, label in SOURCE_TAGS if key in tags],
+        "user_tags": sorted((k, v) for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)),
+        "system_tags": sorted((k, v) for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIX)),
+        "charts": metric_charts(ctx, [run]),
+        "artifacts": list_artifacts(ctx, ListArtifacts(run_id=run_id)).files,
+    }
+
+
+def _compare_page(ctx: Context, ids: list[str]) -> dict[str, Any]:
+    runs = load_runs(ctx, ids)
+    missing = [i for i in ids if i not in {r.info.run_id for r in runs}]
+    if missing:
+        raise NotFoundError(f"run {missing[0]} does not exist", field="runs")
+    experiments = {
+        eid: get_experiment(ctx, ExperimentId(experiment_id=eid))
+        for eid in {r.info.experiment_id for r in runs}
+    }
+    params = sorted({k for r in runs for k in r.data.params})
+    metrics = sorted({k for r in runs for k in r.data.metrics})
+    return {
+        "runs": runs,
+        "labels": run_labels(runs),
+        "experiments": experiments,
+        "param_rows": diff_rows(params, runs, _param),
+        "metric_rows": diff_rows(metrics, runs, _metric),
+        "charts": metric_charts(ctx, runs, metrics),
+    }
+
+
+def router(ui: UI) -> APIRouter:
+    r = APIRouter(route_class=ui.route_class, include_in_schema=False)
+
+    @r.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
+    def run_page(request: Request, run_id: str) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        run_id = checked_run_id(run_id)
+        data = ui.read(lambda ctx: _run_page(ctx, run_id), viewer)
+        return ui.render(request, "run.html", viewer, **data)
+
+    @r.get("/compare", response_class=HTMLResponse, name="ui_compare")
+    def compare_page(request: Request, runs: list[str] = Query(default=[])) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        ids = compare_ids(runs)
+        data = ui.read(lambda ctx: _compare_page(ctx, ids), viewer)
+        return ui.render(request, "compare.html", viewer, **data)
+
+    return r

@@ -1,0 +1,60 @@
+"""``mloop demo`` end to end, into a fresh store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.cli.cli_helpers import Cli
+
+import mloop
+
+
+def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    result = cli.ok("demo", "--home", str(home))
+    assert str(home) in result.stdout
+    assert "mloop server" in result.stdout and "http://127.0.0.1:5000" in result.stdout
+
+    client = mloop.Client(home)
+    champion = client.get_model_version_by_alias("demo-classifier", "champion")
+    challenger = client.get_model_version_by_alias("demo-classifier", "challenger")
+    assert champion.version != challenger.version
+
+    experiment = client.get_experiment_by_name("demo-breast-cancer")
+    runs = client.search_runs([experiment.experiment_id], max_results=100).runs
+    by_name = {r.info.run_name: r for r in runs}
+    assert {"sgd-logistic", "gradient-boosting", "random-forest"} <= set(by_name)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    by_id = {r.info.run_id: r for r in runs}
+    best_auc = max(r.data.metrics["val_auc"] for r in runs)
+    assert by_id[champion.run_id].data.metrics["val_auc"] == best_auc
+
+    sgd = by_name["sgd-logistic"].info.run_id
+    assert len(client.get_metric_history(sgd, "val_loss")) == 30
+    gb = by_name["gradient-boosting"].info.run_id
+    assert [p.step for p in client.get_metric_history(gb, "val_auc")][:3] == [1, 2, 3]
+    files = {f.path for f in client.call("walk_artifacts", run_id=sgd, path="").files}
+    assert {"evaluation/confusion_matrix.csv", "features.json"} <= files
+
+
+def test_demo_refuses_a_used_directory(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "something").write_text("x")
+    result = cli("demo", "--home", str(tmp_path))
+    assert result.exit_code == 1
+    assert "not an empty directory" in result.stderr
+
+
+def test_demo_scores_match_scikit_learn() -> None:
+    import numpy as np
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    from mloop.cli.demo_steps import _scores
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    proba = np.clip(np.round(rng.random(300) * 0.6 + y * 0.3, 2), 0.01, 0.99)  # with ties
+    scores = _scores(y, proba)
+    assert scores["auc"] == pytest.approx(roc_auc_score(y, proba))
+    assert scores["loss"] == pytest.approx(log_loss(y, proba))
+    assert scores["accuracy"] == pytest.approx(accuracy_score(y, proba >= 0.5))

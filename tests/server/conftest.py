@@ -1,0 +1,159 @@
+"""Fixtures of the server tests: sample tracking data and a headless Chromium for UI tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = os.environ.get("MLOOP_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("MLOOP_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+XSS_NAME = "<script>alert(1)</script>"
+
+
+@dataclass
+class Demo:
+    """Ids of what :func:`populate` logged."""
+
+    experiment_id: str
+    runs: dict[str, str] = field(default_factory=dict)  # run name -> run id
+
+
+def _log_demo(client: Any, tmp_path: Path) -> Demo:
+    from mloop.client.entities import Metric, Param, RunTag
+
+    exp_id = client.create_experiment("vision", tags={"team": "cv"})
+    demo = Demo(experiment_id=exp_id)
+    specs = [
+        ("baseline", {"lr": "0.1", "model": "cnn"}, 0.70),
+        ("bigger", {"lr": "0.01", "model": "cnn"}, 0.85),
+        (XSS_NAME, {"lr": "0.5", "model": "<b>mlp</b>"}, 0.40),
+    ]
+    for i, (name, params, acc) in enumerate(specs):
+        run = client.create_run(
+            exp_id,
+            run_name=name,
+            tags={
+                "mloop.source.git.commit": f"{i}" * 40,
+                "mloop.source.git.dirty": "false",
+                "mloop.source.entry_point": "train.py",
+                "owner": "ana",
+            },
+            start_time=1_700_000_000_000 + i * 60_000,
+        )
+        run_id = run.info.run_id
+        metrics = [
+            Metric(
+                key="loss",
+                value=1.0 / (step + 1 + i),
+                step=step,
+                timestamp=1_700_000_000_000 + step,
+            )
+            for step in range(30)
+        ]
+        metrics.append(Metric(key="acc", value=acc, step=29, timestamp=1_700_000_000_100))
+        if i == 0:
+            metrics.append(
+                Metric(key="weird", value=float("nan"), step=0, timestamp=1_700_000_000_000)
+            )
+        client.log_batch(
+            run_id,
+            metrics=metrics,
+            params=[Param(k, v) for k, v in params.items()],
+            tags=[RunTag("stage", "dev")],
+        )
+        client.set_terminated(run_id, "FINISHED", end_time=1_700_000_000_000 + i * 60_000 + 90_000)
+        demo.runs[name] = run_id
+
+    child = client.create_run(exp_id, run_name="fold-1", parent_run_id=demo.runs["baseline"])
+    demo.runs["fold-1"] = child.info.run_id
+
+    folder = tmp_path / "artifacts-src"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "readme.txt").write_text("hello <b>world</b>\n")
+    (folder / "model.bin").write_bytes(bytes(range(256)) * 4)
+    client.log_artifacts(demo.runs["baseline"], folder)
+    _log_models(client, demo, tmp_path)
+    return demo
+
+
+def _log_models(client: Any, demo: Demo, tmp_path: Path) -> None:
+    """Model ``churn``: v1 from baseline, v2 from bigger; champion moved v1 -> v2."""
+    model_dir = tmp_path / "model-src"
+    model_dir.mkdir()
+    meta = {"flavor": "sklearn", "serialization": "skops", "data": "model.skops"}
+    (model_dir / "mloop-model.json").write_text(json.dumps(meta))
+    (model_dir / "model.skops").write_bytes(b"not really a model")
+    client.create_registered_model("churn", description=f"predicts churn {XSS_NAME}")
+    for run_name in ("baseline", "bigger"):
+        run_id = demo.runs[run_name]
+        client.log_artifacts(run_id, model_dir, artifact_path="model")
+        client.create_model_version("churn", f"runs:/{run_id}/model", tags={"team": "cv"})
+    client.set_alias("churn", "champion", 1)
+    client.set_alias("churn", "challenger", 1)
+    client.set_alias("churn", "champion", 2)
+    client.create_registered_model("empty-model")
+
+
+@pytest.fixture
+def populate(tmp_path: Path) -> Callable[[Any], Demo]:
+    """A function that logs a small sample experiment through an SDK client."""
+
+    def run(client: Any) -> Demo:
+        return _log_demo(client, tmp_path)
+
+    return run
+
+
+# -- headless Chromium ---------------------------------------------------------------------
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what}, and CI=true requires the browser tests to run")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module, driven by the system chromedriver.
+
+    Giving Selenium the driver and browser paths keeps Selenium Manager from downloading
+    anything. Missing Chromium skips the tests locally and fails them in CI.
+    """
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _missing("selenium is not installed")
+    chromium = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not chromium or not Path(CHROMEDRIVER).exists():
+        _missing(f"Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}) is missing")
+    options = Options()
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(arg)
+    options.binary_location = str(chromium)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
