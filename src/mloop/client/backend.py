@@ -23,6 +23,7 @@ class Backend(Protocol):
     """The transport underneath :class:`mloop.Client`."""
 
     uri: str
+    home: Path  # where client-side files live: the metric spool, the model cache
 
     def call(self, op: Operation[Req, Resp], request: Req) -> Resp:
         """Run one operation and return its response."""

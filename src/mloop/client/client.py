@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mloop.client.registry_client import RegistryClient, is_registry_operation
+from mloop.client.registry_client import RegistryClient
 from mloop.client.tracking_client import TrackingClient
 
 
@@ -14,9 +12,3 @@ class Client(TrackingClient, RegistryClient):
     ``Client()`` uses the tracking URI in effect (``mloop.set_tracking_uri``,
     ``MLOOP_TRACKING_URI``, or the embedded store in ``MLOOP_HOME``).
     """
-
-    def call(self, operation: str, /, **fields: Any) -> Any:
-        """Run any operation of any domain by name."""
-        if is_registry_operation(operation):
-            return self._registry_call(operation, **fields)
-        return super().call(operation, **fields)

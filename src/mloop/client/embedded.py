@@ -27,6 +27,7 @@ class EmbeddedBackend:
         self.settings = settings
         self.runtime = runtime or open_runtime(settings)
         self.uri = str(settings.home)
+        self.home = settings.home
 
     def call(self, op: Operation[Req, Resp], request: Req) -> Resp:
         return self.runtime.run(lambda ctx: op.handler(ctx, request), write=op.writes)

@@ -10,10 +10,8 @@ from typing import Any, TypeVar
 import pydantic
 
 from mloop.client.backend import Backend
-from mloop.core.errors import ValidationError
-from mloop.core.operations import Operation
+from mloop.core.validation import from_pydantic
 from mloop.registry import schemas as rs
-from mloop.registry.ops import operations as _ops
 
 T = TypeVar("T")
 
@@ -31,25 +29,6 @@ class PagedList(list[T]):
         return self.next_page_token
 
 
-def _op(name: str) -> Operation[Any, Any]:
-    import mloop.registry  # noqa: F401  (registers the handlers)
-
-    return _ops[name]
-
-
-def is_registry_operation(name: str) -> bool:
-    """Whether ``name`` is an operation of the registry domain."""
-    import mloop.registry  # noqa: F401  (registers the handlers)
-
-    return name in _ops.operations
-
-
-def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or "request"
-    return ValidationError(f"{field}: {first.get('msg', 'invalid value')}", field=field)
-
-
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (tags or {}).items()}
 
@@ -59,26 +38,21 @@ class RegistryClient:
 
     _backend: Backend
 
-    def _registry_call(self, operation: str, /, **fields: Any) -> Any:
-        op = _op(operation)
-        try:
-            request = op.request(**fields)
-        except pydantic.ValidationError as exc:
-            raise _validation_error(exc) from None
-        return self._backend.call(op, request)
+    def call(self, operation: str, /, **fields: Any) -> Any:
+        raise NotImplementedError  # provided by TrackingClient in mloop.Client
 
     # -- registered models ------------------------------------------------------------------
 
     def create_registered_model(
         self, name: str, description: str | None = None, tags: Mapping[str, Any] | None = None
     ) -> rs.RegisteredModel:
-        return self._registry_call(
+        return self.call(
             "create_registered_model", name=name, description=description, tags=_tags(tags)
         )
 
     def get_registered_model(self, name: str) -> rs.RegisteredModel:
         """The model with its tags, aliases (alias to version) and latest version."""
-        return self._registry_call("get_registered_model", name=name)
+        return self.call("get_registered_model", name=name)
 
     def list_registered_models(
         self,
@@ -87,7 +61,7 @@ class RegistryClient:
         page_token: str | None = None,
     ) -> PagedList[rs.RegisteredModel]:
         """One page of models ordered by name; its ``next_page_token`` fetches the next."""
-        page = self._registry_call(
+        page = self.call(
             "list_registered_models",
             name_contains=name_contains,
             max_results=max_results,
@@ -96,17 +70,17 @@ class RegistryClient:
         return PagedList(list(page.registered_models), page.next_page_token)
 
     def update_registered_model(self, name: str, description: str) -> rs.RegisteredModel:
-        return self._registry_call("update_registered_model", name=name, description=description)
+        return self.call("update_registered_model", name=name, description=description)
 
     def delete_registered_model(self, name: str) -> None:
         """Delete a model with its versions and files (the alias history is kept)."""
-        self._registry_call("delete_registered_model", name=name)
+        self.call("delete_registered_model", name=name)
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        self._registry_call("set_registered_model_tag", name=name, key=key, value=str(value))
+        self.call("set_registered_model_tag", name=name, key=key, value=str(value))
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self._registry_call("delete_registered_model_tag", name=name, key=key)
+        self.call("delete_registered_model_tag", name=name, key=key)
 
     # -- model versions ---------------------------------------------------------------------
 
@@ -119,7 +93,7 @@ class RegistryClient:
         tags: Mapping[str, Any] | None = None,
     ) -> rs.ModelVersion:
         """Register ``runs:/<run_id>/<path>`` as the model's next version (files are copied)."""
-        return self._registry_call(
+        return self.call(
             "create_model_version",
             name=name,
             source=source,
@@ -129,13 +103,13 @@ class RegistryClient:
         )
 
     def get_model_version(self, name: str, version: int | str) -> rs.ModelVersion:
-        return self._registry_call("get_model_version", name=name, version=version)
+        return self.call("get_model_version", name=name, version=version)
 
     def list_model_versions(
         self, name: str, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[rs.ModelVersion]:
         """One page of a model's versions, newest first."""
-        page = self._registry_call(
+        page = self.call(
             "list_model_versions", name=name, max_results=max_results, page_token=page_token
         )
         return PagedList(list(page.model_versions), page.next_page_token)
@@ -143,27 +117,23 @@ class RegistryClient:
     def update_model_version(
         self, name: str, version: int | str, description: str
     ) -> rs.ModelVersion:
-        return self._registry_call(
+        return self.call(
             "update_model_version", name=name, version=version, description=description
         )
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete a version; aliases pointing to it are removed and the removal is logged."""
-        self._registry_call("delete_model_version", name=name, version=version)
+        self.call("delete_model_version", name=name, version=version)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
-        self._registry_call(
-            "set_model_version_tag", name=name, version=version, key=key, value=str(value)
-        )
+        self.call("set_model_version_tag", name=name, version=version, key=key, value=str(value))
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        self._registry_call("delete_model_version_tag", name=name, version=version, key=key)
+        self.call("delete_model_version_tag", name=name, version=version, key=key)
 
     def list_model_version_files(self, name: str, version: int | str) -> list[str]:
         """Paths of a version's files, relative to the model directory."""
-        return list(
-            self._registry_call("list_model_version_files", name=name, version=version).files
-        )
+        return list(self.call("list_model_version_files", name=name, version=version).files)
 
     def download_model_version(
         self, name: str, version: int | str, dst_path: str | Path | None = None
@@ -172,7 +142,7 @@ class RegistryClient:
         try:
             number = rs.ModelVersionRef(name=name, version=version).version
         except pydantic.ValidationError as exc:
-            raise _validation_error(exc) from None
+            raise from_pydantic(exc) from None
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mloop-model-"))
         dest.mkdir(parents=True, exist_ok=True)
         return self._backend.download_model_files(name, number, dest)
@@ -181,19 +151,17 @@ class RegistryClient:
 
     def set_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at ``version`` (creating or moving it); the move is logged."""
-        self._registry_call("set_alias", name=name, alias=alias, version=version)
+        self.call("set_alias", name=name, alias=alias, version=version)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self._registry_call("delete_alias", name=name, alias=alias)
+        self.call("delete_alias", name=name, alias=alias)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> rs.ModelVersion:
-        return self._registry_call("get_model_version_by_alias", name=name, alias=alias)
+        return self.call("get_model_version_by_alias", name=name, alias=alias)
 
     def get_alias_history(
         self, name: str, alias: str | None = None, max_results: int = 1000
     ) -> list[rs.AliasHistoryEntry]:
         """Alias changes of a model (or one alias), oldest first: who, when, from, to."""
-        result = self._registry_call(
-            "get_alias_history", name=name, alias=alias, max_results=max_results
-        )
+        result = self.call("get_alias_history", name=name, alias=alias, max_results=max_results)
         return list(result.entries)

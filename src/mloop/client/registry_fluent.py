@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mloop.client import fluent
 from mloop.client.client import Client
-from mloop.core.config import get_settings
+from mloop.client.connection import backend_for
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
 from mloop.models.metadata import ModelMetadata, read_metadata
 from mloop.models.uris import MODELS_SCHEME, RUNS_SCHEME, parse_models_uri, parse_runs_uri
@@ -128,7 +128,7 @@ def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
 
 
 def _cache_root() -> Path:
-    root = get_settings().home / "cache" / "models"
+    root = backend_for().home / "cache" / "models"
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -18,6 +18,7 @@ from mloop.core.config import Settings
 from mloop.core.errors import MloopError, NotFoundError, ServiceUnavailableError
 from mloop.core.ids import new_id
 from mloop.core.operations import Operation
+from mloop.store.artifacts import clean_relative_path
 from mloop.tracking.schemas import ArtifactFile, LogBatch, MetricColumns, MetricIn
 
 Req = TypeVar("Req", bound=BaseModel)
@@ -46,6 +47,7 @@ class RemoteBackend:
 
     def __init__(self, uri: str, settings: Settings) -> None:
         self.uri = uri.rstrip("/")
+        self.home = settings.home
         headers = {"User-Agent": "mloop-sdk"}
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
@@ -105,6 +107,7 @@ class RemoteBackend:
         if not files:
             raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
         for f in files:
+            clean_relative_path(f.path, "files")
             self._download(
                 f"/api/v1/artifacts/files/{quote(run_id)}/{quote(f.path)}", dest_dir / f.path
             )
@@ -116,7 +119,9 @@ class RemoteBackend:
             "/api/v1/registry/model-versions/files",
             params={"name": name, "version": version},
         )
-        for rel in response.json()["files"]:
+        for listed in response.json()["files"]:
+            # Never trust a path from the wire to stay inside dest_dir.
+            rel = clean_relative_path(str(listed), "files")
             url = f"/api/v1/registry/model-versions/files/{quote(name, safe='')}/{version}"
             self._download(f"{url}/{quote(rel)}", dest_dir / rel)
         return dest_dir

@@ -7,24 +7,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from mloop.client.backend import Backend
 from mloop.client.connection import backend_for
 from mloop.client.entities import Metric, Param, RunTag
+from mloop.client.operations import find_operation
 from mloop.core.errors import ValidationError
-from mloop.core.operations import Operation
 from mloop.core.timeutil import now_ms
+from mloop.core.validation import from_pydantic
 from mloop.store.artifacts import clean_relative_path
 from mloop.tracking import schemas as s
-from mloop.tracking.ops import operations as _ops
 
 # Remote log_batch requests are split so that each stays well under the body limit.
 _BATCH_CHUNK = 20_000
-
-
-def _op(name: str) -> Operation[Any, Any]:
-    import mloop.tracking  # noqa: F401  (registers the handlers)
-
-    return _ops[name]
 
 
 def _columns(metrics: list[Metric | s.MetricIn], default_ts: int) -> s.MetricColumns:
@@ -47,9 +43,13 @@ class TrackingClient:
         return self._backend.uri
 
     def call(self, operation: str, /, **fields: Any) -> Any:
-        """Run any operation by name (the generic form every method below uses)."""
-        op = _op(operation)
-        return self._backend.call(op, op.request(**fields))
+        """Run any operation of any domain by name (the form every method uses)."""
+        op = find_operation(operation)
+        try:
+            request = op.request(**fields)
+        except pydantic.ValidationError as exc:
+            raise from_pydantic(exc) from None
+        return self._backend.call(op, request)
 
     # -- experiments ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from mloop.core.errors import ValidationError
 
@@ -88,3 +89,21 @@ def check_int(value: object, field: str, *, minimum: int | None = None) -> int:
 
 def is_nan(value: float) -> bool:
     return math.isnan(value)
+
+
+def from_pydantic(exc: Any) -> ValidationError:
+    """The first problem of a ``pydantic.ValidationError``, as an error naming the field."""
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return ValidationError(
+            f"the request body is not valid JSON: {first.get('msg')}", field="body"
+        )
+    field = ""
+    for part in first.get("loc", ()):
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    field = field or "body"
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problems)"
+    return ValidationError(message, field=field)

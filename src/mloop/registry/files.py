@@ -65,10 +65,8 @@ def open_model_file(ctx: Context, name: str, version: int | str, path: str) -> I
 
 
 def _remove_tree(ctx: Context, rel: str) -> None:
-    full = ctx.artifacts.uri(rel)
     try:
-        if ctx.artifacts.fs.exists(full):
-            ctx.artifacts.fs.rm(full, recursive=True)
+        ctx.artifacts.remove_tree(rel)
     except OSError as exc:  # the metadata change stands; leftover files are harmless
         log.warning("could not remove %s: %s", rel, exc)
 

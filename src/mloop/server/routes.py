@@ -15,32 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mloop.core.errors import ValidationError
 from mloop.core.operations import Operation
+from mloop.core.validation import from_pydantic
 from mloop.server.security import Authenticator
 from mloop.store.runtime import Runtime
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def to_validation_error(exc: pydantic.ValidationError) -> ValidationError:
-    """The first problem pydantic found, as an mloop error naming the field."""
-    errors = exc.errors()
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return ValidationError(
-            f"the request body is not valid JSON: {first.get('msg')}", field="body"
-        )
-    field = _field(tuple(first.get("loc", ())))
-    message = f"{field}: {first.get('msg', 'invalid value')}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problems)"
-    return ValidationError(message, field=field)
 
 
 def _parse(op: Operation[Any, Any], request: Request, body: bytes) -> Any:
@@ -60,7 +38,7 @@ def _parse(op: Operation[Any, Any], request: Request, body: bytes) -> Any:
             return op.request.model_validate(params)
         return op.request.model_validate_json(body or b"{}")
     except pydantic.ValidationError as exc:
-        raise to_validation_error(exc) from None
+        raise from_pydantic(exc) from None
 
 
 def _endpoint(op: Operation[Any, Any], runtime: Runtime, auth: Authenticator) -> Any:

@@ -153,6 +153,12 @@ class ArtifactStore:
                 stored.append(self.put_stream(posixpath.join(dst_rel, suffix), handle))
         return stored
 
+    def remove_tree(self, rel: str) -> None:
+        """Delete a file or directory under the root (used when a model version is deleted)."""
+        full = self._full(clean_relative_path(rel))
+        if self.fs.exists(full):
+            self.fs.rm(full, recursive=True)
+
     def _remove_quietly(self, full: str) -> None:
         with contextlib.suppress(FileNotFoundError, OSError):
             self.fs.rm(full)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
@@ -197,3 +198,33 @@ def restore_experiment(ctx: Context, req: ExperimentId) -> Empty:
     """Restore a deleted experiment."""
     _set_stage(ctx, parse_experiment_id(req.experiment_id), "active")
     return Empty()
+
+
+@dataclass(frozen=True)
+class ExperimentStats:
+    """How many active runs an experiment has and when one last started or ended."""
+
+    run_count: int
+    last_activity: int | None
+
+
+def experiment_stats(ctx: Context) -> dict[str, ExperimentStats]:
+    """Active run count and the latest run start or end time per experiment id."""
+    runs = t.runs
+    rows = ctx.conn.execute(
+        select(
+            runs.c.experiment_id,
+            func.count().label("n"),
+            func.max(runs.c.start_time).label("last_start"),
+            func.max(runs.c.end_time).label("last_end"),
+        )
+        .where(runs.c.lifecycle_stage == "active")
+        .group_by(runs.c.experiment_id)
+    )
+    stats = {}
+    for row in rows:
+        times = [v for v in (row.last_start, row.last_end) if v is not None]
+        stats[str(row.experiment_id)] = ExperimentStats(
+            run_count=int(row.n), last_activity=max(times) if times else None
+        )
+    return stats

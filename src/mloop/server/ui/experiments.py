@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.server.ui.core import UI, url_with
 from mloop.server.ui.formatting import duration, ms_time, number, quote_key
-from mloop.server.ui.queries import experiment_stats
 from mloop.store.context import Context
-from mloop.tracking.experiments import get_experiment, list_experiments
+from mloop.tracking.experiments import experiment_stats, get_experiment, list_experiments
 from mloop.tracking.runs import search_runs
 from mloop.tracking.schemas import (
     Experiment,
