@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mloop.core.errors import ValidationError
 from mloop.core.operations import Operation
 
 
+@functools.cache
 def find_operation(name: str) -> Operation[Any, Any]:
     """The operation called ``name`` in any domain."""
     import mloop.registry

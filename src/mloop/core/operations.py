@@ -44,6 +44,9 @@ class Operation(Generic[Req, Resp]):
     handler: Callable[[Any, Req], Resp]
     role: Role = "reader"
     writes: bool = False
+    # A quick operation is a few indexed reads with a small answer; the server runs it on
+    # its event loop instead of handing it to a worker thread (which costs more than it).
+    quick: bool = False
     summary: str = ""
     tags: tuple[str, ...] = ()
 
@@ -57,9 +60,10 @@ class OperationSet:
         self.operations: dict[str, Operation[Any, Any]] = {}
 
     def get(
-        self, path: str, request: type[Req], response: type[Resp]
+        self, path: str, request: type[Req], response: type[Resp], *, quick: bool = False
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
-        return self._register("GET", path, request, response, "reader")
+        """A read. ``quick=True`` for a few indexed reads with a small answer."""
+        return self._register("GET", path, request, response, "reader", quick=quick)
 
     def post(
         self, path: str, request: type[Req], response: type[Resp], *, role: Role = "writer"
@@ -74,6 +78,8 @@ class OperationSet:
         request: type[Req],
         response: type[Resp],
         role: Role,
+        *,
+        quick: bool = False,
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
         def decorate(handler: Callable[[Any, Req], Resp]) -> Callable[[Any, Req], Resp]:
             name = handler.__name__
@@ -88,6 +94,7 @@ class OperationSet:
                 handler=handler,
                 role=role,
                 writes=role != "reader",
+                quick=quick,
                 summary=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
                 tags=(self.tag,),
             )

@@ -6,17 +6,19 @@ version to which). The history is kept when versions or the whole model are dele
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from mloop.core.errors import NotFoundError
 from mloop.core.operations import Empty
 from mloop.registry import tables as t
 from mloop.registry.checks import check_alias, check_model_name
 from mloop.registry.common import (
+    DELETED,
     load_model_row,
     load_version_row,
     record_alias_change,
     version_message,
+    version_messages,
 )
 from mloop.registry.models import touch_model
 from mloop.registry.ops import operations
@@ -90,10 +92,32 @@ def delete_alias(ctx: Context, req: AliasRef) -> Empty:
     return Empty()
 
 
-@operations.get("/aliases/get", AliasRef, ModelVersion)
+@operations.get("/aliases/get", AliasRef, ModelVersion, quick=True)
 def get_model_version_by_alias(ctx: Context, req: AliasRef) -> ModelVersion:
     """The version an alias points to."""
-    return version_message(ctx, req.name, resolve_alias(ctx, req.name, req.alias))
+    # The hot path of serving: one join finds the version; the slower lookups below only
+    # run to say precisely what is missing.
+    row = ctx.conn.execute(
+        _VERSION_BY_ALIAS,
+        {"name": check_model_name(req.name), "alias": check_alias(req.alias)},
+    ).first()
+    if row is None or row.status == DELETED:
+        return version_message(ctx, req.name, resolve_alias(ctx, req.name, req.alias))
+    return version_messages(ctx, [row])[0]
+
+
+_VERSION_BY_ALIAS = (
+    select(t.model_versions)
+    .join(
+        t.model_aliases,
+        (t.model_aliases.c.name == t.model_versions.c.name)
+        & (t.model_aliases.c.version == t.model_versions.c.version),
+    )
+    .where(
+        t.model_aliases.c.name == bindparam("name"),
+        t.model_aliases.c.alias == bindparam("alias"),
+    )
+)
 
 
 @operations.get("/aliases/history", GetAliasHistory, AliasHistory)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from mloop.core.errors import NotFoundError
 from mloop.core.timeutil import now_ms
@@ -61,13 +61,20 @@ def latest_version(ctx: Context, name: str) -> int | None:
     return int(value) if value is not None else None
 
 
+# Built once: these run on every version lookup (the serving path), and building
+# SQLAlchemy expressions costs more than executing them on SQLite.
+_ALIASES_OF = (
+    select(t.model_aliases.c.alias, t.model_aliases.c.version)
+    .where(t.model_aliases.c.name == bindparam("name"))
+    .order_by(t.model_aliases.c.alias)
+)
+_VERSION_TAGS = select(
+    t.model_version_tags.c.version, t.model_version_tags.c.key, t.model_version_tags.c.value
+).where(t.model_version_tags.c.name == bindparam("name"))
+
+
 def aliases_of(ctx: Context, name: str) -> dict[str, int]:
-    rows = ctx.conn.execute(
-        select(t.model_aliases)
-        .where(t.model_aliases.c.name == name)
-        .order_by(t.model_aliases.c.alias)
-    )
-    return {r.alias: r.version for r in rows}
+    return {r.alias: r.version for r in ctx.conn.execute(_ALIASES_OF, {"name": name})}
 
 
 def model_message(ctx: Context, row: Any) -> RegisteredModel:
@@ -100,18 +107,16 @@ def version_messages(ctx: Context, rows: Sequence[Any]) -> list[ModelVersion]:
     name = rows[0].name
     numbers = [r.version for r in rows]
     tags: dict[int, dict[str, str]] = {n: {} for n in numbers}
-    for tag in ctx.conn.execute(
-        select(t.model_version_tags).where(
-            t.model_version_tags.c.name == name, t.model_version_tags.c.version.in_(numbers)
-        )
-    ):
-        tags[tag.version][tag.key] = tag.value
+    for tag in ctx.conn.execute(_VERSION_TAGS, {"name": name}):
+        if tag.version in tags:
+            tags[tag.version][tag.key] = tag.value
     aliases: dict[int, list[str]] = {n: [] for n in numbers}
     for alias, version in aliases_of(ctx, name).items():
         if version in aliases:
             aliases[version].append(alias)
+    # Rows come from our own tables: construct the messages without re-validating them.
     return [
-        ModelVersion(
+        ModelVersion.model_construct(
             name=r.name,
             version=r.version,
             description=r.description or "",

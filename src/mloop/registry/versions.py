@@ -151,7 +151,7 @@ def create_model_version(ctx: Context, req: CreateModelVersion) -> ModelVersion:
     return version_message(ctx, name, version)
 
 
-@operations.get("/model-versions/get", ModelVersionRef, ModelVersion)
+@operations.get("/model-versions/get", ModelVersionRef, ModelVersion, quick=True)
 def get_model_version(ctx: Context, req: ModelVersionRef) -> ModelVersion:
     """Get one version with its signature, metrics, tags and aliases."""
     load_model_row(ctx, req.name)

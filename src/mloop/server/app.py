@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from mloop import __version__
 from mloop.server.domains import all_operations, extra_routers
 from mloop.server.errors import install_error_handlers
 from mloop.server.limits import BodyLimitMiddleware
-from mloop.server.routes import operation_router
+from mloop.server.routes import OperationDispatcher, documentation_routes
 from mloop.server.security import Authenticator
 from mloop.store.migrate import current_revision, head_revision
 from mloop.store.runtime import Runtime
@@ -31,9 +33,9 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     app.state.runtime = runtime
     app.state.auth = auth
     install_error_handlers(app)
+    operations = all_operations()
     components: dict[str, Any] = {}
-    app.include_router(operation_router(all_operations(), runtime, auth, components))
-    _merge_openapi_components(app, components)
+    _document_operations(app, documentation_routes(operations, components), components)
     for router in extra_routers(runtime, auth.require):
         app.include_router(router)
 
@@ -60,6 +62,7 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     from mloop.server.ui import mount_ui
 
     mount_ui(app, runtime, auth)
+    app.add_middleware(OperationDispatcher, operations=operations, runtime=runtime, auth=auth)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=runtime.settings.max_request_bytes,
@@ -68,13 +71,17 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     return app
 
 
-def _merge_openapi_components(app: FastAPI, components: dict[str, Any]) -> None:
-    """Publish the nested request schemas that operation bodies refer to."""
-    build = app.openapi
+def _document_operations(app: FastAPI, routes: list[APIRoute], components: dict[str, Any]) -> None:
+    """Put the operations, and the nested schemas their bodies refer to, in OpenAPI."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = build()
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=[*routes, *app.routes],
+            )
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, definition in components.items():
                 schemas.setdefault(name, definition)

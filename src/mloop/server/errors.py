@@ -15,7 +15,8 @@ from mloop.core.errors import MloopError
 log = logging.getLogger("mloop.server")
 
 
-def _body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The JSON body of every error response."""
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
@@ -33,7 +34,9 @@ def _location(loc: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MloopError)
     async def _mloop_error(_request: Request, exc: MloopError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message, exc.field), status_code=exc.http_status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field), status_code=exc.http_status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -47,18 +50,18 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"{field}: {first.get('msg', 'invalid value')}"
             if len(errors) > 1:
                 message += f" (and {len(errors) - 1} more problems)"
-        return JSONResponse(_body("INVALID_PARAMETER_VALUE", message, field), status_code=400)
+        return JSONResponse(error_body("INVALID_PARAMETER_VALUE", message, field), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "HTTP_ERROR"
         )
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse(
-            _body("INTERNAL_ERROR", f"internal error: {type(exc).__name__}"), status_code=500
+            error_body("INTERNAL_ERROR", f"internal error: {type(exc).__name__}"), status_code=500
         )

@@ -131,13 +131,13 @@ def create_experiment(ctx: Context, req: CreateExperiment) -> ExperimentId:
     return ExperimentId(experiment_id=str(experiment_id))
 
 
-@operations.get("/experiments/get", ExperimentId, Experiment)
+@operations.get("/experiments/get", ExperimentId, Experiment, quick=True)
 def get_experiment(ctx: Context, req: ExperimentId) -> Experiment:
     """Get an experiment by id."""
     return load_experiment(ctx, parse_experiment_id(req.experiment_id))
 
 
-@operations.get("/experiments/get-by-name", ExperimentName, Experiment)
+@operations.get("/experiments/get-by-name", ExperimentName, Experiment, quick=True)
 def get_experiment_by_name(ctx: Context, req: ExperimentName) -> Experiment:
     """Get an experiment by its name."""
     row = ctx.conn.execute(
