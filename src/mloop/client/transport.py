@@ -8,6 +8,7 @@ persistent connection per thread, costs about a third of that. File transfers us
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -47,6 +48,10 @@ class JsonTransport:
             return conn, True
         klass = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = klass(self._host, self._port, timeout=self._timeout)
+        conn.connect()
+        # http.client writes headers and body separately; without TCP_NODELAY the body
+        # waits for the peer's delayed ACK of the headers.
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._local.conn = conn
         return conn, False
 
@@ -72,8 +77,9 @@ class JsonTransport:
         if body is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(2):
-            conn, reused = self._connection()
+            reused = False
             try:
+                conn, reused = self._connection()
                 conn.request(method, url, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
 
 from mloop.core.errors import ConflictError, ValidationError
 from mloop.core.operations import Empty
@@ -33,6 +33,16 @@ from mloop.tracking.schemas import (
     MetricPoint,
     SetTag,
     UpdateRun,
+)
+
+# Built once (see runs._RUN_BY_ID); the key lists expand at execution time.
+_PARAMS_BY_KEY = select(t.params.c.key, t.params.c.value).where(
+    t.params.c.run_id == bindparam("run_id"),
+    t.params.c.key.in_(bindparam("keys", expanding=True)),
+)
+_LATEST_BY_KEY = select(t.latest_metrics).where(
+    t.latest_metrics.c.run_id == bindparam("run_id"),
+    t.latest_metrics.c.key.in_(bindparam("keys", expanding=True)),
 )
 
 
@@ -104,12 +114,7 @@ def _update_latest(ctx: Context, run_id: str, series: list[KeySeries]) -> None:
             "timestamp": int(one.timestamps[i]),
         }
     existing = {
-        r.key: r
-        for r in ctx.conn.execute(
-            select(t.latest_metrics).where(
-                t.latest_metrics.c.run_id == run_id, t.latest_metrics.c.key.in_(list(newest))
-            )
-        )
+        r.key: r for r in ctx.conn.execute(_LATEST_BY_KEY, {"run_id": run_id, "keys": list(newest)})
     }
     inserts = []
     for key, row in newest.items():
@@ -153,9 +158,7 @@ def _log_params(ctx: Context, run_id: str, req: LogBatch) -> None:
         return
     stored = {
         r.key: r.value
-        for r in ctx.conn.execute(
-            select(t.params).where(t.params.c.run_id == run_id, t.params.c.key.in_(list(wanted)))
-        )
+        for r in ctx.conn.execute(_PARAMS_BY_KEY, {"run_id": run_id, "keys": list(wanted)})
     }
     for key, value in wanted.items():
         if key in stored and stored[key] != value:

@@ -8,7 +8,7 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.core.ids import new_id
@@ -54,8 +54,13 @@ def _generated_name(run_id: str) -> str:
     return f"{_ADJECTIVES[n % 10]}-{_NOUNS[(n // 10) % 10]}-{n % 1000}"
 
 
+# Built once: every logging call starts with this lookup, and on SQLite building the
+# expression costs more than running it.
+_RUN_BY_ID = select(t.runs).where(t.runs.c.run_id == bindparam("run_id"))
+
+
 def load_run_row(ctx: Context, run_id: str) -> Any:
-    row = ctx.conn.execute(select(t.runs).where(t.runs.c.run_id == check_run_id(run_id))).first()
+    row = ctx.conn.execute(_RUN_BY_ID, {"run_id": check_run_id(run_id)}).first()
     if row is None:
         raise NotFoundError(f"run {run_id} does not exist", field="run_id")
     return row
