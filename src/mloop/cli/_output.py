@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mloop.core import humanize
+
 # Without a terminal Rich would wrap at 80 columns; run ids alone take 32.
 _PIPE_WIDTH = 160
 # Columns that are copied and pasted: never wrapped (other columns shrink instead).
@@ -129,27 +131,9 @@ def fmt_time(ms: int | None) -> str:
 
 
 def fmt_duration(start_ms: int | None, end_ms: int | None) -> str:
-    """A short duration such as ``850ms``, ``12.3s``, ``4m05s`` or ``2h03m``."""
-    if start_ms is None or end_ms is None:
-        return "-"
-    ms = max(0, end_ms - start_ms)
-    if ms < 1000:
-        return f"{ms}ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f}s"
-    minutes, seconds = divmod(ms // 1000, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    """A short duration such as ``850 ms``, ``12.3 s`` or ``4m 05s``; ``-`` when unknown."""
+    return humanize.duration(start_ms, end_ms) or "-"
 
 
 def fmt_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
+    return humanize.filesize(size) or "-"

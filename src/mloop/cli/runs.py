@@ -49,27 +49,6 @@ def run_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def _search(
-    client: Client, experiment_ids: list[str], filter_string: str, order_by: list[str], limit: int
-) -> list[Run]:
-    """Up to ``limit`` matching runs, following page tokens."""
-    found: list[Run] = []
-    token: str | None = None
-    while len(found) < limit:
-        page = client.search_runs(
-            experiment_ids,
-            filter_string,
-            order_by,
-            max_results=min(_PAGE, limit - len(found)),
-            page_token=token,
-        )
-        found.extend(page.runs)
-        token = page.next_page_token
-        if not token:
-            break
-    return found
-
-
 def _keys(runs: list[Run], attr: str) -> list[str]:
     keys: set[str] = set()
     for run in runs:
@@ -127,7 +106,7 @@ def list_runs(
     """List runs, newest first unless --order-by says otherwise."""
     client = get_client()
     ids = [resolve_experiment(client, e).experiment_id for e in experiment or []]
-    runs = _search(client, ids, filter_string, list(order_by or []), max_results)
+    runs = client.search_all_runs(ids, filter_string, list(order_by or []), limit=max_results)
     if as_json:
         print_json([run_summary(r) for r in runs])
         return

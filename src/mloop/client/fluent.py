@@ -220,18 +220,4 @@ def search_runs(
         ids.append(client.get_experiment_by_name(name).experiment_id)
     if not ids and _state.experiment_id and not experiment_names:
         ids = [_state.experiment_id]
-    found: list[s.Run] = []
-    token: str | None = None
-    while len(found) < max_results:
-        page = client.search_runs(
-            ids,
-            filter_string,
-            order_by,
-            max_results=min(1000, max_results - len(found)),
-            page_token=token,
-        )
-        found.extend(page.runs)
-        token = page.next_page_token
-        if not token:
-            break
-    return found
+    return client.search_all_runs(ids, filter_string, order_by, limit=max_results)

@@ -141,6 +141,30 @@ class TrackingClient:
             view=view,
         )
 
+    def search_all_runs(
+        self,
+        experiment_ids: Iterable[str] | None = None,
+        filter_string: str = "",
+        order_by: Iterable[str] | None = None,
+        limit: int = 1000,
+    ) -> list[s.Run]:
+        """Up to ``limit`` matching runs, following page tokens."""
+        found: list[s.Run] = []
+        token: str | None = None
+        while len(found) < limit:
+            page = self.search_runs(
+                experiment_ids,
+                filter_string,
+                order_by,
+                max_results=min(1000, limit - len(found)),
+                page_token=token,
+            )
+            found.extend(page.runs)
+            token = page.next_page_token
+            if not token:
+                break
+        return found
+
     # -- logging -------------------------------------------------------------------------
 
     def log_batch(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,17 +10,10 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from mloop.registry.files import open_model_file
+from mloop.store.artifacts import iter_chunks
 from mloop.store.runtime import Runtime
 
 RequireFn = Callable[[Request, str], Any]
-
-
-def _iter_file(handle: Any) -> Iterator[bytes]:
-    try:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-    finally:
-        handle.close()
 
 
 def model_files_router(runtime: Runtime, require: RequireFn) -> APIRouter:
@@ -36,6 +29,6 @@ def model_files_router(runtime: Runtime, require: RequireFn) -> APIRouter:
         handle = await run_in_threadpool(
             runtime.run, lambda ctx: open_model_file(ctx, name, version, path), write=False
         )
-        return StreamingResponse(_iter_file(handle), media_type="application/octet-stream")
+        return StreamingResponse(iter_chunks(handle), media_type="application/octet-stream")
 
     return router

@@ -44,6 +44,15 @@ class ArtifactEntry:
     size: int
 
 
+def iter_chunks(handle: IO[bytes], size: int = _CHUNK) -> Iterator[bytes]:
+    """Read an open file in chunks (for streaming responses), closing it at the end."""
+    try:
+        while chunk := handle.read(size):
+            yield chunk
+    finally:
+        handle.close()
+
+
 def clean_relative_path(path: str, field: str = "path", *, allow_empty: bool = False) -> str:
     """Normalise a user-given relative path or raise :class:`ValidationError`."""
     if not isinstance(path, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,11 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from mloop.core.errors import PayloadTooLargeError
+from mloop.store.artifacts import iter_chunks
 from mloop.store.runtime import Runtime
 from mloop.tracking.artifacts import open_artifact, store_artifact
 
 RequireFn = Callable[[Request, str], Any]
-
-
-def _iter_file(handle: Any) -> Iterator[bytes]:
-    try:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-    finally:
-        handle.close()
 
 
 def artifact_router(runtime: Runtime, require: RequireFn) -> APIRouter:
@@ -62,6 +55,6 @@ def artifact_router(runtime: Runtime, require: RequireFn) -> APIRouter:
         handle = await run_in_threadpool(
             runtime.run, lambda ctx: open_artifact(ctx, run_id, path), write=False
         )
-        return StreamingResponse(_iter_file(handle), media_type="application/octet-stream")
+        return StreamingResponse(iter_chunks(handle), media_type="application/octet-stream")
 
     return router

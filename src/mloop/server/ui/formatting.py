@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from mloop.core import humanize
+
 _BARE_KEY = re.compile(r"[\w.\-/:]+")
 
 
@@ -32,34 +34,12 @@ def ms_iso(value: int | None) -> str:
 
 def duration(start: int | None, end: int | None) -> str:
     """A short human duration between two epoch-millisecond times (``1h 02m``)."""
-    if start is None or end is None or end < start:
-        return ""
-    ms = end - start
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    return humanize.duration(start, end) or ""
 
 
 def filesize(value: int | None) -> str:
     """Bytes in binary units (``1.5 KiB``)."""
-    if value is None:
-        return ""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{value} B"
+    return humanize.filesize(value) or ""
 
 
 def number(value: Any) -> str:
