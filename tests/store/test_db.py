@@ -60,3 +60,20 @@ def test_several_processes_write_concurrently(settings: Settings) -> None:
     stored = mloop.Client().get_run(run.info.run_id)
     assert len(stored.data.params) == 100
     assert {k: v for k, v in stored.data.metrics.items()} == {f"w{w}": 24.0 for w in range(4)}
+
+
+def test_insert_ignore_reports_whether_it_inserted(runtime: Runtime) -> None:
+    from mloop.store.sql import insert_ignore
+    from mloop.tracking.tables import ingested_batches
+
+    def work(ctx):  # type: ignore[no-untyped-def]
+        from mloop.tracking.runs import create_run
+        from mloop.tracking.schemas import CreateRun
+
+        run_id = create_run(ctx, CreateRun()).info.run_id
+        row = {"batch_id": "b1", "run_id": run_id, "created_at": 1}
+        return insert_ignore(ctx.conn, ingested_batches, row), insert_ignore(
+            ctx.conn, ingested_batches, row
+        )
+
+    assert runtime.run(work, write=True) == (True, False)

@@ -23,4 +23,6 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(conn.dialect.name)
-    return bool(conn.execute(stmt).rowcount)
+    # RETURNING says reliably whether a row went in; rowcount is -1 on some drivers.
+    returned = conn.execute(stmt.returning(*table.primary_key.columns)).first()
+    return returned is not None
