@@ -8,7 +8,8 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from pydantic import TypeAdapter
+from sqlalchemy import BindParameter, bindparam, insert, select, update
 
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.core.ids import new_id
@@ -26,7 +27,6 @@ from mloop.tracking.experiments import ensure_default_experiment, parse_experime
 from mloop.tracking.ops import operations
 from mloop.tracking.schemas import (
     CreateRun,
-    DatasetInput,
     Run,
     RunData,
     RunId,
@@ -76,20 +76,23 @@ def require_active_run(ctx: Context, run_id: str) -> Any:
     return row
 
 
+def _info_fields(row: Any) -> dict[str, Any]:
+    return {
+        "run_id": row.run_id,
+        "run_name": row.run_name,
+        "experiment_id": str(row.experiment_id),
+        "status": row.status,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "lifecycle_stage": row.lifecycle_stage,
+        "artifact_uri": row.artifact_uri,
+        "user_id": row.user_id,
+        "parent_run_id": row.parent_run_id,
+    }
+
+
 def _info(row: Any) -> RunInfo:
-    # Rows come from our own tables, already valid: construct without re-validating.
-    return RunInfo.model_construct(
-        run_id=row.run_id,
-        run_name=row.run_name,
-        experiment_id=str(row.experiment_id),
-        status=row.status,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle_stage=row.lifecycle_stage,
-        artifact_uri=row.artifact_uri,
-        user_id=row.user_id,
-        parent_run_id=row.parent_run_id,
-    )
+    return RunInfo.model_validate(_info_fields(row))
 
 
 def metric_value(value: float | None, is_nan: bool) -> float:
@@ -100,41 +103,58 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
     """Full runs (info, params, latest metrics, tags, inputs) in the order of ``run_ids``."""
     if not run_ids:
         return []
-    rows = {
-        r.run_id: r for r in ctx.conn.execute(select(t.runs).where(t.runs.c.run_id.in_(run_ids)))
-    }
+    ids = {"ids": run_ids}
+    rows = {r.run_id: r for r in ctx.conn.execute(_RUNS_IN, ids).all()}
     params: dict[str, dict[str, str]] = {rid: {} for rid in rows}
     tags: dict[str, dict[str, str]] = {rid: {} for rid in rows}
     metrics: dict[str, dict[str, float]] = {rid: {} for rid in rows}
-    inputs: dict[str, list[DatasetInput]] = {rid: [] for rid in rows}
-    for p in ctx.conn.execute(select(t.params).where(t.params.c.run_id.in_(run_ids))):
-        params[p.run_id][p.key] = p.value
-    for g in ctx.conn.execute(select(t.tags).where(t.tags.c.run_id.in_(run_ids))):
-        tags[g.run_id][g.key] = g.value
-    for m in ctx.conn.execute(
-        select(t.latest_metrics).where(t.latest_metrics.c.run_id.in_(run_ids))
-    ):
-        metrics[m.run_id][m.key] = metric_value(m.value, m.is_nan)
-    for d in ctx.conn.execute(select(t.run_inputs).where(t.run_inputs.c.run_id.in_(run_ids))):
+    inputs: dict[str, list[dict[str, Any]]] = {rid: [] for rid in rows}
+    for run_id, key, value in ctx.conn.execute(_PARAMS_IN, ids).all():
+        params[run_id][key] = value
+    for run_id, key, value in ctx.conn.execute(_TAGS_IN, ids).all():
+        tags[run_id][key] = value
+    for run_id, key, value, is_nan in ctx.conn.execute(_METRICS_IN, ids).all():
+        metrics[run_id][key] = metric_value(value, is_nan)
+    for d in ctx.conn.execute(_INPUTS_IN, ids).all():
         inputs[d.run_id].append(
-            DatasetInput.model_construct(
-                name=d.name,
-                digest=d.digest,
-                source=d.source,
-                source_type=d.source_type,
-                context=d.context,
-                dataset_schema=d.schema_json,
-            )
+            {
+                "name": d.name,
+                "digest": d.digest,
+                "source": d.source,
+                "source_type": d.source_type,
+                "context": d.context,
+                "dataset_schema": d.schema_json,
+            }
         )
-    return [
-        Run.model_construct(
-            info=_info(rows[rid]),
-            data=RunData.model_construct(params=params[rid], metrics=metrics[rid], tags=tags[rid]),
-            inputs=inputs[rid],
-        )
-        for rid in run_ids
-        if rid in rows
-    ]
+    # One validation of the whole list runs in pydantic's compiled core: faster than
+    # constructing each nested model from Python.
+    return _RUN_LIST.validate_python(
+        [
+            {
+                "info": _info_fields(rows[rid]),
+                "data": {"params": params[rid], "metrics": metrics[rid], "tags": tags[rid]},
+                "inputs": inputs[rid],
+            }
+            for rid in run_ids
+            if rid in rows
+        ]
+    )
+
+
+_RUN_LIST = TypeAdapter(list[Run])
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_RUNS_IN = select(t.runs).where(t.runs.c.run_id.in_(_IDS))
+_PARAMS_IN = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+    t.params.c.run_id.in_(_IDS)
+)
+_TAGS_IN = select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(_IDS))
+_METRICS_IN = select(
+    t.latest_metrics.c.run_id,
+    t.latest_metrics.c.key,
+    t.latest_metrics.c.value,
+    t.latest_metrics.c.is_nan,
+).where(t.latest_metrics.c.run_id.in_(_IDS))
+_INPUTS_IN = select(t.run_inputs).where(t.run_inputs.c.run_id.in_(_IDS))
 
 
 @operations.post("/runs/create", CreateRun, Run)
