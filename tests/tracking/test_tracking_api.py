@@ -287,3 +287,22 @@ def test_concurrent_writers_lose_nothing(sdk: str) -> None:
     assert len(stored.data.params) == 80
     for w in range(4):
         assert len(client.get_metric_history(run.info.run_id, f"w{w}")) == 20
+
+
+def test_long_param_and_tag_values_are_stored_and_searchable(sdk: str) -> None:
+    import secrets
+
+    client = mloop.Client()
+    exp_id = client.create_experiment("long-values")
+    shared = secrets.token_hex(150)  # 300 characters: longer than the indexed prefix
+    long_a, long_b = shared + "a" * 5000, shared + "b" * 5000
+    run_a = client.create_run(exp_id)
+    run_b = client.create_run(exp_id)
+    client.log_batch(run_a.info.run_id, params=[mloop.Param("blob", long_a)])
+    client.log_batch(run_b.info.run_id, params=[mloop.Param("blob", long_b)])
+    client.set_tag(run_a.info.run_id, "note", secrets.token_hex(4000))
+    assert client.get_run(run_a.info.run_id).data.params["blob"] == long_a
+    found = client.search_runs([exp_id], f"params.blob = '{long_b}'").runs
+    assert [r.info.run_id for r in found] == [run_b.info.run_id]
+    found = client.search_runs([exp_id], f"params.blob IN ('{long_a}', 'other')").runs
+    assert [r.info.run_id for r in found] == [run_a.info.run_id]

@@ -76,7 +76,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from mloop.core.errors import ValidationError
-from mloop.tracking.tables import latest_metrics, params, runs, tags
+from mloop.tracking.tables import (
+    VALUE_PREFIX_LENGTH,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+    value_prefix,
+)
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 Lifecycle = Literal["active", "deleted", "all"]
@@ -717,7 +724,21 @@ def _matching_ids(clause: Clause) -> Select[Any]:
         # NaN is stored as NULL, so it never satisfies a comparison.
         assert isinstance(clause.value, float)
         return has_key.where(_COMPARE[clause.op](table.c.value, clause.value))
+    # Equality is tested on the indexed prefix of the value (see tables.py). A value shorter
+    # than the prefix length equals a stored value exactly when the prefixes are equal, so
+    # only longer values need the exact comparison too (which keeps SQLite off the index).
+    if clause.op in ("=", "IN"):
+        wanted = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+        prefixes = sorted({_prefix_of(v) for v in wanted})
+        matched = has_key.where(value_prefix(table.c.value).in_(prefixes))
+        if any(len(str(v)) >= VALUE_PREFIX_LENGTH for v in wanted):
+            matched = matched.where(table.c.value.in_([str(v) for v in wanted]))
+        return matched
     return has_key.where(_string_condition(table.c.value, clause.op, clause.value))
+
+
+def _prefix_of(value: object) -> str:
+    return str(value)[:VALUE_PREFIX_LENGTH]
 
 
 def _order_terms(

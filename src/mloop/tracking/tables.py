@@ -1,5 +1,7 @@
 """Tables owned by the tracking domain."""
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -12,9 +14,29 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    column,
+    func,
+    literal_column,
 )
 
 from mloop.store.schema import metadata
+
+# Params and tags are searched by value, but values may be thousands of characters and a
+# PostgreSQL B-tree entry must stay under 2,704 bytes: their index holds a prefix of the
+# value; search compares the prefix (index) and the whole value (exact).
+VALUE_PREFIX_LENGTH = 200
+
+
+def value_prefix(column: Any) -> Any:
+    """The indexed prefix of a param or tag value."""
+    # Constants, not bound parameters: a query matches the index only if its expression
+    # is written exactly as the index's.
+    return func.substr(column, literal_column("1"), literal_column(str(VALUE_PREFIX_LENGTH)))
+
+
+def value_prefix_index(name: str, key: str, value: str, run_id: str) -> Index:
+    return Index(name, column(key), value_prefix(column(value)), column(run_id))
+
 
 experiments = Table(
     "experiments",
@@ -63,7 +85,7 @@ params = Table(
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_params_key_value", "key", "value"),
+    value_prefix_index("ix_params_key_value", "key", "value", "run_id"),
 )
 
 tags = Table(
@@ -72,7 +94,7 @@ tags = Table(
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_tags_key_value", "key", "value"),
+    value_prefix_index("ix_tags_key_value", "key", "value", "run_id"),
 )
 
 # Metric history, stored in chunks: each row holds the values one batch logged for one key,
@@ -103,7 +125,8 @@ latest_metrics = Table(
     Column("is_nan", Boolean, nullable=False, default=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    # run_id included so that search reads matching runs from the index alone.
+    Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
 )
 
 run_inputs = Table(
