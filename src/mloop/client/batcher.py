@@ -53,6 +53,8 @@ class MetricBatcher:
         self._offline_since: float | None = None
         self._thread: threading.Thread | None = None
         self._replay_on_start = self.spool_dir.is_dir() and any(self.spool_dir.glob("*.json"))
+        # Whether this process may have batches on disk; saves a directory scan per call.
+        self._maybe_spooled = self._replay_on_start
         if self._replay_on_start:
             self._ensure_thread()
 
@@ -95,7 +97,7 @@ class MetricBatcher:
             self._count -= len(taken)
             while self._in_flight:
                 self._cond.wait(0.5)
-        if self._offline_since is None and self.spooled_batches():
+        if self._offline_since is None and self._maybe_spooled:
             self._replay_spool()
         return taken
 
@@ -161,7 +163,7 @@ class MetricBatcher:
             with self._cond:
                 self._in_flight -= sum(len(m) for _, m in batches)
                 self._cond.notify_all()
-            if batches and self._offline_since is None and self.spooled_batches():
+            if batches and self._offline_since is None and self._maybe_spooled:
                 self._replay_spool()
 
     def _deliver(self, run_id: str, metrics: list[MetricIn], batch_id: str) -> None:
@@ -197,9 +199,14 @@ class MetricBatcher:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target_dir / name)
+        if not folder:
+            self._maybe_spooled = True
 
     def _replay_spool(self) -> None:
-        for path in self.spooled_batches():
+        pending = self.spooled_batches()
+        if not pending:
+            self._maybe_spooled = False
+        for path in pending:
             try:
                 body = json.loads(path.read_text(encoding="utf-8"))
                 metrics = [MetricIn.model_validate(m) for m in body["metrics"]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
+import os
 import threading
 from pathlib import Path
 
@@ -24,8 +26,15 @@ def set_tracking_uri(uri: str | Path | None) -> None:
 
 def get_tracking_uri() -> str:
     """The URI in effect: set_tracking_uri, else MLOOP_TRACKING_URI, else MLOOP_HOME."""
-    settings = get_settings()
-    return _tracking_uri or settings.tracking_uri or str(settings.home)
+    # Called by every fluent SDK call, so it reads only what it needs.
+    if _tracking_uri:
+        return _tracking_uri
+    return os.environ.get("MLOOP_TRACKING_URI") or str(_home(os.environ.get("MLOOP_HOME")))
+
+
+@functools.lru_cache(maxsize=16)
+def _home(raw: str | None) -> Path:
+    return Path(raw or "~/.mloop").expanduser().resolve()
 
 
 def _settings_for(uri: str) -> Settings:

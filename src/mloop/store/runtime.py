@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from mloop.store.db import Database
 T = TypeVar("T")
 
 
+@functools.cache
 def _default_actor() -> str:
     try:
         return getpass.getuser()
