@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from mloop.client.backend import Backend
+from mloop.client.operations import BaseClient
 from mloop.core.validation import from_pydantic
 from mloop.registry import schemas as rs
 
@@ -33,13 +33,8 @@ def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (tags or {}).items()}
 
 
-class RegistryClient:
-    """Registered models, versions and aliases. A mixin of :class:`mloop.Client`."""
-
-    _backend: Backend
-
-    def call(self, operation: str, /, **fields: Any) -> Any:
-        raise NotImplementedError  # provided by TrackingClient in mloop.Client
+class RegistryClient(BaseClient):
+    """Registered models, versions and aliases. A part of :class:`mloop.Client`."""
 
     # -- registered models ------------------------------------------------------------------
 

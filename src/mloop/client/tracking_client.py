@@ -7,15 +7,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
-from mloop.client.backend import Backend
-from mloop.client.connection import backend_for
 from mloop.client.entities import Metric, Param, RunTag
-from mloop.client.operations import find_operation
+from mloop.client.operations import BaseClient
 from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
-from mloop.core.validation import from_pydantic
 from mloop.store.artifacts import clean_relative_path
 from mloop.tracking import schemas as s
 
@@ -32,24 +27,8 @@ def _columns(metrics: list[Metric | s.MetricIn], default_ts: int) -> s.MetricCol
     )
 
 
-class TrackingClient:
+class TrackingClient(BaseClient):
     """Experiments, runs and artifacts, embedded or remote depending on ``tracking_uri``."""
-
-    def __init__(self, tracking_uri: str | Path | None = None) -> None:
-        self._backend: Backend = backend_for(str(tracking_uri) if tracking_uri else None)
-
-    @property
-    def tracking_uri(self) -> str:
-        return self._backend.uri
-
-    def call(self, operation: str, /, **fields: Any) -> Any:
-        """Run any operation of any domain by name (the form every method uses)."""
-        op = find_operation(operation)
-        try:
-            request = op.request(**fields)
-        except pydantic.ValidationError as exc:
-            raise from_pydantic(exc) from None
-        return self._backend.call(op, request)
 
     # -- experiments ----------------------------------------------------------------------
 
