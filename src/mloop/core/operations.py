@@ -44,8 +44,9 @@ class Operation(Generic[Req, Resp]):
     handler: Callable[[Any, Req], Resp]
     role: Role = "reader"
     writes: bool = False
-    # A quick operation is a few indexed reads with a small answer; the server runs it on
-    # its event loop instead of handing it to a worker thread (which costs more than it).
+    # A quick operation touches only the metadata database, a few indexed rows. With a
+    # small request the server runs it on its event loop instead of handing it to a worker
+    # thread, which costs more than the work itself.
     quick: bool = False
     summary: str = ""
     tags: tuple[str, ...] = ()
@@ -66,10 +67,19 @@ class OperationSet:
         return self._register("GET", path, request, response, "reader", quick=quick)
 
     def post(
-        self, path: str, request: type[Req], response: type[Resp], *, role: Role = "writer"
+        self,
+        path: str,
+        request: type[Req],
+        response: type[Resp],
+        *,
+        role: Role = "writer",
+        quick: bool = False,
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
-        """A POST operation; ``role="reader"`` makes it a read (for searches with long bodies)."""
-        return self._register("POST", path, request, response, role)
+        """A POST operation; ``role="reader"`` makes it a read (for searches with long bodies).
+
+        ``quick=True`` for writes of a few rows of metadata (never artifacts or other I/O).
+        """
+        return self._register("POST", path, request, response, role, quick=quick)
 
     def _register(
         self,

@@ -29,6 +29,10 @@ from mloop.store.runtime import Runtime
 
 log = logging.getLogger("mloop.server")
 
+# A quick operation with a body larger than this (a big metric batch) still goes to a worker
+# thread, so that it cannot hold up the event loop.
+QUICK_BODY_BYTES = 64 * 1024
+
 
 def _list_fields(op: Operation[Any, Any]) -> frozenset[str]:
     return frozenset(
@@ -105,7 +109,7 @@ class OperationDispatcher:
             )
         try:
             body = await request.body() if handler.op.method == "POST" else b""
-            if handler.op.quick:
+            if handler.op.quick and len(body) <= QUICK_BODY_BYTES:
                 content = handler(request, body)
             else:
                 content = await run_in_threadpool(handler, request, body)

@@ -201,7 +201,7 @@ def _claim_batch(ctx: Context, batch_id: str, run_id: str) -> bool:
     )
 
 
-@operations.post("/runs/log-batch", LogBatch, LogBatchResult)
+@operations.post("/runs/log-batch", LogBatch, LogBatchResult, quick=True)
 def log_batch(ctx: Context, req: LogBatch) -> LogBatchResult:
     """Log metrics, params and tags in one transaction (all or nothing); optionally end the run."""
     row = require_active_run(ctx, req.run_id)
@@ -221,7 +221,7 @@ def log_batch(ctx: Context, req: LogBatch) -> LogBatchResult:
     return LogBatchResult(metrics_stored=sum(int(one.values.size) for one in series))
 
 
-@operations.post("/runs/set-tag", SetTag, Empty)
+@operations.post("/runs/set-tag", SetTag, Empty, quick=True)
 def set_tag(ctx: Context, req: SetTag) -> Empty:
     """Set (or overwrite) a tag on a run."""
     require_active_run(ctx, req.run_id)

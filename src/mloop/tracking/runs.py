@@ -157,7 +157,7 @@ _METRICS_IN = select(
 _INPUTS_IN = select(t.run_inputs).where(t.run_inputs.c.run_id.in_(_IDS))
 
 
-@operations.post("/runs/create", CreateRun, Run)
+@operations.post("/runs/create", CreateRun, Run, quick=True)
 def create_run(ctx: Context, req: CreateRun) -> Run:
     """Start a run in an experiment (the Default experiment when none is given)."""
     if req.experiment_id is None:
@@ -255,7 +255,7 @@ def apply_update(ctx: Context, req: UpdateRun, row: Any = None) -> RunInfo:
     return _info(row).model_copy(update=values)
 
 
-@operations.post("/runs/update", UpdateRun, RunInfo)
+@operations.post("/runs/update", UpdateRun, RunInfo, quick=True)
 def update_run(ctx: Context, req: UpdateRun) -> RunInfo:
     """Change a run's status, end time or name. A terminal status sets the end time."""
     return apply_update(ctx, req)
