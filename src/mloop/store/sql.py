@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam
+
+
+@functools.cache
+def _insert_ignore_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    if dialect not in inserts:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    # Built once per table and column set: constructing it costs more than running it.
+    stmt = inserts[dialect](table).values({name: bindparam(name) for name in columns})
+    # RETURNING says reliably whether a row went in; rowcount is -1 on some drivers.
+    return stmt.on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
@@ -13,16 +27,5 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     One statement on SQLite and PostgreSQL (``ON CONFLICT DO NOTHING``), where a
     savepoint around a failing insert would cost three.
     """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(conn.dialect.name)
-    # RETURNING says reliably whether a row went in; rowcount is -1 on some drivers.
-    returned = conn.execute(stmt.returning(*table.primary_key.columns)).first()
-    return returned is not None
+    stmt = _insert_ignore_statement(table, conn.dialect.name, tuple(sorted(values)))
+    return conn.execute(stmt, values).first() is not None

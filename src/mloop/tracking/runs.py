@@ -142,6 +142,15 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
 
 
 _RUN_LIST = TypeAdapter(list[Run])
+_EXPERIMENT_STATE = select(
+    t.experiments.c.artifact_location, t.experiments.c.lifecycle_stage
+).where(t.experiments.c.experiment_id == bindparam("experiment_id"))
+_INSERT_RUN = insert(t.runs)
+_SET_STATUS = (
+    update(t.runs)
+    .where(t.runs.c.run_id == bindparam("rid"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+)
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 _RUNS_IN = select(t.runs).where(t.runs.c.run_id.in_(_IDS))
 _PARAMS_IN = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
@@ -164,11 +173,7 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
         experiment_id = ensure_default_experiment(ctx)
     else:
         experiment_id = parse_experiment_id(req.experiment_id)
-    experiment = ctx.conn.execute(
-        select(t.experiments.c.artifact_location, t.experiments.c.lifecycle_stage).where(
-            t.experiments.c.experiment_id == experiment_id
-        )
-    ).first()
+    experiment = ctx.conn.execute(_EXPERIMENT_STATE, {"experiment_id": experiment_id}).first()
     if experiment is None:
         raise NotFoundError(f"experiment {experiment_id} does not exist", field="experiment_id")
     if experiment.lifecycle_stage != "active":
@@ -188,18 +193,19 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
     user_id = check_text(req.user_id or ctx.actor, "user_id", max_length=256)
     row_artifact_uri = f"{experiment.artifact_location}/{run_id}/artifacts"
     ctx.conn.execute(
-        insert(t.runs).values(
-            run_id=run_id,
-            experiment_id=experiment_id,
-            run_name=run_name,
-            status="RUNNING",
-            start_time=start,
-            end_time=None,
-            lifecycle_stage="active",
-            parent_run_id=req.parent_run_id,
-            user_id=user_id,
-            artifact_uri=row_artifact_uri,
-        )
+        _INSERT_RUN,
+        {
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "status": "RUNNING",
+            "start_time": start,
+            "end_time": None,
+            "lifecycle_stage": "active",
+            "parent_run_id": req.parent_run_id,
+            "user_id": user_id,
+            "artifact_uri": row_artifact_uri,
+        },
     )
     tags = dict(req.tags)
     if req.parent_run_id:
@@ -250,7 +256,9 @@ def apply_update(ctx: Context, req: UpdateRun, row: Any = None) -> RunInfo:
     end = values.get("end_time")
     if end is not None and end < row.start_time:
         raise ValidationError("end_time must not be before the run's start_time", field="end_time")
-    if values:
+    if set(values) == {"status", "end_time"}:  # ending or resuming: the common case
+        ctx.conn.execute(_SET_STATUS, {"rid": req.run_id, **values})
+    elif values:
         ctx.conn.execute(update(t.runs).where(t.runs.c.run_id == req.run_id).values(**values))
     return _info(row).model_copy(update=values)
 
