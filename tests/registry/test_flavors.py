@@ -261,7 +261,9 @@ def test_pyfunc_refuses_classes_that_cannot_be_imported(settings: Settings, tmp_
     with pytest.raises(ValidationError) as err:
         mloop.pyfunc.save_model(tmp_path / "m", Local())
     assert err.value.field == "python_model" and "module" in err.value.message
-    Main = type("Main", (mloop.PythonModel,), {"__module__": "__main__"})
+    Main = type(
+        "Main", (mloop.PythonModel,), {"__module__": "__main__", "predict": lambda self, x: x}
+    )
     with pytest.raises(ValidationError) as err:
         mloop.pyfunc.save_model(tmp_path / "m", Main())
     assert "__main__" in err.value.message and not (tmp_path / "m").exists()

@@ -10,6 +10,7 @@ code, so load models from people you trust. Pickling the instance instead is pos
 
 from __future__ import annotations
 
+import abc
 import importlib
 import pickle
 import shutil
@@ -42,16 +43,16 @@ class PythonModelContext:
     model_dir: str = ""
 
 
-class PythonModel:
-    """Base class of custom models: override :meth:`predict` (and :meth:`load_context`)."""
+class PythonModel(abc.ABC):
+    """Base class of custom models: implement :meth:`predict` (and :meth:`load_context`)."""
 
     def load_context(self, context: PythonModelContext) -> None:
         """Load what ``predict`` needs from ``context.artifacts`` (name to local path)."""
         return None
 
+    @abc.abstractmethod
     def predict(self, model_input: Any) -> Any:
         """Return predictions for ``model_input``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement predict(model_input)")
 
 
 def class_reference(cls: type) -> str:

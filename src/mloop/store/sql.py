@@ -7,14 +7,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
 
+from mloop.core.errors import MloopError
+
 
 @functools.cache
 def _insert_ignore_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    if dialect not in inserts:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    if dialect not in inserts:
+        raise MloopError(f"database dialect {dialect!r} is not supported: use SQLite or PostgreSQL")
     # Built once per table and column set: constructing it costs more than running it.
     stmt = inserts[dialect](table).values({name: bindparam(name) for name in columns})
     # RETURNING says reliably whether a row went in; rowcount is -1 on some drivers.
