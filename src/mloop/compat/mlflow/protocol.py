@@ -1,0 +1,114 @@
+"""MLflow's JSON shapes (its protobuf messages as JSON), built from mloop's messages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mloop.tracking.schemas import Experiment, MetricPoint, Run, RunInfo
+
+# MLflow's limits for one log-batch request (mlflow/utils/validation.py).
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+
+VIEW_TYPES = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
+
+
+def number(value: float) -> float | str:
+    """A float as protobuf JSON writes it: NaN and infinities as strings."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def key_values(pairs: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in pairs.items()]
+
+
+def experiment(exp: Experiment) -> dict[str, Any]:
+    return {
+        "experiment_id": exp.experiment_id,
+        "name": exp.name,
+        "artifact_location": f"mlflow-artifacts:/{exp.artifact_location}",
+        "lifecycle_stage": exp.lifecycle_stage,
+        "creation_time": exp.creation_time,
+        "last_update_time": exp.last_update_time,
+        "tags": key_values(exp.tags),
+    }
+
+
+def run_info(info: RunInfo) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "artifact_uri": f"mlflow-artifacts:/{info.artifact_uri}",
+        "lifecycle_stage": info.lifecycle_stage,
+    }
+    if info.end_time is not None:
+        body["end_time"] = info.end_time
+    return body
+
+
+def metric(point: MetricPoint) -> dict[str, Any]:
+    return {
+        "key": point.key,
+        "value": number(point.value),
+        "timestamp": point.timestamp,
+        "step": point.step,
+    }
+
+
+# mloop's own source tags and their MLflow names, for runs logged with the mloop SDK.
+_SOURCE_TAGS = {
+    "mloop.source.git.commit": "mlflow.source.git.commit",
+    "mloop.source.git.branch": "mlflow.source.git.branch",
+    "mloop.source.entry_point": "mlflow.source.name",
+    "mloop.source.type": "mlflow.source.type",
+}
+
+
+def mlflow_tags(value: Run) -> dict[str, str]:
+    """The run's tags plus the system tags MLflow clients read (run name, user, source)."""
+    tags = dict(value.data.tags)
+    tags.setdefault("mlflow.runName", value.info.run_name)
+    tags.setdefault("mlflow.user", value.info.user_id)
+    if value.info.parent_run_id:
+        tags.setdefault("mlflow.parentRunId", value.info.parent_run_id)
+    for ours, theirs in _SOURCE_TAGS.items():
+        if ours in value.data.tags:
+            tags.setdefault(theirs, value.data.tags[ours])
+    return tags
+
+
+def run(value: Run, latest: list[MetricPoint]) -> dict[str, Any]:
+    return {
+        "info": run_info(value.info),
+        "data": {
+            "metrics": [metric(p) for p in latest],
+            "params": key_values(value.data.params),
+            "tags": key_values(mlflow_tags(value)),
+        },
+        "inputs": {
+            "dataset_inputs": [
+                {
+                    "tags": [{"key": "mlflow.data.context", "value": d.context}],
+                    "dataset": {
+                        "name": d.name,
+                        "digest": d.digest,
+                        "source_type": d.source_type,
+                        "source": d.source,
+                        **({"schema": d.dataset_schema} if d.dataset_schema else {}),
+                    },
+                }
+                for d in value.inputs
+            ]
+        },
+    }

@@ -1,0 +1,422 @@
+"""MLflow's tracking REST endpoints (``/api/2.0/mlflow/...``) over mloop's tracking domain.
+
+Each endpoint translates MLflow's request into a call of mloop's own tracking operations and
+the answer back into MLflow's JSON, so there is one data model behind both APIs. Errors use
+MLflow's shape ``{"error_code": ..., "message": ...}`` so the client raises what its users
+expect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from mloop.compat.mlflow import protocol as p
+from mloop.core.errors import ConflictError, MloopError, ValidationError
+from mloop.core.timeutil import now_ms
+from mloop.core.validation import from_pydantic
+from mloop.store.context import Context
+from mloop.store.runtime import Runtime
+from mloop.tracking import experiments, ingest, runs
+from mloop.tracking import schemas as s
+
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+RequireFn = Callable[[Request, str], Any]
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+
+
+def _error(exc: MloopError) -> JSONResponse:
+    code, status = exc.code, exc.http_status
+    # MLflow reports a changed param as an invalid value, not as a conflict.
+    if isinstance(exc, ConflictError) and (exc.field or "").startswith("params"):
+        code, status = "INVALID_PARAMETER_VALUE", 400
+    return JSONResponse({"error_code": code, "message": exc.message}, status_code=status)
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query_params)
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object", field="body")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError(f"Missing value for required parameter '{name}'", field=name)
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValidationError(f"'{name}' must be a string, got {value!r}", field=name)
+    return str(value)
+
+
+def _int(body: dict[str, Any], name: str, default: int | None = None) -> int | None:
+    value = body.get(name, default)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"'{name}' must be an integer, got {value!r}", field=name) from exc
+
+
+def _pairs(body: dict[str, Any], name: str) -> list[tuple[str, str]]:
+    items = body.get(name) or []
+    if not isinstance(items, list):
+        raise ValidationError(f"'{name}' must be a list of key/value objects", field=name)
+    pairs = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "key" not in item:
+            raise ValidationError(f"{name}[{i}] must be an object with key and value", field=name)
+        pairs.append((str(item["key"]), "" if item.get("value") is None else str(item["value"])))
+    return pairs
+
+
+def _run_id(body: dict[str, Any]) -> str:
+    run_id = body.get("run_id") or body.get("run_uuid")
+    if not run_id:
+        raise ValidationError("Missing value for required parameter 'run_id'", field="run_id")
+    return str(run_id)
+
+
+def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
+    loaded = runs.load_runs(ctx, [run_id])[0]
+    return p.run(loaded, ingest.latest_metric_points(ctx, [run_id])[run_id])
+
+
+# -- experiments ------------------------------------------------------------------------
+
+
+def create_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    name = _text(body, "name")
+    location = _text(body, "artifact_location", required=False)
+    if location and location.startswith("mlflow-artifacts:/"):
+        location = location[len("mlflow-artifacts:/") :]
+    req = s.CreateExperiment(
+        name=name or "", artifact_location=location, tags=dict(_pairs(body, "tags"))
+    )
+    return {"experiment_id": experiments.create_experiment(ctx, req).experiment_id}
+
+
+def get_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    req = s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+    return {"experiment": p.experiment(experiments.get_experiment(ctx, req))}
+
+
+def get_experiment_by_name(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    req = s.ExperimentName(name=_text(body, "experiment_name") or "")
+    return {"experiment": p.experiment(experiments.get_experiment_by_name(ctx, req))}
+
+
+def search_experiments(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    view = p.VIEW_TYPES.get(str(body.get("view_type") or "ACTIVE_ONLY"))
+    if view is None:
+        raise ValidationError(f"unknown view_type {body.get('view_type')!r}", field="view_type")
+    found = experiments.list_experiments(ctx, s.ListExperiments(view=view)).experiments
+    name_filter = str(body.get("filter") or "")
+    if name_filter:
+        found = [e for e in found if _experiment_matches(e, name_filter)]
+    limit = _int(body, "max_results", 1000) or 1000
+    offset = _int(body, "page_token", 0) or 0
+    page = found[offset : offset + limit]
+    answer: dict[str, Any] = {"experiments": [p.experiment(e) for e in page]}
+    if offset + limit < len(found):
+        answer["next_page_token"] = str(offset + limit)
+    return answer
+
+
+def _experiment_matches(exp: s.Experiment, text: str) -> bool:
+    # MLflow's experiment filter: name = / != / LIKE / ILIKE 'value' (the forms clients send).
+    for op in (" ILIKE ", " LIKE ", " != ", " = "):
+        field, sep, value = text.partition(op)
+        if not sep:
+            continue
+        if field.strip().lower() not in ("name", "attribute.name", "attributes.name"):
+            raise ValidationError(f"unsupported experiment filter {text!r}", field="filter")
+        wanted = value.strip().strip("'\"")
+        if op.strip() in ("LIKE", "ILIKE"):
+            import fnmatch
+
+            pattern = wanted.replace("%", "*").replace("_", "?")
+            if op.strip() == "ILIKE":
+                return fnmatch.fnmatch(exp.name.lower(), pattern.lower())
+            return fnmatch.fnmatchcase(exp.name, pattern)
+        return (exp.name == wanted) == (op.strip() == "=")
+    raise ValidationError(f"unsupported experiment filter {text!r}", field="filter")
+
+
+def set_experiment_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    req = s.SetExperimentTag(
+        experiment_id=_text(body, "experiment_id") or "",
+        key=_text(body, "key") or "",
+        value=str(body.get("value") or ""),
+    )
+    experiments.set_experiment_tag(ctx, req)
+    return {}
+
+
+def delete_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    experiments.delete_experiment(
+        ctx, s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+    )
+    return {}
+
+
+def restore_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    experiments.restore_experiment(
+        ctx, s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+    )
+    return {}
+
+
+# -- runs -------------------------------------------------------------------------------
+
+
+def create_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    tags = dict(_pairs(body, "tags"))
+    req = s.CreateRun(
+        experiment_id=_text(body, "experiment_id", required=False),
+        run_name=_text(body, "run_name", required=False) or tags.get("mlflow.runName"),
+        start_time=_int(body, "start_time"),
+        tags=tags,
+        parent_run_id=tags.get("mlflow.parentRunId"),
+        user_id=_text(body, "user_id", required=False),
+    )
+    created = runs.create_run(ctx, req)
+    return {"run": _run_body(ctx, created.info.run_id)}
+
+
+def update_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    req = s.UpdateRun(
+        run_id=_run_id(body),
+        status=body.get("status"),
+        end_time=_int(body, "end_time"),
+        run_name=_text(body, "run_name", required=False),
+    )
+    return {"run_info": p.run_info(runs.update_run(ctx, req))}
+
+
+def get_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    run_id = _run_id(body)
+    runs.load_run_row(ctx, run_id)
+    return {"run": _run_body(ctx, run_id)}
+
+
+def delete_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    runs.delete_run(ctx, s.RunId(run_id=_run_id(body)))
+    return {}
+
+
+def restore_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    runs.restore_run(ctx, s.RunId(run_id=_run_id(body)))
+    return {}
+
+
+def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    view = p.VIEW_TYPES.get(str(body.get("run_view_type") or "ACTIVE_ONLY"))
+    if view is None:
+        raise ValidationError(
+            f"unknown run_view_type {body.get('run_view_type')!r}", field="run_view_type"
+        )
+    req = s.SearchRuns(
+        experiment_ids=[str(e) for e in body.get("experiment_ids") or []],
+        filter=str(body.get("filter") or ""),
+        order_by=[str(o) for o in body.get("order_by") or []],
+        max_results=_int(body, "max_results", 1000) or 1000,
+        page_token=body.get("page_token") or None,
+        view=view,
+    )
+    page = runs.search_runs(ctx, req)
+    ids = [r.info.run_id for r in page.runs]
+    latest = ingest.latest_metric_points(ctx, ids)
+    answer: dict[str, Any] = {"runs": [p.run(r, latest[r.info.run_id]) for r in page.runs]}
+    if page.next_page_token:
+        answer["next_page_token"] = page.next_page_token
+    return answer
+
+
+# -- logging ----------------------------------------------------------------------------
+
+
+def _metric_in(item: Any, field: str) -> s.MetricIn:
+    if not isinstance(item, dict):
+        raise ValidationError(f"{field} must be an object", field=field)
+    return s.MetricIn(
+        key=str(item.get("key") or ""),
+        value=_metric_value(item, field),
+        timestamp=_int(item, "timestamp", now_ms()) or 0,
+        step=_int(item, "step", 0) or 0,
+    )
+
+
+def _metric_value(item: dict[str, Any], field: str) -> float:
+    if "value" not in item:
+        raise ValidationError(f"Missing value for required parameter '{field}.value'", field=field)
+    try:
+        return float(item["value"])  # protobuf JSON sends "NaN" and "Infinity" as strings
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{field}.value must be a number", field=f"{field}.value") from exc
+
+
+def log_batch(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    metrics = body.get("metrics") or []
+    params = _pairs(body, "params")
+    tags = _pairs(body, "tags")
+    if not isinstance(metrics, list):
+        raise ValidationError("'metrics' must be a list", field="metrics")
+    if len(metrics) > p.MAX_METRICS_PER_BATCH:
+        raise ValidationError(
+            f"A batch logging request can contain at most {p.MAX_METRICS_PER_BATCH} metrics. "
+            f"Got {len(metrics)} metrics.",
+            field="metrics",
+        )
+    for name, items in (("params", params), ("tags", tags)):
+        if len(items) > p.MAX_PARAMS_TAGS_PER_BATCH:
+            raise ValidationError(
+                f"A batch logging request can contain at most {p.MAX_PARAMS_TAGS_PER_BATCH} "
+                f"{name}. Got {len(items)} {name}.",
+                field=name,
+            )
+    if len(metrics) + len(params) + len(tags) > p.MAX_ENTITIES_PER_BATCH:
+        raise ValidationError(
+            f"A batch logging request can contain at most {p.MAX_ENTITIES_PER_BATCH} "
+            "total metrics, params and tags.",
+            field="metrics",
+        )
+    req = s.LogBatch(
+        run_id=_run_id(body),
+        metrics=[_metric_in(m, f"metrics[{i}]") for i, m in enumerate(metrics)],
+        params=[s.ParamIn(key=k, value=v) for k, v in params],
+        tags=[s.TagIn(key=k, value=v) for k, v in tags],
+    )
+    ingest.log_batch(ctx, req)
+    return {}
+
+
+def log_metric(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    return log_batch(ctx, {"run_id": _run_id(body), "metrics": [body]})
+
+
+def log_param(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    pair = {"key": _text(body, "key"), "value": body.get("value")}
+    return log_batch(ctx, {"run_id": _run_id(body), "params": [pair]})
+
+
+def set_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    pair = {"key": _text(body, "key"), "value": body.get("value")}
+    return log_batch(ctx, {"run_id": _run_id(body), "tags": [pair]})
+
+
+def delete_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    ingest.delete_tag(ctx, s.DeleteTag(run_id=_run_id(body), key=_text(body, "key") or ""))
+    return {}
+
+
+def log_inputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    datasets = []
+    for item in body.get("datasets") or []:
+        dataset = item.get("dataset") or {}
+        context = next(
+            (
+                t.get("value")
+                for t in item.get("tags") or []
+                if t.get("key") == "mlflow.data.context"
+            ),
+            "",
+        )
+        datasets.append(
+            s.DatasetInput(
+                name=str(dataset.get("name") or ""),
+                digest=str(dataset.get("digest") or ""),
+                source=str(dataset.get("source") or ""),
+                source_type=str(dataset.get("source_type") or ""),
+                context=str(context or "training"),
+                dataset_schema=dataset.get("schema"),
+            )
+        )
+    ingest.log_inputs(ctx, s.LogInputs(run_id=_run_id(body), datasets=datasets))
+    return {}
+
+
+def get_metric_history(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    req = s.GetMetricHistory(
+        run_id=_run_id(body),
+        key=_text(body, "metric_key") or "",
+        max_results=_int(body, "max_results", 100_000) or 100_000,
+    )
+    history = ingest.get_metric_history(ctx, req)
+    return {"metrics": [p.metric(m) for m in history.metrics]}
+
+
+# (path, method, handler, role, writes)
+_ENDPOINTS: list[tuple[str, str, Handler, str, bool]] = [
+    ("/experiments/create", "POST", create_experiment, "writer", True),
+    ("/experiments/get", "GET", get_experiment, "reader", False),
+    ("/experiments/get-by-name", "GET", get_experiment_by_name, "reader", False),
+    ("/experiments/search", "POST", search_experiments, "reader", False),
+    ("/experiments/search", "GET", search_experiments, "reader", False),
+    ("/experiments/set-experiment-tag", "POST", set_experiment_tag, "writer", True),
+    ("/experiments/delete", "POST", delete_experiment, "writer", True),
+    ("/experiments/restore", "POST", restore_experiment, "writer", True),
+    ("/runs/create", "POST", create_run, "writer", True),
+    ("/runs/update", "POST", update_run, "writer", True),
+    ("/runs/get", "GET", get_run, "reader", False),
+    ("/runs/delete", "POST", delete_run, "writer", True),
+    ("/runs/restore", "POST", restore_run, "writer", True),
+    ("/runs/search", "POST", search_runs, "reader", False),
+    ("/runs/log-batch", "POST", log_batch, "writer", True),
+    ("/runs/log-metric", "POST", log_metric, "writer", True),
+    ("/runs/log-parameter", "POST", log_param, "writer", True),
+    ("/runs/set-tag", "POST", set_tag, "writer", True),
+    ("/runs/delete-tag", "POST", delete_tag, "writer", True),
+    ("/runs/log-inputs", "POST", log_inputs, "writer", True),
+    ("/metrics/get-history", "GET", get_metric_history, "reader", False),
+]
+
+
+def _endpoint(
+    runtime: Runtime, require: RequireFn, handler: Handler, role: str, writes: bool
+) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            identity = await run_in_threadpool(require, request, role)
+            body = await _payload(request)
+            answer = await run_in_threadpool(
+                runtime.run, lambda ctx: handler(ctx, body), write=writes, actor=identity.name
+            )
+        except MloopError as exc:
+            return _error(exc)
+        except pydantic.ValidationError as exc:
+            return _error(from_pydantic(exc))
+        return JSONResponse(answer)
+
+    return endpoint
+
+
+def mlflow_tracking_router(runtime: Runtime, require: RequireFn) -> APIRouter:
+    """The MLflow tracking endpoints, under both prefixes the MLflow client and UI use."""
+    router = APIRouter(tags=["mlflow compatibility"], include_in_schema=False)
+    for prefix in PREFIXES:
+        for path, method, handler, role, writes in _ENDPOINTS:
+            router.add_api_route(
+                prefix + path,
+                _endpoint(runtime, require, handler, role, writes),
+                methods=[method],
+                name=f"mlflow{path}:{method}",
+            )
+    return router

@@ -1,0 +1,119 @@
+"""The unmodified mlflow client logs to an mloop server, and both see the same runs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import httpx
+import mlflow
+import pytest
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from tests.conftest import ServerHandle
+
+import mloop
+
+
+@pytest.fixture
+def mlflow_server(remote: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", remote.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(remote.url)
+    yield remote.url
+    if mlflow.active_run():
+        mlflow.end_run()
+
+
+def test_training_script_logs_through_mlflow(mlflow_server: str) -> None:
+    mlflow.set_experiment("from-mlflow")
+    with mlflow.start_run(run_name="sgd") as run:
+        mlflow.log_param("lr", 0.01)
+        mlflow.log_params({"model": "sgd", "epochs": 3})
+        for step in range(3):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"auc": 0.9, "odd": float("nan")})
+        mlflow.set_tag("team", "risk")
+    run_id = run.info.run_id
+
+    seen = mloop.Client().get_run(run_id)
+    assert seen.info.status == "FINISHED" and seen.info.run_name == "sgd"
+    assert seen.data.params == {"lr": "0.01", "model": "sgd", "epochs": "3"}
+    assert seen.data.metrics["loss"] == pytest.approx(1 / 3)
+    assert math.isnan(seen.data.metrics["odd"])
+    assert seen.data.tags["team"] == "risk"
+
+    fetched = MlflowClient().get_run(run_id)
+    assert fetched.data.params["model"] == "sgd"
+    assert fetched.data.metrics["auc"] == pytest.approx(0.9)
+    history = MlflowClient().get_metric_history(run_id, "loss")
+    assert [(m.step, round(m.value, 4)) for m in history] == [(0, 1.0), (1, 0.5), (2, 0.3333)]
+
+
+def test_mloop_runs_are_visible_to_mlflow_search(mlflow_server: str) -> None:
+    mloop.set_experiment("shared")
+    for i, model in enumerate(["lgbm", "rf", "lgbm"]):
+        with mloop.start_run(run_name=f"r{i}"):
+            mloop.log_param("model", model)
+            mloop.log_metric("auc", 0.7 + i / 10)
+    experiment = mlflow.get_experiment_by_name("shared")
+    assert experiment is not None
+    found = MlflowClient().search_runs(
+        [experiment.experiment_id],
+        filter_string="params.model = 'lgbm' and metrics.auc > 0.75",
+        order_by=["metrics.auc DESC"],
+    )
+    assert [r.info.run_name for r in found] == ["r2"]
+    frame = mlflow.search_runs(experiment_names=["shared"], order_by=["metrics.auc ASC"])
+    assert list(frame["tags.mlflow.runName"]) == ["r0", "r1", "r2"]
+
+
+def test_log_batch_and_its_limits(mlflow_server: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("batches")
+    run = client.create_run(experiment_id)
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric("m", float(i), 1000 + i, i) for i in range(1000)],
+        params=[Param(f"p{i}", str(i)) for i in range(10)],
+    )
+    assert len(client.get_metric_history(run.info.run_id, "m")) == 1000
+    # The client splits big batches itself; the server enforces MLflow's limits for others.
+    too_many = [{"key": "m", "value": 1.0, "timestamp": 1, "step": i} for i in range(1001)]
+    response = httpx.post(
+        f"{mlflow_server}/api/2.0/mlflow/runs/log-batch",
+        json={"run_id": run.info.run_id, "metrics": too_many},
+    )
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "at most 1000 metrics" in response.json()["message"]
+    assert len(client.get_metric_history(run.info.run_id, "m")) == 1000
+
+
+def test_errors_have_mlflow_codes(mlflow_server: str) -> None:
+    client = MlflowClient()
+    with pytest.raises(MlflowException) as info:
+        client.get_run("0" * 32)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.create_experiment("dupe")
+    with pytest.raises(MlflowException) as info:
+        client.create_experiment("dupe")
+    assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    run = client.create_run(client.get_experiment_by_name("dupe").experiment_id)
+    client.log_param(run.info.run_id, "lr", "0.1")
+    with pytest.raises(MlflowException) as info:
+        client.log_param(run.info.run_id, "lr", "0.2")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_experiment_lifecycle_and_tags(mlflow_server: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("lifecycle", tags={"owner": "ml"})
+    client.set_experiment_tag(experiment_id, "stage", "dev")
+    assert client.get_experiment(experiment_id).tags == {"owner": "ml", "stage": "dev"}
+    client.delete_experiment(experiment_id)
+    assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    client.restore_experiment(experiment_id)
+    names = [e.name for e in client.search_experiments(filter_string="name = 'lifecycle'")]
+    assert names == ["lifecycle"]
