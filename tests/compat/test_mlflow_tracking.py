@@ -21,6 +21,10 @@ def mlflow_server(remote: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("MLFLOW_TRACKING_URI", remote.url)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     mlflow.set_tracking_uri(remote.url)
+    # mlflow remembers the last experiment per process; each test has a fresh store.
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")  # set_experiment writes it; undo at teardown
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
     yield remote.url
     if mlflow.active_run():
         mlflow.end_run()
@@ -117,3 +121,49 @@ def test_experiment_lifecycle_and_tags(mlflow_server: str) -> None:
     client.restore_experiment(experiment_id)
     names = [e.name for e in client.search_experiments(filter_string="name = 'lifecycle'")]
     assert names == ["lifecycle"]
+
+
+def test_artifacts_round_trip_through_the_proxy(mlflow_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import os
+
+    (tmp_path / "notes.txt").write_text("hello")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.json").write_text("{}")
+    (tree / "sub" / "b.csv").write_text("x,y\n1,2\n")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(50 * 1024 * 1024))
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "notes.txt"))
+        mlflow.log_artifacts(str(tree), artifact_path="data")
+        mlflow.log_artifact(str(big), artifact_path="blobs")
+    run_id = run.info.run_id
+
+    client = MlflowClient()
+    assert sorted(f.path for f in client.list_artifacts(run_id)) == ["blobs", "data", "notes.txt"]
+    listed = {f.path: f for f in client.list_artifacts(run_id, "data")}
+    assert listed["data/sub"].is_dir and listed["data/a.json"].file_size == 2
+    (tmp_path / "out").mkdir()
+    out = client.download_artifacts(run_id, "data", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "data" / "sub" / "b.csv").read_text() == "x,y\n1,2\n"
+    assert out.endswith("data")
+    (tmp_path / "dl").mkdir()
+    got = client.download_artifacts(run_id, "blobs/big.bin", str(tmp_path / "dl"))
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    with open(got, "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == digest
+
+    # The same files, with their sha256 recorded, through mloop's own API.
+    files = {f.path: f for f in mloop.Client().list_artifacts(run_id, "blobs")}
+    assert files["blobs/big.bin"].sha256 == digest
+
+
+def test_artifact_proxy_refuses_paths_outside_runs(mlflow_server: str) -> None:
+    response = httpx.put(
+        f"{mlflow_server}/api/2.0/mlflow-artifacts/artifacts/models/x/1/model.pkl", content=b"x"
+    )
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    response = httpx.get(f"{mlflow_server}/api/2.0/mlflow-artifacts/artifacts/../../etc/passwd")
+    assert response.status_code in (400, 404)

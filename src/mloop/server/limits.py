@@ -6,7 +6,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Artifact uploads stream to disk and have their own, larger limit.
-_ARTIFACT_UPLOAD_PREFIX = "/api/v1/artifacts/files/"
+_ARTIFACT_UPLOAD_PREFIXES = ("/api/v1/artifacts/files/", "/api/2.0/mlflow-artifacts/artifacts/")
 
 
 def _too_large_body(limit: int) -> bytes:
@@ -36,7 +36,9 @@ class BodyLimitMiddleware:
             return
         path: str = scope.get("path", "")
         limit = (
-            self.max_artifact_bytes if path.startswith(_ARTIFACT_UPLOAD_PREFIX) else self.max_bytes
+            self.max_artifact_bytes
+            if path.startswith(_ARTIFACT_UPLOAD_PREFIXES)
+            else self.max_bytes
         )
         for name, value in scope.get("headers", []):
             if name == b"content-length":

@@ -20,6 +20,25 @@ from mloop.tracking.artifacts import open_artifact, store_artifact
 RequireFn = Callable[[Request, str], Any]
 
 
+async def receive_upload(request: Request, limit: int) -> Path:
+    """Stream a request body into a temporary file (the caller deletes it), up to ``limit``."""
+    fd, name = tempfile.mkstemp(prefix="mloop-upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(
+                        f"artifact exceeds the limit of {limit} bytes", field="body"
+                    )
+                tmp.write(chunk)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
 def artifact_router(runtime: Runtime, require: RequireFn) -> APIRouter:
     """PUT and GET of single artifact files, streamed."""
     router = APIRouter(tags=["tracking"])
@@ -28,25 +47,16 @@ def artifact_router(runtime: Runtime, require: RequireFn) -> APIRouter:
     @router.put("/api/v1/artifacts/files/{run_id}/{path:path}", summary="Upload an artifact file")
     async def upload(run_id: str, path: str, request: Request) -> Response:
         identity = await run_in_threadpool(require, request, "writer")
-        fd, tmp_name = tempfile.mkstemp(prefix="mloop-upload-")
-        size = 0
+        tmp = await receive_upload(request, limit)
         try:
-            with os.fdopen(fd, "wb") as tmp:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise PayloadTooLargeError(
-                            f"artifact exceeds the limit of {limit} bytes", field="body"
-                        )
-                    tmp.write(chunk)
             stored = await run_in_threadpool(
                 runtime.run,
-                lambda ctx: store_artifact(ctx, run_id, path, Path(tmp_name)),
+                lambda ctx: store_artifact(ctx, run_id, path, tmp),
                 write=True,
                 actor=identity.name,
             )
         finally:
-            Path(tmp_name).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         return Response(stored.model_dump_json(), media_type="application/json")
 
     @router.get("/api/v1/artifacts/files/{run_id}/{path:path}", summary="Download an artifact file")

@@ -4,6 +4,7 @@ Runs, params, metrics and tags written through this API are ordinary mloop runs:
 in mloop's SDK, CLI and UI, and runs logged with mloop are visible to ``mlflow.search_runs``.
 """
 
+from mloop.compat.mlflow.artifacts import mlflow_artifacts_router
 from mloop.compat.mlflow.tracking import mlflow_tracking_router
 
-__all__ = ["mlflow_tracking_router"]
+__all__ = ["mlflow_artifacts_router", "mlflow_tracking_router"]

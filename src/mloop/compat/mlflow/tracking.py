@@ -31,7 +31,8 @@ RequireFn = Callable[[Request, str], Any]
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
 
-def _error(exc: MloopError) -> JSONResponse:
+def mlflow_error(exc: MloopError) -> JSONResponse:
+    """An mloop error as MLflow's error body and status."""
     code, status = exc.code, exc.http_status
     # MLflow reports a changed param as an invalid value, not as a conflict.
     if isinstance(exc, ConflictError) and (exc.field or "").startswith("params"):
@@ -94,6 +95,13 @@ def _run_id(body: dict[str, Any]) -> str:
     return str(run_id)
 
 
+def _experiment_id(ctx: Context, value: str | None) -> str | None:
+    """MLflow's default experiment is "0"; here it is mloop's Default experiment."""
+    if value == "0":
+        return str(experiments.ensure_default_experiment(ctx))
+    return value
+
+
 def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
     loaded = runs.load_runs(ctx, [run_id])[0]
     return p.run(loaded, ingest.latest_metric_points(ctx, [run_id])[run_id])
@@ -114,7 +122,8 @@ def create_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    req = s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+    experiment_id = _experiment_id(ctx, _text(body, "experiment_id")) or ""
+    req = s.ExperimentId(experiment_id=experiment_id)
     return {"experiment": p.experiment(experiments.get_experiment(ctx, req))}
 
 
@@ -190,7 +199,7 @@ def restore_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def create_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     tags = dict(_pairs(body, "tags"))
     req = s.CreateRun(
-        experiment_id=_text(body, "experiment_id", required=False),
+        experiment_id=_experiment_id(ctx, _text(body, "experiment_id", required=False)),
         run_name=_text(body, "run_name", required=False) or tags.get("mlflow.runName"),
         start_time=_int(body, "start_time"),
         tags=tags,
@@ -234,7 +243,9 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             f"unknown run_view_type {body.get('run_view_type')!r}", field="run_view_type"
         )
     req = s.SearchRuns(
-        experiment_ids=[str(e) for e in body.get("experiment_ids") or []],
+        experiment_ids=[
+            _experiment_id(ctx, str(e)) or "" for e in body.get("experiment_ids") or []
+        ],
         filter=str(body.get("filter") or ""),
         order_by=[str(o) for o in body.get("order_by") or []],
         max_results=_int(body, "max_results", 1000) or 1000,
@@ -363,6 +374,17 @@ def get_metric_history(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"metrics": [p.metric(m) for m in history.metrics]}
 
 
+def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """MLflow 3 "logged models". mloop keeps models in its registry and stores no MLflow
+    logged models (``create`` is not offered), so a search finds none; the client asks before
+    downloading run artifacts, and an empty answer lets it read the run's files."""
+    for experiment_id in body.get("experiment_ids") or []:
+        experiments.get_experiment(
+            ctx, s.ExperimentId(experiment_id=_experiment_id(ctx, str(experiment_id)) or "")
+        )
+    return {"models": []}
+
+
 # (path, method, handler, role, writes)
 _ENDPOINTS: list[tuple[str, str, Handler, str, bool]] = [
     ("/experiments/create", "POST", create_experiment, "writer", True),
@@ -386,6 +408,7 @@ _ENDPOINTS: list[tuple[str, str, Handler, str, bool]] = [
     ("/runs/delete-tag", "POST", delete_tag, "writer", True),
     ("/runs/log-inputs", "POST", log_inputs, "writer", True),
     ("/metrics/get-history", "GET", get_metric_history, "reader", False),
+    ("/logged-models/search", "POST", search_logged_models, "reader", False),
 ]
 
 
@@ -400,9 +423,9 @@ def _endpoint(
                 runtime.run, lambda ctx: handler(ctx, body), write=writes, actor=identity.name
             )
         except MloopError as exc:
-            return _error(exc)
+            return mlflow_error(exc)
         except pydantic.ValidationError as exc:
-            return _error(from_pydantic(exc))
+            return mlflow_error(from_pydantic(exc))
         return JSONResponse(answer)
 
     return endpoint
