@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mloop.compat.mlflow.tracking import mlflow_error
+from mloop.compat.mlflow.http import mlflow_error
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
 from mloop.store.artifacts import clean_relative_path, iter_chunks
 from mloop.store.context import Context

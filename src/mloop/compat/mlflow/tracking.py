@@ -1,91 +1,30 @@
 """MLflow's tracking REST endpoints (``/api/2.0/mlflow/...``) over mloop's tracking domain.
 
 Each endpoint translates MLflow's request into a call of mloop's own tracking operations and
-the answer back into MLflow's JSON, so there is one data model behind both APIs. Errors use
-MLflow's shape ``{"error_code": ..., "message": ...}`` so the client raises what its users
-expect.
+the answer back into MLflow's JSON, so there is one data model behind both APIs.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
-import pydantic
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from mloop.compat.mlflow import protocol as p
-from mloop.core.errors import ConflictError, MloopError, ValidationError
+from mloop.compat.mlflow.http import (
+    Endpoint,
+    RequireFn,
+    integer,
+    mlflow_router,
+    pairs,
+    text,
+)
+from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
-from mloop.core.validation import from_pydantic
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 from mloop.tracking import experiments, ingest, runs
 from mloop.tracking import schemas as s
-
-Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-RequireFn = Callable[[Request, str], Any]
-PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
-
-
-def mlflow_error(exc: MloopError) -> JSONResponse:
-    """An mloop error as MLflow's error body and status."""
-    code, status = exc.code, exc.http_status
-    # MLflow reports a changed param as an invalid value, not as a conflict.
-    if isinstance(exc, ConflictError) and (exc.field or "").startswith("params"):
-        code, status = "INVALID_PARAMETER_VALUE", 400
-    return JSONResponse({"error_code": code, "message": exc.message}, status_code=status)
-
-
-async def _payload(request: Request) -> dict[str, Any]:
-    if request.method == "GET":
-        return dict(request.query_params)
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ValidationError(f"the request body is not valid JSON: {exc}", field="body") from exc
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", field="body")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise ValidationError(f"Missing value for required parameter '{name}'", field=name)
-        return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ValidationError(f"'{name}' must be a string, got {value!r}", field=name)
-    return str(value)
-
-
-def _int(body: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    value = body.get(name, default)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"'{name}' must be an integer, got {value!r}", field=name) from exc
-
-
-def _pairs(body: dict[str, Any], name: str) -> list[tuple[str, str]]:
-    items = body.get(name) or []
-    if not isinstance(items, list):
-        raise ValidationError(f"'{name}' must be a list of key/value objects", field=name)
-    pairs = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or "key" not in item:
-            raise ValidationError(f"{name}[{i}] must be an object with key and value", field=name)
-        pairs.append((str(item["key"]), "" if item.get("value") is None else str(item["value"])))
-    return pairs
 
 
 def _run_id(body: dict[str, Any]) -> str:
@@ -111,24 +50,24 @@ def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
 
 
 def create_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    name = _text(body, "name")
-    location = _text(body, "artifact_location", required=False)
+    name = text(body, "name")
+    location = text(body, "artifact_location", required=False)
     if location and location.startswith("mlflow-artifacts:/"):
         location = location[len("mlflow-artifacts:/") :]
     req = s.CreateExperiment(
-        name=name or "", artifact_location=location, tags=dict(_pairs(body, "tags"))
+        name=name or "", artifact_location=location, tags=dict(pairs(body, "tags"))
     )
     return {"experiment_id": experiments.create_experiment(ctx, req).experiment_id}
 
 
 def get_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    experiment_id = _experiment_id(ctx, _text(body, "experiment_id")) or ""
+    experiment_id = _experiment_id(ctx, text(body, "experiment_id")) or ""
     req = s.ExperimentId(experiment_id=experiment_id)
     return {"experiment": p.experiment(experiments.get_experiment(ctx, req))}
 
 
 def get_experiment_by_name(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    req = s.ExperimentName(name=_text(body, "experiment_name") or "")
+    req = s.ExperimentName(name=text(body, "experiment_name") or "")
     return {"experiment": p.experiment(experiments.get_experiment_by_name(ctx, req))}
 
 
@@ -140,8 +79,8 @@ def search_experiments(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name_filter = str(body.get("filter") or "")
     if name_filter:
         found = [e for e in found if _experiment_matches(e, name_filter)]
-    limit = _int(body, "max_results", 1000) or 1000
-    offset = _int(body, "page_token", 0) or 0
+    limit = integer(body, "max_results", 1000) or 1000
+    offset = integer(body, "page_token", 0) or 0
     page = found[offset : offset + limit]
     answer: dict[str, Any] = {"experiments": [p.experiment(e) for e in page]}
     if offset + limit < len(found):
@@ -171,8 +110,8 @@ def _experiment_matches(exp: s.Experiment, text: str) -> bool:
 
 def set_experiment_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = s.SetExperimentTag(
-        experiment_id=_text(body, "experiment_id") or "",
-        key=_text(body, "key") or "",
+        experiment_id=text(body, "experiment_id") or "",
+        key=text(body, "key") or "",
         value=str(body.get("value") or ""),
     )
     experiments.set_experiment_tag(ctx, req)
@@ -181,14 +120,14 @@ def set_experiment_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 def delete_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     experiments.delete_experiment(
-        ctx, s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+        ctx, s.ExperimentId(experiment_id=text(body, "experiment_id") or "")
     )
     return {}
 
 
 def restore_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     experiments.restore_experiment(
-        ctx, s.ExperimentId(experiment_id=_text(body, "experiment_id") or "")
+        ctx, s.ExperimentId(experiment_id=text(body, "experiment_id") or "")
     )
     return {}
 
@@ -197,14 +136,14 @@ def restore_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    tags = dict(_pairs(body, "tags"))
+    tags = dict(pairs(body, "tags"))
     req = s.CreateRun(
-        experiment_id=_experiment_id(ctx, _text(body, "experiment_id", required=False)),
-        run_name=_text(body, "run_name", required=False) or tags.get("mlflow.runName"),
-        start_time=_int(body, "start_time"),
+        experiment_id=_experiment_id(ctx, text(body, "experiment_id", required=False)),
+        run_name=text(body, "run_name", required=False) or tags.get("mlflow.runName"),
+        start_time=integer(body, "start_time"),
         tags=tags,
         parent_run_id=tags.get("mlflow.parentRunId"),
-        user_id=_text(body, "user_id", required=False),
+        user_id=text(body, "user_id", required=False),
     )
     created = runs.create_run(ctx, req)
     return {"run": _run_body(ctx, created.info.run_id)}
@@ -214,8 +153,8 @@ def update_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = s.UpdateRun(
         run_id=_run_id(body),
         status=body.get("status"),
-        end_time=_int(body, "end_time"),
-        run_name=_text(body, "run_name", required=False),
+        end_time=integer(body, "end_time"),
+        run_name=text(body, "run_name", required=False),
     )
     return {"run_info": p.run_info(runs.update_run(ctx, req))}
 
@@ -248,7 +187,7 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         ],
         filter=str(body.get("filter") or ""),
         order_by=[str(o) for o in body.get("order_by") or []],
-        max_results=_int(body, "max_results", 1000) or 1000,
+        max_results=integer(body, "max_results", 1000) or 1000,
         page_token=body.get("page_token") or None,
         view=view,
     )
@@ -270,8 +209,8 @@ def _metric_in(item: Any, field: str) -> s.MetricIn:
     return s.MetricIn(
         key=str(item.get("key") or ""),
         value=_metric_value(item, field),
-        timestamp=_int(item, "timestamp", now_ms()) or 0,
-        step=_int(item, "step", 0) or 0,
+        timestamp=integer(item, "timestamp", now_ms()) or 0,
+        step=integer(item, "step", 0) or 0,
     )
 
 
@@ -286,8 +225,8 @@ def _metric_value(item: dict[str, Any], field: str) -> float:
 
 def log_batch(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     metrics = body.get("metrics") or []
-    params = _pairs(body, "params")
-    tags = _pairs(body, "tags")
+    params = pairs(body, "params")
+    tags = pairs(body, "tags")
     if not isinstance(metrics, list):
         raise ValidationError("'metrics' must be a list", field="metrics")
     if len(metrics) > p.MAX_METRICS_PER_BATCH:
@@ -324,17 +263,17 @@ def log_metric(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_param(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    pair = {"key": _text(body, "key"), "value": body.get("value")}
+    pair = {"key": text(body, "key"), "value": body.get("value")}
     return log_batch(ctx, {"run_id": _run_id(body), "params": [pair]})
 
 
 def set_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    pair = {"key": _text(body, "key"), "value": body.get("value")}
+    pair = {"key": text(body, "key"), "value": body.get("value")}
     return log_batch(ctx, {"run_id": _run_id(body), "tags": [pair]})
 
 
 def delete_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    ingest.delete_tag(ctx, s.DeleteTag(run_id=_run_id(body), key=_text(body, "key") or ""))
+    ingest.delete_tag(ctx, s.DeleteTag(run_id=_run_id(body), key=text(body, "key") or ""))
     return {}
 
 
@@ -367,8 +306,8 @@ def log_inputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def get_metric_history(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = s.GetMetricHistory(
         run_id=_run_id(body),
-        key=_text(body, "metric_key") or "",
-        max_results=_int(body, "max_results", 100_000) or 100_000,
+        key=text(body, "metric_key") or "",
+        max_results=integer(body, "max_results", 100_000) or 100_000,
     )
     history = ingest.get_metric_history(ctx, req)
     return {"metrics": [p.metric(m) for m in history.metrics]}
@@ -385,8 +324,7 @@ def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"models": []}
 
 
-# (path, method, handler, role, writes)
-_ENDPOINTS: list[tuple[str, str, Handler, str, bool]] = [
+_ENDPOINTS: list[Endpoint] = [
     ("/experiments/create", "POST", create_experiment, "writer", True),
     ("/experiments/get", "GET", get_experiment, "reader", False),
     ("/experiments/get-by-name", "GET", get_experiment_by_name, "reader", False),
@@ -412,34 +350,6 @@ _ENDPOINTS: list[tuple[str, str, Handler, str, bool]] = [
 ]
 
 
-def _endpoint(
-    runtime: Runtime, require: RequireFn, handler: Handler, role: str, writes: bool
-) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> JSONResponse:
-        try:
-            identity = await run_in_threadpool(require, request, role)
-            body = await _payload(request)
-            answer = await run_in_threadpool(
-                runtime.run, lambda ctx: handler(ctx, body), write=writes, actor=identity.name
-            )
-        except MloopError as exc:
-            return mlflow_error(exc)
-        except pydantic.ValidationError as exc:
-            return mlflow_error(from_pydantic(exc))
-        return JSONResponse(answer)
-
-    return endpoint
-
-
 def mlflow_tracking_router(runtime: Runtime, require: RequireFn) -> APIRouter:
-    """The MLflow tracking endpoints, under both prefixes the MLflow client and UI use."""
-    router = APIRouter(tags=["mlflow compatibility"], include_in_schema=False)
-    for prefix in PREFIXES:
-        for path, method, handler, role, writes in _ENDPOINTS:
-            router.add_api_route(
-                prefix + path,
-                _endpoint(runtime, require, handler, role, writes),
-                methods=[method],
-                name=f"mlflow{path}:{method}",
-            )
-    return router
+    """MLflow's tracking endpoints."""
+    return mlflow_router(runtime, require, _ENDPOINTS)
