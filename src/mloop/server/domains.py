@@ -24,7 +24,11 @@ def all_operations() -> list[Operation[Any, Any]]:
 
 def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRouter]:
     """Routes that are not plain operations (file transfer)."""
-    from mloop.compat.mlflow import mlflow_artifacts_router, mlflow_tracking_router
+    from mloop.compat.mlflow import (
+        mlflow_artifacts_router,
+        mlflow_registry_router,
+        mlflow_tracking_router,
+    )
     from mloop.registry.http import model_files_router
     from mloop.tracking.http import artifact_router
 
@@ -33,4 +37,5 @@ def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRout
         model_files_router(runtime, require),
         mlflow_tracking_router(runtime, require),
         mlflow_artifacts_router(runtime, require),
+        mlflow_registry_router(runtime, require),
     ]
