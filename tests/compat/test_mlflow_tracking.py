@@ -167,3 +167,22 @@ def test_artifact_proxy_refuses_paths_outside_runs(mlflow_server: str) -> None:
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     response = httpx.get(f"{mlflow_server}/api/2.0/mlflow-artifacts/artifacts/../../etc/passwd")
     assert response.status_code in (400, 404)
+
+
+def test_sklearn_autolog_without_models(mlflow_server: str) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_experiment("autolog")
+    mlflow.sklearn.autolog(log_models=False, silent=True)
+    try:
+        X = np.random.default_rng(0).normal(size=(40, 3))
+        y = (X[:, 0] > 0).astype(int)
+        with mlflow.start_run() as run:
+            LogisticRegression(C=0.5).fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    seen = mloop.Client().get_run(run.info.run_id)
+    assert seen.data.params["C"] == "0.5"
+    assert "training_accuracy_score" in seen.data.metrics
+    assert seen.data.tags["estimator_name"] == "LogisticRegression"
