@@ -26,7 +26,6 @@ from mloop.tracking.schemas import (
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-SYSTEM_TAG_PREFIX = "mloop."
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,6 @@ def router(ui: UI) -> APIRouter:
             page_token=page_token,
             next_page_token=page.next_page_token if page else None,
             error=error.message if error else None,
-            system_prefix=SYSTEM_TAG_PREFIX,
         )
 
     return r

@@ -20,7 +20,8 @@ from mloop.tracking.schemas import ExperimentId, ListArtifacts, Run, RunId, Sear
 
 MAX_COMPARE = 25
 MAX_CHILDREN = 200
-SYSTEM_TAG_PREFIX = "mloop."
+# Tags written by mloop itself, or by MLflow clients logging through the compatible API.
+SYSTEM_TAG_PREFIXES = ("mloop.", "mlflow.")
 SOURCE_TAGS = (
     ("mloop.source.git.commit", "Git commit"),
     ("mloop.source.git.dirty", "Uncommitted changes"),
@@ -99,8 +100,10 @@ def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
         "parent": parent,
         "children": children,
         "source": [(label, tags[key]) for key, label in SOURCE_TAGS if key in tags],
-        "user_tags": sorted((k, v) for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)),
-        "system_tags": sorted((k, v) for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIX)),
+        "user_tags": sorted(
+            (k, v) for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIXES)
+        ),
+        "system_tags": sorted((k, v) for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIXES)),
         "charts": metric_charts(ctx, [run]),
         "artifacts": list_artifacts(ctx, ListArtifacts(run_id=run_id)).files,
     }
