@@ -534,3 +534,13 @@ def test_header_links_quote_keys_with_spaces(client: TestClient, runtime: Runtim
     sorted_page = client.get(link.group(1).replace("&amp;", "&"))
     assert sorted_page.status_code == 200
     assert row_names(sorted_page.text) == ["r0.9", "r0.3"]
+
+
+def test_source_card_reads_mloop_and_mlflow_tags() -> None:
+    from mloop.server.ui.runs import _source_rows
+
+    mlflow_tags = {"mlflow.source.git.commit": "abc", "mlflow.source.name": "train.py"}
+    assert _source_rows(mlflow_tags) == [("Git commit", "abc"), ("Entry point", "train.py")]
+    both = {"mloop.source.git.commit": "ours", "mlflow.source.git.commit": "theirs"}
+    assert _source_rows(both) == [("Git commit", "ours")]
+    assert _source_rows({}) == []

@@ -22,12 +22,24 @@ MAX_COMPARE = 25
 MAX_CHILDREN = 200
 # Tags written by mloop itself, or by MLflow clients logging through the compatible API.
 SYSTEM_TAG_PREFIXES = ("mloop.", "mlflow.")
+
+
+def _source_rows(tags: dict[str, str]) -> list[tuple[str, str]]:
+    rows = []
+    for label, ours, theirs in SOURCE_TAGS:
+        value = tags.get(ours) or (tags.get(theirs) if theirs else None)
+        if value is not None:
+            rows.append((label, value))
+    return rows
+
+
+# (label, the tag mloop's SDK writes, the tag MLflow's client writes)
 SOURCE_TAGS = (
-    ("mloop.source.git.commit", "Git commit"),
-    ("mloop.source.git.dirty", "Uncommitted changes"),
-    ("mloop.source.git.branch", "Branch"),
-    ("mloop.source.entry_point", "Entry point"),
-    ("mloop.source.type", "Source type"),
+    ("Git commit", "mloop.source.git.commit", "mlflow.source.git.commit"),
+    ("Uncommitted changes", "mloop.source.git.dirty", None),
+    ("Branch", "mloop.source.git.branch", "mlflow.source.git.branch"),
+    ("Entry point", "mloop.source.entry_point", "mlflow.source.name"),
+    ("Source type", "mloop.source.type", "mlflow.source.type"),
 )
 
 
@@ -99,7 +111,7 @@ def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
         "experiment": experiment,
         "parent": parent,
         "children": children,
-        "source": [(label, tags[key]) for key, label in SOURCE_TAGS if key in tags],
+        "source": _source_rows(tags),
         "user_tags": sorted(
             (k, v) for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIXES)
         ),
