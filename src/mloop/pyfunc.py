@@ -23,10 +23,8 @@ from typing import Any, Literal
 
 from mloop.client.registry_fluent import ModelInfo, Trusted, log_model_dir
 from mloop.client.registry_fluent import load_model as _load_any
-from mloop.models import python_model as _python_model
 from mloop.models.loading import LoadedModel
-from mloop.models.metadata import ModelMetadata
-from mloop.models.python_model import PythonModel, PythonModelContext
+from mloop.models.python_model import PythonModel, PythonModelContext, save_model
 
 PyFuncModel = LoadedModel
 
@@ -39,27 +37,6 @@ __all__ = [
     "log_model",
     "save_model",
 ]
-
-
-def save_model(
-    path: str | Path,
-    python_model: PythonModel | type,
-    artifacts: Mapping[str, str | Path] | None = None,
-    code_paths: Sequence[str | Path] | None = None,
-    input_example: Any = None,
-    serialization: Literal["code", "pickle"] = "code",
-    trusted: bool = False,
-) -> ModelMetadata:
-    """Write a Python model to a new local directory."""
-    return _python_model.save_model(
-        path,
-        python_model,
-        artifacts=artifacts,
-        code_paths=code_paths,
-        input_example=input_example,
-        serialization=serialization,
-        trusted=trusted,
-    )
 
 
 def log_model(
@@ -75,7 +52,13 @@ def log_model(
     """Log a Python model into the active run (starting one if needed); optionally register it."""
     return log_model_dir(
         lambda local: save_model(
-            local, python_model, artifacts, code_paths, input_example, serialization, trusted
+            local,
+            python_model,
+            artifacts=artifacts,
+            code_paths=code_paths,
+            input_example=input_example,
+            serialization=serialization,
+            trusted=trusted,
         ),
         artifact_path,
         registered_model_name,

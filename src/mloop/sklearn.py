@@ -19,22 +19,9 @@ from mloop.client.registry_fluent import ModelInfo, Trusted, log_model_dir
 from mloop.client.registry_fluent import load_model as _load_any
 from mloop.core.errors import ValidationError
 from mloop.models import sklearn_model
-from mloop.models.metadata import ModelMetadata
+from mloop.models.sklearn_model import save_model
 
 __all__ = ["ModelInfo", "load_model", "log_model", "save_model"]
-
-
-def save_model(
-    model: Any,
-    path: str | Path,
-    input_example: Any = None,
-    serialization: Literal["skops", "pickle"] = "skops",
-    trusted: bool = False,
-) -> ModelMetadata:
-    """Write an estimator to a new local directory; the signature comes from ``input_example``."""
-    return sklearn_model.save_model(
-        model, path, input_example=input_example, serialization=serialization, trusted=trusted
-    )
 
 
 def log_model(
@@ -47,7 +34,9 @@ def log_model(
 ) -> ModelInfo:
     """Log an estimator into the active run (starting one if needed); optionally register it."""
     return log_model_dir(
-        lambda local: save_model(model, local, input_example, serialization, trusted),
+        lambda local: save_model(
+            model, local, input_example=input_example, serialization=serialization, trusted=trusted
+        ),
         artifact_path,
         registered_model_name,
     )

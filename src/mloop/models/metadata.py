@@ -247,3 +247,18 @@ def resolve_inside(model_dir: Path, rel: str, field_name: str) -> Path:
             field=field_name,
         )
     return target
+
+
+def check_serialization(serialization: str, allowed: tuple[str, str], trusted: object) -> None:
+    """``allowed`` is (the safe default, "pickle"); pickle needs ``trusted=True``."""
+    if serialization not in allowed:
+        raise ValidationError(
+            f"serialization must be {allowed[0]!r} or {allowed[1]!r}, got {serialization!r}",
+            field="serialization",
+        )
+    if serialization == "pickle" and trusted is not True:
+        raise ValidationError(
+            "serialization='pickle' runs arbitrary code when the model is loaded; pass "
+            f"trusted=True to confirm, or use the default serialization={allowed[0]!r}",
+            field="trusted",
+        )

@@ -25,6 +25,7 @@ from mloop.models.io import library_versions, staged_directory
 from mloop.models.metadata import (
     ModelMetadata,
     check_artifact_name,
+    check_serialization,
     resolve_inside,
     write_metadata,
 )
@@ -107,17 +108,7 @@ def save_model(
     cls = python_model if isinstance(python_model, type) else type(python_model)
     if not callable(getattr(cls, "predict", None)):
         raise ValidationError(f"{cls.__name__} has no predict method", field="python_model")
-    if serialization not in ("code", "pickle"):
-        raise ValidationError(
-            f"serialization must be 'code' or 'pickle', got {serialization!r}",
-            field="serialization",
-        )
-    if serialization == "pickle" and trusted is not True:
-        raise ValidationError(
-            "serialization='pickle' runs arbitrary code when the model is loaded; pass "
-            "trusted=True to confirm, or save from code (the default)",
-            field="trusted",
-        )
+    check_serialization(serialization, ("code", "pickle"), trusted)
     model_class = class_reference(cls) if serialization == "code" else None
     with staged_directory(path) as staging:
         code = [

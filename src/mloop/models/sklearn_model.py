@@ -15,27 +15,13 @@ from typing import Any, Literal
 
 from mloop.core.errors import ValidationError
 from mloop.models.io import library_versions, staged_directory
-from mloop.models.metadata import ModelMetadata, resolve_inside, write_metadata
+from mloop.models.metadata import ModelMetadata, check_serialization, resolve_inside, write_metadata
 from mloop.models.signature import infer_signature, save_input_example
 
 FLAVOR = "sklearn"
 Trusted = bool | Sequence[str]
 _PAYLOADS = {"skops": "model.skops", "pickle": "model.pkl"}
 _EXAMPLE_FILE = "input_example.json"
-
-
-def _check_serialization(serialization: str, trusted: Trusted) -> None:
-    if serialization not in _PAYLOADS:
-        raise ValidationError(
-            f"serialization must be 'skops' or 'pickle', got {serialization!r}",
-            field="serialization",
-        )
-    if serialization == "pickle" and trusted is not True:
-        raise ValidationError(
-            "serialization='pickle' runs arbitrary code when the model is loaded; pass "
-            "trusted=True to confirm, or use the default serialization='skops'",
-            field="trusted",
-        )
 
 
 def save_model(
@@ -47,7 +33,7 @@ def save_model(
     trusted: bool = False,
 ) -> ModelMetadata:
     """Write ``model`` to a new directory ``path``; the signature comes from ``input_example``."""
-    _check_serialization(serialization, trusted)
+    check_serialization(serialization, ("skops", "pickle"), trusted)
     if not callable(getattr(model, "predict", None)):
         raise ValidationError(
             f"model is a {type(model).__name__}, which has no predict method", field="model"
