@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import mlflow
 import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
-from tests.conftest import ServerHandle
 
 import mloop
-
-
-@pytest.fixture
-def mlflow_server(remote: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", remote.url)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(remote.url)
-    yield remote.url
 
 
 def _logged_model_run() -> str:

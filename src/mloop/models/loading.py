@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from mloop.core.errors import ValidationError
-from mloop.models.metadata import ModelMetadata, read_metadata, resolve_inside
+from mloop.models.metadata import MODEL_FILE, ModelMetadata, read_metadata, resolve_inside
+from mloop.models.mlflow_format import (
+    MLFLOW_FLAVOR,
+    is_mlflow_model_dir,
+    load_mlflow_pyfunc,
+    read_mlmodel,
+)
 from mloop.models.signature import enforce_schema, load_input_example
 
 
@@ -73,6 +79,8 @@ def load_model_dir(
     root = Path(path)
     if not root.is_dir():
         raise ValidationError(f"{root} is not a model directory", field="model_uri")
+    if not (root / MODEL_FILE).is_file() and is_mlflow_model_dir(root):
+        return _load_mlflow_dir(root, trusted, uri)
     metadata = read_metadata(root)
     if metadata.flavor == "sklearn":
         from mloop.models.sklearn_model import load_estimator
@@ -83,3 +91,19 @@ def load_model_dir(
 
         model = load_python_model(root, metadata, trusted=trusted)
     return LoadedModel(root, metadata, model, uri=uri)
+
+
+class _MlflowPyfuncModel(LoadedModel):
+    """An MLflow pyfunc model: MLflow's own predict enforces its signature."""
+
+    def _checked(self, model_input: Any) -> Any:
+        return model_input
+
+
+def _load_mlflow_dir(root: Path, trusted: bool | Sequence[str], uri: str) -> LoadedModel:
+    metadata = read_mlmodel(root)
+    if metadata.flavor == MLFLOW_FLAVOR:
+        return _MlflowPyfuncModel(root, metadata, load_mlflow_pyfunc(root, metadata, trusted), uri)
+    from mloop.models.sklearn_model import load_estimator
+
+    return LoadedModel(root, metadata, load_estimator(root, metadata, trusted), uri)

@@ -12,6 +12,7 @@ from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
 from mloop.models.metadata import MAX_METADATA_BYTES, MODEL_FILE, ModelMetadata, parse_metadata
+from mloop.models.mlflow_format import MLMODEL_FILE, parse_mlmodel
 from mloop.models.uris import parse_runs_uri
 from mloop.registry import tables as t
 from mloop.registry.checks import (
@@ -56,16 +57,21 @@ def _read_source_metadata(ctx: Context, source_dir: str, source: str) -> ModelMe
             f"source {source} does not exist in the run's artifacts", field="source"
         )
     meta_path = posixpath.join(source_dir, MODEL_FILE)
+    parse = parse_metadata
+    if not ctx.artifacts.exists(meta_path):
+        meta_path = posixpath.join(source_dir, MLMODEL_FILE)
+        parse = parse_mlmodel
     if not ctx.artifacts.exists(meta_path):
         raise ValidationError(
-            f"source {source} is not an mloop model directory: it has no {MODEL_FILE}. Log "
-            "models with mloop.sklearn.log_model or mloop.pyfunc.log_model",
+            f"source {source} is not a model directory: it has neither {MODEL_FILE} nor "
+            f"MLflow's {MLMODEL_FILE}. Log models with mloop.sklearn.log_model, "
+            "mloop.pyfunc.log_model or mlflow.<flavor>.log_model",
             field="source",
         )
     with ctx.artifacts.open(meta_path) as handle:
         raw = handle.read(MAX_METADATA_BYTES + 1)
     try:
-        metadata = parse_metadata(raw)
+        metadata = parse(raw)
     except ValidationError as exc:
         raise ValidationError(f"source {source}: {exc.message}", field="source") from None
     named = [metadata.data, metadata.input_example, *metadata.code_paths]

@@ -26,6 +26,7 @@ def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRout
     """Routes that are not plain operations (file transfer)."""
     from mloop.compat.mlflow import (
         mlflow_artifacts_router,
+        mlflow_logged_models_router,
         mlflow_registry_router,
         mlflow_tracking_router,
     )
@@ -37,5 +38,6 @@ def extra_routers(runtime: Runtime, require: Callable[..., Any]) -> list[APIRout
         model_files_router(runtime, require),
         mlflow_tracking_router(runtime, require),
         mlflow_artifacts_router(runtime, require),
+        mlflow_logged_models_router(runtime, require),
         mlflow_registry_router(runtime, require),
     ]

@@ -91,6 +91,7 @@ def _endpoint(
         try:
             identity = await run_in_threadpool(require, request, role)
             body = await payload(request)
+            body.update(request.path_params)
             answer = await run_in_threadpool(
                 runtime.run, lambda ctx: handler(ctx, body), write=writes, actor=identity.name
             )

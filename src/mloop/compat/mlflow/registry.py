@@ -16,6 +16,7 @@ from fastapi import APIRouter
 
 from mloop.compat.mlflow.artifacts import split_run_path
 from mloop.compat.mlflow.http import Endpoint, RequireFn, integer, mlflow_router, pairs, text
+from mloop.compat.mlflow.logged_models import logged_model_source
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.registry import aliases, models, versions
 from mloop.registry import schemas as rs
@@ -71,9 +72,14 @@ def _version(body: dict[str, Any]) -> int:
     return integer(body, "version") or 0
 
 
-def _source(body: dict[str, Any]) -> str:
-    """MLflow clients send ``runs:/...`` or the resolved ``mlflow-artifacts:/...`` location."""
+def _source(ctx: Context, body: dict[str, Any]) -> str:
+    """MLflow clients send ``runs:/...``, ``models:/<model_id>`` or a resolved
+    ``mlflow-artifacts:/...`` location; mloop's registry copies from ``runs:/...``."""
     source = text(body, "source") or ""
+    model_id = text(body, "model_id", required=False)
+    if source.startswith("models:/m-") or (model_id and not source.startswith("runs:/")):
+        # A logged model (MLflow 3): its files are a directory in its source run.
+        return logged_model_source(ctx, model_id or source[len("models:/") :].rstrip("/"))
     if source.startswith("mlflow-artifacts:"):
         path = source.split(":", 1)[1].lstrip("/")
         run_id, inside = split_run_path(path)
@@ -203,7 +209,7 @@ def delete_registered_model_tag(ctx: Context, body: dict[str, Any]) -> dict[str,
 def create_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = rs.CreateModelVersion(
         name=_name(body),
-        source=_source(body),
+        source=_source(ctx, body),
         run_id=text(body, "run_id", required=False),
         description=text(body, "description", required=False),
         tags=dict(pairs(body, "tags")),

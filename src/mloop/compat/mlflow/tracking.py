@@ -6,6 +6,7 @@ the answer back into MLflow's JSON, so there is one data model behind both APIs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,6 +22,7 @@ from mloop.compat.mlflow.http import (
 )
 from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
+from mloop.core.validation import MAX_TAG_VALUE_LENGTH
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 from mloop.tracking import experiments, ingest, runs
@@ -313,15 +315,38 @@ def get_metric_history(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"metrics": [p.metric(m) for m in history.metrics]}
 
 
-def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    """MLflow 3 "logged models". mloop keeps models in its registry and stores no MLflow
-    logged models (``create`` is not offered), so a search finds none; the client asks before
-    downloading run artifacts, and an empty answer lets it read the run's files."""
-    for experiment_id in body.get("experiment_ids") or []:
-        experiments.get_experiment(
-            ctx, s.ExperimentId(experiment_id=_experiment_id(ctx, str(experiment_id)) or "")
-        )
-    return {"models": []}
+_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+
+
+def log_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's record of a logged model's ``MLmodel``, appended to a run tag as MLflow does."""
+    run_id = _run_id(body)
+    raw = text(body, "model_json") or ""
+    try:
+        model = json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"model_json is not valid JSON: {exc}", field="model_json") from exc
+    if not isinstance(model, dict):
+        raise ValidationError("model_json must be a JSON object", field="model_json")
+    for key in ("artifact_path", "flavors", "utc_time_created"):
+        if key not in model:
+            raise ValidationError(f"model_json has no {key!r}", field="model_json")
+    tags = runs.load_runs(ctx, [run_id])[0].data.tags
+    try:
+        history = json.loads(tags.get(_MODEL_HISTORY_TAG) or "[]")
+    except ValueError:
+        history = []
+    history = [*history, model] if isinstance(history, list) else [model]
+    encoded = json.dumps(history)
+    # Oldest entries give way when the tag would exceed mloop's tag value limit.
+    while len(encoded) > MAX_TAG_VALUE_LENGTH and len(history) > 1:
+        history = history[1:]
+        encoded = json.dumps(history)
+    if len(encoded) > MAX_TAG_VALUE_LENGTH:
+        return {}  # one MLmodel larger than a tag: the model's own files still hold it
+    return log_batch(
+        ctx, {"run_id": run_id, "tags": [{"key": _MODEL_HISTORY_TAG, "value": encoded}]}
+    )
 
 
 _ENDPOINTS: list[Endpoint] = [
@@ -346,7 +371,7 @@ _ENDPOINTS: list[Endpoint] = [
     ("/runs/delete-tag", "POST", delete_tag, "writer", True),
     ("/runs/log-inputs", "POST", log_inputs, "writer", True),
     ("/metrics/get-history", "GET", get_metric_history, "reader", False),
-    ("/logged-models/search", "POST", search_logged_models, "reader", False),
+    ("/runs/log-model", "POST", log_model, "writer", True),
 ]
 
 
