@@ -205,15 +205,19 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 # -- logging ----------------------------------------------------------------------------
 
 
-def _metric_in(item: Any, field: str) -> s.MetricIn:
-    if not isinstance(item, dict):
-        raise ValidationError(f"{field} must be an object", field=field)
-    return s.MetricIn(
-        key=str(item.get("key") or ""),
-        value=_metric_value(item, field),
-        timestamp=integer(item, "timestamp", now_ms()) or 0,
-        step=integer(item, "step", 0) or 0,
-    )
+def _metric_columns(metrics: list[Any]) -> s.MetricColumns:
+    """MLflow's metric objects as mloop's columnar batch (one validation, not one per metric)."""
+    keys, values, steps, timestamps = [], [], [], []
+    now = now_ms()
+    for i, item in enumerate(metrics):
+        field = f"metrics[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{field} must be an object", field=field)
+        keys.append(str(item.get("key") or ""))
+        values.append(_metric_value(item, field))
+        timestamps.append(integer(item, "timestamp", now) or 0)
+        steps.append(integer(item, "step", 0) or 0)
+    return s.MetricColumns(keys=keys, values=values, steps=steps, timestamps=timestamps)
 
 
 def _metric_value(item: dict[str, Any], field: str) -> float:
@@ -252,7 +256,7 @@ def log_batch(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         )
     req = s.LogBatch(
         run_id=_run_id(body),
-        metrics=[_metric_in(m, f"metrics[{i}]") for i, m in enumerate(metrics)],
+        metric_columns=_metric_columns(metrics) if metrics else None,
         params=[s.ParamIn(key=k, value=v) for k, v in params],
         tags=[s.TagIn(key=k, value=v) for k, v in tags],
     )
