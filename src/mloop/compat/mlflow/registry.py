@@ -331,6 +331,19 @@ _ENDPOINTS: list[Endpoint] = [
 ]
 
 
+# Single-row reads and writes: cheap enough to run on the server's event loop.
+_QUICK = (
+    get_registered_model,
+    get_model_version,
+    get_download_uri,
+    set_alias,
+    delete_alias,
+    get_by_alias,
+    set_model_version_tag,
+    set_registered_model_tag,
+)
+
+
 def mlflow_registry_router(runtime: Runtime, require: RequireFn) -> APIRouter:
     """MLflow's model-registry endpoints."""
-    return mlflow_router(runtime, require, _ENDPOINTS)
+    return mlflow_router(runtime, require, _ENDPOINTS, quick=_QUICK)

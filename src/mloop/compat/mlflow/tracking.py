@@ -379,6 +379,22 @@ _ENDPOINTS: list[Endpoint] = [
 ]
 
 
+# Single-row reads and writes: cheap enough to run on the server's event loop.
+_QUICK = (
+    get_experiment,
+    get_experiment_by_name,
+    set_experiment_tag,
+    create_run,
+    update_run,
+    get_run,
+    log_batch,
+    log_metric,
+    log_param,
+    set_tag,
+    delete_tag,
+)
+
+
 def mlflow_tracking_router(runtime: Runtime, require: RequireFn) -> APIRouter:
     """MLflow's tracking endpoints."""
-    return mlflow_router(runtime, require, _ENDPOINTS)
+    return mlflow_router(runtime, require, _ENDPOINTS, quick=_QUICK)
