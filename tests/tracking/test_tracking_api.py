@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from pathlib import Path
@@ -48,6 +49,24 @@ def test_nested_runs_record_parent(sdk: str) -> None:
             mloop.start_run()
     stored = mloop.Client().get_run(child.info.run_id)
     assert stored.info.parent_run_id == parent.info.run_id
+
+
+def test_create_run_with_a_chosen_id(sdk: str) -> None:
+    client = mloop.Client()
+    run_id = "0123456789abcdef0123456789abcdef"
+    run = client.create_run(run_name="kept", run_id=run_id, start_time=1000)
+    assert run.info.run_id == run_id
+    stored = client.get_run(run_id)
+    assert (stored.info.run_name, stored.info.start_time) == ("kept", 1000)
+    assert stored.info.artifact_uri.endswith(f"/{run_id}/artifacts")
+    with pytest.raises(ConflictError, match="already exists") as info:
+        client.create_run(run_id=run_id)
+    assert info.value.field == "run_id"
+    for bad in ("0123456789ABCDEF0123456789ABCDEF", "abc", "g" * 32, "0" * 33):
+        with pytest.raises(ValidationError, match="32 lowercase hexadecimal") as info:
+            client.create_run(run_id=bad)
+        assert info.value.field == "run_id"
+    assert len(client.search_runs().runs) == 1
 
 
 def test_resume_run_by_id(sdk: str) -> None:
@@ -240,6 +259,24 @@ def test_artifacts_files_and_directories(sdk: str, tmp_path: Path) -> None:
     assert single.read_text() == "hello"
     with pytest.raises(NotFoundError):
         client.download_artifacts(run.info.run_id, "missing.txt", tmp_path / "none")
+
+
+def test_log_text_and_dict(sdk: str, tmp_path: Path) -> None:
+    with mloop.start_run() as run:
+        mloop.log_text("# notes", "notes/summary.md")
+        mloop.log_dict({"layers": [64, 32], "lr": 0.1}, "config.json")
+        mloop.log_dict({"seed": 7}, "conf/params.yaml")
+        with pytest.raises(ValidationError, match="JSON"):
+            mloop.log_dict({"bad": float("nan")}, "nan.json")
+        with pytest.raises(ValidationError, match="artifact_file"):
+            mloop.log_text("x", "dir/")
+        with pytest.raises(ValidationError):
+            mloop.log_text("x", "../escape.txt")
+    out = mloop.Client().download_artifacts(run.info.run_id, "", tmp_path / "out")
+    assert (out / "notes" / "summary.md").read_text() == "# notes"
+    assert json.loads((out / "config.json").read_text()) == {"layers": [64, 32], "lr": 0.1}
+    assert (out / "conf" / "params.yaml").read_text() == "seed: 7\n"
+    assert not (out / "nan.json").exists()
 
 
 @pytest.mark.parametrize("path", ["../escape.txt", "/etc/passwd", "a/../../b", "back\\slash"])

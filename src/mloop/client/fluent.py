@@ -6,6 +6,8 @@ the innermost active run.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -185,6 +187,38 @@ def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> No
 
 def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
     _client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Store ``text`` as the run artifact ``artifact_file`` (a path like ``notes/summary.md``)."""
+    if not isinstance(text, str):
+        raise ValidationError(f"text must be a str, got {type(text).__name__}", field="text")
+    name = Path(artifact_file)
+    if not artifact_file or artifact_file.endswith("/") or not name.name:
+        raise ValidationError(
+            "artifact_file must name a file, e.g. 'config.json'", field="artifact_file"
+        )
+    parent = str(name.parent) if str(name.parent) != "." else None
+    with tempfile.TemporaryDirectory(prefix="mloop-text-") as tmp:
+        local = Path(tmp) / name.name
+        local.write_text(text, encoding="utf-8")
+        log_artifact(local, parent)
+
+
+def log_dict(dictionary: Mapping[str, Any] | list[Any], artifact_file: str) -> None:
+    """Store a dict or list as a JSON (or, for ``.yaml``/``.yml`` files, YAML) run artifact."""
+    if artifact_file.endswith((".yaml", ".yml")):
+        import yaml
+
+        log_text(yaml.safe_dump(dictionary, sort_keys=False), artifact_file)
+        return
+    try:
+        text = json.dumps(dictionary, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"the dictionary cannot be written as JSON: {exc}", field="dictionary"
+        ) from None
+    log_text(text, artifact_file)
 
 
 def log_input(
