@@ -70,7 +70,9 @@ class TrackingClient(BaseClient):
         tags: Mapping[str, str] | None = None,
         parent_run_id: str | None = None,
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> s.Run:
+        """Start a run. ``run_id`` keeps an id from elsewhere (32 hex characters, unused)."""
         return self.call(
             "create_run",
             experiment_id=str(experiment_id) if experiment_id is not None else None,
@@ -78,6 +80,7 @@ class TrackingClient(BaseClient):
             tags={k: str(v) for k, v in (tags or {}).items()},
             parent_run_id=parent_run_id,
             start_time=start_time,
+            run_id=run_id,
         )
 
     def get_run(self, run_id: str) -> s.Run:

@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import math
+import re
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import BindParameter, bindparam, insert, select, update
 
-from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.ids import new_id
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
@@ -46,6 +47,22 @@ _NOUNS = ("otter", "heron", "lynx", "finch", "badger", "marten", "osprey", "wren
 def check_run_id(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 32 or not value.isalnum():
         raise ValidationError(f"run_id must be a 32-character id, got {value!r}", field="run_id")
+    return value
+
+
+_NEW_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _chosen_run_id(ctx: Context, value: str) -> str:
+    """A run id the caller supplies: 32 lowercase hex characters, not yet taken."""
+    if not _NEW_RUN_ID.fullmatch(value):
+        raise ValidationError(
+            f"run_id must be 32 lowercase hexadecimal characters, got {value!r}", field="run_id"
+        )
+    if ctx.conn.execute(_RUN_BY_ID, {"run_id": value}).first() is not None:
+        raise ConflictError(
+            f"run {value} already exists; leave run_id out to get a new id", field="run_id"
+        )
     return value
 
 
@@ -185,7 +202,7 @@ def create_run(ctx: Context, req: CreateRun) -> Run:
     for key, value in req.tags.items():
         check_key(key, "tags")
         check_text(value, f"tags.{key}", max_length=MAX_TAG_VALUE_LENGTH)
-    run_id = new_id()
+    run_id = new_id() if req.run_id is None else _chosen_run_id(ctx, req.run_id)
     run_name = check_name(req.run_name, "run_name") if req.run_name else _generated_name(run_id)
     start = req.start_time if req.start_time is not None else now_ms()
     if start < 0:

@@ -99,6 +99,8 @@ class Run(Message):
 
 class CreateRun(Message):
     experiment_id: str | None = None
+    # Only to keep an id from elsewhere (an imported MLflow run); new runs get a fresh one.
+    run_id: str | None = None
     run_name: str | None = None
     start_time: int | None = None
     tags: dict[str, str] = {}
