@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 import mlflow
+import mlflow.sklearn
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.store.tracking.dbmodels.models import (
@@ -211,12 +212,14 @@ def bench_search(
 
 
 def bench_alias(client: MlflowClient, experiment_id: str, lookups: int) -> dict[str, Any]:
+    """Log a tiny model (not timed), register it, point an alias at it, then time lookups."""
+    from sklearn.linear_model import LogisticRegression
+
     name = "bench-model"
-    run = client.create_run(experiment_id)
-    client.create_registered_model(name)
-    version = client.create_model_version(
-        name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
-    )
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.sklearn.log_model(model, name="model")
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     client.set_registered_model_alias(name, "champion", version.version)
     client.get_model_version_by_alias(name, "champion")  # warm-up
     samples = time_calls(lambda: client.get_model_version_by_alias(name, "champion"), lookups)
@@ -224,6 +227,100 @@ def bench_alias(client: MlflowClient, experiment_id: str, lookups: int) -> dict[
         "lookups": lookups,
         "median_ms": statistics.median(samples),
         "p99_ms": percentile(samples, 99),
+    }
+
+
+def bench_script(client: MlflowClient, experiment_id: str, runs: int, steps: int) -> float:
+    """Seconds for a typical training script: per run, params, tags, a metric pair per step,
+    a config artifact and a final score; then the best run is found and its curve read."""
+    t0 = time.perf_counter()
+    for r in range(runs):
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{r}"):
+            mlflow.log_params({f"p{i}": f"{r}-{i}" for i in range(10)})
+            mlflow.set_tags({"team": "risk", "stage": "tuning"})
+            for step in range(steps):
+                mlflow.log_metrics({"loss": 1.0 / (step + 1), "accuracy": step / steps}, step=step)
+            mlflow.log_dict({"trial": r, "layers": [64, 32]}, "config.json")
+            mlflow.log_metric("val_auc", (r * 7919 % runs) / runs)
+    best = client.search_runs([experiment_id], order_by=["metrics.val_auc DESC"], max_results=1)
+    client.get_metric_history(best[0].info.run_id, "loss")
+    return time.perf_counter() - t0
+
+
+_STUB_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+search = open(sys.argv[2], "rb").read()
+class Stub(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = search if self.path.endswith("/runs/search") else b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
+"""
+
+
+def bench_client_floor(uri: str, experiment_id: str, repeats: int) -> dict[str, Any]:
+    """The client's own cost: log_batch and search_runs against a stub server that answers
+    at once (search with the real server's recorded answer), in ms per call."""
+    import socket
+    import subprocess
+    import tempfile
+
+    import requests
+
+    body = {
+        "experiment_ids": [experiment_id],
+        "filter": SEARCH_FILTER,
+        "order_by": SEARCH_ORDER,
+        "max_results": SEARCH_MAX_RESULTS,
+    }
+    recorded = requests.post(f"{uri}/api/2.0/mlflow/runs/search", json=body, timeout=60)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.NamedTemporaryFile(suffix=".json") as answer:
+        answer.write(recorded.content)
+        answer.flush()
+        stub = subprocess.Popen([sys.executable, "-c", _STUB_SERVER, str(port), answer.name])
+        try:
+            stub_uri = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.post(f"{stub_uri}/ping", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            stub_client = MlflowClient(stub_uri)
+            metrics = batch_metrics(BATCH_CHUNK)
+            run_id = uuid.uuid4().hex
+            batch = time_calls(lambda: stub_client.log_batch(run_id, metrics=metrics), repeats)
+            search = time_calls(
+                lambda: stub_client.search_runs(
+                    [experiment_id],
+                    filter_string=SEARCH_FILTER,
+                    order_by=SEARCH_ORDER,
+                    max_results=SEARCH_MAX_RESULTS,
+                ),
+                repeats,
+            )
+        finally:
+            stub.terminate()
+            stub.wait(10)
+    return {
+        "log_batch_1000_ms": statistics.median(batch),
+        "search_ms": statistics.median(search),
+        "search_answer_bytes": len(recorded.content),
     }
 
 
@@ -262,12 +359,27 @@ def alias_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, 
     return bench_alias(client, experiment_id, args.lookups)
 
 
+def script_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment_id = mlflow.set_experiment("bench-script").experiment_id
+    seconds = bench_script(client, experiment_id, args.script_runs, args.script_steps)
+    return {"runs": args.script_runs, "steps": args.script_steps, "seconds": seconds}
+
+
+def floor_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
+    experiment = client.get_experiment_by_name("bench-search")
+    if experiment is None:
+        raise RuntimeError("the search workload did not run, so there is nothing to record")
+    return bench_client_floor(args.uri, experiment.experiment_id, args.search_repeats)
+
+
 WORKLOADS: dict[str, Callable[[argparse.Namespace, MlflowClient], dict[str, Any]]] = {
     "logging": logging_workload,
     "batch": batch_workload,
     "runs": runs_workload,
     "search": search_workload,
     "alias": alias_workload,
+    "script": script_workload,
+    "client_floor": floor_workload,
 }
 
 
@@ -311,6 +423,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--search-data", required=True, help="JSON list of runs to search over")
     parser.add_argument("--search-repeats", type=int, default=20)
     parser.add_argument("--lookups", type=int, default=500)
+    parser.add_argument("--script-runs", type=int, default=20)
+    parser.add_argument("--script-steps", type=int, default=50)
     return parser.parse_args(argv)
 
 
