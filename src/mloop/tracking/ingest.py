@@ -326,25 +326,3 @@ def metric_keys(ctx: Context, run_id: str) -> list[str]:
         .order_by(t.latest_metrics.c.key)
     )
     return [r.key for r in rows]
-
-
-def latest_metric_points(ctx: Context, run_ids: list[str]) -> dict[str, list[MetricPoint]]:
-    """Each run's latest value per metric key, with its step and timestamp."""
-    found: dict[str, list[MetricPoint]] = {run_id: [] for run_id in run_ids}
-    if not run_ids:
-        return found
-    rows = ctx.conn.execute(
-        select(t.latest_metrics)
-        .where(t.latest_metrics.c.run_id.in_(run_ids))
-        .order_by(t.latest_metrics.c.key)
-    )
-    for r in rows:
-        found[r.run_id].append(
-            MetricPoint(
-                key=r.key,
-                value=math.nan if r.is_nan or r.value is None else r.value,
-                step=r.step,
-                timestamp=r.timestamp,
-            )
-        )
-    return found

@@ -7,6 +7,7 @@ import binascii
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -116,24 +117,43 @@ def metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
 
-def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
-    """Full runs (info, params, latest metrics, tags, inputs) in the order of ``run_ids``."""
-    if not run_ids:
-        return []
+@dataclass
+class RunParts:
+    """A batch of runs as fetched, before they become :class:`Run` messages: lets the MLflow
+    layer write its JSON straight from the rows (search answers hold hundreds of runs)."""
+
+    rows: dict[str, Any]
+    params: dict[str, dict[str, str]]
+    tags: dict[str, dict[str, str]]
+    # (key, value, step, timestamp) of each latest metric value, by run
+    metrics: dict[str, list[tuple[str, float, int, int]]]
+    inputs: dict[str, list[dict[str, Any]]]
+
+    def info(self, run_id: str) -> dict[str, Any]:
+        return _info_fields(self.rows[run_id])
+
+
+def fetch_run_parts(ctx: Context, run_ids: list[str]) -> RunParts:
+    """Info, params, tags, latest metrics and inputs of the runs, in four queries."""
     ids = {"ids": run_ids}
-    rows = {r.run_id: r for r in ctx.conn.execute(_RUNS_IN, ids).all()}
-    params: dict[str, dict[str, str]] = {rid: {} for rid in rows}
-    tags: dict[str, dict[str, str]] = {rid: {} for rid in rows}
-    metrics: dict[str, dict[str, float]] = {rid: {} for rid in rows}
-    inputs: dict[str, list[dict[str, Any]]] = {rid: [] for rid in rows}
+    rows = {r.run_id: r for r in ctx.conn.execute(_RUNS_IN, ids).all()} if run_ids else {}
+    parts = RunParts(
+        rows=rows,
+        params={rid: {} for rid in rows},
+        tags={rid: {} for rid in rows},
+        metrics={rid: [] for rid in rows},
+        inputs={rid: [] for rid in rows},
+    )
+    if not rows:
+        return parts
     for run_id, key, value in ctx.conn.execute(_PARAMS_IN, ids).all():
-        params[run_id][key] = value
+        parts.params[run_id][key] = value
     for run_id, key, value in ctx.conn.execute(_TAGS_IN, ids).all():
-        tags[run_id][key] = value
-    for run_id, key, value, is_nan in ctx.conn.execute(_METRICS_IN, ids).all():
-        metrics[run_id][key] = metric_value(value, is_nan)
+        parts.tags[run_id][key] = value
+    for run_id, key, value, is_nan, step, timestamp in ctx.conn.execute(_METRICS_IN, ids).all():
+        parts.metrics[run_id].append((key, metric_value(value, is_nan), step, timestamp))
     for d in ctx.conn.execute(_INPUTS_IN, ids).all():
-        inputs[d.run_id].append(
+        parts.inputs[d.run_id].append(
             {
                 "name": d.name,
                 "digest": d.digest,
@@ -143,17 +163,29 @@ def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
                 "dataset_schema": d.schema_json,
             }
         )
+    return parts
+
+
+def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:
+    """Full runs (info, params, latest metrics, tags, inputs) in the order of ``run_ids``."""
+    if not run_ids:
+        return []
+    parts = fetch_run_parts(ctx, run_ids)
     # One validation of the whole list runs in pydantic's compiled core: faster than
     # constructing each nested model from Python.
     return _RUN_LIST.validate_python(
         [
             {
-                "info": _info_fields(rows[rid]),
-                "data": {"params": params[rid], "metrics": metrics[rid], "tags": tags[rid]},
-                "inputs": inputs[rid],
+                "info": parts.info(rid),
+                "data": {
+                    "params": parts.params[rid],
+                    "metrics": {key: value for key, value, _, _ in parts.metrics[rid]},
+                    "tags": parts.tags[rid],
+                },
+                "inputs": parts.inputs[rid],
             }
             for rid in run_ids
-            if rid in rows
+            if rid in parts.rows
         ]
     )
 
@@ -179,6 +211,8 @@ _METRICS_IN = select(
     t.latest_metrics.c.key,
     t.latest_metrics.c.value,
     t.latest_metrics.c.is_nan,
+    t.latest_metrics.c.step,
+    t.latest_metrics.c.timestamp,
 ).where(t.latest_metrics.c.run_id.in_(_IDS))
 _INPUTS_IN = select(t.run_inputs).where(t.run_inputs.c.run_id.in_(_IDS))
 
@@ -326,6 +360,12 @@ def _encode_page_token(offset: int) -> str:
 @operations.post("/runs/search", SearchRuns, RunPage, role="reader")
 def search_runs(ctx: Context, req: SearchRuns) -> RunPage:
     """Search runs with the filter language, ordered and paginated."""
+    ids, token = search_run_ids(ctx, req)
+    return RunPage(runs=load_runs(ctx, ids), next_page_token=token)
+
+
+def search_run_ids(ctx: Context, req: SearchRuns) -> tuple[list[str], str | None]:
+    """The ids of one page of a search, and the token of the next page (None at the end)."""
     if req.experiment_ids:
         experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in req.experiment_ids]
     else:
@@ -346,4 +386,4 @@ def search_runs(ctx: Context, req: SearchRuns) -> RunPage:
     )
     ids = [r[0] for r in ctx.conn.execute(query.limit(req.max_results + 1).offset(offset))]
     token = _encode_page_token(offset + req.max_results) if len(ids) > req.max_results else None
-    return RunPage(runs=load_runs(ctx, ids[: req.max_results]), next_page_token=token)
+    return ids[: req.max_results], token

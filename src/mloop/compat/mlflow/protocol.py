@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mloop.tracking.schemas import Experiment, MetricPoint, Run, RunInfo
+from mloop.tracking.runs import RunParts
+from mloop.tracking.schemas import Experiment, MetricPoint, RunInfo
 
 # MLflow's limits for one log-batch request (mlflow/utils/validation.py).
 MAX_METRICS_PER_BATCH = 1000
@@ -41,19 +42,23 @@ def experiment(exp: Experiment) -> dict[str, Any]:
 
 
 def run_info(info: RunInfo) -> dict[str, Any]:
+    return _info_json(info.model_dump())
+
+
+def _info_json(info: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "run_id": info.run_id,
-        "run_uuid": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "user_id": info.user_id,
-        "status": info.status,
-        "start_time": info.start_time,
-        "artifact_uri": f"mlflow-artifacts:/{info.artifact_uri}",
-        "lifecycle_stage": info.lifecycle_stage,
+        "run_id": info["run_id"],
+        "run_uuid": info["run_id"],
+        "run_name": info["run_name"],
+        "experiment_id": info["experiment_id"],
+        "user_id": info["user_id"],
+        "status": info["status"],
+        "start_time": info["start_time"],
+        "artifact_uri": f"mlflow-artifacts:/{info['artifact_uri']}",
+        "lifecycle_stage": info["lifecycle_stage"],
     }
-    if info.end_time is not None:
-        body["end_time"] = info.end_time
+    if info["end_time"] is not None:
+        body["end_time"] = info["end_time"]
     return body
 
 
@@ -75,40 +80,43 @@ _SOURCE_TAGS = {
 }
 
 
-def mlflow_tags(value: Run) -> dict[str, str]:
+def _mlflow_tags(info: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:
     """The run's tags plus the system tags MLflow clients read (run name, user, source)."""
-    tags = dict(value.data.tags)
-    tags.setdefault("mlflow.runName", value.info.run_name)
-    tags.setdefault("mlflow.user", value.info.user_id)
-    if value.info.parent_run_id:
-        tags.setdefault("mlflow.parentRunId", value.info.parent_run_id)
+    tags = dict(tags)
+    tags.setdefault("mlflow.runName", info["run_name"])
+    tags.setdefault("mlflow.user", info["user_id"])
+    if info["parent_run_id"]:
+        tags.setdefault("mlflow.parentRunId", info["parent_run_id"])
     for ours, theirs in _SOURCE_TAGS.items():
-        if ours in value.data.tags:
-            tags.setdefault(theirs, value.data.tags[ours])
+        if ours in tags:
+            tags.setdefault(theirs, tags[ours])
     return tags
 
 
-def run(value: Run, latest: list[MetricPoint]) -> dict[str, Any]:
+def run(parts: RunParts, run_id: str) -> dict[str, Any]:
+    """MLflow's Run JSON, written straight from fetched rows: search answers hold hundreds."""
+    info = parts.info(run_id)
     return {
-        "info": run_info(value.info),
+        "info": _info_json(info),
         "data": {
-            "metrics": [metric(p) for p in latest],
-            "params": key_values(value.data.params),
-            "tags": key_values(mlflow_tags(value)),
+            "metrics": [
+                {"key": key, "value": number(value), "timestamp": ts, "step": step}
+                for key, value, step, ts in sorted(parts.metrics[run_id])
+            ],
+            "params": key_values(parts.params[run_id]),
+            "tags": key_values(_mlflow_tags(info, parts.tags[run_id])),
         },
-        "inputs": {
-            "dataset_inputs": [
-                {
-                    "tags": [{"key": "mlflow.data.context", "value": d.context}],
-                    "dataset": {
-                        "name": d.name,
-                        "digest": d.digest,
-                        "source_type": d.source_type,
-                        "source": d.source,
-                        **({"schema": d.dataset_schema} if d.dataset_schema else {}),
-                    },
-                }
-                for d in value.inputs
-            ]
-        },
+        "inputs": {"dataset_inputs": [_dataset_input(d) for d in parts.inputs[run_id]]},
     }
+
+
+def _dataset_input(d: dict[str, Any]) -> dict[str, Any]:
+    dataset = {
+        "name": d["name"],
+        "digest": d["digest"],
+        "source_type": d["source_type"],
+        "source": d["source"],
+    }
+    if d["dataset_schema"]:
+        dataset["schema"] = d["dataset_schema"]
+    return {"tags": [{"key": "mlflow.data.context", "value": d["context"]}], "dataset": dataset}

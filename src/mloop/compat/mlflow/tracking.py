@@ -44,8 +44,7 @@ def _experiment_id(ctx: Context, value: str | None) -> str | None:
 
 
 def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
-    loaded = runs.load_runs(ctx, [run_id])[0]
-    return p.run(loaded, ingest.latest_metric_points(ctx, [run_id])[run_id])
+    return p.run(runs.fetch_run_parts(ctx, [run_id]), run_id)
 
 
 # -- experiments ------------------------------------------------------------------------
@@ -193,12 +192,11 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         page_token=body.get("page_token") or None,
         view=view,
     )
-    page = runs.search_runs(ctx, req)
-    ids = [r.info.run_id for r in page.runs]
-    latest = ingest.latest_metric_points(ctx, ids)
-    answer: dict[str, Any] = {"runs": [p.run(r, latest[r.info.run_id]) for r in page.runs]}
-    if page.next_page_token:
-        answer["next_page_token"] = page.next_page_token
+    ids, token = runs.search_run_ids(ctx, req)
+    parts = runs.fetch_run_parts(ctx, ids)
+    answer: dict[str, Any] = {"runs": [p.run(parts, run_id) for run_id in ids]}
+    if token:
+        answer["next_page_token"] = token
     return answer
 
 
