@@ -19,8 +19,6 @@ What makes a second import a no-op:
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 import re
 import sqlite3
 import tempfile
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mloop.compat.mlflow.environment import INSTALL_HINT, mlflow_environment
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
 from mloop.tracking.schemas import MAX_BATCH_PARAMS, MAX_BATCH_TAGS
 
@@ -54,7 +53,6 @@ KINDS = (
     "model versions",
     "aliases",
 )
-INSTALL_HINT = "pip install 'mloop[mlflow]'"
 _PAGE = 1000
 _METRIC_CHUNK = 20_000
 _CONTEXT_TAG = "mlflow.data.context"
@@ -222,64 +220,6 @@ def _mlflow_client(uri: str) -> Any:
             f"importing from MLflow needs the mlflow package: {INSTALL_HINT}"
         ) from None
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-@contextmanager
-def _mlflow_environment(uri: str) -> Iterator[None]:
-    """MLflow set up for reading ``uri``: no telemetry, its INFO logs quiet.
-
-    MLflow 3 refuses to open a file store unless told to; reading one to move away from it is
-    what the opt-out is for. Its file registry looks logged models up through the process-wide
-    tracking URI (not the client's), so that points at ``uri`` too; without it MLflow would
-    create ``./mlflow.db``. Everything is put back afterwards.
-    """
-    overrides = {
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "MLFLOW_TRACKING_URI": uri,
-        "MLFLOW_REGISTRY_URI": uri,
-    }
-    if uri.startswith("file:"):
-        overrides["MLFLOW_ALLOW_FILE_STORE"] = "true"
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    try:
-        with _global_tracking_uri(uri), _quiet_mlflow_logs():
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextmanager
-def _global_tracking_uri(uri: str) -> Iterator[None]:
-    try:
-        import mlflow  # noqa: F401
-    except ImportError:
-        raise MloopError(
-            f"importing from MLflow needs the mlflow package: {INSTALL_HINT}"
-        ) from None
-    try:
-        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-    except ImportError:  # moved in a later MLflow: MLFLOW_TRACKING_URI has to do
-        yield
-        return
-    with _use_tracking_uri(uri):
-        yield
-
-
-@contextmanager
-def _quiet_mlflow_logs() -> Iterator[None]:
-    """MLflow's INFO lines (one per empty artifact folder) would break the progress bars."""
-    logger = logging.getLogger("mlflow")  # configured when mlflow is imported, so after that
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _paged(fetch: Callable[..., Any], **kwargs: Any) -> list[Any]:
@@ -787,7 +727,7 @@ def import_mlflow(
     """
     uri = resolve_source(source)
     summary = ImportSummary(source=redact(uri))
-    with _mlflow_environment(uri), tempfile.TemporaryDirectory(prefix="mloop-import-") as tmp:
+    with mlflow_environment(uri), tempfile.TemporaryDirectory(prefix="mloop-import-") as tmp:
         try:
             importer = _Importer(
                 client,
