@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install-demo: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[sklearn]'
+	$(BIN)/pip install --quiet -e '.[sklearn,mlflow]'
 
 install-test: $(BIN)/python
 	bash scripts/install-system-deps.sh

@@ -37,6 +37,25 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     files = {f.path for f in client.call("walk_artifacts", run_id=sgd, path="").files}
     assert {"evaluation/confusion_matrix.csv", "features.json"} <= files
 
+    # The MLflow-client step (mlflow is a test dependency): an ordinary run with an MLflow model.
+    logged = by_name["mlflow-client-logreg"]
+    assert logged.data.params["client"] == "mlflow" and "val_auc" in logged.data.metrics
+    model_files = client.call("walk_artifacts", run_id=logged.info.run_id, path="model").files
+    assert "model/MLmodel" in {f.path for f in model_files}
+    assert "logged by the stock mlflow" in result.stdout
+
+
+def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from mloop.cli.demo_steps import STEPS, run_demo
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow now raises ImportError
+    steps = tuple(s for s in STEPS if s.name in ("data", "mlflow_client"))
+    state = run_demo(tmp_path / "demo", steps=steps)
+    assert state.runs == []
+    assert any("pip install 'mloop[mlflow]'" in note for note in state.notes)
+
 
 def test_demo_refuses_a_used_directory(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "something").write_text("x")

@@ -108,6 +108,8 @@ def _print_summary(state: DemoState, port: int) -> None:
                 for p in state.predictions
             ],
         )
+    for note in state.notes:
+        out.print(escape(note))
     out.print(
         "\nLook at it in the web UI:\n"
         f"  [bold]MLOOP_HOME={escape(home)} mloop server{port_option}[/bold]\n"

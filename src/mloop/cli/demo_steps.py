@@ -107,6 +107,7 @@ class DemoState:
     runs: list[TrainedRun] = field(default_factory=list)
     registered: list[RegisteredVersion] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what steps want the summary to say
     seconds: float = 0.0
 
     def dataset(self) -> Dataset:
@@ -414,12 +415,19 @@ def verify_champion(state: DemoState) -> None:
     state.reporter.advance()
 
 
+def _train_with_mlflow_client(state: DemoState) -> None:
+    from mloop.cli.demo_mlflow import train_with_mlflow_client
+
+    train_with_mlflow_client(state)
+
+
 STEPS: tuple[DemoStep, ...] = (
     DemoStep("data", load_data),
     DemoStep("sgd", train_sgd),
     DemoStep("gradient_boosting", train_gradient_boosting),
     DemoStep("random_forest", train_random_forest),
     DemoStep("logistic_regression", train_logistic_regression),
+    DemoStep("mlflow_client", _train_with_mlflow_client),
     DemoStep("register", register_best),
     DemoStep("verify", verify_champion),
 )

@@ -42,7 +42,8 @@ def mlflow_environment(uri: str) -> Iterator[None]:
     }
     if uri.startswith("file:"):
         overrides["MLFLOW_ALLOW_FILE_STORE"] = "true"
-    saved = {name: os.environ.get(name) for name in overrides}
+    # set_experiment writes MLFLOW_EXPERIMENT_ID; it is put back with the rest.
+    saved = {name: os.environ.get(name) for name in (*overrides, "MLFLOW_EXPERIMENT_ID")}
     os.environ.update(overrides)
     try:
         with _global_tracking_uri(uri), _quiet_mlflow_logs():
