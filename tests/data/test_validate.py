@@ -518,3 +518,12 @@ def test_large_parquet_validates_with_a_low_memory_limit(tmp_path: Path) -> None
     )
     report = validate(tmp_path / "big.parquet", contract, memory_limit="150MB", threads=2)
     assert report.passed, report.to_text()
+
+
+def test_rules_with_lambdas_bind_against_the_data() -> None:
+    df = pd.DataFrame({"xs": [[1, 2], [3, -1]], "a": [1, 2]})
+    contract = Contract(
+        name="c", rules=[Rule("all_positive", "list_bool_and(list_transform(xs, lambda x: x > 0))")]
+    )
+    result = validate(df, contract).check("all_positive")
+    assert (result.status, result.failing_count) == ("failed", 1)

@@ -26,7 +26,7 @@ from mloop.data.checks import Check, Severity
 from mloop.data.custom import CustomCheck
 from mloop.data.dtypes import TYPE_NAMES
 from mloop.data.errors import ContractError, format_path
-from mloop.data.sql_rules import RuleSyntaxError, check_rule_sql
+from mloop.data.sql_rules import RuleSyntaxError, check_rule_sql, regex_problem
 
 ExtraColumns = Literal["allow", "warn", "error"]
 
@@ -952,23 +952,10 @@ def _allowed(value: Any, path: tuple[str | int, ...], declared: str | None) -> t
 def _regex(value: Any, path: tuple[str | int, ...]) -> str:
     if not isinstance(value, str) or not value:
         raise ContractError(f"expected a regular expression, got {_show(value)}", path)
-    problem = _regex_problem(value)
+    problem = regex_problem(value)
     if problem:
         raise ContractError(f"invalid regular expression (RE2 syntax): {problem}", path)
     return value
-
-
-def _regex_problem(pattern: str) -> str | None:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
-    except duckdb.Error as exc:
-        return str(exc).splitlines()[0]
-    finally:
-        con.close()
-    return None
 
 
 def _duration(value: Any, path: tuple[str | int, ...]) -> dt.timedelta:

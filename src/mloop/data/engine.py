@@ -1,7 +1,8 @@
 """The DuckDB connection profiling and validation run on.
 
 Each call opens its own in-memory connection with a memory limit (DuckDB spills to a private
-temporary directory beyond it), a thread count, and the data attached as one view. Before
+temporary directory beyond it), a thread count, Parquet prefetching off (so memory stays
+flat on wide files with large row groups), and the data attached as one view. Before
 any user SQL runs, the connection is locked down: it may read only the source's own files,
 Python variables are not visible as tables, and the configuration cannot be changed.
 """
@@ -55,6 +56,10 @@ class Engine:
         con.execute("SET python_enable_replacements = false")
         with contextlib.suppress(duckdb.Error):  # a build without ICU has no time zones
             con.execute("SET TimeZone = 'UTC'")
+        # Prefetching reads whole row groups of every column at once: with wide files and
+        # large row groups (pyarrow writes 1Mi rows) that alone exceeds a small memory limit.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET disable_parquet_prefetching = true")
 
     def _lock_down(self, paths: Sequence[str]) -> None:
         con = self.con

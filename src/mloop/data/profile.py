@@ -10,10 +10,10 @@ each reading only the columns it needs:
    ``reservoir_quantile`` is not used: it keeps the *first* values, which is badly biased on
    sorted data; ``approx_quantile`` (t-digest) is accurate but about 10x slower;
 3. standard deviations (as the sum of squared differences from the mean of step 1, which
-   is both cheaper than ``stddev_samp`` and numerically stable), equal-width histograms
-   (20 bins between min and max) of numeric columns, full value counts of categorical
-   columns with at most ``max_categories`` distinct values, and approximate top values of
-   the others;
+   is both cheaper than ``stddev_samp`` and numerically stable) and equal-width histograms
+   (20 bins between min and max) of numeric columns; then, in queries of their own, full
+   value counts of categorical columns with at most ``max_categories`` distinct values,
+   and approximate top values of the others;
 4. only for categorical columns with more distinct values than that: exact counts of those
    approximate top values, one small filtered query per column.
 
@@ -386,12 +386,16 @@ class _Plan:
 
     # pass 3 (and 4): standard deviations, histograms and category counts
     def _pass_shapes(self, engine: Engine) -> None:
-        exprs: list[str] = []
-        params: list[Any] = []
-        jobs: list[tuple[ColumnProfile, str]] = []
+        # Three queries, not one: DuckDB runs an aggregate query several times slower when
+        # histogram() or approx_top_k() of text shares it with numeric aggregates (measured
+        # 17.7 s together against 5.4 s apart on 10M x 50), and each reads only its columns.
+        groups: dict[str, tuple[list[str], list[Any], list[tuple[ColumnProfile, str]]]] = {
+            name: ([], [], []) for name in ("numeric", "categories", "top_values")
+        }
         for f, col in zip(self.fields, self.cols, strict=True):
             c = quote_ident(f.name)
             if col.kind == "numeric" and col.mean is not None:
+                exprs, params, jobs = groups["numeric"]
                 x = self._value(f)
                 exprs.append(f"sum(({x} - ?) * ({x} - ?))")
                 params += [col.mean, col.mean]
@@ -405,29 +409,33 @@ class _Plan:
                     jobs.append((col, "histogram"))
             elif col.kind == "categorical" and col.count > 0:
                 if (col.distinct or 0) <= self.max_categories:
+                    exprs, _, jobs = groups["categories"]
                     exprs.append(f"histogram({c})")
                     jobs.append((col, "categories"))
                 else:
+                    exprs, _, jobs = groups["top_values"]
                     exprs.append(f"approx_top_k({c}, {int(self.top_k)})")
                     jobs.append((col, "top_values"))
-        if not exprs:
-            return
-        row = engine.one(f"SELECT {', '.join(exprs)} FROM {quote_ident(VIEW)}", params)
-        third: list[tuple[ColumnProfile, list[Any]]] = []
-        for (col, job), value in zip(jobs, row, strict=True):
-            if job == "std":
-                n = self._finite_count(col)
-                col.std = math.sqrt(float(value) / (n - 1)) if n > 1 and value is not None else None
-            elif job == "histogram":
-                col.histogram = self._histogram(col, value or {})
-            elif job == "categories":
-                pairs = _sorted_pairs(value or {})
-                col.categories = pairs
-                col.top = pairs[: self.top_k]
-            else:
-                third.append((col, [v for v in (value or []) if v is not None]))
-        if third:
-            self._pass_top_counts(engine, third)
+        fourth: list[tuple[ColumnProfile, list[Any]]] = []
+        for exprs, params, jobs in groups.values():
+            if not exprs:
+                continue
+            row = engine.one(f"SELECT {', '.join(exprs)} FROM {quote_ident(VIEW)}", params)
+            for (col, job), value in zip(jobs, row, strict=True):
+                if job == "std":
+                    n = self._finite_count(col)
+                    ok = n > 1 and value is not None
+                    col.std = math.sqrt(max(float(value), 0.0) / (n - 1)) if ok else None
+                elif job == "histogram":
+                    col.histogram = self._histogram(col, value or {})
+                elif job == "categories":
+                    pairs = _sorted_pairs(value or {})
+                    col.categories = pairs
+                    col.top = pairs[: self.top_k]
+                else:
+                    fourth.append((col, [v for v in (value or []) if v is not None]))
+        if fourth:
+            self._pass_top_counts(engine, fourth)
 
     def _pass_top_counts(self, engine: Engine, jobs: list[tuple[ColumnProfile, list[Any]]]) -> None:
         # One small query per column: the IN filter is pushed into the scan, which reads

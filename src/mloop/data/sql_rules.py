@@ -12,8 +12,10 @@ access switched off.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +44,26 @@ def check_rule_sql(sql: str) -> list[str]:
     The column names are those the expression references (deduplicated, in order), so a
     report can show them and validation can tell when one is missing.
     """
+    return list(_checked_rule(sql))
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why DuckDB (RE2) cannot compile ``pattern``, or None when it can."""
+    return _regex_problem(pattern)
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex_problem(pattern: str) -> str | None:
+    with _scratch() as con:
+        try:
+            con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).splitlines()[0]
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_rule(sql: str) -> tuple[str, ...]:
     if not sql.strip():
         raise RuleSyntaxError("the rule is empty")
     if len(sql) > MAX_RULE_LENGTH:
@@ -80,7 +102,7 @@ def check_rule_sql(sql: str) -> list[str]:
             names = item.get("column_names") or []
             if names and names[-1] not in columns:
                 columns.append(str(names[-1]))
-    return columns
+    return tuple(columns)
 
 
 def _is_plain_select(node: dict[str, Any]) -> bool:
@@ -118,20 +140,32 @@ def _walk(value: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(child)
 
 
+_SCRATCH_LOCK = threading.Lock()
+_SCRATCH: list[duckdb.DuckDBPyConnection] = []
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A shared connection without data or file access, for parsing; one user at a time."""
+    with _SCRATCH_LOCK:
+        if not _SCRATCH:
+            con = duckdb.connect()
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            _SCRATCH.append(con)
+        yield _SCRATCH[0]
+
+
 def _parse(sql: str) -> dict[str, Any]:
-    con = duckdb.connect()
-    try:
+    with _scratch() as con:
         rows = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
-    finally:
-        con.close()
     result: dict[str, Any] = json.loads(rows[0][0])
     return result
 
 
 @functools.cache
 def _forbidden_functions() -> frozenset[str]:
-    con = duckdb.connect()
-    try:
+    with _scratch() as con:
         marks = ", ".join("?" for _ in _FORBIDDEN_FUNCTION_TYPES)
         rows = con.execute(
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
@@ -140,8 +174,6 @@ def _forbidden_functions() -> frozenset[str]:
             "WHERE function_type IN ('scalar', 'macro'))",
             list(_FORBIDDEN_FUNCTION_TYPES),
         ).fetchall()
-    finally:
-        con.close()
     return frozenset(r[0] for r in rows)
 
 
