@@ -7,8 +7,8 @@
    <violation>)`` each), the row count, the newest value for freshness checks, and the
    current statistics distribution checks compare with the reference profile (mean,
    standard deviation, counts in the reference's histogram bins or categories).
-3. One ``GROUP BY`` query per uniqueness key (and a second one for its examples only when
-   it has duplicates).
+3. One ``GROUP BY`` query per uniqueness key, which also returns the most repeated keys as
+   examples.
 4. One query fetches up to ``examples`` failing rows for every failed row-level check.
 5. Only when the contract has custom Python checks: one streaming pass in Arrow batches.
 
