@@ -253,6 +253,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 search = open(sys.argv[2], "rb").read()
 class Stub(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body as two packets meet delayed ACKs
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = search if self.path.endswith("/runs/search") else b"{}"
