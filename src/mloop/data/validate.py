@@ -238,8 +238,16 @@ class _Run:
                     p.done("error", problem)
 
     def _hint(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.schema.names, n=1)
-        return f" (did you mean {close[0]!r}?)" if close else ""
+        # A renamed column shows up as a column the contract does not name: look there first.
+        named = {c for check in self.contract.checks() for c in check.columns}
+        unclaimed = [c for c in self.schema.names if c not in named]
+        close = difflib.get_close_matches(name, unclaimed or self.schema.names, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+        if unclaimed:
+            shown = ", ".join(repr(c) for c in unclaimed[:5])
+            return f" (the data has columns the contract does not name: {shown})"
+        return ""
 
     # -- 2: the aggregate scan ------------------------------------------------------------
 
