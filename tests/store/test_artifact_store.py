@@ -72,6 +72,21 @@ def test_copy_tree_and_download(store: ArtifactStore, tmp_path: Path) -> None:
     assert (out / "x" / "1.txt").read_bytes() == b"1"
 
 
+def test_move_replaces_the_target(store: ArtifactStore) -> None:
+    store.put_bytes("up/x.bin", b"new")
+    store.put_bytes("final/1/data.bin", b"old")
+    store.move("up/x.bin", "final/1/data.bin")
+    with store.open("final/1/data.bin") as handle:
+        assert handle.read() == b"new"
+    assert not store.exists("up/x.bin")
+    store.move("final/1/data.bin", "other/2/data.bin")  # into a directory that did not exist
+    assert store.exists("other/2/data.bin") and not store.exists("final/1/data.bin")
+    with pytest.raises(NotFoundError):
+        store.move("up/x.bin", "final/1/data.bin")
+    with pytest.raises(ValidationError):
+        store.move("other/2/data.bin", "../escape.bin")
+
+
 def test_failed_write_leaves_nothing(store: ArtifactStore) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"x" * 100

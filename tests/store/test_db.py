@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import mloop.auth.tables
+import mloop.datasets.tables
 import mloop.registry.tables
 import mloop.tracking.tables  # noqa: F401
 from mloop.core.config import Settings

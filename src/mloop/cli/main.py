@@ -7,7 +7,17 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from mloop.cli import data, demo, experiments, import_cmd, models, runs, server, tokens
+from mloop.cli import (
+    data,
+    datasets,
+    demo,
+    experiments,
+    import_cmd,
+    models,
+    runs,
+    server,
+    tokens,
+)
 from mloop.cli._output import fail
 from mloop.core.errors import MloopError
 
@@ -52,6 +62,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(models.alias_app, name="alias")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(data.app, name="data")
+app.add_typer(datasets.app, name="datasets")
 app.add_typer(import_cmd.app, name="import")
 app.command("server")(server.server)
 app.command("demo")(demo.demo)

@@ -73,6 +73,7 @@ def version_dict(version: ModelVersion) -> dict[str, Any]:
         "aliases": list(version.aliases),
         "metrics": dict(version.metrics),
         "tags": dict(version.tags),
+        "training_data": [dict(d) for d in version.training_data],
     }
 
 
@@ -85,6 +86,17 @@ def history_dict(entry: AliasHistoryEntry) -> dict[str, Any]:
         "actor": entry.actor,
         "timestamp": entry.timestamp,
     }
+
+
+def _training_data(version: ModelVersion) -> str:
+    """The dataset versions a model version was trained on, with the contract each passed."""
+    parts = []
+    for d in version.training_data:
+        text = f"{d.get('name')}/{d.get('version')}"
+        if d.get("contract_name"):
+            text += f" ({d['contract_name']} v{d.get('contract_version')})"
+        parts.append(text)
+    return ", ".join(parts) or "-"
 
 
 @app.command("list")
@@ -147,7 +159,7 @@ def show_model(
     by_version = _aliases_by_version(model.aliases)
     print_table(
         "Versions",
-        ["version", "aliases", "status", "flavor", "run id", "created", "sha256"],
+        ["version", "aliases", "status", "flavor", "run id", "created", "sha256", "data"],
         [
             (
                 v.version,
@@ -157,6 +169,7 @@ def show_model(
                 v.run_id,
                 fmt_time(v.creation_time),
                 (v.sha256 or "")[:12],
+                _training_data(v),
             )
             for v in versions
         ],

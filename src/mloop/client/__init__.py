@@ -2,6 +2,15 @@
 
 from mloop.client.client import Client
 from mloop.client.connection import get_tracking_uri, set_tracking_uri
+from mloop.client.datasets_fluent import (
+    DatasetVersion,
+    delete_dataset_alias,
+    get_dataset,
+    register_dataset,
+    set_dataset_alias,
+    set_dataset_policy,
+    validate_dataset,
+)
 from mloop.client.entities import Metric, Param, RunTag
 from mloop.client.fluent import (
     ActiveRun,
@@ -36,15 +45,18 @@ from mloop.models.python_model import PythonModel
 __all__ = [
     "ActiveRun",
     "Client",
+    "DatasetVersion",
     "Metric",
     "Param",
     "PythonModel",
     "RunTag",
     "active_run",
     "delete_alias",
+    "delete_dataset_alias",
     "delete_tag",
     "end_run",
     "flush",
+    "get_dataset",
     "get_model_version_by_alias",
     "get_tracking_uri",
     "load_model",
@@ -57,12 +69,16 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_dataset",
     "register_model",
     "search_runs",
     "set_alias",
+    "set_dataset_alias",
+    "set_dataset_policy",
     "set_experiment",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "validate_dataset",
 ]

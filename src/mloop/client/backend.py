@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from mloop.core.operations import Operation
+from mloop.datasets.schemas import DatasetUpload
 from mloop.tracking.schemas import ArtifactFile
 
 Req = TypeVar("Req", bound=BaseModel)
@@ -39,6 +40,14 @@ class Backend(Protocol):
 
     def download_model_files(self, name: str, version: int, dest_dir: Path) -> Path:
         """Copy the files of a registered model version into ``dest_dir``."""
+        ...
+
+    def upload_dataset_file(self, name: str, digest: str, local_file: Path) -> DatasetUpload:
+        """Send a dataset version's Parquet file; the store checks its sha256 is ``digest``."""
+        ...
+
+    def download_dataset_file(self, name: str, version: int, dest: Path) -> Path:
+        """Copy the Parquet file of a dataset version to the file ``dest``."""
         ...
 
     def log_metrics_async(self, run_id: str, metrics: list[Any]) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from mloop.core.config import Settings
 from mloop.core.errors import NotFoundError
 from mloop.core.operations import Operation
+from mloop.datasets.schemas import DatasetUpload
 from mloop.store.runtime import Runtime, open_runtime
 from mloop.tracking import artifacts as tracking_artifacts
 from mloop.tracking.ingest import log_batch
@@ -65,6 +66,22 @@ class EmbeddedBackend:
             return dest_dir
 
         return self.runtime.run(_copy, write=False)
+
+    def upload_dataset_file(self, name: str, digest: str, local_file: Path) -> DatasetUpload:
+        from mloop.datasets.files import accept_upload
+
+        with open(local_file, "rb") as handle:
+            return accept_upload(
+                self.runtime, name, digest, handle, max_bytes=self.settings.max_artifact_bytes
+            )
+
+    def download_dataset_file(self, name: str, version: int, dest: Path) -> Path:
+        from mloop.datasets.files import open_version_file
+
+        handle = self.runtime.run(lambda ctx: open_version_file(ctx, name, version), write=False)
+        with handle as src, open(dest, "wb") as out:  # copied outside the transaction
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        return dest
 
     def log_metrics_async(self, run_id: str, metrics: list[MetricIn]) -> None:
         # Embedded writes are cheap enough to do synchronously, and errors surface at once.

@@ -18,10 +18,11 @@ from mloop.core.validation import from_pydantic
 @functools.cache
 def find_operation(name: str) -> Operation[Any, Any]:
     """The operation called ``name`` in any domain."""
+    import mloop.datasets
     import mloop.registry
     import mloop.tracking
 
-    for op_set in (mloop.tracking.operations, mloop.registry.operations):
+    for op_set in (mloop.tracking.operations, mloop.registry.operations, mloop.datasets.operations):
         if name in op_set.operations:
             return op_set.operations[name]
     raise ValidationError(f"there is no operation named {name!r}", field="operation")

@@ -18,6 +18,7 @@ from mloop.core.config import Settings
 from mloop.core.errors import MloopError, NotFoundError, ServiceUnavailableError
 from mloop.core.ids import new_id
 from mloop.core.operations import Operation
+from mloop.datasets.schemas import DatasetUpload
 from mloop.store.artifacts import clean_relative_path
 from mloop.tracking.schemas import ArtifactFile, LogBatch, MetricColumns, MetricIn
 
@@ -125,6 +126,16 @@ class RemoteBackend:
             url = f"/api/v1/registry/model-versions/files/{quote(name, safe='')}/{version}"
             self._download(f"{url}/{quote(rel)}", dest_dir / rel)
         return dest_dir
+
+    def upload_dataset_file(self, name: str, digest: str, local_file: Path) -> DatasetUpload:
+        url = f"/api/v1/datasets/uploads/{quote(name, safe='')}/{quote(digest, safe='')}"
+        with open(local_file, "rb") as handle:
+            response = self._request("PUT", url, content=handle)
+        return DatasetUpload.model_validate_json(response.content)
+
+    def download_dataset_file(self, name: str, version: int, dest: Path) -> Path:
+        self._download(f"/api/v1/datasets/files/{quote(name, safe='')}/{int(version)}", dest)
+        return dest
 
     def _send_batch(
         self,

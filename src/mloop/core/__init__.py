@@ -4,6 +4,7 @@ from mloop.core.config import Settings, get_settings
 from mloop.core.errors import (
     AuthenticationError,
     ConflictError,
+    DataContractError,
     MloopError,
     NotFoundError,
     PayloadTooLargeError,
@@ -16,6 +17,7 @@ from mloop.core.timeutil import now_ms
 __all__ = [
     "AuthenticationError",
     "ConflictError",
+    "DataContractError",
     "MloopError",
     "NotFoundError",
     "PayloadTooLargeError",

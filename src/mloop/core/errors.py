@@ -63,6 +63,21 @@ class PayloadTooLargeError(MloopError):
     http_status = 413
 
 
+class DataContractError(MloopError):
+    """Data broke a data contract it had to meet, so nothing was stored.
+
+    ``report`` is the ``mloop.data.ValidationReport`` when the check ran in this process
+    (it is None when the error came back from a server).
+    """
+
+    code = "DATA_CONTRACT_FAILED"
+    http_status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, report: Any = None) -> None:
+        super().__init__(message, field=field)
+        self.report = report
+
+
 class AuthenticationError(MloopError):
     """No valid token was presented."""
 
@@ -91,6 +106,7 @@ _BY_CODE: dict[str, type[MloopError]] = {
         NotFoundError,
         ConflictError,
         PayloadTooLargeError,
+        DataContractError,
         AuthenticationError,
         PermissionDeniedError,
         ServiceUnavailableError,

@@ -132,6 +132,7 @@ def version_messages(ctx: Context, rows: Sequence[Any]) -> list[ModelVersion]:
             last_update_time=r.last_update_time,
             tags=tags[r.version],
             aliases=aliases[r.version],
+            training_data=json.loads(r.training_data_json) if r.training_data_json else [],
         )
         for r in rows
     ]

@@ -97,6 +97,10 @@ class ModelVersion(Message):
     last_update_time: int
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
+    # The registered dataset versions the source run read and the contract each passed:
+    # name, version, digest, context, contract_name, contract_version, contract_digest,
+    # validation_id (the contract fields are None when no validation passed).
+    training_data: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class CreateModelVersion(Message):

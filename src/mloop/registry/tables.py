@@ -58,6 +58,9 @@ model_versions = Table(
     Column("user_id", String(256), nullable=False, default=""),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    # The registered dataset versions the source run read, with the contracts they passed
+    # (a JSON list; see mloop.datasets.lineage.training_data_for_run).
+    Column("training_data_json", Text, nullable=True),
     Index("ix_model_versions_run", "run_id"),
 )
 

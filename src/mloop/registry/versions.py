@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
+from mloop.datasets.lineage import training_data_for_run
 from mloop.models.metadata import MAX_METADATA_BYTES, MODEL_FILE, ModelMetadata, parse_metadata
 from mloop.models.mlflow_format import MLMODEL_FILE, parse_mlmodel
 from mloop.models.uris import parse_runs_uri
@@ -148,6 +149,7 @@ def create_model_version(ctx: Context, req: CreateModelVersion) -> ModelVersion:
             "signature_json": json.dumps(metadata.signature) if metadata.signature else None,
             "metrics_json": json.dumps(load_runs(ctx, [run_id])[0].data.metrics),
             "sha256": digest,
+            "training_data_json": json.dumps(training_data_for_run(ctx, run_id)),
         }
         _insert_version(ctx, row, tags)
     except BaseException:

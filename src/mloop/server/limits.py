@@ -6,7 +6,11 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Artifact uploads stream to disk and have their own, larger limit.
-_ARTIFACT_UPLOAD_PREFIXES = ("/api/v1/artifacts/files/", "/api/2.0/mlflow-artifacts/artifacts/")
+_ARTIFACT_UPLOAD_PREFIXES = (
+    "/api/v1/artifacts/files/",
+    "/api/v1/datasets/uploads/",
+    "/api/2.0/mlflow-artifacts/artifacts/",
+)
 
 
 def _too_large_body(limit: int) -> bytes:

@@ -162,6 +162,20 @@ class ArtifactStore:
                 stored.append(self.put_stream(posixpath.join(dst_rel, suffix), handle))
         return stored
 
+    def move(self, src_rel: str, dst_rel: str) -> None:
+        """Move one file to ``dst_rel``, replacing what is there: a rename on a local disk,
+        a server-side copy and delete on object stores."""
+        src = self._full(clean_relative_path(src_rel))
+        dst = self._full(clean_relative_path(dst_rel))
+        if not self.fs.isfile(src):
+            raise NotFoundError(f"artifact {src_rel!r} does not exist", field="path")
+        if self.is_local:
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)
+            self._full(dst_rel)  # re-check now that parents exist (a parent could be a symlink)
+            os.replace(src, dst)
+        else:
+            self.fs.mv(src, dst)
+
     def remove_tree(self, rel: str) -> None:
         """Delete a file or directory under the root (used when a model version is deleted)."""
         full = self._full(clean_relative_path(rel))

@@ -217,6 +217,24 @@ _METRICS_IN = select(
 _INPUTS_IN = select(t.run_inputs).where(t.run_inputs.c.run_id.in_(_IDS))
 
 
+def runs_with_input(
+    ctx: Context, digest: str, *, name: str | None = None, max_results: int = 1000
+) -> list[str]:
+    """Ids of the live runs that logged an input with this digest (and this name, if
+    given), most recently started first: the lineage of "which runs read this data"."""
+    query = (
+        select(t.run_inputs.c.run_id)
+        .join(t.runs, t.runs.c.run_id == t.run_inputs.c.run_id)
+        .where(t.run_inputs.c.digest == digest, t.runs.c.lifecycle_stage == "active")
+        .group_by(t.run_inputs.c.run_id, t.runs.c.start_time)
+        .order_by(t.runs.c.start_time.desc(), t.run_inputs.c.run_id)
+        .limit(max_results)
+    )
+    if name is not None:
+        query = query.where(t.run_inputs.c.name == name)
+    return [r[0] for r in ctx.conn.execute(query)]
+
+
 @operations.post("/runs/create", CreateRun, Run, quick=True)
 def create_run(ctx: Context, req: CreateRun) -> Run:
     """Start a run in an experiment (the Default experiment when none is given)."""

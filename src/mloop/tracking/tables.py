@@ -139,6 +139,8 @@ run_inputs = Table(
     Column("source", Text, nullable=False, default=""),
     Column("source_type", String(64), nullable=False, default=""),
     Column("schema_json", Text, nullable=True),
+    # Lineage: which runs read the data with a given digest (mloop.tracking.runs.runs_with_input).
+    Index("ix_run_inputs_digest", "digest"),
 )
 
 artifacts = Table(

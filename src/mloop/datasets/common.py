@@ -1,0 +1,241 @@
+"""Lookups and conversions shared by the datasets domain's handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mloop.core.errors import ConflictError, NotFoundError
+from mloop.core.timeutil import now_ms
+from mloop.datasets import tables as t
+from mloop.datasets.checks import check_dataset_name
+from mloop.datasets.schemas import (
+    Dataset,
+    DatasetPolicy,
+    DatasetValidation,
+    DatasetVersion,
+    SchemaField,
+)
+from mloop.store.context import Context
+
+READY = "READY"
+DELETED = "DELETED"
+
+
+def load_dataset_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
+    """The dataset's row. ``lock=True`` serialises writers of this dataset.
+
+    Every change to a dataset's versions, aliases and policy locks its row first, so
+    version numbers and alias moves are decided one writer at a time.
+    """
+    check_dataset_name(name)
+    query = select(t.datasets).where(t.datasets.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    row = ctx.conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"dataset {name!r} does not exist", field="name")
+    return row
+
+
+def ensure_dataset_row(ctx: Context, name: str, description: str | None = None) -> Any:
+    """The dataset's row, locked; created (with ``description``) when it does not exist."""
+    check_dataset_name(name)
+    query = select(t.datasets).where(t.datasets.c.name == name).with_for_update()
+    row = ctx.conn.execute(query).first()
+    if row is not None:
+        return row
+    clash = ctx.conn.execute(
+        select(t.datasets.c.name).where(func.lower(t.datasets.c.name) == name.lower())
+    ).first()
+    if clash is not None:
+        raise ConflictError(
+            f"dataset {name!r} clashes with {clash.name!r} (names are unique regardless of case)",
+            field="name",
+        )
+    now = now_ms()
+    try:
+        with ctx.conn.begin_nested():
+            ctx.conn.execute(
+                insert(t.datasets).values(
+                    name=name,
+                    description=description or "",
+                    creation_time=now,
+                    last_update_time=now,
+                    policy_required=False,
+                )
+            )
+    except IntegrityError as exc:  # created by a concurrent writer a moment ago
+        raise ConflictError(
+            f"dataset {name!r} was created concurrently; retry", field="name"
+        ) from exc
+    return ctx.conn.execute(query).first()
+
+
+def touch_dataset(ctx: Context, name: str, **values: Any) -> None:
+    ctx.conn.execute(
+        update(t.datasets)
+        .where(t.datasets.c.name == name)
+        .values(last_update_time=now_ms(), **values)
+    )
+
+
+def load_version_row(ctx: Context, name: str, version: int) -> Any:
+    """A live (not deleted) version's row; NotFoundError names the dataset or the version."""
+    row = ctx.conn.execute(
+        select(t.dataset_versions).where(
+            t.dataset_versions.c.name == name, t.dataset_versions.c.version == version
+        )
+    ).first()
+    if row is None:
+        load_dataset_row(ctx, name)  # an unknown dataset is reported as such
+    if row is None or row.status == DELETED:
+        state = "was deleted" if row is not None else "does not exist"
+        raise NotFoundError(f"version {version} of dataset {name!r} {state}", field="version")
+    return row
+
+
+def latest_version(ctx: Context, name: str) -> int | None:
+    value = ctx.conn.execute(
+        select(func.max(t.dataset_versions.c.version)).where(
+            t.dataset_versions.c.name == name, t.dataset_versions.c.status == READY
+        )
+    ).scalar()
+    return int(value) if value is not None else None
+
+
+_ALIASES_OF = (
+    select(t.dataset_aliases.c.alias, t.dataset_aliases.c.version)
+    .where(t.dataset_aliases.c.name == bindparam("name"))
+    .order_by(t.dataset_aliases.c.alias)
+)
+
+
+def aliases_of(ctx: Context, name: str) -> dict[str, int]:
+    return {r.alias: r.version for r in ctx.conn.execute(_ALIASES_OF, {"name": name})}
+
+
+def validation_message(row: Any, *, report: bool = False) -> DatasetValidation:
+    return DatasetValidation(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        contract_name=row.contract_name,
+        contract_version=row.contract_version,
+        contract_digest=row.contract_digest,
+        passed=bool(row.passed),
+        errors=row.errors,
+        warnings=row.warnings,
+        created_by=row.created_by,
+        created_time=row.created_time,
+        contract_yaml=row.contract_yaml if report else None,
+        report=json.loads(row.report_json) if report else None,
+    )
+
+
+def _latest_validations(ctx: Context, name: str, numbers: list[int]) -> dict[int, Any]:
+    v = t.dataset_validations
+    newest = (
+        select(v.c.version, func.max(v.c.id).label("id"))
+        .where(v.c.name == name, v.c.version.in_(numbers))
+        .group_by(v.c.version)
+        .subquery()
+    )
+    rows = ctx.conn.execute(select(v).join(newest, newest.c.id == v.c.id))
+    return {r.version: r for r in rows}
+
+
+def version_messages(
+    ctx: Context, rows: Sequence[Any], *, include_profile: bool = False
+) -> list[DatasetVersion]:
+    """Messages for version rows of one dataset, with their aliases and latest validation."""
+    if not rows:
+        return []
+    name = rows[0].name
+    numbers = [r.version for r in rows]
+    aliases: dict[int, list[str]] = {n: [] for n in numbers}
+    for alias, version in aliases_of(ctx, name).items():
+        if version in aliases:
+            aliases[version].append(alias)
+    validations = _latest_validations(ctx, name, numbers)
+    return [
+        DatasetVersion(
+            name=r.name,
+            version=r.version,
+            digest=r.digest,
+            size=r.size,
+            row_count=r.row_count,
+            dataset_schema=[SchemaField(**f) for f in json.loads(r.schema_json)],
+            profile=json.loads(r.profile_json) if include_profile else None,
+            source=r.source,
+            run_id=r.run_id,
+            status=r.status,
+            created_by=r.created_by,
+            creation_time=r.creation_time,
+            aliases=aliases[r.version],
+            latest_validation=(
+                validation_message(validations[r.version]) if r.version in validations else None
+            ),
+        )
+        for r in rows
+    ]
+
+
+def version_message(
+    ctx: Context, name: str, version: int, *, include_profile: bool = True
+) -> DatasetVersion:
+    row = load_version_row(ctx, name, version)
+    return version_messages(ctx, [row], include_profile=include_profile)[0]
+
+
+def policy_message(row: Any, *, include_yaml: bool = True) -> DatasetPolicy | None:
+    if row.policy_contract is None:
+        return None
+    return DatasetPolicy(
+        contract_name=row.policy_contract_name or "",
+        contract_version=row.policy_contract_version or "",
+        contract_digest=row.policy_digest or "",
+        required=bool(row.policy_required),
+        update_time=row.policy_update_time,
+        contract_yaml=row.policy_contract if include_yaml else None,
+    )
+
+
+def dataset_message(ctx: Context, row: Any, *, include_policy_yaml: bool = True) -> Dataset:
+    latest = latest_version(ctx, row.name)
+    count = ctx.conn.execute(
+        select(func.count()).where(
+            t.dataset_versions.c.name == row.name, t.dataset_versions.c.status == READY
+        )
+    ).scalar()
+    return Dataset(
+        name=row.name,
+        description=row.description or "",
+        creation_time=row.creation_time,
+        last_update_time=row.last_update_time,
+        aliases=aliases_of(ctx, row.name),
+        latest_version=latest,
+        version_count=int(count or 0),
+        latest=version_message(ctx, row.name, latest, include_profile=False) if latest else None,
+        policy=policy_message(row, include_yaml=include_policy_yaml),
+    )
+
+
+def record_alias_change(
+    ctx: Context, name: str, alias: str, from_version: int | None, to_version: int | None
+) -> None:
+    """Append one entry to the alias audit trail (kept even when versions are deleted)."""
+    ctx.conn.execute(
+        insert(t.dataset_alias_history).values(
+            name=name,
+            alias=alias,
+            from_version=from_version,
+            to_version=to_version,
+            actor=ctx.actor[:256],
+            timestamp=now_ms(),
+        )
+    )
