@@ -69,7 +69,7 @@ def delete_dataset_alias(ctx: Context, req: DeleteDatasetAlias) -> Empty:
     return Empty()
 
 
-@operations.get("/aliases/get", DatasetAliasRef, DatasetVersion, quick=True)
+@operations.get("/aliases/get", DatasetAliasRef, DatasetVersion)
 def get_dataset_version_by_alias(ctx: Context, req: DatasetAliasRef) -> DatasetVersion:
     """The version an alias points to."""
     name = check_dataset_name(req.name)

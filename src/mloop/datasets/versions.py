@@ -246,7 +246,8 @@ def _upload_size(req: CreateDatasetVersion, ctx: Context, upload_path: str) -> i
     return entries[0].size
 
 
-@operations.get("/versions/get", GetDatasetVersion, DatasetVersion, quick=True)
+# Version reads are not "quick": a profile can be megabytes of JSON.
+@operations.get("/versions/get", GetDatasetVersion, DatasetVersion)
 def get_dataset_version(ctx: Context, req: GetDatasetVersion) -> DatasetVersion:
     """One version with its schema, profile, aliases and latest validation; without a
     version number, the newest."""
@@ -259,7 +260,7 @@ def get_dataset_version(ctx: Context, req: GetDatasetVersion) -> DatasetVersion:
     return version_message(ctx, name, version, include_profile=req.include_profile)
 
 
-@operations.get("/versions/by-digest", DatasetVersionByDigest, DatasetVersion, quick=True)
+@operations.get("/versions/by-digest", DatasetVersionByDigest, DatasetVersion)
 def get_dataset_version_by_digest(ctx: Context, req: DatasetVersionByDigest) -> DatasetVersion:
     """The version of a dataset whose Parquet bytes have this sha256."""
     name = load_dataset_row(ctx, req.name).name
