@@ -146,3 +146,22 @@ def test_tracking_sdk_on_s3(settings, s3_endpoint: str, monkeypatch, tmp_path: P
     out = client.download_artifacts(run.info.run_id, "model", tmp_path / "dl")
     assert (out / "sub" / "w.bin").read_bytes() == (tree / "sub" / "w.bin").read_bytes()
     assert dataclasses.is_dataclass(settings)
+
+
+def test_dataset_versions_on_s3(settings, s3_endpoint: str, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from mloop.client import connection
+
+    monkeypatch.setenv("MLOOP_ARTIFACT_ROOT", f"s3://mloop-test/{tmp_path.name}-ds")
+    monkeypatch.setenv("MLOOP_S3_ENDPOINT_URL", s3_endpoint)
+    connection.close_all()
+    df = pd.DataFrame({"id": range(1000), "x": [i / 7 for i in range(1000)]})
+    version = mloop.register_dataset("on-s3", df)
+    assert version.version == 1 and version.created
+    version.path.unlink()  # read it back from S3, not from the cache
+    back = mloop.get_dataset("on-s3/1").to_pandas()
+    pd.testing.assert_frame_equal(back, df)
+    store = ArtifactStore(f"s3://mloop-test/{tmp_path.name}-ds", s3_endpoint_url=s3_endpoint)
+    assert [e.path for e in store.walk("datasets")] == ["datasets/on-s3/1/data.parquet"]
+    assert dataclasses.is_dataclass(settings)

@@ -69,10 +69,15 @@ def ensure_dataset_row(ctx: Context, name: str, description: str | None = None) 
                     policy_required=False,
                 )
             )
-    except IntegrityError as exc:  # created by a concurrent writer a moment ago
-        raise ConflictError(
-            f"dataset {name!r} was created concurrently; retry", field="name"
-        ) from exc
+    except IntegrityError as exc:
+        # A concurrent writer created it a moment ago (PostgreSQL made this insert wait for
+        # that transaction): use its row.
+        row = ctx.conn.execute(query).first()
+        if row is None:
+            raise ConflictError(
+                f"dataset {name!r} was created concurrently; retry", field="name"
+            ) from exc
+        return row
     return ctx.conn.execute(query).first()
 
 

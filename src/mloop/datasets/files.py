@@ -145,9 +145,9 @@ def _sweep(ctx: Context, before: int) -> None:
         ctx.conn.execute(delete(u).where(u.c.upload_id.in_([r.upload_id for r in stale])))
 
 
-def claim_upload(ctx: Context, upload_id: str, name: str, digest: str) -> str:
-    """The stored path of an upload made for ``name`` with ``digest``; its record is removed
-    (the caller moves or deletes the file within the same transaction's fate)."""
+def claim_upload(ctx: Context, upload_id: str, name: str, digest: str) -> tuple[str, int]:
+    """The stored path and size of an upload made for ``name`` with ``digest``; its record
+    is removed (the caller then moves or deletes the file)."""
     u = t.dataset_uploads
     row = ctx.conn.execute(
         select(u).where(u.c.upload_id == check_upload_id(upload_id)).with_for_update()
@@ -165,7 +165,7 @@ def claim_upload(ctx: Context, upload_id: str, name: str, digest: str) -> str:
             field="upload_id",
         )
     ctx.conn.execute(delete(u).where(u.c.upload_id == upload_id))
-    return str(row.storage_path)
+    return str(row.storage_path), int(row.size)
 
 
 def discard_upload(ctx: Context, rel: str) -> None:

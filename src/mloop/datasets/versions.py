@@ -186,7 +186,7 @@ def create_dataset_version(ctx: Context, req: CreateDatasetVersion) -> Registere
         load_run_row(ctx, check_run_id(req.run_id))
     validations = [check_validation(v, f"validations[{i}]") for i, v in enumerate(req.validations)]
     dataset = ensure_dataset_row(ctx, name, description)
-    upload_path = claim_upload(ctx, req.upload_id, name, digest)
+    upload_path, size = claim_upload(ctx, req.upload_id, name, digest)
     existing = _row_with_digest(ctx, name, digest)
     if existing is not None:
         discard_upload(ctx, upload_path)
@@ -206,7 +206,7 @@ def create_dataset_version(ctx: Context, req: CreateDatasetVersion) -> Registere
                     version=version,
                     digest=digest,
                     storage_path=version_location(name, version),
-                    size=_upload_size(req, ctx, upload_path),
+                    size=size,
                     row_count=req.row_count,
                     schema_json=json.dumps(schema, ensure_ascii=False),
                     profile_json=profile_json,
@@ -235,15 +235,6 @@ def create_dataset_version(ctx: Context, req: CreateDatasetVersion) -> Registere
     return RegisteredDatasetVersion(
         dataset_version=version_message(ctx, name, version), created=True
     )
-
-
-def _upload_size(req: CreateDatasetVersion, ctx: Context, upload_path: str) -> int:
-    entries = ctx.artifacts.walk(upload_path)
-    if not entries:
-        raise NotFoundError(
-            f"the file of upload {req.upload_id} is missing; upload it again", field="upload_id"
-        )
-    return entries[0].size
 
 
 # Version reads are not "quick": a profile can be megabytes of JSON.
