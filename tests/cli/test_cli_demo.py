@@ -37,6 +37,18 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     files = {f.path for f in client.call("walk_artifacts", run_id=sgd, path="").files}
     assert {"evaluation/confusion_matrix.csv", "features.json"} <= files
 
+    # The data step: one version under its contract; the corrupted batch was refused.
+    versions = client.list_dataset_versions("breast-cancer")
+    assert [v.version for v in versions] == [1] and versions[0].row_count == 569
+    assert "A corrupted batch was refused" in result.stdout
+    assert "worst radius.present" in result.stdout and "mean area.min" in result.stdout
+    validations = client.list_dataset_validations("breast-cancer", 1)
+    assert [v.passed for v in validations] == [True]
+    readers = {r.run_id for r in client.get_dataset_lineage("breast-cancer", 1).read_by}
+    assert set(by_id) <= readers  # every training run read the registered version
+    assert champion.training_data[0]["name"] == "breast-cancer"
+    assert champion.training_data[0]["contract_name"] == "breast-cancer-features"
+
     # The MLflow-client step (mlflow is a test dependency): an ordinary run with an MLflow model.
     logged = by_name["mlflow-client-logreg"]
     assert logged.data.params["client"] == "mlflow" and "val_auc" in logged.data.metrics

@@ -63,6 +63,25 @@ def _run_with_progress(home: Path) -> DemoState:
     return state
 
 
+def _print_data(state: DemoState) -> None:
+    """The training data's version and the batch its contract refused."""
+    from mloop.cli.demo_data import CONTRACT_NAME, failed_checks
+
+    out = console()
+    out.print(
+        f"Training data: dataset [bold]{escape(state.dataset_ref)}[/bold], registered after "
+        f"passing contract [bold]{CONTRACT_NAME}[/bold] "
+        f"({escape(str(state.home / 'contracts'))}); every run below read it."
+    )
+    failed = failed_checks(state.rejected_report)
+    if failed:
+        print_table(
+            "A corrupted batch was refused by the contract and never stored or trained on",
+            ["check", "failing rows", "found"],
+            failed,
+        )
+
+
 def _print_summary(state: DemoState, port: int) -> None:
     out = console()
     home = shlex.quote(str(state.home))
@@ -76,6 +95,7 @@ def _print_summary(state: DemoState, port: int) -> None:
             title="mloop demo",
         )
     )
+    _print_data(state)
     print_table(
         "Runs, best first (validation set)",
         ["run", "AUC", "accuracy", "log loss", "alias", "run id"],

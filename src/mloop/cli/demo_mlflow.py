@@ -7,6 +7,9 @@ store on a loopback port for the duration. The run it logs competes with the oth
 
 from __future__ import annotations
 
+import warnings
+
+import mloop
 from mloop.cli.demo_steps import DemoState, TrainedRun, _scores, _split_scores
 from mloop.compat.mlflow.environment import INSTALL_HINT, mlflow_environment
 from mloop.core.config import Settings
@@ -49,16 +52,23 @@ def train_with_mlflow_client(state: DemoState) -> None:
                 val_proba = model.predict_proba(data.X_val)[:, 1]
                 train_proba = model.predict_proba(data.X_train)[:, 1]
                 mlflow.log_metrics(_split_scores(data, train_proba, val_proba))
-                mlflow.sklearn.log_model(
-                    model,
-                    name="model",
-                    input_example=data.X_val.iloc[:5],
-                    # Named, so MLflow does not inspect the environment to infer them.
-                    pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-                )
+                with warnings.catch_warnings():
+                    # MLflow's hint about integer outputs in the inferred signature.
+                    warnings.simplefilter("ignore", UserWarning)
+                    mlflow.sklearn.log_model(
+                        model,
+                        name="model",
+                        input_example=data.X_val.iloc[:5],
+                        # Named, so MLflow does not inspect the environment to infer them.
+                        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+                    )
                 state.reporter.advance()
     finally:
         runtime.close()
+    # MLflow's own dataset records carry MLflow's digest; the registry's lineage is by the
+    # registered version's, so the demo records the input with mloop's SDK on the same run.
+    with mloop.start_run(run_id=run.info.run_id):
+        mloop.get_dataset(state.dataset_ref)
     scores = _scores(data.y_val, val_proba)
     state.runs.append(
         TrainedRun(

@@ -10,7 +10,6 @@ The training code uses the public SDK exactly as a user would (``mloop.start_run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import time
@@ -108,6 +107,8 @@ class DemoState:
     registered: list[RegisteredVersion] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what steps want the summary to say
+    dataset_ref: str = ""  # the registered training data, "name/version"
+    rejected_report: Any = None  # the ValidationReport of the batch the contract refused
     seconds: float = 0.0
 
     def dataset(self) -> Dataset:
@@ -204,12 +205,7 @@ def _start(state: DemoState, run_name: str, family: str, params: Mapping[str, An
             "n_val": len(data.y_val),
         }
     )
-    mloop.log_input(
-        name="breast_cancer",
-        digest=data.digest,
-        source="sklearn.datasets.load_breast_cancer",
-        source_type="sklearn",
-    )
+    mloop.get_dataset(state.dataset_ref)  # records the registered version as the run's input
     return run.info.run_id
 
 
@@ -253,19 +249,26 @@ def _finish(state: DemoState, run_id: str, run_name: str, family: str, model: An
 
 
 def load_data(state: DemoState) -> None:
-    """Load scikit-learn's breast-cancer dataset (shipped offline), split it 75/25, and make
-    the demo experiment active."""
+    """Load scikit-learn's breast-cancer dataset (shipped offline), register it under its
+    data contract (a corrupted batch is refused), read the registered version back, split it
+    75/25, and make the demo experiment active."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
-    state.reporter.begin("Loading the breast-cancer dataset", 1)
+    from mloop.cli.demo_data import ALIAS, DATASET, TARGET, register_training_data
+
+    state.reporter.begin("Registering the breast-cancer dataset under its contract", 2)
     bunch = load_breast_cancer(as_frame=True)
-    frame: pd.DataFrame = bunch.data
-    target = bunch.target.to_numpy()
+    table: pd.DataFrame = bunch.data.assign(**{TARGET: bunch.target})
+    version, state.rejected_report = register_training_data(state.home, table, state.config.seed)
+    state.reporter.advance()
+    # Train on what the registry holds, not on the in-memory copy.
+    stored = mloop.get_dataset(f"{DATASET}@{ALIAS}").to_pandas()
+    frame = stored.drop(columns=[TARGET])
+    target = stored[TARGET].to_numpy()
     X_train, X_val, y_train, y_val = train_test_split(
         frame, target, test_size=0.25, stratify=target, random_state=state.config.seed
     )
-    digest = hashlib.sha256(frame.to_numpy().tobytes() + target.tobytes()).hexdigest()[:16]
     state.data = Dataset(
         X_train=X_train,
         X_val=X_val,
@@ -273,8 +276,9 @@ def load_data(state: DemoState) -> None:
         y_val=y_val,
         feature_names=[str(c) for c in frame.columns],
         class_names=[str(c) for c in bunch.target_names],
-        digest=digest,
+        digest=version.digest,
     )
+    state.dataset_ref = f"{DATASET}/{version.version}"
     mloop.set_experiment(state.config.experiment)
     state.reporter.advance()
 
