@@ -121,3 +121,18 @@ def test_profile_prints_and_writes_a_reusable_reference(cli: Cli, files: Path) -
     assert validated.exit_code == 1 and "amount.mean" in validated.stdout
     printed = cli.ok("data", "profile", str(files / "clean.csv"), "--print-json")
     assert json.loads(printed.stdout)["row_count"] == 500
+
+
+def test_validate_a_registered_version_stores_the_result(cli: Cli, files: Path) -> None:
+    import mloop
+
+    mloop.register_dataset("tx", pd.read_parquet(files / "clean.parquet"), alias="golden")
+    contract = str(files / "contract.yaml")
+    result = cli.ok("data", "validate", "--dataset", "tx@golden", "-c", contract)
+    assert "PASSED" in result.stdout
+    stored = mloop.Client().list_dataset_validations("tx", 1)
+    assert [v.passed for v in stored] == [True]
+    missing = cli("data", "validate", "--dataset", "tx@nope", "-c", contract)
+    assert missing.exit_code == 2 and "no alias 'nope'" in missing.stderr
+    both = cli("data", "validate", "--dataset", "tx", "-c", contract, "--reference", contract)
+    assert both.exit_code == 2

@@ -114,10 +114,24 @@ def _write(path: Path, text: str, what: str) -> None:
 
 @app.command("validate")
 def validate_command(
-    data: Annotated[str, typer.Argument(help="A Parquet or CSV file or directory, or a URL.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="A Parquet or CSV file or directory, or a URL; with --dataset, a registered "
+            "version: name, name/3 or name@alias."
+        ),
+    ],
     contract: Annotated[
         Path, typer.Option("--contract", "-c", help="The data contract (YAML).", dir_okay=False)
     ],
+    dataset: Annotated[
+        bool,
+        typer.Option(
+            "--dataset",
+            help="DATA names a registered dataset version: validate it (distribution checks "
+            "against the previous version's profile) and store the result with the version.",
+        ),
+    ] = False,
     reference: Annotated[
         Path | None,
         typer.Option(
@@ -144,15 +158,24 @@ def validate_command(
     """
     from mloop.data import load_contract, validate
 
+    if dataset and reference is not None:
+        raise typer.BadParameter(
+            "--reference cannot be used with --dataset", param_hint="--reference"
+        )
     try:
         parsed = load_contract(contract)
-        report = validate(
-            data,
-            parsed,
-            _reference(reference, memory_limit),
-            examples=max(examples, 5),  # the JSON report keeps at least five
-            memory_limit=memory_limit,
-        )
+        if dataset:
+            import mloop
+
+            report = mloop.validate_dataset(data, parsed)
+        else:
+            report = validate(
+                data,
+                parsed,
+                _reference(reference, memory_limit),
+                examples=max(examples, 5),  # the JSON report keeps at least five
+                memory_limit=memory_limit,
+            )
     except MloopError as exc:
         fail(exc.message, None if exc.message.startswith(str(contract)) else exc.field, code=2)
     print_report(report, examples=examples)
