@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -15,6 +12,7 @@ from sqlalchemy import BindParameter, bindparam, insert, select, update
 
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.ids import new_id
+from mloop.core.naming import decode_page_token, encode_page_token
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
 from mloop.core.validation import (
@@ -357,24 +355,6 @@ def restore_run(ctx: Context, req: RunId) -> Empty:
     return Empty()
 
 
-def _decode_page_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ValidationError(
-            "page_token is malformed; pass the token a search returned", field="page_token"
-        ) from exc
-    if not isinstance(offset, int) or offset < 0:
-        raise ValidationError("page_token is malformed", field="page_token")
-    return offset
-
-
-def _encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
 @operations.post("/runs/search", SearchRuns, RunPage, role="reader")
 def search_runs(ctx: Context, req: SearchRuns) -> RunPage:
     """Search runs with the filter language, ordered and paginated."""
@@ -395,7 +375,7 @@ def search_run_ids(ctx: Context, req: SearchRuns) -> tuple[list[str], str | None
                 )
             )
         ]
-    offset = _decode_page_token(req.page_token)
+    offset = decode_page_token(req.page_token)
     query = build_run_query(
         experiment_ids=experiment_ids,
         filter_string=req.filter,
@@ -403,5 +383,5 @@ def search_run_ids(ctx: Context, req: SearchRuns) -> tuple[list[str], str | None
         lifecycle=req.view,
     )
     ids = [r[0] for r in ctx.conn.execute(query.limit(req.max_results + 1).offset(offset))]
-    token = _encode_page_token(offset + req.max_results) if len(ids) > req.max_results else None
+    token = encode_page_token(offset + req.max_results) if len(ids) > req.max_results else None
     return ids[: req.max_results], token
