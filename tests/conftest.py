@@ -223,3 +223,28 @@ def sdk(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
         os.environ.pop("MLOOP_TRACKING_URI", None)
         handle.stop()
         runtime.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, started on loopback for these tests."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        require_service(False, "moto (the S3-compatible test server)")
+        raise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    require_service(port_open("127.0.0.1", port), "the S3-compatible server")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="mloop-test"
+    )
+    yield endpoint
+    server.stop()

@@ -10,36 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import free_port, port_open, require_service
 
 import mloop
 from mloop.core.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from mloop.store.artifacts import ArtifactStore, clean_relative_path
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server, started on loopback for these tests."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        require_service(False, "moto (the S3-compatible test server)")
-        raise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    require_service(port_open("127.0.0.1", port), "the S3-compatible server")
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-        Bucket="mloop-test"
-    )
-    yield endpoint
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
