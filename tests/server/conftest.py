@@ -157,3 +157,69 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+# -- datasets --------------------------------------------------------------------------------
+
+DATASET_CONTRACT = """\
+contract: transactions
+version: 3
+columns:
+  id: {type: int, nullable: false, unique: true}
+  amount: {type: float, min: 0}
+  country: {type: string, allowed: [DE, FR, US]}
+"""
+
+
+@dataclass
+class DatasetDemo:
+    """What :func:`log_datasets` registered: dataset ``transactions`` v1 and v2."""
+
+    producer_run: str
+    reader_run: str
+
+
+def log_datasets() -> DatasetDemo:
+    """Dataset ``transactions`` through the SDK (embedded or remote, as configured).
+
+    v1 (200 rows, inside a run, alias ``golden``) passes the optional policy; a second run
+    reads it. v2 shifts ``amount`` (a few values below 0), adds country ``XX``, drops
+    ``note``, adds ``discount`` and turns ``score`` from integers into floats: it is
+    registered with a failed validation and failing example rows. One column's name and
+    one category are script tags.
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import mloop
+
+    rng = np.random.default_rng(7)
+    n = 200
+    v1 = pd.DataFrame(
+        {
+            "id": np.arange(n, dtype="int64"),
+            "amount": rng.normal(50, 10, n).round(2),
+            "country": rng.choice(["DE", "FR", "US"], n, p=[0.5, 0.3, 0.2]),
+            "score": rng.integers(0, 10, n),
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "note": rng.choice(["ok", XSS_NAME], n),
+            XSS_NAME: rng.uniform(0, 1, n),
+        }
+    )
+    mloop.set_dataset_policy("transactions", DATASET_CONTRACT, required=False)
+    with mloop.start_run(run_name="prepare") as producer:
+        mloop.register_dataset("transactions", v1, alias="golden", description="card payments")
+    with mloop.start_run(run_name="train") as reader:
+        mloop.get_dataset("transactions@golden")
+    v2 = v1.drop(columns=["note"]).copy()
+    v2["amount"] = (rng.normal(80, 20, n) - 5).round(2)
+    v2.loc[:2, "amount"] = [-1.0, -2.5, -3.0]
+    v2["country"] = rng.choice(["DE", "FR", "XX"], n, p=[0.3, 0.3, 0.4])
+    v2["score"] = v2["score"].astype("float64") / 2
+    v2["discount"] = rng.uniform(0, 5, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the optional policy fails: a warning, by design
+        mloop.register_dataset("transactions", v2)
+    return DatasetDemo(producer_run=producer.info.run_id, reader_run=reader.info.run_id)

@@ -186,3 +186,90 @@ def test_models_pages_show_aliases(browser: Any, site: tuple[ServerHandle, Demo]
     assert len(history) == 3
     assert "v1 → v2" in history[0].text and "@champion" in history[0].text
     assert console_errors(browser) == []
+
+
+# -- datasets --------------------------------------------------------------------------------
+
+
+def _drawn(browser: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(browser.find_elements(By.CSS_SELECTOR, selector))
+
+
+def _card(browser: Any, column: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    for card in browser.find_elements(By.CSS_SELECTOR, "article.column-card"):
+        if card.get_attribute("data-column") == column:
+            return card
+    raise AssertionError(f"no card for column {column!r}")
+
+
+def test_dataset_pages_draw_histograms_bars_and_overlays(
+    browser: Any, remote: ServerHandle
+) -> None:
+    from selenium.webdriver.common.by import By
+    from tests.server.conftest import log_datasets
+
+    log_datasets()  # through the remote SDK: MLOOP_TRACKING_URI points at the server
+    browser.get_log("browser")  # drop messages from earlier tests
+
+    # The dataset: a bar per version, and the compare form leads to the comparison.
+    visit(browser, f"{remote.url}/datasets/transactions", "dataset")
+    wait(browser).until(lambda b: _drawn(b, '.ds-chart[data-chart-id="rows"] .uplot canvas'))
+    assert "required" not in browser.find_element(By.ID, "policy").text.split("\n")[0]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#versions-table tbody tr")) == 2
+
+    # One version: a histogram per numeric column, category bars, the failing examples.
+    visit(browser, f"{remote.url}/datasets/transactions/2", "dataset-version")
+    wait(browser).until(lambda b: len(_drawn(b, ".ds-chart[data-drawn]")) >= 6)
+    amount = _card(browser, "amount")
+    canvas = amount.find_element(By.CSS_SELECTOR, ".uplot canvas")
+    assert canvas.size["width"] > 150 and canvas.size["height"] > 100
+    country = _card(browser, "country")
+    bars = country.find_elements(By.CSS_SELECTOR, "svg.bars-chart rect.bar")
+    assert len(bars) == 3  # DE, FR, XX
+    assert {e.text for e in country.find_elements(By.CSS_SELECTOR, "text.bar-label")} == {
+        "DE",
+        "FR",
+        "XX",
+    }
+    assert _card(browser, XSS_NAME).find_elements(By.CSS_SELECTOR, ".uplot canvas")
+    assert "No histogram for dates" in _card(browser, "when").text
+    validation = browser.find_element(By.CSS_SELECTOR, "#validations article.validation")
+    assert "fail" in validation.find_element(By.CSS_SELECTOR, ".badge").text
+    examples = validation.find_elements(By.CSS_SELECTOR, ".examples-table tbody tr")
+    assert examples, "failed checks show their example rows"
+    assert "-1" in validation.text
+    assert console_errors(browser) == []
+
+    # Two versions: overlays on one axis, added and removed columns.
+    visit(browser, f"{remote.url}/datasets/transactions/compare?a=1&b=2", "dataset-compare")
+    wait(browser).until(lambda b: len(_drawn(b, ".ds-chart[data-drawn]")) >= 6)
+    amount = _card(browser, "amount")
+    assert legend_labels(amount) == ["v1", "v2"]
+    assert amount.find_element(By.CSS_SELECTOR, ".uplot canvas").size["width"] > 150
+    country = _card(browser, "country")
+    assert country.find_elements(By.CSS_SELECTOR, "rect.bar-a")
+    assert country.find_elements(By.CSS_SELECTOR, "rect.bar-b")
+    assert "added" in _card(browser, "discount").text
+    assert "removed" in _card(browser, "note").text
+    assert _card(browser, "note").find_elements(By.CSS_SELECTOR, "svg.bars-chart")
+    psi = browser.find_element(
+        By.CSS_SELECTOR, '#column-summary-table tr[data-column="amount"] .psi'
+    )
+    assert "psi-large" in (psi.get_attribute("class") or "")
+    # "Only rows that differ" hides unchanged statistics.
+    same_rows = browser.find_elements(By.CSS_SELECTOR, "table.stat-compare tr.same")
+    assert same_rows and same_rows[0].is_displayed()
+    browser.find_element(By.ID, "only-diff").click()
+    assert not same_rows[0].is_displayed()
+    assert console_errors(browser) == []
+
+    # The form on the dataset page opens the same comparison.
+    visit(browser, f"{remote.url}/datasets/transactions", "dataset")
+    browser.find_element(By.CSS_SELECTOR, "#compare-versions button").click()
+    wait(browser).until(lambda b: "/datasets/transactions/compare?a=1&b=2" in b.current_url)
+    wait(browser).until(lambda b: len(_drawn(b, ".ds-chart[data-drawn]")) >= 6)
+    assert console_errors(browser) == []

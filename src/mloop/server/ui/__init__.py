@@ -1,4 +1,4 @@
-"""The web UI: server-rendered pages over the tracking and registry domains.
+"""The web UI: server-rendered pages over the tracking, registry and datasets domains.
 
 Pages are Jinja2 templates (``server/templates``); styles, the page script and the vendored
 uPlot chart library are static files (``server/static``) served at ``/static``. Nothing is
@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mloop.server.security import Authenticator
-from mloop.server.ui import artifacts, experiments, models, runs
+from mloop.server.ui import artifacts, datasets, experiments, models, runs
 from mloop.server.ui import auth as login
 from mloop.server.ui.core import STATIC_DIR, UI
 from mloop.store.runtime import Runtime
@@ -21,5 +21,5 @@ def mount_ui(app: FastAPI, runtime: Runtime, auth: Authenticator) -> None:
     """Add the UI's pages and static files to ``app``."""
     ui = UI(runtime, auth)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (login, experiments, runs, artifacts, models):
+    for module in (login, experiments, runs, artifacts, models, datasets):
         app.include_router(module.router(ui))

@@ -57,6 +57,13 @@ def number(value: Any) -> str:
     return f"{value:.6g}"
 
 
+def percent(value: Any, digits: int = 1) -> str:
+    """A share as a percentage (``0.1234`` -> ``12.3%``); empty when not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return ""
+    return f"{value * 100:.{digits}f}%"
+
+
 def finite(value: float | None) -> float | None:
     """``value`` when it is a finite number, else None (JSON has no NaN or infinity)."""
     if value is None or not math.isfinite(value):
@@ -94,5 +101,6 @@ FILTERS = {
     "duration": duration,
     "json_safe": json_safe,
     "number": number,
+    "percent": percent,
     "short_id": short_id,
 }
