@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install-demo: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[sklearn,mlflow]'
+	$(BIN)/pip install --quiet -e '.[sklearn,data,mlflow]'
 
 install-test: $(BIN)/python
 	bash scripts/install-system-deps.sh
