@@ -136,7 +136,8 @@ def _print_summary(state: DemoState, port: int) -> None:
         f"  then open [bold]http://127.0.0.1:{port}[/bold]\n"
         "Or from the command line:\n"
         f'  MLOOP_HOME={escape(home)} mloop runs list --order-by "metrics.val_auc DESC"\n'
-        f"  MLOOP_HOME={escape(home)} mloop models show {escape(state.config.model_name)}",
+        f"  MLOOP_HOME={escape(home)} mloop models show {escape(state.config.model_name)}\n"
+        f"  MLOOP_HOME={escape(home)} mloop datasets show {escape(state.dataset_ref)}",
         soft_wrap=True,
     )
 
