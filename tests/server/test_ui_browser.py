@@ -28,9 +28,12 @@ def site(server: ServerHandle, populate: Callable[[Any], Demo]) -> tuple[ServerH
 
 
 def wait(browser: Any) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, WAIT_SECONDS)
+    # A condition may read elements the page replaces meanwhile (a table re-rendering after
+    # a filter): that reading is retried, not a failure.
+    return WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException])
 
 
 def visit(browser: Any, url: str, shot: str) -> None:
