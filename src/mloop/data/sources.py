@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -42,7 +43,7 @@ _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 _CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.zst")
 
 
-class DataSource:
+class DataSource(ABC):
     """Data that DuckDB can scan as a view, with its Arrow schema."""
 
     kind: str = "data"
@@ -52,9 +53,9 @@ class DataSource:
         self.schema = schema
         self.description = description
 
+    @abstractmethod
     def attach(self, con: duckdb.DuckDBPyConnection, view: str) -> None:
         """Create the view ``view`` over the data on ``con``."""
-        raise NotImplementedError
 
     def local_paths(self) -> list[str]:
         """Local files DuckDB reads directly (allowed while external access is otherwise off)."""
@@ -65,7 +66,7 @@ class DataSource:
         """The row count when it is known without a scan."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release temporary files; the source cannot be scanned afterwards."""
 
     def __enter__(self) -> DataSource:
