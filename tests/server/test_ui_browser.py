@@ -32,8 +32,20 @@ def wait(browser: Any) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     # A condition may read elements the page replaces meanwhile (a table re-rendering after
-    # a filter): that reading is retried, not a failure.
+    # a filter): that reading is retried, not a failure. Conditions on re-rendered content
+    # should read it with ``texts``, which cannot see a half-replaced page.
     return WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException])
+
+
+def texts(browser: Any, selector: str) -> list[str]:
+    """The visible text of every element matching ``selector``, read in one script call.
+
+    Reading element handles one by one races the page's re-rendering: Chromium may answer
+    with a stale element or "node does not belong to the document". One script runs between
+    two renderings, so it always sees a whole page.
+    """
+    script = "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim());"
+    return list(browser.execute_script(script, selector))
 
 
 def visit(browser: Any, url: str, shot: str) -> None:
@@ -122,10 +134,7 @@ def test_compare_overlays_two_runs(browser: Any, site: tuple[ServerHandle, Demo]
 
 
 def _row_names(browser: Any) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    cells = browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody td.name a")
-    return sorted(cell.text for cell in cells)
+    return sorted(texts(browser, "#runs-table tbody td.name a"))
 
 
 def test_filter_columns_and_selection(browser: Any, site: tuple[ServerHandle, Demo]) -> None:
