@@ -3,17 +3,14 @@ with an append-only audit trail of every set, move and delete."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-
 from mloop.core.errors import NotFoundError
 from mloop.core.operations import Empty
-from mloop.datasets import tables as t
 from mloop.datasets.checks import check_alias, check_dataset_name
 from mloop.datasets.common import (
+    ALIASES,
     aliases_of,
     load_dataset_row,
     load_version_row,
-    record_alias_change,
     touch_dataset,
     version_message,
 )
@@ -56,15 +53,8 @@ def delete_dataset_alias(ctx: Context, req: DeleteDatasetAlias) -> Empty:
     """Remove an alias; the deletion is logged."""
     name = load_dataset_row(ctx, req.name, lock=True).name
     alias = check_alias(req.alias)
-    current = aliases_of(ctx, name).get(alias)
-    if current is None:
+    if ALIASES.remove(ctx, name, alias) is None:
         raise NotFoundError(f"dataset {name!r} has no alias {alias!r}", field="alias")
-    ctx.conn.execute(
-        delete(t.dataset_aliases).where(
-            t.dataset_aliases.c.name == name, t.dataset_aliases.c.alias == alias
-        )
-    )
-    record_alias_change(ctx, name, alias, current, None)
     touch_dataset(ctx, name)
     return Empty()
 
@@ -81,11 +71,8 @@ def get_dataset_version_by_alias(ctx: Context, req: DatasetAliasRef) -> DatasetV
 def get_dataset_alias_history(ctx: Context, req: GetDatasetAliasHistory) -> DatasetAliasHistory:
     """Every alias change of a dataset (or of one alias), oldest first."""
     name = check_dataset_name(req.name)
-    h = t.dataset_alias_history
-    query = select(h).where(h.c.name == name)
-    if req.alias is not None:
-        query = query.where(h.c.alias == check_alias(req.alias))
-    rows = list(ctx.conn.execute(query.order_by(h.c.id.desc()).limit(req.max_results)))
+    alias = check_alias(req.alias) if req.alias is not None else None
+    rows = ALIASES.history(ctx, name, alias, req.max_results)
     if not rows:
         load_dataset_row(ctx, name)  # an empty history is an answer only for a real dataset
     return DatasetAliasHistory(
@@ -98,6 +85,6 @@ def get_dataset_alias_history(ctx: Context, req: GetDatasetAliasHistory) -> Data
                 actor=r.actor,
                 timestamp=r.timestamp,
             )
-            for r in reversed(rows)
+            for r in rows
         ]
     )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mloop.core.errors import ConflictError, NotFoundError
@@ -21,6 +21,7 @@ from mloop.datasets.schemas import (
     SchemaField,
 )
 from mloop.store.context import Context
+from mloop.store.pointers import Pointers
 
 READY = "READY"
 DELETED = "DELETED"
@@ -113,15 +114,12 @@ def latest_version(ctx: Context, name: str) -> int | None:
     return int(value) if value is not None else None
 
 
-_ALIASES_OF = (
-    select(t.dataset_aliases.c.alias, t.dataset_aliases.c.version)
-    .where(t.dataset_aliases.c.name == bindparam("name"))
-    .order_by(t.dataset_aliases.c.alias)
-)
+ALIASES = Pointers(t.dataset_aliases, t.dataset_alias_history, "alias")
+"""Dataset aliases and their history (kept even when versions are deleted)."""
 
 
 def aliases_of(ctx: Context, name: str) -> dict[str, int]:
-    return {r.alias: r.version for r in ctx.conn.execute(_ALIASES_OF, {"name": name})}
+    return ALIASES.current(ctx, name)
 
 
 def validation_message(row: Any, *, report: bool = False) -> DatasetValidation:
@@ -227,20 +225,4 @@ def dataset_message(ctx: Context, row: Any, *, include_policy_yaml: bool = True)
         version_count=int(count or 0),
         latest=version_message(ctx, row.name, latest, include_profile=False) if latest else None,
         policy=policy_message(row, include_yaml=include_policy_yaml),
-    )
-
-
-def record_alias_change(
-    ctx: Context, name: str, alias: str, from_version: int | None, to_version: int | None
-) -> None:
-    """Append one entry to the alias audit trail (kept even when versions are deleted)."""
-    ctx.conn.execute(
-        insert(t.dataset_alias_history).values(
-            name=name,
-            alias=alias,
-            from_version=from_version,
-            to_version=to_version,
-            actor=ctx.actor[:256],
-            timestamp=now_ms(),
-        )
     )

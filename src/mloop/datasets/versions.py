@@ -25,14 +25,13 @@ from mloop.datasets.checks import (
     encode_page_token,
 )
 from mloop.datasets.common import (
+    ALIASES,
     DELETED,
     READY,
-    aliases_of,
     ensure_dataset_row,
     latest_version,
     load_dataset_row,
     load_version_row,
-    record_alias_change,
     touch_dataset,
     version_message,
     version_messages,
@@ -153,18 +152,7 @@ def _row_with_digest(ctx: Context, name: str, digest: str) -> Any:
 
 
 def set_alias_row(ctx: Context, name: str, alias: str, version: int) -> None:
-    current = aliases_of(ctx, name).get(alias)
-    if current == version:
-        return
-    if current is None:
-        ctx.conn.execute(insert(t.dataset_aliases).values(name=name, alias=alias, version=version))
-    else:
-        ctx.conn.execute(
-            update(t.dataset_aliases)
-            .where(t.dataset_aliases.c.name == name, t.dataset_aliases.c.alias == alias)
-            .values(version=version)
-        )
-    record_alias_change(ctx, name, alias, current, version)
+    ALIASES.set(ctx, name, alias, version)
 
 
 @operations.post("/versions/create", CreateDatasetVersion, RegisteredDatasetVersion)
@@ -295,7 +283,7 @@ def delete_dataset_version(ctx: Context, req: DatasetVersionRef) -> Empty:
         )
     ).scalars()
     for alias in sorted(pointing):
-        record_alias_change(ctx, name, alias, req.version, None)
+        ALIASES.record(ctx, name, alias, req.version, None)
     ctx.conn.execute(
         delete(t.dataset_aliases).where(
             t.dataset_aliases.c.name == name, t.dataset_aliases.c.version == req.version

@@ -6,17 +6,17 @@ version to which). The history is kept when versions or the whole model are dele
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, select
 
 from mloop.core.errors import NotFoundError
 from mloop.core.operations import Empty
 from mloop.registry import tables as t
 from mloop.registry.checks import check_alias, check_model_name
 from mloop.registry.common import (
+    ALIASES,
     DELETED,
     load_model_row,
     load_version_row,
-    record_alias_change,
     version_message,
     version_messages,
 )
@@ -33,18 +33,10 @@ from mloop.registry.schemas import (
 from mloop.store.context import Context
 
 
-def _current(ctx: Context, name: str, alias: str) -> int | None:
-    return ctx.conn.execute(
-        select(t.model_aliases.c.version).where(
-            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
-        )
-    ).scalar()
-
-
 def resolve_alias(ctx: Context, name: str, alias: str) -> int:
     """The version an alias points to."""
     load_model_row(ctx, name)
-    version = _current(ctx, name, check_alias(alias))
+    version = ALIASES.get(ctx, name, check_alias(alias))
     if version is None:
         raise NotFoundError(f"model {name!r} has no alias {alias!r}", field="alias")
     return version
@@ -56,21 +48,8 @@ def set_alias(ctx: Context, req: SetAlias) -> Empty:
     name = load_model_row(ctx, req.name, lock=True).name
     alias = check_alias(req.alias)
     load_version_row(ctx, name, req.version)
-    current = _current(ctx, name, alias)
-    if current == req.version:
-        return Empty()
-    if current is None:
-        ctx.conn.execute(
-            insert(t.model_aliases).values(name=name, alias=alias, version=req.version)
-        )
-    else:
-        ctx.conn.execute(
-            update(t.model_aliases)
-            .where(t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)
-            .values(version=req.version)
-        )
-    record_alias_change(ctx, name, alias, current, req.version)
-    touch_model(ctx, name)
+    if ALIASES.set(ctx, name, alias, req.version) != req.version:
+        touch_model(ctx, name)
     return Empty()
 
 
@@ -79,15 +58,8 @@ def delete_alias(ctx: Context, req: AliasRef) -> Empty:
     """Remove an alias; the deletion is logged."""
     name = load_model_row(ctx, req.name, lock=True).name
     alias = check_alias(req.alias)
-    current = _current(ctx, name, alias)
-    if current is None:
+    if ALIASES.remove(ctx, name, alias) is None:
         raise NotFoundError(f"model {name!r} has no alias {alias!r}", field="alias")
-    ctx.conn.execute(
-        delete(t.model_aliases).where(
-            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias
-        )
-    )
-    record_alias_change(ctx, name, alias, current, None)
     touch_model(ctx, name)
     return Empty()
 
@@ -124,12 +96,8 @@ _VERSION_BY_ALIAS = (
 def get_alias_history(ctx: Context, req: GetAliasHistory) -> AliasHistory:
     """Every alias change of a model (or of one alias), oldest first; survives deletion."""
     name = check_model_name(req.name)
-    query = select(t.alias_history).where(t.alias_history.c.name == name)
-    if req.alias is not None:
-        query = query.where(t.alias_history.c.alias == check_alias(req.alias))
-    rows = list(
-        ctx.conn.execute(query.order_by(t.alias_history.c.id.desc()).limit(req.max_results))
-    )
+    alias = check_alias(req.alias) if req.alias is not None else None
+    rows = ALIASES.history(ctx, name, alias, req.max_results)
     if not rows:
         # An empty history is an answer for a model that exists; otherwise the name is wrong.
         load_model_row(ctx, name)
@@ -143,6 +111,6 @@ def get_alias_history(ctx: Context, req: GetAliasHistory) -> AliasHistory:
                 actor=r.actor,
                 timestamp=r.timestamp,
             )
-            for r in reversed(rows)
+            for r in rows
         ]
     )

@@ -7,14 +7,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 
 from mloop.core.errors import NotFoundError
-from mloop.core.timeutil import now_ms
 from mloop.registry import tables as t
 from mloop.registry.checks import check_model_name
 from mloop.registry.schemas import ModelVersion, RegisteredModel
 from mloop.store.context import Context
+from mloop.store.pointers import Pointers
 
 READY = "READY"
 DELETED = "DELETED"
@@ -61,20 +61,15 @@ def latest_version(ctx: Context, name: str) -> int | None:
     return int(value) if value is not None else None
 
 
-# Built once: these run on every version lookup (the serving path), and building
+# Built once: this runs on every version lookup (the serving path), and building
 # SQLAlchemy expressions costs more than executing them on SQLite.
-_ALIASES_OF = (
-    select(t.model_aliases.c.alias, t.model_aliases.c.version)
-    .where(t.model_aliases.c.name == bindparam("name"))
-    .order_by(t.model_aliases.c.alias)
-)
 _VERSION_TAGS = select(
     t.model_version_tags.c.version, t.model_version_tags.c.key, t.model_version_tags.c.value
 ).where(t.model_version_tags.c.name == bindparam("name"))
 
 
 def aliases_of(ctx: Context, name: str) -> dict[str, int]:
-    return {r.alias: r.version for r in ctx.conn.execute(_ALIASES_OF, {"name": name})}
+    return ALIASES.current(ctx, name)
 
 
 def model_message(ctx: Context, row: Any) -> RegisteredModel:
@@ -142,17 +137,5 @@ def version_message(ctx: Context, name: str, version: int) -> ModelVersion:
     return version_messages(ctx, [load_version_row(ctx, name, version)])[0]
 
 
-def record_alias_change(
-    ctx: Context, name: str, alias: str, from_version: int | None, to_version: int | None
-) -> None:
-    """Append one entry to the alias audit trail (kept even when the model is deleted)."""
-    ctx.conn.execute(
-        insert(t.alias_history).values(
-            name=name,
-            alias=alias,
-            from_version=from_version,
-            to_version=to_version,
-            actor=ctx.actor[:256],
-            timestamp=now_ms(),
-        )
-    )
+ALIASES = Pointers(t.model_aliases, t.alias_history, "alias")
+"""Model aliases and their history (kept even when the model is deleted)."""

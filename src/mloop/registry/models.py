@@ -18,10 +18,10 @@ from mloop.registry.checks import (
     encode_page_token,
 )
 from mloop.registry.common import (
+    ALIASES,
     aliases_of,
     load_model_row,
     model_message,
-    record_alias_change,
 )
 from mloop.registry.files import remove_model_files
 from mloop.registry.ops import operations
@@ -128,7 +128,7 @@ def delete_registered_model(ctx: Context, req: ModelName) -> Empty:
     """Delete a model, its versions, tags, aliases and files. The alias history is kept."""
     name = load_model_row(ctx, req.name, lock=True).name
     for alias, version in aliases_of(ctx, name).items():
-        record_alias_change(ctx, name, alias, version, None)
+        ALIASES.record(ctx, name, alias, version, None)
     # Children are removed explicitly rather than trusting every database to cascade.
     ctx.conn.execute(delete(t.model_aliases).where(t.model_aliases.c.name == name))
     ctx.conn.execute(delete(t.model_version_tags).where(t.model_version_tags.c.name == name))

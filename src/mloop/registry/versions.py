@@ -25,11 +25,11 @@ from mloop.registry.checks import (
     encode_page_token,
 )
 from mloop.registry.common import (
+    ALIASES,
     DELETED,
     READY,
     load_model_row,
     load_version_row,
-    record_alias_change,
     version_message,
     version_messages,
 )
@@ -222,7 +222,7 @@ def delete_model_version(ctx: Context, req: ModelVersionRef) -> Empty:
         )
     ).scalars()
     for alias in sorted(pointing):
-        record_alias_change(ctx, name, alias, req.version, None)
+        ALIASES.record(ctx, name, alias, req.version, None)
     ctx.conn.execute(
         delete(t.model_aliases).where(
             t.model_aliases.c.name == name, t.model_aliases.c.version == req.version
