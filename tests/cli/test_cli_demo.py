@@ -56,6 +56,31 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     assert "model/MLmodel" in {f.path for f in model_files}
     assert "logged by the stock mlflow" in result.stdout
 
+    # The LLM step: a simulated provider that says so, two prompt versions, the call log.
+    assert "SIMULATED provider" in result.stdout
+    assert client.get_prompt_version_by_label("support-reply", "production").version == 1
+    assert client.get_prompt_version_by_label("support-reply", "staging").version == 2
+    import sqlalchemy as sa
+
+    from mloop.llm.calls.tables import llm_calls
+
+    engine = sa.create_engine(f"sqlite:///{home / 'mloop.db'}")
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(llm_calls)).mappings()]
+    engine.dispose()
+    assert len(rows) == 9  # eight requests and one stream
+    assert {r["cache"] for r in rows} >= {"miss", "exact"}
+    assert any(r["fallbacks"] == 1 and r["provider"] == "backup" for r in rows)
+    blocked = [r for r in rows if r["status"] == "blocked"]
+    assert len(blocked) == 1 and blocked[0]["error_code"] == "GUARDRAIL_BLOCKED"
+    redacted = [
+        r
+        for r in rows
+        if "pii" in r["guardrails_json"] and '"triggered":true' in r["guardrails_json"]
+    ]
+    assert redacted and "4242 4242" not in (redacted[0]["request_json"] or "")
+    assert "injection: block" in result.stdout and "pii: redact" in result.stdout
+
 
 def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys

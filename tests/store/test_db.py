@@ -10,6 +10,8 @@ from alembic.migration import MigrationContext
 
 import mloop.auth.tables
 import mloop.datasets.tables
+import mloop.llm.calls.tables
+import mloop.prompts.tables
 import mloop.registry.tables
 import mloop.tracking.tables  # noqa: F401
 from mloop.core.config import Settings

@@ -82,6 +82,44 @@ def _print_data(state: DemoState) -> None:
         )
 
 
+def _print_llm(state: DemoState) -> None:
+    """The gateway calls of the LLM step, read back from the call log."""
+    if state.llm is None:
+        return
+    out = console()
+    out.print(f"\n[bold]LLM gateway[/bold]: {escape(state.llm['note'])}")
+    print_table(
+        f"Calls to route {state.llm['route']} (prompt {state.llm['prompt']}), from the call log",
+        [
+            "request",
+            "HTTP",
+            "prompt",
+            "served by",
+            "cache",
+            "guardrails",
+            "fallbacks",
+            "cost $",
+            "ms",
+        ],
+        [
+            (
+                c["what"],
+                c["status"],
+                c["prompt"],
+                c["served_by"],
+                c["cache"],
+                c["guardrails"],
+                c["fallbacks"],
+                f"{c['cost_usd']:.6f}",
+                f"{c['latency_ms']:.0f}",
+            )
+            for c in state.llm["calls"]
+        ],
+    )
+    first = state.llm["calls"][0]
+    out.print(f"First answer: {escape(first['answer'][:160])}")
+
+
 def _print_summary(state: DemoState, port: int) -> None:
     out = console()
     home = shlex.quote(str(state.home))
@@ -128,6 +166,7 @@ def _print_summary(state: DemoState, port: int) -> None:
                 for p in state.predictions
             ],
         )
+    _print_llm(state)
     for note in state.notes:
         out.print(escape(note))
     out.print(
@@ -137,7 +176,9 @@ def _print_summary(state: DemoState, port: int) -> None:
         "Or from the command line:\n"
         f'  MLOOP_HOME={escape(home)} mloop runs list --order-by "metrics.val_auc DESC"\n'
         f"  MLOOP_HOME={escape(home)} mloop models show {escape(state.config.model_name)}\n"
-        f"  MLOOP_HOME={escape(home)} mloop datasets show {escape(state.dataset_ref)}",
+        f"  MLOOP_HOME={escape(home)} mloop datasets show {escape(state.dataset_ref)}\n"
+        f"  MLOOP_HOME={escape(home)} mloop prompts show support-reply@production\n"
+        "The gateway's calls, spend and routes are at /gateway in the UI.",
         soft_wrap=True,
     )
 

@@ -109,6 +109,7 @@ class DemoState:
     notes: list[str] = field(default_factory=list)  # what steps want the summary to say
     dataset_ref: str = ""  # the registered training data, "name/version"
     rejected_report: Any = None  # the ValidationReport of the batch the contract refused
+    llm: dict[str, Any] | None = None  # the LLM step's calls, for the summary
     seconds: float = 0.0
 
     def dataset(self) -> Dataset:
@@ -425,6 +426,12 @@ def _train_with_mlflow_client(state: DemoState) -> None:
     train_with_mlflow_client(state)
 
 
+def _serve_llm(state: DemoState) -> None:
+    from mloop.cli.demo_llm import run_llm_step
+
+    run_llm_step(state)
+
+
 STEPS: tuple[DemoStep, ...] = (
     DemoStep("data", load_data),
     DemoStep("sgd", train_sgd),
@@ -434,6 +441,7 @@ STEPS: tuple[DemoStep, ...] = (
     DemoStep("mlflow_client", _train_with_mlflow_client),
     DemoStep("register", register_best),
     DemoStep("verify", verify_champion),
+    DemoStep("llm", _serve_llm),
 )
 
 

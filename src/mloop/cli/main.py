@@ -12,8 +12,10 @@ from mloop.cli import (
     datasets,
     demo,
     experiments,
+    gateway,
     import_cmd,
     models,
+    prompts,
     runs,
     server,
     tokens,
@@ -63,7 +65,9 @@ app.add_typer(models.alias_app, name="alias")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(data.app, name="data")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(prompts.app, name="prompts")
 app.add_typer(import_cmd.app, name="import")
+app.add_typer(gateway.app, name="gateway")
 app.command("server")(server.server)
 app.command("demo")(demo.demo)
 

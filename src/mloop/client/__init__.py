@@ -33,6 +33,7 @@ from mloop.client.fluent import (
     set_tags,
     start_run,
 )
+from mloop.client.prompts_fluent import Prompt, get_prompt, register_prompt, set_prompt_label
 from mloop.client.registry_fluent import (
     delete_alias,
     get_model_version_by_alias,
@@ -48,6 +49,7 @@ __all__ = [
     "DatasetVersion",
     "Metric",
     "Param",
+    "Prompt",
     "PythonModel",
     "RunTag",
     "active_run",
@@ -58,6 +60,7 @@ __all__ = [
     "flush",
     "get_dataset",
     "get_model_version_by_alias",
+    "get_prompt",
     "get_tracking_uri",
     "load_model",
     "log_artifact",
@@ -71,11 +74,13 @@ __all__ = [
     "log_text",
     "register_dataset",
     "register_model",
+    "register_prompt",
     "search_runs",
     "set_alias",
     "set_dataset_alias",
     "set_dataset_policy",
     "set_experiment",
+    "set_prompt_label",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -19,10 +19,16 @@ from mloop.core.validation import from_pydantic
 def find_operation(name: str) -> Operation[Any, Any]:
     """The operation called ``name`` in any domain."""
     import mloop.datasets
+    import mloop.prompts
     import mloop.registry
     import mloop.tracking
 
-    for op_set in (mloop.tracking.operations, mloop.registry.operations, mloop.datasets.operations):
+    for op_set in (
+        mloop.tracking.operations,
+        mloop.registry.operations,
+        mloop.datasets.operations,
+        mloop.prompts.operations,
+    ):
         if name in op_set.operations:
             return op_set.operations[name]
     raise ValidationError(f"there is no operation named {name!r}", field="operation")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,7 +23,18 @@ from mloop.store.runtime import Runtime
 
 def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     """Build the server app over an opened runtime."""
+    from mloop.llm.gateway.http import GatewayDispatcher, GatewayHandlers, gateway_router
+    from mloop.llm.gateway.setup import GatewayHolder
+
+    gateway = GatewayHolder(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gateway.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mloop",
         version=__version__,
         description="Tracking, registry and the rest of the mloop loop over HTTP.",
@@ -32,12 +45,15 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     auth = Authenticator(runtime, enabled=auth_enabled)
     app.state.runtime = runtime
     app.state.auth = auth
+    app.state.gateway = gateway
     install_error_handlers(app)
     operations = all_operations()
     components: dict[str, Any] = {}
     _document_operations(app, documentation_routes(operations, components), components)
     for router in extra_routers(runtime, auth.require):
         app.include_router(router)
+    gateway_handlers = GatewayHandlers(gateway.get, auth)
+    app.include_router(gateway_router(gateway_handlers))
 
     @app.get("/health", tags=["server"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -63,6 +79,7 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
 
     mount_ui(app, runtime, auth)
     app.add_middleware(OperationDispatcher, operations=operations, runtime=runtime, auth=auth)
+    app.add_middleware(GatewayDispatcher, handlers=gateway_handlers)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=runtime.settings.max_request_bytes,

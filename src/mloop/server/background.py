@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from mloop.store.runtime import Runtime
 
@@ -18,8 +19,9 @@ START_TIMEOUT_S = 30.0
 
 
 @contextmanager
-def background_server(runtime: Runtime) -> Iterator[str]:
-    """Serve ``runtime`` on 127.0.0.1 at a free port; yields the server's URL."""
+def background_server(runtime: Runtime, app: Any = None) -> Iterator[str]:
+    """Serve ``runtime`` (or an ``app`` already built over it) on 127.0.0.1 at a free port;
+    yields the server's URL."""
     import uvicorn
 
     from mloop.server.app import create_app
@@ -28,7 +30,7 @@ def background_server(runtime: Runtime) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off")
+    config = uvicorn.Config(app or create_app(runtime), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -14,6 +14,7 @@ from mloop.store.runtime import Runtime
 def all_operations() -> list[Operation[Any, Any]]:
     """Every declared operation of every domain."""
     import mloop.datasets
+    import mloop.prompts
     import mloop.registry
     import mloop.tracking
 
@@ -22,6 +23,7 @@ def all_operations() -> list[Operation[Any, Any]]:
         mloop.tracking.operations,
         mloop.registry.operations,
         mloop.datasets.operations,
+        mloop.prompts.operations,
     ):
         ops.extend(op_set.operations.values())
     return ops

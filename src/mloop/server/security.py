@@ -71,6 +71,19 @@ class Authenticator:
             )
         return self.verify(secret)
 
+    def require_cached(self, request: Request, role: Role) -> Identity | None:
+        """:meth:`require` without touching the database: None when the token has to be
+        looked up (call :meth:`require` in a worker thread then). For hot async routes."""
+        if self.enabled:
+            secret = self._token(request)
+            if not secret:
+                return self.require(request, role)  # raises: no token
+            with self._lock:
+                hit = self._cache.get(secret)
+            if hit is None or hit[1] <= time.monotonic():
+                return None
+        return self.require(request, role)
+
     def require(self, request: Request, role: Role) -> Identity:
         identity = self.identify(request)
         if not role_allows(identity.role, role):

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mloop.server.security import Authenticator
-from mloop.server.ui import artifacts, datasets, experiments, models, runs
+from mloop.server.ui import artifacts, datasets, experiments, gateway, models, prompts, runs
 from mloop.server.ui import auth as login
 from mloop.server.ui.core import STATIC_DIR, UI
 from mloop.store.runtime import Runtime
@@ -21,5 +21,5 @@ def mount_ui(app: FastAPI, runtime: Runtime, auth: Authenticator) -> None:
     """Add the UI's pages and static files to ``app``."""
     ui = UI(runtime, auth)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (login, experiments, runs, artifacts, models, datasets):
+    for module in (login, experiments, runs, artifacts, models, datasets, prompts, gateway):
         app.include_router(module.router(ui))

@@ -5,6 +5,8 @@ from alembic import context
 import mloop.auth.tables
 import mloop.compat.mlflow.tables
 import mloop.datasets.tables
+import mloop.llm.calls.tables
+import mloop.prompts.tables
 import mloop.registry.tables
 import mloop.tracking.tables  # noqa: F401  (registers tables on the metadata)
 from mloop.store.schema import metadata

@@ -8,8 +8,18 @@ from collections.abc import Collection
 import pytest
 
 from mloop.core.errors import ValidationError
-from mloop.gateway import MAX_TEXT_CHARS, PII_KINDS, PiiMatch, RedactionResult, find_pii, redact
-from mloop.gateway.pii import _resolve_overlaps, iban_valid, luhn_valid, steuer_id_valid
+from mloop.llm.guardrails.pii import (
+    MAX_TEXT_CHARS,
+    PII_KINDS,
+    PiiMatch,
+    RedactionResult,
+    _resolve_overlaps,
+    find_pii,
+    iban_valid,
+    luhn_valid,
+    redact,
+    steuer_id_valid,
+)
 
 
 def kinds_and_values(text: str, kinds: Collection[str] | None = None) -> list[tuple[str, str]]:

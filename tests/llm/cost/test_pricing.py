@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mloop.core.errors import NotFoundError, ValidationError
-from mloop.gateway.pricing import (
+from mloop.llm.cost.pricing import (
     DEFAULT_PRICES_PATH,
     MAX_TOKENS,
     Alias,

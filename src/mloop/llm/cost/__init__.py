@@ -1,0 +1,1 @@
+"""What calls cost: the price table, budgets and rate limits."""

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway service and its HTTP routes."""

@@ -1,0 +1,1 @@
+"""Test tools that ship with mloop: a scriptable fake LLM provider server."""

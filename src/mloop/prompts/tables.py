@@ -1,0 +1,96 @@
+"""Tables owned by the prompts domain: prompts, their immutable versions, labels with an
+append-only history, and reviews (approvals) of versions."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from mloop.store.schema import metadata
+
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    # The approval policy: a JSON list of labels that only an approved version may get.
+    Column("approval_labels_json", Text, nullable=False, default="[]"),
+)
+
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("prompts.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    # sha256 of the canonical JSON of the content: the version's identity within the prompt.
+    Column("digest", String(64), nullable=False),
+    # The content, as canonical JSON: template, variables, params, output schema, description.
+    Column("content_json", Text, nullable=False),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("source_path", Text, nullable=False, default=""),
+    Column("created_by", String(256), nullable=False, default=""),
+    Column("creation_time", BigInteger, nullable=False),
+    Index("ix_prompt_versions_digest", "digest"),
+)
+
+prompt_labels = Table(
+    "prompt_labels",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("prompts.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("label", String(256), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Append-only audit trail of label moves. No foreign key: it outlives the prompt.
+prompt_label_history = Table(
+    "prompt_label_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("actor", String(256), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_prompt_label_history_name_label", "name", "label"),
+)
+
+prompt_reviews = Table(
+    "prompt_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("reviewer", String(256), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["prompt_versions.name", "prompt_versions.version"],
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    ),
+    Index("ix_prompt_reviews_version", "name", "version"),
+)

@@ -1,0 +1,563 @@
+"""Gateway pages: the overview (KPIs, daily charts, routes with their health), the recent
+calls with filters, and one call with its attempts, guardrail decisions and content.
+
+Numbers come from the call log (:mod:`mloop.llm.calls.queries`); routes, targets and health
+from the server's live gateway (``app.state.gateway``). A broken gateway configuration is
+shown on the page, not raised: the call log stays readable while the file is being fixed.
+Provider keys are never shown, only where they come from (an environment variable's name or
+a secret's name).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from mloop.core.errors import MloopError, NotFoundError, ValidationError
+from mloop.llm.calls import queries
+from mloop.llm.calls.queries import (
+    CACHE_STATES,
+    DAY_MS,
+    DIRECT,
+    GROUPS,
+    STATUSES,
+    CallDetail,
+    CallFilter,
+    CallSummary,
+    DailyRow,
+    RouteStats,
+)
+from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
+from mloop.server.ui.core import UI
+from mloop.server.ui.formatting import json_safe
+from mloop.server.ui.profiles import cut
+from mloop.store.context import Context
+
+log = logging.getLogger("mloop.server.ui")
+
+WINDOWS = {"24h": 1, "7d": 7, "30d": 30}  # window name -> days
+DEFAULT_WINDOW = "7d"
+CALLS_PER_PAGE = 50
+RECENT_ON_OVERVIEW = 10
+MAX_PAGE = 100_000
+MAX_SERIES = 8  # keys drawn on the spend chart; the rest is summed as "(other)"
+MAX_CONTENT_CHARS = 200_000  # captured request/response shown per call
+OPTIONS_DAYS = 30  # the filters offer the routes and tokens seen in this many days
+DOCS_HINT = "docs/gateway.md"
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def usd(value: float | None) -> str:
+    """Dollars with enough decimals to see what a single call costs."""
+    if value is None:
+        return ""
+    amount = abs(value)
+    if amount == 0:
+        return "$0.00"
+    if amount >= 1:
+        text = f"${amount:,.2f}"
+    elif amount >= 0.01:
+        text = f"${amount:.4f}"
+    else:
+        text = f"${amount:.6f}"
+    return "-" + text if value < 0 else text
+
+
+def ms(value: float | None) -> str:
+    """A latency: ``840 ms`` or ``2.31 s``."""
+    if value is None:
+        return ""
+    if value >= 10_000:
+        return f"{value / 1000:.1f} s"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms"
+
+
+def day_label(day: int) -> str:
+    """A UTC day (days since the epoch) as ``YYYY-MM-DD``."""
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+# -- query parameters ---------------------------------------------------------------------------
+
+
+def parse_window(raw: str) -> str:
+    if raw not in WINDOWS:
+        raise ValidationError(
+            f"window must be one of {', '.join(WINDOWS)}, got {raw[:20]!r}", field="window"
+        )
+    return raw
+
+
+def parse_page(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ValidationError(
+            f"page must be a whole number from 1 to {MAX_PAGE}, got {raw[:20]!r}", field="page"
+        )
+    return int(raw)
+
+
+def parse_choice(raw: str, allowed: tuple[str, ...], name: str) -> str | None:
+    """An optional filter value from a fixed set; empty means any."""
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise ValidationError(
+            f"{name} must be one of {', '.join(allowed)}, got {raw[:20]!r}", field=name
+        )
+    return raw
+
+
+def parse_text(raw: str, name: str) -> str | None:
+    if len(raw) > 256:
+        raise ValidationError(f"{name} is longer than 256 characters", field=name)
+    return raw or None
+
+
+# -- the live gateway ------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetView:
+    provider: str
+    model: str
+    weight: float
+    kind: str
+    health: str  # healthy | failing | cooling | idle
+    health_label: str
+    health_title: str
+
+
+@dataclass
+class RouteView:
+    name: str
+    configured: bool
+    targets: list[TargetView] = field(default_factory=list)
+    description: str = ""
+    retries: int | None = None
+    timeout_seconds: float | None = None
+    stats: RouteStats | None = None
+
+
+@dataclass
+class ProviderView:
+    name: str
+    kind: str
+    base_url: str
+    key_source: str
+
+
+@dataclass
+class GatewayState:
+    """What the live gateway says, or why it could not be asked."""
+
+    error: str | None = None
+    config_file: str | None = None
+    config: GatewayConfig | None = None
+    health: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # The latest budget alerts of this process (budgets with action: alert over their limit).
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def gateway_state(request: Request, ui: UI) -> GatewayState:
+    """The server's gateway configuration and router health; errors become a message."""
+    path = config_path(ui.runtime.settings.home)
+    state = GatewayState(config_file=str(path) if path else None)
+    holder = getattr(request.app.state, "gateway", None)
+    if holder is None:
+        state.error = "this server runs no gateway"
+        return state
+    try:
+        gateway = holder.get()
+    except MloopError as exc:
+        state.error = exc.message
+        return state
+    except Exception as exc:  # a provider that cannot be built: show it, keep the page
+        log.warning("the gateway could not start: %s", exc)
+        state.error = f"the gateway could not start: {type(exc).__name__}: {cut(str(exc), 500)}"
+        return state
+    state.config = gateway.config
+    state.health = gateway.router.health()
+    state.alerts = gateway.alerts[-5:]
+    return state
+
+
+def _public_url(url: str | None) -> str:
+    """A base URL without credentials, query or fragment (they may carry secrets)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "(unparsable URL)"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _key_source(p: ProviderConfig) -> str:
+    if p.api_key_env:
+        return f"environment variable {p.api_key_env}"
+    if p.api_key_secret:
+        return f"secret {p.api_key_secret}"
+    return "none"
+
+
+def _health(h: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(state, label, title) of a target from the router's health record."""
+    if not h:
+        return "idle", "no traffic", "no call since the server started"
+    ok, failed = int(h.get("successes", 0)), int(h.get("failures", 0))
+    title = f"{ok} succeeded, {failed} failed since the server started"
+    if h.get("last_error"):
+        title += f"; last error: {cut(str(h['last_error']), 300)}"
+    cooling = float(h.get("cooling_down_seconds") or 0)
+    if cooling > 0:
+        return "cooling", f"cooling down {cooling:.0f}s", title
+    consecutive = int(h.get("consecutive_failures") or 0)
+    if consecutive > 0:
+        return "failing", f"failing ({consecutive} in a row)", title
+    if ok == 0 and failed == 0:
+        return "idle", "no traffic", title
+    return "healthy", "healthy", title
+
+
+def route_views(state: GatewayState, stats: dict[str, RouteStats]) -> list[RouteView]:
+    """Configured routes, then routes the call log has but the configuration no longer."""
+    out: list[RouteView] = []
+    config = state.config
+    if config is not None:
+        for name, route in sorted(config.routes.items()):
+            targets = []
+            for t in route.targets:
+                provider = config.providers.get(t.provider)
+                health, label, title = _health(state.health.get((t.provider, t.model)))
+                targets.append(
+                    TargetView(
+                        provider=t.provider,
+                        model=t.model,
+                        weight=t.weight,
+                        kind=provider.kind if provider else "",
+                        health=health,
+                        health_label=label,
+                        health_title=title,
+                    )
+                )
+            out.append(
+                RouteView(
+                    name=name,
+                    configured=True,
+                    targets=targets,
+                    description=route.description,
+                    retries=route.retries,
+                    timeout_seconds=route.timeout_seconds,
+                    stats=stats.get(name),
+                )
+            )
+    known = {r.name for r in out}
+    for name in sorted(stats, key=lambda n: (n == DIRECT, n)):
+        if name not in known:
+            out.append(RouteView(name=name, configured=False, stats=stats[name]))
+    return out
+
+
+def provider_views(config: GatewayConfig | None) -> list[ProviderView]:
+    if config is None:
+        return []
+    return [
+        ProviderView(
+            name=name, kind=p.kind, base_url=_public_url(p.base_url), key_source=_key_source(p)
+        )
+        for name, p in sorted(config.providers.items())
+    ]
+
+
+# -- charts ----------------------------------------------------------------------------------------
+
+
+def _days(since: int, until: int) -> list[int]:
+    return list(range(since // DAY_MS, (until - 1) // DAY_MS + 1))
+
+
+def stack_chart(rows: list[DailyRow], days: list[int], value: str, fmt: str) -> dict[str, Any]:
+    """Per-key daily values of ``value`` for a stacked bar chart: the :data:`MAX_SERIES` keys
+    with the largest totals, then the rest as ``(other)``."""
+    totals: dict[str, float] = {}
+    for r in rows:
+        key = r.key or ""
+        totals[key] = totals.get(key, 0.0) + float(getattr(r, value))
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    shown = ranked[:MAX_SERIES] if len(ranked) <= MAX_SERIES else ranked[: MAX_SERIES - 1]
+    index = {d: i for i, d in enumerate(days)}
+    series: dict[str, list[float]] = {k: [0.0] * len(days) for k in shown}
+    if len(ranked) > len(shown):
+        series["(other)"] = [0.0] * len(days)
+    for r in rows:
+        key = r.key or ""
+        name = key if key in shown else "(other)"
+        if r.day in index:
+            series[name][index[r.day]] += float(getattr(r, value))
+    return {
+        "type": "stack",
+        "format": fmt,
+        "days": [day_label(d) for d in days],
+        "series": [{"label": k, "values": v} for k, v in series.items()],
+    }
+
+
+def overview_charts(
+    by_group: dict[str, list[DailyRow]], per_day: list[DailyRow], days: list[int]
+) -> dict[str, Any]:
+    index = {r.day: r for r in per_day}
+    labels = [day_label(d) for d in days]
+
+    def column(fn: Any) -> list[Any]:
+        return [fn(index[d]) if d in index else 0 for d in days]
+
+    return json_safe(
+        {
+            "spend": {g: stack_chart(by_group[g], days, "cost_usd", "usd") for g in GROUPS},
+            "requests": {
+                "type": "stack",
+                "format": "count",
+                "days": labels,
+                "series": [
+                    {"label": "ok", "values": column(lambda r: r.requests - r.errors - r.blocked)},
+                    {"label": "blocked", "values": column(lambda r: r.blocked)},
+                    {"label": "errors", "values": column(lambda r: r.errors)},
+                ],
+            },
+            "cache": {
+                "type": "line",
+                "format": "pct",
+                "days": labels,
+                "series": [
+                    {
+                        "label": "hit rate",
+                        "values": [index[d].hit_rate if d in index else None for d in days],
+                    }
+                ],
+            },
+        }
+    )
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+def _overview(ctx: Context, since: int, until: int) -> dict[str, Any]:
+    from mloop.llm.cost.budgets import spend_spike
+    from mloop.llm.cost.spend import daily_totals
+
+    days = _days(since, until)
+    recent, _ = queries.list_calls(ctx, CallFilter(), limit=RECENT_ON_OVERVIEW)
+    # Until monitoring alerts exist, a spend jump (3x the trailing week) is shown here.
+    spike = spend_spike(daily_totals(ctx, 8))
+    return {
+        "spike": spike if spike.is_spike else None,
+        "totals": queries.totals(ctx, since, until),
+        "stats": queries.route_stats(ctx, since, until),
+        "charts": overview_charts(
+            {g: queries.daily(ctx, since, until, g) for g in GROUPS},
+            queries.daily(ctx, since, until),
+            days,
+        ),
+        "recent": recent,
+    }
+
+
+def _calls(
+    ctx: Context, flt: CallFilter, page: int, config: GatewayConfig | None, now: int
+) -> dict[str, Any]:
+    calls, more = queries.list_calls(
+        ctx, flt, limit=CALLS_PER_PAGE, offset=(page - 1) * CALLS_PER_PAGE
+    )
+    if page > 1 and not calls:
+        raise NotFoundError(f"there is no page {page} of calls with these filters", field="page")
+    since = now - OPTIONS_DAYS * DAY_MS
+    routes = set(queries.distinct_values(ctx, "route", since=since))
+    routes |= set(config.routes if config else ())
+    tokens = set(queries.distinct_values(ctx, "token", since=since))
+    # A filter value from a link stays selectable even when it is older than the options.
+    if flt.route:
+        routes.add(flt.route)
+    if flt.token:
+        tokens.add(flt.token)
+    return {
+        "calls": calls,
+        "more": more,
+        "route_options": sorted(routes),
+        "token_options": sorted(tokens),
+    }
+
+
+def pretty(value: Any) -> tuple[str, bool]:
+    """Captured content as indented JSON (a string as it is), cut to
+    :data:`MAX_CONTENT_CHARS`; and whether it was cut."""
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    )
+    return text[:MAX_CONTENT_CHARS], len(text) > MAX_CONTENT_CHARS
+
+
+def _detail_views(call: CallDetail) -> dict[str, Any]:
+    slowest = max((_number(a.get("latency_ms")) for a in call.attempts), default=0.0)
+    attempts = []
+    for i, a in enumerate(call.attempts, start=1):
+        latency = _number(a.get("latency_ms"))
+        attempts.append(
+            {
+                "n": i,
+                "provider": str(a.get("provider", "")),
+                "model": str(a.get("model", "")),
+                "outcome": str(a.get("outcome", "")),
+                "status": a.get("status"),
+                "retry_after": a.get("retry_after"),
+                "message": cut(str(a.get("message") or ""), 2000),
+                "latency_ms": latency,
+                "bar": round(100 * latency / slowest, 1) if slowest > 0 else 0,
+            }
+        )
+    decisions = [
+        {
+            "stage": str(g.get("stage", "")),
+            "check": str(g.get("check", "")),
+            "name": str(g.get("name", "")),
+            "action": str(g.get("action", "")),
+            "triggered": bool(g.get("triggered")),
+            "error": bool(g.get("error")),
+            "reason": cut(str(g.get("reason") or ""), 2000),
+            "details": cut(json.dumps(g.get("details") or {}, default=str), 2000),
+            "duration_ms": _number(g.get("duration_ms")),
+        }
+        for g in call.guardrails
+    ]
+    request_text, request_cut = pretty(call.request) if call.request is not None else ("", False)
+    response_text, response_cut = (
+        pretty(call.response) if call.response is not None else ("", False)
+    )
+    return {
+        "attempts": attempts,
+        "decisions": decisions,
+        "request_text": request_text,
+        "request_cut": request_cut,
+        "response_text": response_text,
+        "response_cut": response_cut,
+        "metadata": [
+            (cut(str(k), 200), cut(json.dumps(v, default=str), 2000))
+            for k, v in list(call.metadata.items())[:100]
+        ],
+    }
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
+
+
+def guardrail_badges(call: CallSummary) -> list[dict[str, str]]:
+    """``pii: redact``-style badges of the decisions that fired, with a CSS class by action."""
+    out = []
+    for g in call.triggered_guardrails:
+        check = str(g.get("check") or g.get("name") or "check")
+        action = "error" if g.get("error") else str(g.get("action") or "")
+        cls = {"block": "fail", "error": "fail", "redact": "warn", "warn": "warn"}.get(
+            action, "muted-badge"
+        )
+        title = f"{g.get('stage', '')} · {g.get('name', '')}: {g.get('reason') or ''}"
+        out.append({"label": f"{check}: {action}", "cls": cls, "title": cut(title, 300)})
+    return out
+
+
+def router(ui: UI) -> APIRouter:
+    r = APIRouter(route_class=ui.route_class, include_in_schema=False)
+    ui.env.filters.update({"usd": usd, "ms": ms})
+    ui.env.globals["guardrail_badges"] = guardrail_badges
+
+    @r.get("/gateway", response_class=HTMLResponse, name="ui_gateway")
+    def overview_page(request: Request, window: str = DEFAULT_WINDOW) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        window = parse_window(window)
+        until = int(time.time() * 1000) + 1
+        since = until - WINDOWS[window] * DAY_MS
+        state = gateway_state(request, ui)
+        data = ui.read(lambda ctx: _overview(ctx, since, until), viewer)
+        return ui.render(
+            request,
+            "gateway.html",
+            viewer,
+            window=window,
+            windows=list(WINDOWS),
+            state=state,
+            routes=route_views(state, data["stats"]),
+            providers=provider_views(state.config),
+            docs_hint=DOCS_HINT,
+            **data,
+        )
+
+    @r.get("/gateway/calls", response_class=HTMLResponse, name="ui_gateway_calls")
+    def calls_page(
+        request: Request,
+        route: str = "",
+        status: str = "",
+        cache: str = "",
+        token: str = "",
+        page: str = "1",
+    ) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        flt = CallFilter(
+            route=parse_text(route, "route"),
+            status=parse_choice(status, STATUSES, "status"),
+            cache=parse_choice(cache, CACHE_STATES, "cache"),
+            token=parse_text(token, "token"),
+        )
+        number = parse_page(page)
+        state = gateway_state(request, ui)
+        now = int(time.time() * 1000)
+        data = ui.read(lambda ctx: _calls(ctx, flt, number, state.config, now), viewer)
+        return ui.render(
+            request,
+            "gateway_calls.html",
+            viewer,
+            flt=flt,
+            page=number,
+            statuses=STATUSES,
+            cache_states=CACHE_STATES,
+            **data,
+        )
+
+    @r.get("/gateway/calls/{call_id}", response_class=HTMLResponse, name="ui_gateway_call")
+    def call_page(request: Request, call_id: str) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        # Call ids are at most 32 characters: a longer one names no call.
+        found = (
+            None
+            if len(call_id) > 32
+            else ui.read(lambda ctx: queries.get_call(ctx, call_id), viewer)
+        )
+        if found is None:
+            raise NotFoundError(f"call {call_id[:40]!r} does not exist", field="call_id")
+        return ui.render(
+            request,
+            "gateway_call.html",
+            viewer,
+            call=found,
+            **_detail_views(found),
+        )
+
+    return r

@@ -1,0 +1,284 @@
+"""Budgets: block and alert, daily and monthly windows, loading, Redis-shared counters,
+and spend spikes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from pydantic import ValidationError as PydanticError
+from tests.conftest import port_open, require_service
+
+from mloop.llm.cost.budgets import (
+    BudgetGuard,
+    RedisBudgetCounters,
+    spend_spike,
+    window_of,
+)
+from mloop.llm.cost.config import BudgetConfig
+from mloop.llm.errors import GatewayError
+
+URL = "redis://127.0.0.1:6379/0"
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.now = at.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _at(text: str) -> Clock:
+    return Clock(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+def test_block_budget_refuses_once_spent_with_a_useful_message() -> None:
+    clock = _at("2026-11-22T18:00:00")
+    guard = BudgetGuard(
+        [BudgetConfig(scope="route", key="support-reply", limit_usd=Decimal("10"))], clock=clock
+    )
+    assert guard.check("support-reply", "tok", "default") == []
+    guard.record("support-reply", "tok", "default", 9.99)
+    guard.check("support-reply", "tok", "default")  # still under
+    guard.record("support-reply", "tok", "default", 0.02)
+    with pytest.raises(GatewayError) as info:
+        guard.check("support-reply", "tok", "default")
+    err = info.value
+    assert (err.error_code, err.status_code, err.field) == ("BUDGET_EXCEEDED", 429, "route")
+    assert "daily budget of route 'support-reply'" in err.message
+    assert "$10.0100 spent of $10" in err.message
+    assert "resets at 2026-11-23T00:00:00Z" in err.message
+    assert err.retry_after == pytest.approx(6 * 3600)
+    # other routes are not affected
+    guard.check("other-route", "tok", "default")
+
+
+def test_daily_window_rolls_over_at_midnight_utc() -> None:
+    clock = _at("2026-11-22T23:59:00")
+    guard = BudgetGuard([BudgetConfig(scope="token", limit_usd=Decimal("1"))], clock=clock)
+    guard.record(None, "alice", "p", 1.5)
+    with pytest.raises(GatewayError):
+        guard.check(None, "alice", "p")
+    clock.now += 120
+    assert guard.check(None, "alice", "p") == []
+    assert guard.spent("token", "alice", "daily") == 0
+
+
+def test_monthly_window_and_star_key_per_key() -> None:
+    clock = _at("2026-12-31T12:00:00")
+    guard = BudgetGuard(
+        [BudgetConfig(scope="project", key="*", limit_usd=Decimal("100"), period="monthly")],
+        clock=clock,
+    )
+    guard.record(None, "t", "team-a", 60)
+    guard.record(None, "t", "team-b", 60)
+    guard.check(None, "t", "team-a")  # each project has its own 100
+    guard.record(None, "t", "team-a", 40)
+    with pytest.raises(GatewayError, match="monthly budget of project 'team-a'") as info:
+        guard.check(None, "t", "team-a")
+    assert "resets at 2027-01-01T00:00:00Z" in info.value.message
+    guard.check(None, "t", "team-b")
+    clock.now += 13 * 3600  # 2027-01-01 01:00
+    guard.check(None, "t", "team-a")
+
+
+def test_alert_budget_returns_alerts_first_only_once_and_lets_requests_through() -> None:
+    clock = _at("2026-11-22T10:00:00")
+    budget = BudgetConfig(scope="token", key="alice", limit_usd=Decimal("5"), action="alert")
+    guard = BudgetGuard([budget], clock=clock)
+    guard.record("r", "alice", "p", 5)
+    first = guard.check("r", "alice", "p")
+    assert len(first) == 1 and first[0].first
+    assert first[0].budget == budget and first[0].key == "alice"
+    assert first[0].spent_usd == 5 and first[0].limit_usd == 5
+    assert "daily budget of token 'alice'" in first[0].message
+    again = guard.check("r", "alice", "p")
+    assert len(again) == 1 and not again[0].first
+    assert guard.check("r", "bob", "p") == []
+    clock.now += 86400
+    guard.record("r", "alice", "p", 6)
+    assert guard.check("r", "alice", "p")[0].first  # a new window alerts again
+
+
+def test_one_call_counts_once_per_window_even_with_overlapping_budgets() -> None:
+    clock = _at("2026-11-22T10:00:00")
+    guard = BudgetGuard(
+        [
+            BudgetConfig(scope="route", key="*", limit_usd=Decimal("10")),
+            BudgetConfig(scope="route", key="r", limit_usd=Decimal("3"), action="alert"),
+            BudgetConfig(scope="route", key="r", limit_usd=Decimal("100"), period="monthly"),
+        ],
+        clock=clock,
+    )
+    guard.record("r", "t", "p", 2.5)
+    assert guard.spent("route", "r", "daily") == 2.5
+    assert guard.spent("route", "r", "monthly") == 2.5
+    guard.record("r", "t", "p", 1)
+    alerts = guard.check("r", "t", "p")
+    assert [a.limit_usd for a in alerts] == [3.0]
+
+
+def test_block_wins_over_alerts_and_missing_scopes_are_skipped() -> None:
+    guard = BudgetGuard(
+        [
+            BudgetConfig(scope="project", limit_usd=Decimal("1"), action="alert"),
+            BudgetConfig(scope="route", limit_usd=Decimal("1")),
+        ],
+        clock=_at("2026-11-22T10:00:00"),
+    )
+    guard.record("r", "t", "p", 2)
+    with pytest.raises(GatewayError):
+        guard.check("r", "t", "p")
+    # a request that named a provider model has no route: only the project budget applies
+    assert len(guard.check(None, "t", "p")) == 1
+
+
+@pytest.mark.parametrize("cost", [float("nan"), float("inf"), -1.0, 0.0])
+def test_bad_costs_are_ignored(cost: float) -> None:
+    guard = BudgetGuard([BudgetConfig(scope="token", limit_usd=Decimal("1"))])
+    guard.record(None, "t", None, cost)
+    assert guard.spent("token", "t", "daily") == 0
+
+
+def test_load_sets_the_current_windows() -> None:
+    guard = BudgetGuard(
+        [BudgetConfig(scope="route", limit_usd=Decimal("10"))], clock=_at("2026-11-22T10:00:00")
+    )
+    guard.load({("daily", "route", "r"): 12.0, ("monthly", "route", "r"): 50.0})
+    with pytest.raises(GatewayError):
+        guard.check("r", None, None)
+    assert guard.spent("route", "r", "monthly") == 50.0
+
+
+def test_windows_and_config() -> None:
+    day = window_of("daily", datetime(2026, 2, 28, 23, 0, tzinfo=UTC).timestamp())
+    assert day.id == "2026-02-28" and day.end == datetime(2026, 3, 1, tzinfo=UTC)
+    month = window_of("monthly", datetime(2026, 12, 5, tzinfo=UTC).timestamp())
+    assert month.id == "2026-12" and month.end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert month.start_ms == int(datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1000)
+    with pytest.raises(PydanticError):
+        BudgetConfig(scope="route", limit_usd=Decimal("0"))
+    with pytest.raises(PydanticError):
+        BudgetConfig(scope="team", limit_usd=Decimal("1"))
+
+
+def test_spend_spike() -> None:
+    week = [10.0] * 7
+    assert spend_spike([*week, 30.0]).is_spike
+    assert not spend_spike([*week, 29.9]).is_spike
+    assert spend_spike([*week, 25.0], factor=2.5).is_spike
+    # only the 7 days before today count
+    assert spend_spike([1000.0, *week, 30.0]).is_spike
+    # not enough history, or too little spend to matter
+    assert not spend_spike([10.0, 10.0, 100.0]).is_spike
+    assert not spend_spike([0.0] * 7 + [0.5]).is_spike
+    quiet = spend_spike([0.0] * 7 + [5.0])
+    assert quiet.is_spike and "without spend" in quiet.message
+    spike = spend_spike([*week, 40.0])
+    assert spike.trailing_average_usd == 10 and "4.0x" in spike.message
+    assert not spend_spike([]).is_spike
+    with pytest.raises(ValueError):
+        spend_spike(week, factor=0)
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    require_service(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
+    name = f"mloop-test-budget-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(URL)
+    for key in client.scan_iter(match=f"{name}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_replicas_share_spend_through_redis(prefix: str) -> None:
+    clock = _at("2026-11-22T10:00:00")
+    budgets = [BudgetConfig(scope="route", key="r", limit_usd=Decimal("10"))]
+
+    async def go() -> None:
+        a_client = aioredis.Redis.from_url(URL)
+        b_client = aioredis.Redis.from_url(URL)
+        a = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(a_client, prefix=prefix))
+        b = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(b_client, prefix=prefix))
+        try:
+            a.record("r", "t", "p", 6)
+            b.record("r", "t", "p", 3)
+            await a.sync()
+            await b.sync()
+            assert b.spent("route", "r", "daily") == pytest.approx(9)
+            b.check("r", "t", "p")
+            b.record("r", "t", "p", 1.5)
+            await b.sync()
+            with pytest.raises(GatewayError):
+                b.check("r", "t", "p")
+            await a.sync()
+            with pytest.raises(GatewayError):
+                a.check("r", "t", "p")
+            raw = redis.Redis.from_url(URL)
+            name = f"{prefix}:daily:2026-11-22:route:r"
+            assert float(raw.get(name) or 0) == pytest.approx(10.5)
+            assert raw.expiretime(name) == int(datetime(2026, 11, 23, tzinfo=UTC).timestamp())
+            raw.close()
+        finally:
+            await a_client.aclose()
+            await b_client.aclose()
+
+    asyncio.run(go())
+
+
+def test_seeding_from_the_call_log_is_idempotent_across_replicas(prefix: str) -> None:
+    clock = _at("2026-11-22T10:00:00")
+    budgets = [BudgetConfig(scope="token", limit_usd=Decimal("100"))]
+
+    async def go() -> None:
+        client = aioredis.Redis.from_url(URL)
+        try:
+            guards = [
+                BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(client, prefix=prefix))
+                for _ in range(3)
+            ]
+            for guard in guards:  # every replica starts and loads the same call log
+                guard.load({("daily", "token", "alice"): 40.0})
+                await guard.sync()
+            guards[0].record(None, "alice", None, 2)
+            await guards[0].sync()
+            await guards[2].sync()
+            assert guards[2].spent("token", "alice", "daily") == pytest.approx(42)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def test_failed_sync_keeps_the_spend_for_the_next_one(prefix: str) -> None:
+    clock = _at("2026-11-22T10:00:00")
+    budgets = [BudgetConfig(scope="token", limit_usd=Decimal("100"))]
+
+    async def go() -> None:
+        dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+        guard = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(dead, prefix=prefix))
+        guard.record(None, "alice", None, 5)
+        with pytest.raises(redis.ConnectionError):
+            await guard.sync()
+        assert guard.spent("token", "alice", "daily") == 5  # still enforced locally
+        await dead.aclose()
+        live = aioredis.Redis.from_url(URL)
+        guard._shared = RedisBudgetCounters(live, prefix=prefix)
+        await guard.sync()
+        assert await RedisBudgetCounters(live, prefix=prefix).get(
+            [("daily", "token", "alice", "2026-11-22")]
+        ) == {("daily", "token", "alice", "2026-11-22"): 5.0}
+        await live.aclose()
+
+    asyncio.run(go())

@@ -1,0 +1,197 @@
+"""The prompt pages over HTTP: listing, one prompt, one version with its reviews and the
+Approve form, two versions diffed; 404s, escaping, roles and cross-site posts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.server.conftest import XSS_NAME
+from tests.server.test_ui import ESCAPED_XSS
+
+from mloop.auth.tokens import create_token
+from mloop.prompts.labels import set_prompt_label
+from mloop.prompts.reviews import set_prompt_policy
+from mloop.prompts.schemas import CreatePromptVersion, SetPromptLabel, SetPromptPolicy
+from mloop.prompts.versions import create_prompt_version
+from mloop.server.app import create_app
+from mloop.store.runtime import Runtime
+
+
+def section(html: str, marker: str, end: str = "</section>") -> str:
+    return html.split(marker, 1)[1].split(end, 1)[0]
+
+
+def populate(runtime: Runtime) -> None:
+    """Prompt ``support`` v1 and v2 by ana (v2 changes a line and the temperature), label
+    ``staging`` moved v1 -> v2, approval required for ``production``."""
+
+    def as_ana(fn: Any) -> Any:
+        return runtime.run(fn, write=True, actor="ana")
+
+    base: dict[str, Any] = {
+        "name": "support",
+        "messages": [
+            {"role": "system", "content": f"Be kind. {XSS_NAME}"},
+            {"role": "user", "content": "{{ question }}"},
+        ],
+        "variables": {"question": {"type": "string", "description": "asked"}},
+        "params": {"model": "support-route", "temperature": 0.2},
+        "description": f"support answers {XSS_NAME}",
+    }
+    as_ana(lambda ctx: create_prompt_version(ctx, CreatePromptVersion(**base)))
+    v2 = {
+        **base,
+        "messages": [base["messages"][0], {"role": "user", "content": "Q: {{ question }}"}],
+        "params": {"model": "support-route", "temperature": 0.7},
+    }
+    as_ana(lambda ctx: create_prompt_version(ctx, CreatePromptVersion(**v2)))
+    for version in (1, 2):
+        as_ana(
+            lambda ctx, n=version: set_prompt_label(
+                ctx, SetPromptLabel(name="support", label="staging", version=n)
+            )
+        )
+    as_ana(
+        lambda ctx: set_prompt_policy(
+            ctx, SetPromptPolicy(name="support", require_approval_for=["production"])
+        )
+    )
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    populate(runtime)
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+
+
+def test_prompts_page_lists_prompts(client: TestClient) -> None:
+    page = client.get("/prompts")
+    assert page.status_code == 200
+    row = section(page.text, '<tr data-prompt="support">', "</tr>")
+    assert 'href="/prompts/support/2">v2</a>' in row
+    assert 'href="/prompts/support/2">@staging → v2</a>' in row
+    assert "policy-required" in row and "production" in row
+    assert ESCAPED_XSS in row and XSS_NAME not in page.text
+    assert 'class="active" aria-current="page">Prompts</a>' in page.text
+    assert "No prompts match" in client.get("/prompts", params={"q": "zzz"}).text
+    assert client.get("/prompts", params={"page_token": "junk"}).status_code == 400
+
+
+def test_prompt_page_shows_versions_labels_and_history(client: TestClient) -> None:
+    text = client.get("/prompts/support").text
+    versions = section(text, 'id="versions-table"', "</table>")
+    assert versions.index('<tr id="v2">') < versions.index('<tr id="v1">')
+    v2 = section(versions, '<tr id="v2">', "</tr>")
+    assert '<span class="badge alias">@staging</span>' in v2 and "pending review" in v2
+    history = section(text, 'id="alias-history-table"', "</table>")
+    assert 'set → <a href="/prompts/support/1">v1</a>' in history
+    assert 'v1 → <a href="/prompts/support/2">v2</a>' in history and "ana" in history
+    assert 'action="/prompts/support/diff"' in text
+    assert '<option value="1" selected>v1</option>' in section(text, 'name="a"', "</select>")
+
+
+def test_version_page_shows_template_variables_params(client: TestClient) -> None:
+    page = client.get("/prompts/support/1")
+    assert page.status_code == 200
+    template = section(page.text, 'id="template"')
+    assert f"Be kind. {ESCAPED_XSS}" in template and "{{ question }}" in template
+    assert '<h3 class="role">system</h3>' in template
+    assert "question" in section(page.text, 'id="variables-table"', "</table>")
+    params = section(page.text, 'id="params-table"', "</table>")
+    assert "temperature" in params and "0.2" in params
+    assert 'id="review-form"' in page.text and "No reviews yet" in page.text
+    assert 'href="/prompts/support/diff?a=1&amp;b=2"' in client.get("/prompts/support/2").text
+    moved = client.get("/prompts/support/staging", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/prompts/support/2"
+    assert (
+        client.get("/prompts/support/latest", follow_redirects=False).headers["location"]
+        == "/prompts/support/2"
+    )
+
+
+def test_diff_page_highlights_added_and_removed_lines(client: TestClient) -> None:
+    page = client.get("/prompts/support/diff", params={"a": 1, "b": 2})
+    assert page.status_code == 200
+    diff = section(page.text, 'id="diff"', "</pre>")
+    assert '<span class="diff-del">-{{ question }}</span>' in diff
+    assert '<span class="diff-add">+Q: {{ question }}</span>' in diff
+    changes = section(page.text, 'id="changes-table"', "</table>")
+    assert "params.temperature" in changes
+    assert '<span class="diff-del">0.2</span>' in changes
+    assert '<span class="diff-add">0.7</span>' in changes
+    same = client.get("/prompts/support/diff", params={"a": 2, "b": 2}).text
+    assert "The templates are the same" in same
+    bad_queries: list[dict[str, str]] = [{"a": "1"}, {"a": "x", "b": "2"}]
+    for params in bad_queries:
+        assert client.get("/prompts/support/diff", params=params).status_code == 400
+
+
+def test_missing_things_are_404(client: TestClient) -> None:
+    for url in (
+        "/prompts/nope",
+        "/prompts/support/9",
+        "/prompts/support/production",
+        "/prompts/support/0",
+        "/prompts/%2e%2e",
+        "/prompts/support/diff?a=1&b=9",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_approve_button_records_a_review_and_unlocks_the_label(
+    client: TestClient, runtime: Runtime
+) -> None:
+    # Without authentication the reviewer is "anonymous" (see docs/prompts.md).
+    response = client.post(
+        "/prompts/support/1/review",
+        data={"decision": "approved", "comment": f"ok {XSS_NAME}"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/prompts/support/1#reviews"
+    reviews = section(client.get("/prompts/support/1").text, 'id="reviews-table"', "</table>")
+    assert "anonymous" in reviews and 'class="badge pass"' in reviews and ESCAPED_XSS in reviews
+    runtime.run(
+        lambda ctx: set_prompt_label(
+            ctx, SetPromptLabel(name="support", label="production", version=1)
+        ),
+        write=True,
+    )
+    rejected = client.post("/prompts/support/2/review", data={"decision": "rejected"})
+    assert rejected.status_code == 200  # the redirect was followed
+    assert 'class="badge fail"' in section(rejected.text, 'id="reviews-table"', "</table>")
+    bad = client.post("/prompts/support/2/review", data={"decision": "maybe"})
+    assert bad.status_code == 400
+    cross = client.post(
+        "/prompts/support/2/review",
+        data={"decision": "approved"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+    assert client.post("/prompts/support/9/review", data={}).status_code == 404
+
+
+def test_reviews_need_the_writer_role_and_another_person(runtime: Runtime) -> None:
+    populate(runtime)
+    reader = runtime.run(lambda ctx: create_token(ctx, "rita-reader", "reader"), write=True)
+    bob = runtime.run(lambda ctx: create_token(ctx, "bob", "writer"), write=True)
+    ana = runtime.run(lambda ctx: create_token(ctx, "ana", "writer"), write=True)
+    with TestClient(create_app(runtime, auth_enabled=True)) as web:
+        redirect = web.get("/prompts/support/1", follow_redirects=False)
+        assert redirect.status_code == 303 and "/login" in redirect.headers["location"]
+        web.cookies.set("mloop_token", reader)
+        page = web.get("/prompts/support/1")
+        assert page.status_code == 200 and 'id="review-form"' not in page.text
+        assert web.post("/prompts/support/1/review", data={}).status_code == 403
+        web.cookies.set("mloop_token", ana)
+        own = web.post("/prompts/support/1/review", data={"decision": "approved"})
+        assert own.status_code == 403 and "cannot approve it" in own.text
+        web.cookies.set("mloop_token", bob)
+        assert 'id="review-form"' in web.get("/prompts/support/1").text
+        done = web.post("/prompts/support/1/review", data={"decision": "approved"})
+        assert done.status_code == 200
+        assert "bob" in section(done.text, 'id="reviews-table"', "</table>")
