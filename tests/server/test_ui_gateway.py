@@ -326,7 +326,10 @@ def test_routes_table_shows_targets_health_and_window_figures(
     assert "gw-health-failing" in support and "failing (1 in a row)" in support
     assert "sim/fast" in support and "weight 3" in support
     assert "backup/slow" in support and "fallback only" in support
-    assert "gw-health-cooling" in support and "cooling down 30s" in support
+    assert "gw-health-cooling" in support
+    # The label counts down from 30 s; a slow machine may render it a few seconds later.
+    left = re.search(r"cooling down (\d+)s", support)
+    assert left is not None and 20 <= int(left.group(1)) <= 30
     assert "0 succeeded, 3 failed since the server started; last error: server" in support
     cells = re.findall(r'<td class="num">([^<]*)</td>', support)
     assert cells == ["3", "300 ms", "900 ms", "33.3%", "$0.0300"]

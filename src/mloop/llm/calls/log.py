@@ -2,8 +2,12 @@
 
 The gateway hands each finished call to :class:`CallLogWriter`, which queues it and inserts
 queued calls in batches from one background thread: a call costs the request path a queue
-put, and the database sees one transaction per batch instead of one per call. ``flush()``
-waits until everything queued so far is stored (tests, shutdown).
+put, and the database sees one transaction per batch instead of one per call. The writer
+collects calls for up to ``linger`` seconds (0.1 by default) before it writes: a write per
+call would hold the interpreter lock for ~0.25 ms after every request, right when the next
+one arrives, while a batch costs each call a tenth of that. ``flush()`` waits until
+everything queued so far is stored (tests, shutdown); a process killed outright loses at
+most the calls of the last ``linger`` seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -26,6 +31,7 @@ from mloop.store.runtime import Runtime
 _log = logging.getLogger(__name__)
 
 _BATCH = 500
+_LINGER_SECONDS = 0.1
 # A flush marker: the writer sets the event once every record queued before it is stored.
 _Flush = threading.Event
 
@@ -71,7 +77,7 @@ class CallRecord:
 
     def to_row(self) -> dict[str, Any]:
         # A shallow copy: dataclasses.asdict would deep-copy the captured content.
-        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row = {name: getattr(self, name) for name in _FIELD_NAMES}
         row["attempts_json"] = _json(row.pop("attempts"))
         row["guardrails_json"] = _json(row.pop("guardrails"))
         row["metadata_json"] = _json(row.pop("metadata"))
@@ -83,6 +89,9 @@ class CallRecord:
         row["request_json"] = None if request is None else _json(request)
         row["response_json"] = None if response is None else _json(response)
         return row
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(CallRecord))
 
 
 def _json(value: Any) -> str:
@@ -100,10 +109,14 @@ def _inserter(records: list[CallRecord]) -> Callable[[Context], None]:
 
 
 class CallLogWriter:
-    """Queues call records and stores them in batches from a daemon thread."""
+    """Queues call records and stores them in batches from a daemon thread, at most
+    ``linger`` seconds after the first call of a batch arrived."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, linger: float = _LINGER_SECONDS) -> None:
+        if not 0 <= linger <= 10:
+            raise ValueError(f"linger must be between 0 and 10 seconds, not {linger!r}")
         self._runtime = runtime
+        self._linger = linger
         self._queue: queue.SimpleQueue[CallRecord | _Flush | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="mloop-call-log", daemon=True)
         self._closed = False
@@ -136,28 +149,36 @@ class CallLogWriter:
 
     def _loop(self) -> None:
         while True:
-            item = self._queue.get()
-            batch: list[CallRecord] = []
-            markers: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, CallRecord):
-                    batch.append(item)
-                else:
-                    markers.append(item)
-                if stop or len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, markers, stop = self._collect()
             self._store(batch)
             for marker in markers:
                 marker.set()
             if stop:
                 return
+
+    def _collect(self) -> tuple[list[CallRecord], list[threading.Event], bool]:
+        """The next batch: what arrives within ``linger`` of its first call, cut short by a
+        full batch, a flush marker or the close sentinel."""
+        item = self._queue.get()
+        deadline = time.monotonic() + self._linger
+        batch: list[CallRecord] = []
+        markers: list[threading.Event] = []
+        while True:
+            if item is None:
+                return batch, markers, True
+            if isinstance(item, CallRecord):
+                batch.append(item)
+            else:
+                markers.append(item)
+            if markers and self._queue.empty():
+                return batch, markers, False  # someone waits: write what is here now
+            if len(batch) >= _BATCH:
+                return batch, markers, False
+            wait = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return batch, markers, False
 
     def _store(self, batch: list[CallRecord]) -> None:
         if not batch:

@@ -77,7 +77,9 @@ class AnthropicProvider(Provider):
         # Accept the endpoint with or without the version path, as Anthropic's SDK does not.
         self.base_url = base[: -len("/v1")] if base.endswith("/v1") else base
         self._key = api_key or None
-        self._pool = HttpPool(max_connections=max_connections, headers=headers or {})
+        self._pool = HttpPool(
+            max_connections=max_connections, headers=headers or {}, base_url=self.base_url
+        )
         auth = {"x-api-key": self._key} if self._key else {}
         common = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
         self._json_headers = {**common, "accept": "application/json", **auth}
@@ -127,7 +129,7 @@ class AnthropicProvider(Provider):
         try:
             async with (
                 asyncio.timeout(timeout),
-                self._pool.session().post(
+                self._pool.post(
                     self._url, data=orjson.dumps(body), headers=self._json_headers
                 ) as response,
             ):
@@ -162,7 +164,7 @@ class AnthropicProvider(Provider):
         except TranslationError as exc:
             raise self._bad_request(exc, model) from None
         try:
-            async with self._pool.session().post(
+            async with self._pool.post(
                 self._url,
                 data=orjson.dumps(body),
                 headers=self._sse_headers,

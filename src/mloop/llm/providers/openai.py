@@ -59,7 +59,9 @@ class _OpenAIStyle(Provider):
                 field="base_url",
             )
         self._key = api_key or None
-        self._pool = HttpPool(max_connections=max_connections, headers=headers or {})
+        self._pool = HttpPool(
+            max_connections=max_connections, headers=headers or {}, base_url=self.base_url
+        )
         # Auth goes per request, not into the client's defaults, so no repr of the client or
         # its headers can ever show the key.
         auth = self._auth_headers()
@@ -109,7 +111,7 @@ class _OpenAIStyle(Provider):
         try:
             async with (
                 asyncio.timeout(timeout),
-                self._pool.session().post(
+                self._pool.post(
                     self._url(endpoint, model),
                     data=orjson.dumps(body),
                     headers=self._json_headers,
@@ -160,7 +162,7 @@ class _OpenAIStyle(Provider):
         body["stream"] = True
         body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         try:
-            async with self._pool.session().post(
+            async with self._pool.post(
                 self._url("chat/completions", model),
                 data=orjson.dumps(body),
                 headers=self._sse_headers,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -225,7 +226,8 @@ def _health(h: dict[str, Any] | None) -> tuple[str, str, str]:
         title += f"; last error: {cut(str(h['last_error']), 300)}"
     cooling = float(h.get("cooling_down_seconds") or 0)
     if cooling > 0:
-        return "cooling", f"cooling down {cooling:.0f}s", title
+        # Rounded up: a target that just started a 30 s cool-down reads "30s", not "29s".
+        return "cooling", f"cooling down {math.ceil(cooling)}s", title
     consecutive = int(h.get("consecutive_failures") or 0)
     if consecutive > 0:
         return "failing", f"failing ({consecutive} in a row)", title
