@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -45,6 +46,44 @@ def test_records_are_stored_in_batches_and_flush_waits(runtime: Runtime) -> None
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit(record(9999))
+
+
+def test_calls_are_stored_after_the_linger_without_a_flush(runtime: Runtime) -> None:
+    writer = CallLogWriter(runtime, linger=0.05)
+    writer.submit(record(1))
+    deadline = time.monotonic() + 10
+    while not rows(runtime) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [r["id"] for r in rows(runtime)] == ["c00001"]
+    writer.close()
+
+
+def test_calls_within_the_linger_share_one_write(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = CallLogWriter(runtime, linger=2.0)
+    batches: list[int] = []
+    store = writer._store
+    monkeypatch.setattr(writer, "_store", lambda batch: (batches.append(len(batch)), store(batch)))
+    for i in range(5):
+        writer.submit(record(i))
+    writer.flush()  # a flush does not wait out the linger
+    assert batches == [5] and len(rows(runtime)) == 5
+    writer.close()
+
+
+def test_close_stores_what_is_still_lingering(runtime: Runtime) -> None:
+    writer = CallLogWriter(runtime, linger=5.0)
+    writer.submit(record(1))
+    started = time.monotonic()
+    writer.close()
+    assert time.monotonic() - started < 4 and len(rows(runtime)) == 1
+
+
+@pytest.mark.parametrize("linger", [-0.1, 11.0])
+def test_linger_out_of_range_is_refused(runtime: Runtime, linger: float) -> None:
+    with pytest.raises(ValueError, match="linger must be between 0 and 10 seconds"):
+        CallLogWriter(runtime, linger=linger)
 
 
 def test_a_bad_record_does_not_lose_its_batch(runtime: Runtime) -> None:
