@@ -323,7 +323,7 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
                 for k in ("p50_overhead_ms", "p99_overhead_ms")
             }
             console.print(
-                f"LiteLLM / mloop overhead, {mode}: p50 "
+                f"LiteLLM / mloop overhead, {mode}: "
                 + ", ".join(
                     f"{k.split('_')[0]} {v:.1f}x" if v else f"{k.split('_')[0]} n/a"
                     for k, v in ratios[mode].items()
