@@ -6,11 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
-from mloop.core.errors import ConflictError, NotFoundError
-from mloop.core.timeutil import now_ms
 from mloop.datasets import tables as t
 from mloop.datasets.checks import check_dataset_name
 from mloop.datasets.schemas import (
@@ -20,98 +17,24 @@ from mloop.datasets.schemas import (
     DatasetVersion,
     SchemaField,
 )
+from mloop.store.assets import DELETED as DELETED
+from mloop.store.assets import READY as READY
+from mloop.store.assets import AssetRows
 from mloop.store.context import Context
 from mloop.store.pointers import Pointers
 
-READY = "READY"
-DELETED = "DELETED"
+DATASETS = AssetRows(t.datasets, t.dataset_versions, noun="dataset", check_name=check_dataset_name)
+"""Datasets and their versions (deleted versions are kept as ``DELETED``)."""
 
-
-def load_dataset_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
-    """The dataset's row. ``lock=True`` serialises writers of this dataset.
-
-    Every change to a dataset's versions, aliases and policy locks its row first, so
-    version numbers and alias moves are decided one writer at a time.
-    """
-    check_dataset_name(name)
-    query = select(t.datasets).where(t.datasets.c.name == name)
-    if lock:
-        query = query.with_for_update()
-    row = ctx.conn.execute(query).first()
-    if row is None:
-        raise NotFoundError(f"dataset {name!r} does not exist", field="name")
-    return row
+load_dataset_row = DATASETS.load
+load_version_row = DATASETS.load_version
+latest_version = DATASETS.latest_version
+touch_dataset = DATASETS.touch
 
 
 def ensure_dataset_row(ctx: Context, name: str, description: str | None = None) -> Any:
     """The dataset's row, locked; created (with ``description``) when it does not exist."""
-    check_dataset_name(name)
-    query = select(t.datasets).where(t.datasets.c.name == name).with_for_update()
-    row = ctx.conn.execute(query).first()
-    if row is not None:
-        return row
-    clash = ctx.conn.execute(
-        select(t.datasets.c.name).where(func.lower(t.datasets.c.name) == name.lower())
-    ).first()
-    if clash is not None:
-        raise ConflictError(
-            f"dataset {name!r} clashes with {clash.name!r} (names are unique regardless of case)",
-            field="name",
-        )
-    now = now_ms()
-    try:
-        with ctx.conn.begin_nested():
-            ctx.conn.execute(
-                insert(t.datasets).values(
-                    name=name,
-                    description=description or "",
-                    creation_time=now,
-                    last_update_time=now,
-                    policy_required=False,
-                )
-            )
-    except IntegrityError as exc:
-        # A concurrent writer created it a moment ago (PostgreSQL made this insert wait for
-        # that transaction): use its row.
-        row = ctx.conn.execute(query).first()
-        if row is None:
-            raise ConflictError(
-                f"dataset {name!r} was created concurrently; retry", field="name"
-            ) from exc
-        return row
-    return ctx.conn.execute(query).first()
-
-
-def touch_dataset(ctx: Context, name: str, **values: Any) -> None:
-    ctx.conn.execute(
-        update(t.datasets)
-        .where(t.datasets.c.name == name)
-        .values(last_update_time=now_ms(), **values)
-    )
-
-
-def load_version_row(ctx: Context, name: str, version: int) -> Any:
-    """A live (not deleted) version's row; NotFoundError names the dataset or the version."""
-    row = ctx.conn.execute(
-        select(t.dataset_versions).where(
-            t.dataset_versions.c.name == name, t.dataset_versions.c.version == version
-        )
-    ).first()
-    if row is None:
-        load_dataset_row(ctx, name)  # an unknown dataset is reported as such
-    if row is None or row.status == DELETED:
-        state = "was deleted" if row is not None else "does not exist"
-        raise NotFoundError(f"version {version} of dataset {name!r} {state}", field="version")
-    return row
-
-
-def latest_version(ctx: Context, name: str) -> int | None:
-    value = ctx.conn.execute(
-        select(func.max(t.dataset_versions.c.version)).where(
-            t.dataset_versions.c.name == name, t.dataset_versions.c.status == READY
-        )
-    ).scalar()
-    return int(value) if value is not None else None
+    return DATASETS.ensure(ctx, name, description=description or "", policy_required=False)
 
 
 ALIASES = Pointers(t.dataset_aliases, t.dataset_alias_history, "alias")

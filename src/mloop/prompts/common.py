@@ -6,96 +6,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
-from mloop.core.errors import ConflictError, NotFoundError
-from mloop.core.timeutil import now_ms
 from mloop.prompts import tables as t
 from mloop.prompts.checks import check_prompt_name
 from mloop.prompts.content import load_content
 from mloop.prompts.schemas import Prompt, PromptVersion
+from mloop.store.assets import AssetRows
 from mloop.store.context import Context
 from mloop.store.pointers import Pointers
 
+PROMPTS = AssetRows(t.prompts, t.prompt_versions, noun="prompt", check_name=check_prompt_name)
+"""Prompts and their versions (immutable, never deleted)."""
 
-def load_prompt_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
-    """The prompt's row. ``lock=True`` serialises writers of this prompt (version numbers
-    and label moves are decided one writer at a time)."""
-    check_prompt_name(name)
-    query = select(t.prompts).where(t.prompts.c.name == name)
-    if lock:
-        query = query.with_for_update()
-    row = ctx.conn.execute(query).first()
-    if row is None:
-        raise NotFoundError(f"prompt {name!r} does not exist", field="name")
-    return row
+load_prompt_row = PROMPTS.load
+load_version_row = PROMPTS.load_version
+latest_version = PROMPTS.latest_version
+touch_prompt = PROMPTS.touch
 
 
 def ensure_prompt_row(ctx: Context, name: str) -> Any:
     """The prompt's row, locked; created when it does not exist."""
-    check_prompt_name(name)
-    query = select(t.prompts).where(t.prompts.c.name == name).with_for_update()
-    row = ctx.conn.execute(query).first()
-    if row is not None:
-        return row
-    clash = ctx.conn.execute(
-        select(t.prompts.c.name).where(func.lower(t.prompts.c.name) == name.lower())
-    ).first()
-    if clash is not None:
-        raise ConflictError(
-            f"prompt {name!r} clashes with {clash.name!r} (names are unique regardless of case)",
-            field="name",
-        )
-    now = now_ms()
-    try:
-        with ctx.conn.begin_nested():
-            ctx.conn.execute(
-                insert(t.prompts).values(
-                    name=name,
-                    description="",
-                    creation_time=now,
-                    last_update_time=now,
-                    approval_labels_json="[]",
-                )
-            )
-    except IntegrityError as exc:
-        # A concurrent writer created it a moment ago: use its row.
-        row = ctx.conn.execute(query).first()
-        if row is None:
-            raise ConflictError(
-                f"prompt {name!r} was created concurrently; retry", field="name"
-            ) from exc
-        return row
-    return ctx.conn.execute(query).first()
-
-
-def touch_prompt(ctx: Context, name: str, **values: Any) -> None:
-    ctx.conn.execute(
-        update(t.prompts)
-        .where(t.prompts.c.name == name)
-        .values(last_update_time=now_ms(), **values)
-    )
-
-
-def load_version_row(ctx: Context, name: str, version: int) -> Any:
-    """A version's row; NotFoundError names the prompt or the version."""
-    row = ctx.conn.execute(
-        select(t.prompt_versions).where(
-            t.prompt_versions.c.name == name, t.prompt_versions.c.version == version
-        )
-    ).first()
-    if row is None:
-        load_prompt_row(ctx, name)  # an unknown prompt is reported as such
-        raise NotFoundError(f"version {version} of prompt {name!r} does not exist", field="version")
-    return row
-
-
-def latest_version(ctx: Context, name: str) -> int | None:
-    value = ctx.conn.execute(
-        select(func.max(t.prompt_versions.c.version)).where(t.prompt_versions.c.name == name)
-    ).scalar()
-    return int(value) if value is not None else None
+    return PROMPTS.ensure(ctx, name, description="", approval_labels_json="[]")
 
 
 LABELS = Pointers(t.prompt_labels, t.prompt_label_history, "label")

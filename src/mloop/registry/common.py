@@ -7,58 +7,29 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
-from mloop.core.errors import NotFoundError
 from mloop.registry import tables as t
 from mloop.registry.checks import check_model_name
 from mloop.registry.schemas import ModelVersion, RegisteredModel
+from mloop.store.assets import DELETED as DELETED
+from mloop.store.assets import READY as READY
+from mloop.store.assets import AssetRows
 from mloop.store.context import Context
 from mloop.store.pointers import Pointers
 
-READY = "READY"
-DELETED = "DELETED"
+MODELS = AssetRows(
+    t.registered_models,
+    t.model_versions,
+    noun="registered model",
+    version_noun="model",
+    check_name=check_model_name,
+)
+"""Registered models and their versions (deleted versions are kept as ``DELETED``)."""
 
-
-def load_model_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
-    """The registered model's row. ``lock=True`` serialises writers of this model.
-
-    Every change to a model's versions and aliases locks the model row first, so version
-    numbers and alias moves are decided one writer at a time (SQLite serialises all writes
-    anyway; PostgreSQL takes a row lock).
-    """
-    check_model_name(name)
-    query = select(t.registered_models).where(t.registered_models.c.name == name)
-    if lock:
-        query = query.with_for_update()
-    row = ctx.conn.execute(query).first()
-    if row is None:
-        raise NotFoundError(f"registered model {name!r} does not exist", field="name")
-    return row
-
-
-def load_version_row(ctx: Context, name: str, version: int) -> Any:
-    """A live (not deleted) version's row; NotFoundError names the model or the version."""
-    row = ctx.conn.execute(
-        select(t.model_versions).where(
-            t.model_versions.c.name == name, t.model_versions.c.version == version
-        )
-    ).first()
-    if row is None:
-        load_model_row(ctx, name)  # an unknown model is reported as such
-    if row is None or row.status == DELETED:
-        state = "was deleted" if row is not None else "does not exist"
-        raise NotFoundError(f"version {version} of model {name!r} {state}", field="version")
-    return row
-
-
-def latest_version(ctx: Context, name: str) -> int | None:
-    value = ctx.conn.execute(
-        select(func.max(t.model_versions.c.version)).where(
-            t.model_versions.c.name == name, t.model_versions.c.status == READY
-        )
-    ).scalar()
-    return int(value) if value is not None else None
+load_model_row = MODELS.load
+load_version_row = MODELS.load_version
+latest_version = MODELS.latest_version
 
 
 # Built once: this runs on every version lookup (the serving path), and building

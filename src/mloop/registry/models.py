@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from mloop.core.errors import ConflictError, NotFoundError
+from mloop.core.errors import NotFoundError
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
 from mloop.registry import tables as t
@@ -19,6 +18,7 @@ from mloop.registry.checks import (
 )
 from mloop.registry.common import (
     ALIASES,
+    MODELS,
     aliases_of,
     load_model_row,
     model_message,
@@ -37,37 +37,7 @@ from mloop.registry.schemas import (
 )
 from mloop.store.context import Context
 
-
-def _insert_model(ctx: Context, name: str, description: str) -> None:
-    clash = ctx.conn.execute(
-        select(t.registered_models.c.name).where(
-            func.lower(t.registered_models.c.name) == name.lower()
-        )
-    ).first()
-    if clash is not None:
-        detail = "already exists" if clash.name == name else f"clashes with {clash.name!r}"
-        raise ConflictError(
-            f"registered model {name!r} {detail} (names are unique regardless of case)",
-            field="name",
-        )
-    now = now_ms()
-    try:
-        with ctx.conn.begin_nested():
-            ctx.conn.execute(
-                insert(t.registered_models).values(
-                    name=name, description=description, creation_time=now, last_update_time=now
-                )
-            )
-    except IntegrityError as exc:  # created by a concurrent writer a moment ago
-        raise ConflictError(f"registered model {name!r} already exists", field="name") from exc
-
-
-def touch_model(ctx: Context, name: str) -> None:
-    ctx.conn.execute(
-        update(t.registered_models)
-        .where(t.registered_models.c.name == name)
-        .values(last_update_time=now_ms())
-    )
+touch_model = MODELS.touch
 
 
 @operations.post("/registered-models/create", CreateRegisteredModel, RegisteredModel)
@@ -76,7 +46,7 @@ def create_registered_model(ctx: Context, req: CreateRegisteredModel) -> Registe
     name = check_model_name(req.name)
     description = check_description(req.description)
     tags = check_tags(req.tags)
-    _insert_model(ctx, name, description)
+    MODELS.create(ctx, name, description=description)
     if tags:
         ctx.conn.execute(
             insert(t.registered_model_tags),
