@@ -83,10 +83,7 @@ def version_messages(
         return []
     name = rows[0].name
     numbers = [r.version for r in rows]
-    aliases: dict[int, list[str]] = {n: [] for n in numbers}
-    for alias, version in aliases_of(ctx, name).items():
-        if version in aliases:
-            aliases[version].append(alias)
+    aliases = ALIASES.by_version(ctx, name, numbers)
     validations = _latest_validations(ctx, name, numbers)
     return [
         DatasetVersion(

@@ -57,10 +57,7 @@ def version_messages(ctx: Context, rows: Sequence[Any]) -> list[PromptVersion]:
         return []
     name = rows[0].name
     numbers = [r.version for r in rows]
-    labels: dict[int, list[str]] = {n: [] for n in numbers}
-    for label, version in labels_of(ctx, name).items():
-        if version in labels:
-            labels[version].append(label)
+    labels = LABELS.by_version(ctx, name, numbers)
     statuses = review_statuses(ctx, name, numbers)
     return [
         PromptVersion(

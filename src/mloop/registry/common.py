@@ -76,10 +76,7 @@ def version_messages(ctx: Context, rows: Sequence[Any]) -> list[ModelVersion]:
     for tag in ctx.conn.execute(_VERSION_TAGS, {"name": name}):
         if tag.version in tags:
             tags[tag.version][tag.key] = tag.value
-    aliases: dict[int, list[str]] = {n: [] for n in numbers}
-    for alias, version in aliases_of(ctx, name).items():
-        if version in aliases:
-            aliases[version].append(alias)
+    aliases = ALIASES.by_version(ctx, name, numbers)
     # Rows come from our own tables: construct the messages without re-validating them.
     return [
         ModelVersion.model_construct(

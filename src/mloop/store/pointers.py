@@ -48,6 +48,15 @@ class Pointers:
         """Every pointer of ``name`` and the version it points to."""
         return {row[0]: row[1] for row in ctx.conn.execute(self._current, {"name": name})}
 
+    def by_version(self, ctx: Context, name: str, versions: list[int]) -> dict[int, list[str]]:
+        """The pointers of ``name`` on each of ``versions`` (an empty list for none), for
+        version listings."""
+        out: dict[int, list[str]] = {v: [] for v in versions}
+        for key, version in self.current(ctx, name).items():
+            if version in out:
+                out[version].append(key)
+        return out
+
     def get(self, ctx: Context, name: str, key: str) -> int | None:
         return ctx.conn.execute(self._get, {"name": name, "key": key}).scalar()
 
