@@ -233,3 +233,32 @@ def test_a_stream_that_fails_after_its_first_chunk_does_not_fall_back() -> None:
     with pytest.raises(ProviderError, match="mid-stream"):
         asyncio.run(_stream(router))
     assert b.calls == []
+
+
+def test_a_failure_after_the_first_chunk_uses_the_routes_cooldown() -> None:
+    now = [0.0]
+    a = Scripted("a", ["hello BOOM"])
+    b = Scripted("b")
+    # One failure cools down for 120 s on this route (the default is 3 failures for 30 s).
+    cooldown = {"failures": 1, "seconds": 120}
+    routes = {"r": route(("a", "m", 1), ("b", "m", 0), cooldown=cooldown)}
+    router = make([a, b], routes, clock=lambda: now[0])
+    plan = router.plan("r")
+
+    async def fail_mid_stream() -> None:
+        _first, rest, target = await router.stream(
+            plan,
+            Attempts(),
+            lambda p, t, timeout: p.stream(REQUEST, t.model, timeout=timeout),
+        )
+        try:
+            async for _ in rest:
+                pass
+        except ProviderError as exc:
+            router.record_stream_failure(plan, target, exc)
+            raise
+
+    with pytest.raises(ProviderError, match="mid-stream"):
+        asyncio.run(fail_mid_stream())
+    assert router.health()[("a", "m")]["cooling_down_seconds"] == 120
+    assert chat(router)[0] == "b:m"  # skipped while cooling down

@@ -313,12 +313,15 @@ def test_routes_table_shows_targets_health_and_window_figures(
     monkeypatch.setenv("BACKUP_KEY", "sk-very-secret-value")
     sample(runtime)
     gateway = client.app.state.gateway.get()  # type: ignore[attr-defined]
+    support_plan = gateway.router.plan("support")
     for _ in range(3):  # three failures in a row: the target cools down
         gateway.router.record_stream_failure(
-            TargetConfig(provider="backup", model="slow"), ProviderError("server", "boom")
+            support_plan,
+            TargetConfig(provider="backup", model="slow"),
+            ProviderError("server", "boom"),
         )
     gateway.router.record_stream_failure(
-        TargetConfig(provider="sim", model="fast"), ProviderError("timeout", "slow")
+        support_plan, TargetConfig(provider="sim", model="fast"), ProviderError("timeout", "slow")
     )
     html = client.get("/gateway").text
     support = row_of(html, '<tr data-route="support">')

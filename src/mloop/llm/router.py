@@ -260,9 +260,10 @@ class Router:
         (chunk, rest), target = await self.call(plan, attempts, first)
         return chunk, rest, target
 
-    def record_stream_failure(self, target: TargetConfig, exc: ProviderError) -> None:
-        """A stream failed after its first chunk: counts toward the target's cool-down."""
-        self._mark_failure(target, exc, _DIRECT.cooldown)
+    def record_stream_failure(self, plan: Plan, target: TargetConfig, exc: ProviderError) -> None:
+        """A stream of ``plan`` failed after its first chunk: counts toward the target's
+        cool-down, as the plan's route configures it."""
+        self._mark_failure(target, exc, plan.config.cooldown)
 
     # -- health -----------------------------------------------------------------------------
 

@@ -273,7 +273,7 @@ class Gateway:
         call.first_token()
         call.record.provider, call.record.model = target.provider, target.model
         return GatewayStream(
-            chunks=self._relay(request, first, rest, target, call, pipeline, found),
+            chunks=self._relay(request, first, rest, plan, target, call, pipeline, found),
             headers=call.headers(),
         )
 
@@ -282,6 +282,7 @@ class Gateway:
         request: ChatRequest,
         first: dict[str, Any],
         rest: AsyncIterator[dict[str, Any]],
+        plan: Plan,
         target: TargetConfig,
         call: CallState,
         pipeline: GuardrailPipeline | None,
@@ -331,7 +332,7 @@ class Gateway:
             result = ChatResult(body, parsed, target.provider, target.model)
             await self._remember(found, result, call)
         except ProviderError as exc:
-            self.router.record_stream_failure(target, exc)
+            self.router.record_stream_failure(plan, target, exc)
             self._finish_error(call, exc)
             raise
         except BaseException as exc:  # the client went away, or the server shuts down
