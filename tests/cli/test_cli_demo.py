@@ -85,13 +85,14 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
 def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from mloop.cli.demo_steps import STEPS, run_demo
+    from mloop.cli.demo._run import run_demo
+    from mloop.cli.demo._steps import STEPS
 
     monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow now raises ImportError
     steps = tuple(s for s in STEPS if s.name in ("data", "mlflow_client"))
-    state = run_demo(tmp_path / "demo", steps=steps)
-    assert state.runs == []
-    assert any("pip install 'mloop[mlflow]'" in note for note in state.notes)
+    ctx = run_demo(tmp_path / "demo", steps=steps)
+    assert ctx.runs == []
+    assert any("pip install 'mloop[mlflow]'" in note for note in ctx.notes)
 
 
 def test_demo_refuses_a_used_directory(cli: Cli, tmp_path: Path) -> None:
@@ -105,7 +106,7 @@ def test_demo_scores_match_scikit_learn() -> None:
     import numpy as np
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
-    from mloop.cli.demo_steps import _scores
+    from mloop.cli.demo._training import scores as _scores
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)

@@ -1,4 +1,4 @@
-"""The demo's data step: a contract guards the training data.
+"""Demo step: the training data, registered under a data contract.
 
 The clean breast-cancer table passes the contract and becomes version 1 of dataset
 ``breast-cancer`` (alias ``training``); every training run then reads that version, so its
@@ -9,14 +9,20 @@ renamed column) is refused by the dataset's policy, with a report, and never sto
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 import mloop
+from mloop.cli._output import print_table
+from mloop.cli.demo._context import Dataset, DemoContext, DemoStep
 from mloop.core.errors import DataContractError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
 
     from mloop.data import ValidationReport
 
@@ -98,3 +104,66 @@ def failed_checks(report: ValidationReport | None) -> list[tuple[str, str, str]]
         )
         for c in report.errors
     ]
+
+
+@dataclass
+class Refused:
+    """The report of the corrupted batch the contract refused."""
+
+    report: ValidationReport | None
+
+
+def load_data(ctx: DemoContext) -> None:
+    """Load scikit-learn's breast-cancer dataset (shipped offline), register it under its
+    data contract (a corrupted batch is refused), read the registered version back, split it
+    75/25, and make the demo experiment active."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    ctx.begin(2)
+    bunch = load_breast_cancer(as_frame=True)
+    table: pd.DataFrame = bunch.data.assign(**{TARGET: bunch.target})
+    version, rejected = register_training_data(ctx.home, table, ctx.config.seed)
+    ctx.keep(Refused(rejected))
+    ctx.advance()
+    # Train on what the registry holds, not on the in-memory copy.
+    stored = mloop.get_dataset(f"{DATASET}@{ALIAS}").to_pandas()
+    frame = stored.drop(columns=[TARGET])
+    target = stored[TARGET].to_numpy()
+    X_train, X_val, y_train, y_val = train_test_split(
+        frame, target, test_size=0.25, stratify=target, random_state=ctx.config.seed
+    )
+    ctx.data = Dataset(
+        X_train=X_train,
+        X_val=X_val,
+        y_train=y_train,
+        y_val=y_val,
+        feature_names=[str(c) for c in frame.columns],
+        class_names=[str(c) for c in bunch.target_names],
+        digest=version.digest,
+    )
+    ctx.dataset_ref = f"{DATASET}/{version.version}"
+    mloop.set_experiment(ctx.config.experiment)
+    ctx.advance()
+
+
+def summarise(ctx: DemoContext, out: Console) -> None:
+    """The training data's version and the batch its contract refused."""
+    out.print(
+        f"Training data: dataset [bold]{escape(ctx.dataset_ref)}[/bold], registered after "
+        f"passing contract [bold]{CONTRACT_NAME}[/bold] "
+        f"({escape(str(ctx.home / 'contracts'))}); every run below read it."
+    )
+    refused = ctx.kept(Refused)
+    failed = failed_checks(refused.report if refused else None)
+    if failed:
+        print_table(
+            "A corrupted batch was refused by the contract and never stored or trained on",
+            ["check", "failing rows", "found"],
+            failed,
+        )
+
+
+STEP = DemoStep(
+    "data", "Registering the breast-cancer dataset under its contract", load_data, summarise
+)

@@ -1,4 +1,4 @@
-"""The demo's LLM step: a support assistant served through mloop's OpenAI-compatible gateway.
+"""Demo step: a support assistant served through mloop's OpenAI-compatible gateway.
 
 Two versions of a ``support-reply`` prompt are registered (``production`` and ``staging``
 labels); a ``support-assistant`` route sends requests to a primary model and falls back to a
@@ -15,17 +15,22 @@ import contextlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+from rich.markup import escape
 
 import mloop
-from mloop.cli.demo_steps import DemoState
-from mloop.core.config import Settings
+from mloop.cli._output import print_table
+from mloop.cli.demo._context import DemoContext, DemoStep
 from mloop.llm.config import GatewayConfig
 from mloop.server.background import background_server
-from mloop.store.runtime import Runtime, open_runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mloop.store.runtime import Runtime
 
 ROUTE = "support-assistant"
 PROMPT = "support-reply"
@@ -60,6 +65,14 @@ _SIMULATED_PRICES = {
         )
     ]
 }
+
+
+@dataclass
+class GatewayCalls:
+    """The step's calls as the call log recorded them, for the summary."""
+
+    note: str  # which provider answered
+    calls: list[dict[str, Any]]
 
 
 @dataclass
@@ -166,18 +179,18 @@ def _stream(client: httpx.Client, what: str, question: str) -> str:
     return f"{what}: {''.join(text)[:60]}…"
 
 
-def run_llm_step(state: DemoState) -> None:
+def run_llm_step(ctx: DemoContext) -> None:
     """Register the prompts, serve the gateway and send the demo's requests through it."""
     from mloop.llm.gateway.setup import build_gateway
     from mloop.llm.providers.simulated import SimulatedProvider
     from mloop.server.app import create_app
 
-    state.reporter.begin("Serving a support assistant through the LLM gateway", 9)
+    ctx.begin(9)
     _register_prompts()
-    state.reporter.advance()
-    raw, note = gateway_config(state.home)
-    (state.home / "gateway.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    runtime: Runtime = open_runtime(Settings.for_home(state.home))
+    ctx.advance()
+    raw, note = gateway_config(ctx.home)
+    (ctx.home / "gateway.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    runtime = ctx.open_store()
     calls: list[_Call] = []
     try:
         app = create_app(runtime)
@@ -193,7 +206,7 @@ def run_llm_step(state: DemoState) -> None:
                 calls.append(
                     _ask(http, "question (production prompt)", "production", customer, question)
                 )
-                state.reporter.advance()
+                ctx.advance()
             calls.append(_ask(http, "same question again (cache)", "production", *questions[0]))
             calls.append(_ask(http, "staging prompt, v2", "staging", *questions[1]))
             calls.append(
@@ -226,20 +239,20 @@ def run_llm_step(state: DemoState) -> None:
                         "Is my parcel lost?",
                     )
                 )
-            state.reporter.advance(4)
-            state.notes.append(_stream(http, "A streamed answer", "Do you ship to Norway?"))
-            state.reporter.advance()
+            ctx.advance(4)
+            ctx.notes.append(_stream(http, "A streamed answer", "Do you ship to Norway?"))
+            ctx.advance()
             assert gateway.log is not None
             gateway.log.flush()
-            state.llm = _summarise(runtime, calls, note)
-            state.reporter.advance()
+            ctx.keep(GatewayCalls(note, _read_call_log(runtime, calls)))
+            ctx.advance()
         with contextlib.suppress(Exception):  # connections of a loop that has ended
             app.state.gateway.close()
     finally:
         runtime.close()
 
 
-def _summarise(runtime: Runtime, calls: list[_Call], note: str) -> dict[str, Any]:
+def _read_call_log(runtime: Runtime, calls: list[_Call]) -> list[dict[str, Any]]:
     """What the demo's summary shows, read back from the call log."""
     import sqlalchemy as sa
 
@@ -285,4 +298,47 @@ def _summarise(runtime: Runtime, calls: list[_Call], note: str) -> dict[str, Any
                 ),
             }
         )
-    return {"note": note, "calls": table, "route": ROUTE, "prompt": PROMPT}
+    return table
+
+
+def summarise(ctx: DemoContext, out: Console) -> None:
+    """The gateway calls of the step, read back from the call log."""
+    kept = ctx.kept(GatewayCalls)
+    if kept is None:
+        return
+    out.print(f"\n[bold]LLM gateway[/bold]: {escape(kept.note)}")
+    print_table(
+        f"Calls to route {ROUTE} (prompt {PROMPT}), from the call log",
+        [
+            "request",
+            "HTTP",
+            "prompt",
+            "served by",
+            "cache",
+            "guardrails",
+            "fallbacks",
+            "cost $",
+            "ms",
+        ],
+        [
+            (
+                c["what"],
+                c["status"],
+                c["prompt"],
+                c["served_by"],
+                c["cache"],
+                c["guardrails"],
+                c["fallbacks"],
+                f"{c['cost_usd']:.6f}",
+                f"{c['latency_ms']:.0f}",
+            )
+            for c in kept.calls
+        ],
+    )
+    first = kept.calls[0]
+    out.print(f"First answer: {escape(first['answer'][:160])}")
+
+
+STEP = DemoStep(
+    "llm", "Serving a support assistant through the LLM gateway", run_llm_step, summarise
+)
