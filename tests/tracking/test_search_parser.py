@@ -21,6 +21,8 @@ from mloop.tracking.search import (
     parse_filter,
     parse_order_by,
 )
+from mloop.tracking.search_sql import select_runs
+from mloop.tracking.search_terms import CANONICAL_ATTRIBUTES, Kind, allowed_ops, is_numeric
 from mloop.tracking.tables import experiments, latest_metrics, params, runs, tags
 
 # ---------------------------------------------------------------------------------------
@@ -543,6 +545,46 @@ def test_invalid_input_raises_before_touching_the_database() -> None:
     with pytest.raises(ValidationError) as info:
         build_run_query(experiment_ids=[1], filter_string=None, order_by=["metrics.x sideways"])
     assert info.value.field == "order_by"
+
+
+def test_select_runs_compiles_clauses_built_in_code(engine: Engine) -> None:
+    # The SQL side takes the parsed form, whoever built it.
+    stmt = select_runs(
+        experiment_ids=[1],
+        clauses=[
+            Clause("param", "model", "IN", ("xgb", "rf", "XGBoost")),
+            Clause("attribute", "end_time", "IS NOT NULL", None),
+        ],
+        keys=[OrderKey("metric", "auc", ascending=False)],
+        lifecycle="active",
+    )
+    with engine.connect() as conn:
+        assert [row[0] for row in conn.execute(stmt)] == ["r1", "r4"]
+    stmt = select_runs(experiment_ids=[1], clauses=[], keys=[], lifecycle="all")
+    with engine.connect() as conn:
+        assert [row[0] for row in conn.execute(stmt)] == ["r5", "r3", "r4", "r2", "r1"]
+
+
+def _literal_for(kind: Kind, key: str, op: str) -> str:
+    if op in ("IS NULL", "IS NOT NULL"):
+        return ""
+    value = "1" if key == "experiment_id" or is_numeric(kind, key) else "'x'"
+    return f" ({value})" if op in ("IN", "NOT IN") else f" {value}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [("metric", "auc"), ("param", "lr"), ("tag", "team")]
+    + [("attribute", name) for name in CANONICAL_ATTRIBUTES],
+)
+def test_every_allowed_operator_parses_and_runs(engine: Engine, kind: Kind, key: str) -> None:
+    # The vocabulary, the parser and the SQL side agree: each operator the vocabulary
+    # allows is accepted by the parser and compiles to a query the database runs.
+    prefix = {"metric": "metrics.", "param": "params.", "tag": "tags.", "attribute": ""}[kind]
+    for op in allowed_ops(kind, key):
+        text = f"{prefix}{key} {op}{_literal_for(kind, key, op)}"
+        assert [c.op for c in parse_filter(text)] == [op], text
+        _search(engine, text)  # raises if the SQL side cannot compile or run it
 
 
 # ---------------------------------------------------------------------------------------
