@@ -12,11 +12,11 @@ import pytest
 
 from mloop.core.errors import NotFoundError
 from mloop.llm.config import RouteConfig, TargetConfig
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers.base import Provider
 from mloop.llm.router import Attempts, Router
 from mloop.llm.types import ChatRequest, ChatResult
+from mloop.llm.usage import Usage
 
 REQUEST = ChatRequest(model="r", messages=[{"role": "user", "content": "hi"}])
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mloop.llm.cost.pricing import Usage
+from mloop.llm.usage import Usage
 
 MAX_MESSAGES = 10_000
 

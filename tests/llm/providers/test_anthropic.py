@@ -8,14 +8,13 @@ import orjson
 import pytest
 from tests.llm.providers.conftest import collect, run
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers._anthropic_format import TranslationError, to_messages_body
 from mloop.llm.providers.anthropic import ANTHROPIC_VERSION, AnthropicProvider
-from mloop.llm.providers.usage import stream_usage, usage_from_openai
 from mloop.llm.testing import fake_provider as fp
 from mloop.llm.testing.fake_provider import FakeProvider
 from mloop.llm.types import ChatRequest
+from mloop.llm.usage import Usage
 
 KEY = "sk-ant-api03-secret-5e6f7a8b"
 MODEL = "claude-3-5-haiku-latest"
@@ -262,7 +261,7 @@ def test_chat_sends_the_messages_api_and_answers_openai_shape(fake: FakeProvider
     body = result.body
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert usage_from_openai(body["usage"]) == result.usage
+    assert Usage.from_openai(body["usage"]) == result.usage
     (sent,) = fake.requests
     assert sent.path == "/v1/messages"
     assert sent.headers["x-api-key"] == KEY
@@ -328,7 +327,7 @@ def test_cache_tokens_are_reported_apart(fake: FakeProvider) -> None:
         input_tokens=10, output_tokens=4, cached_input_tokens=300, cache_write_tokens=50
     )
     assert result.body["usage"]["prompt_tokens"] == 360
-    assert usage_from_openai(result.body["usage"]) == result.usage
+    assert Usage.from_openai(result.body["usage"]) == result.usage
 
 
 def test_stream_translates_events_into_chunks(fake: FakeProvider) -> None:
@@ -342,7 +341,7 @@ def test_stream_translates_events_into_chunks(fake: FakeProvider) -> None:
     assert contents == ["Hel", "lo"]
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
-    assert stream_usage(chunks[-1]) == Usage(input_tokens=8, output_tokens=2)
+    assert Usage.from_openai(chunks[-1]["usage"]) == Usage(input_tokens=8, output_tokens=2)
     assert fake.requests[0].json()["stream"] is True
 
 

@@ -11,14 +11,13 @@ import orjson
 import pytest
 from tests.llm.providers.conftest import collect, run
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers._http import parse_retry_after
 from mloop.llm.providers.openai import OpenAICompatibleProvider, OpenAIProvider
-from mloop.llm.providers.usage import stream_usage
 from mloop.llm.testing import fake_provider as fp
 from mloop.llm.testing.fake_provider import FakeProvider
 from mloop.llm.types import ChatRequest, EmbeddingRequest
+from mloop.llm.usage import Usage
 
 KEY = "sk-test-7c1d9e0f5a2b4c3d"
 MODEL = "gpt-4o-mini"
@@ -136,8 +135,8 @@ def test_stream_yields_chunks_in_order_with_usage_last(fake: FakeProvider) -> No
     assert text == "Your order ships."
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
-    assert stream_usage(chunks[-1]) == Usage(input_tokens=9, output_tokens=3)
-    assert all(stream_usage(c) is None for c in chunks[:-1])
+    assert Usage.from_openai(chunks[-1]["usage"]) == Usage(input_tokens=9, output_tokens=3)
+    assert all(c.get("usage") is None for c in chunks[:-1])
     # Usage is asked for even though the caller did not: every call gets priced.
     assert fake.requests[0].json()["stream_options"] == {"include_usage": True}
     assert fake.requests[0].json()["stream"] is True

@@ -9,10 +9,9 @@ import struct
 import pytest
 from tests.llm.providers.conftest import collect, run
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.providers.simulated import FINGERPRINT, SimulatedProvider, simulated_embedding
-from mloop.llm.providers.usage import stream_usage
 from mloop.llm.types import ChatRequest, EmbeddingRequest
+from mloop.llm.usage import Usage
 
 
 def _request(text: str, **extra: object) -> ChatRequest:
@@ -77,7 +76,7 @@ def test_stream_matches_the_answer_word_by_word() -> None:
     assert "".join(pieces) == answer.text()
     assert len(pieces) == len(answer.text().split(" "))
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
-    assert stream_usage(chunks[-1]) == answer.usage
+    assert Usage.from_openai(chunks[-1]["usage"]) == answer.usage
 
 
 def test_empty_user_message_still_answers() -> None:

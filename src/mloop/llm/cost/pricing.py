@@ -50,23 +50,20 @@ from typing import Any
 import yaml
 
 from mloop.core.errors import NotFoundError, ValidationError
+from mloop.llm.usage import Usage
 
 __all__ = [
     "DEFAULT_PRICES_PATH",
-    "MAX_TOKENS",
     "Alias",
     "Cost",
     "Price",
     "PriceTable",
-    "Usage",
+    "Usage",  # re-exported for mloop.llm; defined in mloop.llm.usage
     "compute_cost",
     "cost",
 ]
 
 DEFAULT_PRICES_PATH = Path(__file__).with_name("prices.yaml")
-
-#: The most tokens one call may report in one category; more is taken as a corrupt report.
-MAX_TOKENS = 1_000_000_000
 
 #: The most a price may be, in USD per 1M tokens; more is taken as a typo.
 MAX_PRICE = Decimal(1_000_000)
@@ -558,106 +555,7 @@ class PriceTable:
 
 
 # --------------------------------------------------------------------------------------------
-# usage and cost
-
-
-def _tokens(value: Any, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValidationError(
-                f"{name} must be a whole number of tokens, got {value!r}", field=name
-            )
-    if value < 0:
-        raise ValidationError(f"{name} is negative ({value})", field=name)
-    if value > MAX_TOKENS:
-        raise ValidationError(
-            f"{name} is {value}, more than {MAX_TOKENS} tokens in one call; the usage report "
-            f"is taken as corrupt",
-            field=name,
-        )
-    return value
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Tokens of one call, split by the rate each is billed at.
-
-    ``input_tokens`` are billed at the full input rate and exclude ``cached_input_tokens``
-    (cache reads) and ``cache_write_tokens`` (cache creation). ``output_tokens`` include
-    reasoning tokens.
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens"):
-            object.__setattr__(self, name, _tokens(getattr(self, name), name))
-
-    @property
-    def total_input_tokens(self) -> int:
-        return self.input_tokens + self.cached_input_tokens + self.cache_write_tokens
-
-    @classmethod
-    def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
-        """From an OpenAI ``usage`` object (Chat Completions, Embeddings or Responses shape).
-
-        OpenAI counts cached tokens inside ``prompt_tokens`` (``input_tokens`` in the
-        Responses API); they are taken out and billed at the cached rate.
-        """
-        if not isinstance(usage, Mapping):
-            raise ValidationError(
-                f"usage must be a mapping, got {type(usage).__name__}", field="usage"
-            )
-        if "prompt_tokens" in usage:
-            prompt = _tokens(usage.get("prompt_tokens"), "prompt_tokens")
-            output = _tokens(usage.get("completion_tokens"), "completion_tokens")
-            details = usage.get("prompt_tokens_details") or {}
-            details_name = "prompt_tokens_details.cached_tokens"
-        else:
-            prompt = _tokens(usage.get("input_tokens"), "input_tokens")
-            output = _tokens(usage.get("output_tokens"), "output_tokens")
-            details = usage.get("input_tokens_details") or {}
-            details_name = "input_tokens_details.cached_tokens"
-        if not isinstance(details, Mapping):
-            raise ValidationError(
-                f"{details_name.split('.')[0]} must be a mapping", field=details_name
-            )
-        cached = _tokens(details.get("cached_tokens"), details_name)
-        if cached > prompt:
-            raise ValidationError(
-                f"{details_name} ({cached}) exceeds the prompt's {prompt} tokens",
-                field=details_name,
-            )
-        return cls(input_tokens=prompt - cached, output_tokens=output, cached_input_tokens=cached)
-
-    @classmethod
-    def from_anthropic(cls, usage: Mapping[str, Any]) -> Usage:
-        """From an Anthropic Messages ``usage`` object.
-
-        Anthropic reports ``input_tokens`` apart from ``cache_read_input_tokens`` and
-        ``cache_creation_input_tokens``, so each is billed at its own rate as reported.
-        """
-        if not isinstance(usage, Mapping):
-            raise ValidationError(
-                f"usage must be a mapping, got {type(usage).__name__}", field="usage"
-            )
-        return cls(
-            input_tokens=_tokens(usage.get("input_tokens"), "input_tokens"),
-            output_tokens=_tokens(usage.get("output_tokens"), "output_tokens"),
-            cached_input_tokens=_tokens(
-                usage.get("cache_read_input_tokens"), "cache_read_input_tokens"
-            ),
-            cache_write_tokens=_tokens(
-                usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens"
-            ),
-        )
+# cost
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 from mloop.core.errors import MloopError
 from mloop.core.ids import new_id
 from mloop.llm.calls.log import CallRecord
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import GatewayError, ProviderError
 from mloop.llm.router import Attempts
 from mloop.llm.types import ChatRequest
+from mloop.llm.usage import Usage
 
 
 @dataclass(frozen=True)

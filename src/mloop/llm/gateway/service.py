@@ -25,7 +25,7 @@ from mloop.core.errors import MloopError, ValidationError
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, TargetConfig
 from mloop.llm.cost.budgets import BudgetGuard
-from mloop.llm.cost.pricing import Price, PriceTable, Usage, compute_cost
+from mloop.llm.cost.pricing import Price, PriceTable, compute_cost
 from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
 from mloop.llm.errors import GatewayError, ProviderError
 from mloop.llm.gateway.caching import CacheLookup, GatewayCache
@@ -33,9 +33,9 @@ from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.record import Caller, CallState
 from mloop.llm.guardrails.pipeline import GuardrailPipeline
 from mloop.llm.providers.base import Provider
-from mloop.llm.providers.usage import usage_from_openai
 from mloop.llm.router import NoTargetLeft, Plan, Router
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from mloop.llm.usage import Usage
 
 __all__ = ["Caller", "Gateway", "GatewayResponse", "GatewayStream"]
 
@@ -321,7 +321,7 @@ class Gateway:
                     }
                 ],
             }
-            parsed = usage_from_openai(usage) if usage else Usage()
+            parsed = Usage.from_openai(usage) if usage else Usage()
             if usage:
                 body["usage"] = usage
             call.add_usage(parsed, self._cost(target.provider, target.model, parsed))

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.types import ChatMessage, ChatRequest
+from mloop.llm.usage import Usage
 
 # The Messages API requires max_tokens; OpenAI's does not. This is the default when the
 # caller gives neither max_tokens nor max_completion_tokens.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.providers._anthropic_format import FINISH_REASONS, openai_usage
+from mloop.llm.usage import Usage
 
 
 class StreamShapeError(ValueError):

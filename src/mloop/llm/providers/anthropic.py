@@ -14,7 +14,6 @@ import aiohttp
 import orjson
 
 from mloop.core.errors import ValidationError
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ErrorKind, ProviderError
 from mloop.llm.providers._anthropic_format import (
     TranslationError,
@@ -34,6 +33,7 @@ from mloop.llm.providers._http import (
 )
 from mloop.llm.providers.base import Provider
 from mloop.llm.types import ChatRequest, ChatResult
+from mloop.llm.usage import Usage
 
 ANTHROPIC_VERSION = "2023-06-01"
 

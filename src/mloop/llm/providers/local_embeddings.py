@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers._vectors import encode_vector
 from mloop.llm.providers.base import Provider
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from mloop.llm.usage import Usage
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_NAMES = frozenset({MODEL_NAME, f"sentence-transformers/{MODEL_NAME}"})

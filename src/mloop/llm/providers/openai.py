@@ -18,7 +18,6 @@ import aiohttp
 import orjson
 
 from mloop.core.errors import ValidationError
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers._http import (
     TRANSPORT_ERRORS,
@@ -30,8 +29,8 @@ from mloop.llm.providers._http import (
 )
 from mloop.llm.providers._openai_errors import classify_openai_error, classify_stream_error
 from mloop.llm.providers.base import Provider
-from mloop.llm.providers.usage import usage_from_openai
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from mloop.llm.usage import Usage
 
 _JSON = {"content-type": "application/json", "accept": "application/json"}
 _SSE = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -151,7 +150,7 @@ class _OpenAIStyle(Provider):
         if raw is None:
             return Usage()  # some OpenAI-compatible servers report none; the call costs 0
         try:
-            return usage_from_openai(raw)
+            return Usage.from_openai(raw)
         except ValidationError as exc:
             raise self._malformed(model, f"unusable usage report: {exc.message}") from None
 

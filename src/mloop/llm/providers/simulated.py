@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from mloop.llm.cost.pricing import Usage
 from mloop.llm.errors import ProviderError
 from mloop.llm.providers._vectors import encode_vector
 from mloop.llm.providers.base import Provider
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from mloop.llm.usage import Usage
 
 FINGERPRINT = "mloop-simulated"
 EMBEDDING_DIMENSIONS = 384
