@@ -22,14 +22,14 @@ def test_metrics_survive_a_server_restart(remote) -> None:  # type: ignore[no-un
     mloop.flush()
     backend = backend_for()
     assert isinstance(backend, RemoteBackend)
-    assert backend.batcher.spooled_batches(), "metrics logged while down are spooled to disk"
+    assert backend.metrics.batcher.spooled_batches(), "metrics logged while down are spooled to disk"
 
     remote.start()
     for step in range(120, 150):
         mloop.log_metric("loss", 1.0 / (step + 1), step=step)
     mloop.flush()
     mloop.end_run()
-    assert backend.batcher.spooled_batches() == []
+    assert backend.metrics.batcher.spooled_batches() == []
     history = mloop.Client().get_metric_history(run.info.run_id, "loss")
     assert [p.step for p in history] == list(range(150))
 
@@ -42,7 +42,7 @@ def test_spool_is_replayed_by_a_new_process(remote) -> None:  # type: ignore[no-
     client.flush()
     backend = backend_for()
     assert isinstance(backend, RemoteBackend)
-    assert len(backend.batcher.spooled_batches()) == 1
+    assert len(backend.metrics.batcher.spooled_batches()) == 1
     backend.close()
 
     remote.start()
@@ -53,7 +53,7 @@ def test_spool_is_replayed_by_a_new_process(remote) -> None:  # type: ignore[no-
     fresh = backend_for()
     assert isinstance(fresh, RemoteBackend)
     deadline = time.monotonic() + 10
-    while fresh.batcher.spooled_batches() and time.monotonic() < deadline:
+    while fresh.metrics.batcher.spooled_batches() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [p.step for p in mloop.Client().get_metric_history(run.info.run_id, "x")] == [7]
 

@@ -154,7 +154,7 @@ def test_repeated_load_reads_the_cache(
     def _no_download(*args: object) -> Path:
         raise AssertionError("a cached version was downloaded again")
 
-    monkeypatch.setattr(backend, "download_model_files", _no_download)
+    monkeypatch.setattr(backend, "download", _no_download)
     mloop.load_model("models:/churn/1").predict(features)
 
 

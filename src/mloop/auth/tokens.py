@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mloop.auth.tables import api_tokens
 from mloop.core.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from mloop.core.roles import ROLES, Role
 from mloop.core.timeutil import now_ms
 from mloop.core.validation import check_name
 from mloop.store.context import Context
 
-Role = Literal["reader", "writer", "admin"]
-ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "mlp_"
 
 
@@ -32,11 +30,6 @@ class TokenInfo:
     created_at: int
     revoked_at: int | None
     last_used_at: int | None
-
-
-def role_allows(held: str, needed: str) -> bool:
-    """Whether role ``held`` may do what ``needed`` requires (admin > writer > reader)."""
-    return _RANK.get(held, -1) >= _RANK[needed]
 
 
 def hash_token(token: str) -> str:

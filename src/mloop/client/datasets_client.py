@@ -13,6 +13,7 @@ from mloop.client.operations import BaseClient
 from mloop.client.registry_client import PagedList
 from mloop.core.validation import from_pydantic
 from mloop.datasets import schemas as ds
+from mloop.domains import find_file_route
 
 
 class DatasetsClient(BaseClient):
@@ -98,7 +99,12 @@ class DatasetsClient(BaseClient):
     ) -> ds.DatasetUpload:
         """Send a canonical Parquet file (see ``mloop.datasets.parquet``) for a new version;
         the server refuses it unless its sha256 is ``digest``."""
-        return self._backend.upload_dataset_file(name, digest, Path(local_file))
+        upload: ds.DatasetUpload = self._backend.upload(
+            find_file_route("upload_dataset_file"),
+            {"name": name, "digest": digest},
+            Path(local_file),
+        )
+        return upload
 
     def create_dataset_version(
         self,
@@ -146,7 +152,9 @@ class DatasetsClient(BaseClient):
             else Path(tempfile.mkdtemp(prefix="mloop-dataset-")) / "data.parquet"
         )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return self._backend.download_dataset_file(name, number, dest)
+        return self._backend.download(
+            find_file_route("download_dataset_file"), {"name": name, "version": number}, dest
+        )
 
     # -- aliases ----------------------------------------------------------------------------
 

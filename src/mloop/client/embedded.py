@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from mloop.core.config import Settings
-from mloop.core.errors import NotFoundError
+from mloop.core.files import FileRoute
 from mloop.core.operations import Operation
-from mloop.datasets.schemas import DatasetUpload
+from mloop.domains import find_operation
 from mloop.store.runtime import Runtime, open_runtime
-from mloop.tracking import artifacts as tracking_artifacts
-from mloop.tracking.ingest import log_batch
-from mloop.tracking.schemas import ArtifactFile, ListArtifacts, LogBatch, MetricIn
 
 Req = TypeVar("Req", bound=BaseModel)
 Resp = TypeVar("Resp", bound=BaseModel)
@@ -29,81 +27,49 @@ class EmbeddedBackend:
         self.runtime = runtime or open_runtime(settings)
         self.uri = str(settings.home)
         self.home = settings.home
+        self.metrics = _DirectMetrics(self)
 
     def call(self, op: Operation[Req, Resp], request: Req) -> Resp:
         return self.runtime.run(lambda ctx: op.handler(ctx, request), write=op.writes)
 
-    def upload_artifact(self, run_id: str, path: str, local_file: Path) -> ArtifactFile:
-        return self.runtime.run(
-            lambda ctx: tracking_artifacts.store_artifact(ctx, run_id, path, local_file),
-            write=True,
+    def upload(self, route: FileRoute, params: Mapping[str, Any], local_file: Path) -> Any:
+        values = {name: str(value) for name, value in params.items()}
+        if route.check is not None:
+            route.check(values)
+        return route.handler(
+            self.runtime, values, local_file, None, self.settings.max_artifact_bytes
         )
 
-    def download_artifacts(self, run_id: str, path: str, dest_dir: Path) -> Path:
-        def _copy(ctx: Any) -> Path:
-            listing = tracking_artifacts.walk_artifacts(
-                ctx, ListArtifacts(run_id=run_id, path=path)
-            )
-            if not listing.files:
-                raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
-            for f in listing.files:
-                target = dest_dir / f.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with (
-                    tracking_artifacts.open_artifact(ctx, run_id, f.path) as src,
-                    open(target, "wb") as out,
-                ):
-                    shutil.copyfileobj(src, out, 1024 * 1024)
-            return dest_dir / path if path else dest_dir
-
-        return self.runtime.run(_copy, write=False)
-
-    def download_model_files(self, name: str, version: int, dest_dir: Path) -> Path:
-        from mloop.registry.files import model_files_location
-
-        def _copy(ctx: Any) -> Path:
-            ctx.artifacts.download_tree(model_files_location(ctx, name, version), dest_dir)
-            return dest_dir
-
-        return self.runtime.run(_copy, write=False)
-
-    def upload_dataset_file(self, name: str, digest: str, local_file: Path) -> DatasetUpload:
-        from mloop.datasets.files import accept_upload
-
-        with open(local_file, "rb") as handle:
-            return accept_upload(
-                self.runtime, name, digest, handle, max_bytes=self.settings.max_artifact_bytes
-            )
-
-    def download_dataset_file(self, name: str, version: int, dest: Path) -> Path:
-        from mloop.datasets.files import open_version_file
-
-        handle = self.runtime.run(lambda ctx: open_version_file(ctx, name, version), write=False)
+    def download(self, route: FileRoute, params: Mapping[str, Any], dest: Path) -> Path:
+        values = {name: str(value) for name, value in params.items()}
+        handle = self.runtime.run(lambda ctx: route.handler(ctx, values), write=False)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         with handle as src, open(dest, "wb") as out:  # copied outside the transaction
             shutil.copyfileobj(src, out, 1024 * 1024)
         return dest
-
-    def log_metrics_async(self, run_id: str, metrics: list[MetricIn]) -> None:
-        # Embedded writes are cheap enough to do synchronously, and errors surface at once.
-        self.call(_LOG_BATCH, LogBatch(run_id=run_id, metrics=metrics))
-
-    def flush(self) -> None:
-        return None
-
-    def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
-        self.call(
-            _LOG_BATCH,
-            LogBatch.model_validate({"run_id": run_id, "end_status": status, "end_time": end_time}),
-        )
 
     def close(self) -> None:
         self.runtime.close()
 
 
-def _log_batch_op() -> Operation[Any, Any]:
-    from mloop.tracking.ops import operations
+class _DirectMetrics:
+    """Embedded writes are cheap enough to do synchronously, and errors surface at once."""
 
-    return operations.operations[log_batch.__name__]
+    def __init__(self, backend: EmbeddedBackend) -> None:
+        self._backend = backend
 
+    def add(self, run_id: str, metrics: list[Any]) -> None:
+        self._log_batch({"run_id": run_id, "metrics": metrics})
 
-_LOG_BATCH = _log_batch_op()
+    def flush(self) -> None:
+        return None
+
+    def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
+        self._log_batch({"run_id": run_id, "end_status": status, "end_time": end_time})
+
+    def close(self) -> None:
+        return None
+
+    def _log_batch(self, fields: dict[str, Any]) -> None:
+        op = find_operation("log_batch")
+        self._backend.call(op, op.request.model_validate(fields))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +9,8 @@ import pydantic
 
 from mloop.client.backend import Backend
 from mloop.client.connection import backend_for
-from mloop.core.errors import ValidationError
-from mloop.core.operations import Operation
 from mloop.core.validation import from_pydantic
-
-
-@functools.cache
-def find_operation(name: str) -> Operation[Any, Any]:
-    """The operation called ``name`` in any domain."""
-    import mloop.datasets
-    import mloop.prompts
-    import mloop.registry
-    import mloop.tracking
-
-    for op_set in (
-        mloop.tracking.operations,
-        mloop.registry.operations,
-        mloop.datasets.operations,
-        mloop.prompts.operations,
-    ):
-        if name in op_set.operations:
-            return op_set.operations[name]
-    raise ValidationError(f"there is no operation named {name!r}", field="operation")
+from mloop.domains import find_operation
 
 
 class BaseClient:

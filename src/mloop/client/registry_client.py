@@ -11,7 +11,9 @@ import pydantic
 
 from mloop.client.operations import BaseClient
 from mloop.core.validation import from_pydantic
+from mloop.domains import find_file_route
 from mloop.registry import schemas as rs
+from mloop.store.artifacts import clean_relative_path
 
 T = TypeVar("T")
 
@@ -140,7 +142,12 @@ class RegistryClient(BaseClient):
             raise from_pydantic(exc) from None
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mloop-model-"))
         dest.mkdir(parents=True, exist_ok=True)
-        return self._backend.download_model_files(name, number, dest)
+        for listed in self.list_model_version_files(name, number):
+            # Never trust a listed path to stay inside dest.
+            rel = clean_relative_path(str(listed), "files")
+            params = {"name": name, "version": number, "path": rel}
+            self._backend.download(find_file_route("download_model_file"), params, dest / rel)
+        return dest
 
     # -- aliases ----------------------------------------------------------------------------
 

@@ -6,21 +6,21 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from mloop.client.transport import JsonTransport
 from mloop.core.config import Settings
-from mloop.core.errors import MloopError, NotFoundError, ServiceUnavailableError
+from mloop.core.errors import MloopError, ServiceUnavailableError
+from mloop.core.files import FileRoute
 from mloop.core.ids import new_id
 from mloop.core.operations import Operation
-from mloop.datasets.schemas import DatasetUpload
-from mloop.store.artifacts import clean_relative_path
-from mloop.tracking.schemas import ArtifactFile, LogBatch, MetricColumns, MetricIn
+from mloop.domains import find_operation
+from mloop.tracking.schemas import LogBatch, MetricColumns, MetricIn
 
 Req = TypeVar("Req", bound=BaseModel)
 Resp = TypeVar("Resp", bound=BaseModel)
@@ -55,9 +55,7 @@ class RemoteBackend:
         self.http = httpx.Client(base_url=self.uri, headers=headers, timeout=_TIMEOUT)
         self.json = JsonTransport(self.uri, headers)
         spool = settings.home / "spool" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]
-        from mloop.client.batcher import MetricBatcher
-
-        self.batcher = MetricBatcher(self._send_batch, spool)
+        self.metrics = _BatchedMetrics(self, spool)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -79,62 +77,25 @@ class RemoteBackend:
         raise_for_status(status, content)
         return op.response.model_validate_json(content)
 
-    def upload_artifact(self, run_id: str, path: str, local_file: Path) -> ArtifactFile:
+    def upload(self, route: FileRoute, params: Mapping[str, Any], local_file: Path) -> Any:
         with open(local_file, "rb") as handle:
-            response = self._request(
-                "PUT", f"/api/v1/artifacts/files/{quote(run_id)}/{quote(path)}", content=handle
-            )
-        return ArtifactFile.model_validate_json(response.content)
+            response = self._request("PUT", route.url(params), content=handle)
+        assert route.response is not None, f"upload route {route.name} declares no response"
+        return route.response.model_validate_json(response.content)
 
-    def _download(self, url: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def download(self, route: FileRoute, params: Mapping[str, Any], dest: Path) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self.http.stream("GET", url) as response:
+            with self.http.stream("GET", route.url(params)) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise_for_response(response)
-                with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+                with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
                     for chunk in response.iter_bytes(1024 * 1024):
                         tmp.write(chunk)
-                shutil.move(tmp.name, target)
+                shutil.move(tmp.name, dest)
         except httpx.TransportError as exc:
             raise ServiceUnavailableError(f"cannot reach the mloop server at {self.uri}") from exc
-
-    def download_artifacts(self, run_id: str, path: str, dest_dir: Path) -> Path:
-        response = self._request(
-            "GET", "/api/v1/artifacts/walk", params={"run_id": run_id, "path": path}
-        )
-        files = [ArtifactFile.model_validate(f) for f in response.json()["files"]]
-        if not files:
-            raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
-        for f in files:
-            clean_relative_path(f.path, "files")
-            self._download(
-                f"/api/v1/artifacts/files/{quote(run_id)}/{quote(f.path)}", dest_dir / f.path
-            )
-        return dest_dir / path if path else dest_dir
-
-    def download_model_files(self, name: str, version: int, dest_dir: Path) -> Path:
-        response = self._request(
-            "GET",
-            "/api/v1/registry/model-versions/files",
-            params={"name": name, "version": version},
-        )
-        for listed in response.json()["files"]:
-            # Never trust a path from the wire to stay inside dest_dir.
-            rel = clean_relative_path(str(listed), "files")
-            url = f"/api/v1/registry/model-versions/files/{quote(name, safe='')}/{version}"
-            self._download(f"{url}/{quote(rel)}", dest_dir / rel)
-        return dest_dir
-
-    def upload_dataset_file(self, name: str, digest: str, local_file: Path) -> DatasetUpload:
-        url = f"/api/v1/datasets/uploads/{quote(name, safe='')}/{quote(digest, safe='')}"
-        with open(local_file, "rb") as handle:
-            response = self._request("PUT", url, content=handle)
-        return DatasetUpload.model_validate_json(response.content)
-
-    def download_dataset_file(self, name: str, version: int, dest: Path) -> Path:
-        self._download(f"/api/v1/datasets/files/{quote(name, safe='')}/{int(version)}", dest)
         return dest
 
     def _send_batch(
@@ -161,11 +122,26 @@ class RemoteBackend:
             }
         )
         status, content = self.json.request(
-            "POST", "/api/v1/runs/log-batch", body=body.model_dump_json(exclude_none=True).encode()
+            "POST", _log_batch_path(), body=body.model_dump_json(exclude_none=True).encode()
         )
         raise_for_status(status, content)
 
-    def log_metrics_async(self, run_id: str, metrics: list[MetricIn]) -> None:
+    def close(self) -> None:
+        self.metrics.close()
+        self.http.close()
+        self.json.close()
+
+
+class _BatchedMetrics:
+    """Metrics sent in the background by a :class:`~mloop.client.batcher.MetricBatcher`."""
+
+    def __init__(self, backend: RemoteBackend, spool: Path) -> None:
+        from mloop.client.batcher import MetricBatcher
+
+        self._backend = backend
+        self.batcher = MetricBatcher(backend._send_batch, spool)
+
+    def add(self, run_id: str, metrics: list[MetricIn]) -> None:
         self.batcher.add(run_id, metrics)
 
     def flush(self) -> None:
@@ -174,7 +150,7 @@ class RemoteBackend:
     def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
         pending = self.batcher.drain(run_id)
         try:
-            self._send_batch(run_id, pending, new_id(), status, end_time)
+            self._backend._send_batch(run_id, pending, new_id(), status, end_time)
         except ServiceUnavailableError:
             if pending:
                 self.batcher.spool(run_id, pending)  # kept on disk, replayed later
@@ -182,5 +158,7 @@ class RemoteBackend:
 
     def close(self) -> None:
         self.batcher.close()
-        self.http.close()
-        self.json.close()
+
+
+def _log_batch_path() -> str:
+    return find_operation("log_batch").path

@@ -9,8 +9,9 @@ from typing import Any
 
 from mloop.client.entities import Metric, Param, RunTag
 from mloop.client.operations import BaseClient
-from mloop.core.errors import ValidationError
+from mloop.core.errors import NotFoundError, ValidationError
 from mloop.core.timeutil import now_ms
+from mloop.domains import find_file_route
 from mloop.store.artifacts import clean_relative_path
 from mloop.tracking import schemas as s
 
@@ -95,7 +96,7 @@ class TrackingClient(BaseClient):
         self, run_id: str, status: s.RunStatus = "FINISHED", end_time: int | None = None
     ) -> None:
         """End a run. Metrics still queued for it are sent in the same request."""
-        self._backend.end_run(run_id, status, end_time)
+        self._backend.metrics.end_run(run_id, status, end_time)
 
     def delete_run(self, run_id: str) -> None:
         self.call("delete_run", run_id=run_id)
@@ -191,7 +192,7 @@ class TrackingClient(BaseClient):
         if synchronous:
             self.call("log_batch", run_id=run_id, metric_columns=_columns([metric], 0))
         else:
-            self._backend.log_metrics_async(run_id, [metric])
+            self._backend.metrics.add(run_id, [metric])
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.call("log_batch", run_id=run_id, params=[s.ParamIn(key=key, value=str(value))])
@@ -211,7 +212,7 @@ class TrackingClient(BaseClient):
 
     def flush(self) -> None:
         """Wait until metrics queued in the background are stored."""
-        self._backend.flush()
+        self._backend.metrics.flush()
 
     # -- artifacts -----------------------------------------------------------------------
 
@@ -223,9 +224,7 @@ class TrackingClient(BaseClient):
         if not local.is_file():
             raise ValidationError(f"{local} is not a file", field="local_path")
         dest = f"{artifact_path.rstrip('/')}/{local.name}" if artifact_path else local.name
-        return self._backend.upload_artifact(
-            run_id, clean_relative_path(dest, "artifact_path"), local
-        )
+        return self._upload_artifact(run_id, clean_relative_path(dest, "artifact_path"), local)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
@@ -249,7 +248,7 @@ class TrackingClient(BaseClient):
                     )
                 rel = path.relative_to(root).as_posix()
                 dest = f"{prefix}/{rel}" if prefix else rel
-                stored.append(self._backend.upload_artifact(run_id, dest, path))
+                stored.append(self._upload_artifact(run_id, dest, path))
         return stored
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[s.ArtifactFile]:
@@ -263,6 +262,20 @@ class TrackingClient(BaseClient):
 
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="mloop-artifacts-"))
         dest.mkdir(parents=True, exist_ok=True)
-        return self._backend.download_artifacts(
-            run_id, clean_relative_path(path, allow_empty=True), dest
+        path = clean_relative_path(path, allow_empty=True)
+        files = self.call("walk_artifacts", run_id=run_id, path=path).files
+        if not files:
+            raise NotFoundError(f"run {run_id} has no artifact {path!r}", field="path")
+        for f in files:
+            # Never trust a listed path to stay inside dest.
+            rel = clean_relative_path(f.path, "files")
+            self._backend.download(
+                find_file_route("download_artifact"), {"run_id": run_id, "path": rel}, dest / rel
+            )
+        return dest / path if path else dest
+
+    def _upload_artifact(self, run_id: str, path: str, local: Path) -> s.ArtifactFile:
+        stored: s.ArtifactFile = self._backend.upload(
+            find_file_route("upload_artifact"), {"run_id": run_id, "path": path}, local
         )
+        return stored

@@ -1,4 +1,4 @@
-"""The FastAPI application: domain routes, health, authentication, limits and the UI."""
+"""The FastAPI application: the domains' surfaces, health, authentication, limits, the UI."""
 
 from __future__ import annotations
 
@@ -12,26 +12,29 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from mloop import __version__
-from mloop.server.domains import all_operations, extra_routers
+from mloop.auth.authenticator import Authenticator
+from mloop.core.domain import load
+from mloop.core.http import ServerParts, Surface
+from mloop.domains import DOMAINS, all_file_routes, all_operations
+from mloop.server.dispatch import Dispatcher, templated_routes
 from mloop.server.errors import install_error_handlers
+from mloop.server.files import file_routes
 from mloop.server.limits import BodyLimitMiddleware
-from mloop.server.routes import OperationDispatcher, documentation_routes
-from mloop.server.security import Authenticator
+from mloop.server.routes import documentation_routes, operations_surface
 from mloop.store.migrate import current_revision, head_revision
 from mloop.store.runtime import Runtime
 
 
 def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
-    """Build the server app over an opened runtime."""
-    from mloop.llm.gateway.http import GatewayDispatcher, GatewayHandlers, gateway_router
-    from mloop.llm.gateway.setup import GatewayHolder
-
-    gateway = GatewayHolder(runtime)
+    """Build the server app over an opened runtime, from the domains' declarations."""
+    auth = Authenticator(runtime, enabled=auth_enabled)
+    parts = ServerParts(runtime=runtime, auth=auth)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await gateway.aclose()
+        for close in parts.on_close:
+            await close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -42,18 +45,26 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    auth = Authenticator(runtime, enabled=auth_enabled)
     app.state.runtime = runtime
     app.state.auth = auth
-    app.state.gateway = gateway
     install_error_handlers(app)
+
     operations = all_operations()
+    files = file_routes(all_file_routes(), runtime, auth)
+    surfaces = [operations_surface(operations, runtime, auth, extra=files)]
+    for domain in DOMAINS:
+        for factory in domain.http:
+            for part in load(factory)(parts):
+                if isinstance(part, Surface):
+                    surfaces.append(part)
+                else:
+                    app.include_router(part)
+    for name, value in parts.state.items():
+        setattr(app.state, name, value)
+    for surface in surfaces:
+        app.include_router(templated_routes(surface))
     components: dict[str, Any] = {}
     _document_operations(app, documentation_routes(operations, components), components)
-    for router in extra_routers(runtime, auth.require):
-        app.include_router(router)
-    gateway_handlers = GatewayHandlers(gateway.get, auth)
-    app.include_router(gateway_router(gateway_handlers))
 
     @app.get("/health", tags=["server"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -78,12 +89,12 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     from mloop.server.ui import mount_ui
 
     mount_ui(app, runtime, auth)
-    app.add_middleware(OperationDispatcher, operations=operations, runtime=runtime, auth=auth)
-    app.add_middleware(GatewayDispatcher, handlers=gateway_handlers)
+    app.add_middleware(Dispatcher, surfaces=surfaces)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=runtime.settings.max_request_bytes,
         max_artifact_bytes=runtime.settings.max_artifact_bytes,
+        large_body_routes=[r for s in surfaces for r in s.routes if r.large_body],
     )
     return app
 

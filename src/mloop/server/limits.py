@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Artifact uploads stream to disk and have their own, larger limit.
-_ARTIFACT_UPLOAD_PREFIXES = (
-    "/api/v1/artifacts/files/",
-    "/api/v1/datasets/uploads/",
-    "/api/2.0/mlflow-artifacts/artifacts/",
-)
+from mloop.core.http import Route
 
 
 def _too_large_body(limit: int) -> bytes:
@@ -29,21 +26,28 @@ def _too_large_body(limit: int) -> bytes:
 class BodyLimitMiddleware:
     """Answers 413 for bodies over the limit, by Content-Length or by counting."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_artifact_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_artifact_bytes: int,
+        large_body_routes: Iterable[Route] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_artifact_bytes = max_artifact_bytes
+        # Streamed uploads go to disk and have their own, larger limit; matched by the
+        # fixed part of their path.
+        self._large = tuple(
+            sorted({(r.method, r.path.split("{", 1)[0]) for r in large_body_routes})
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        limit = (
-            self.max_artifact_bytes
-            if path.startswith(_ARTIFACT_UPLOAD_PREFIXES)
-            else self.max_bytes
-        )
+        limit = self._limit(scope.get("method", ""), scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -69,6 +73,12 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+    def _limit(self, method: str, path: str) -> int:
+        for large_method, prefix in self._large:
+            if method == large_method and path.startswith(prefix):
+                return self.max_artifact_bytes
+        return self.max_bytes
 
     async def _reject(self, send: Send, limit: int) -> None:
         body = _too_large_body(limit)

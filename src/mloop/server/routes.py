@@ -1,10 +1,8 @@
-"""Serving declared operations over HTTP.
+"""mloop's own API: declared operations as a surface of the dispatcher, and in OpenAPI.
 
-Operations are dispatched by an exact ``(method, path)`` lookup in a thin ASGI layer in
-front of FastAPI's router: on a small machine, generic routing and dependency solving cost
-more than the handlers themselves. Bodies are parsed straight from bytes with pydantic,
-whatever Content-Type a client sends. FastAPI still publishes every operation, with its
-request and response models, in the OpenAPI document.
+Bodies are parsed straight from bytes with pydantic, whatever Content-Type a client sends.
+FastAPI still publishes every operation, with its request and response models, in the
+OpenAPI document.
 """
 
 from __future__ import annotations
@@ -17,21 +15,16 @@ import pydantic
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mloop.auth.authenticator import Authenticator
 from mloop.core.errors import MloopError
+from mloop.core.http import Route, Surface
 from mloop.core.operations import Operation
 from mloop.core.validation import from_pydantic
 from mloop.server.errors import error_body
-from mloop.server.security import Authenticator
 from mloop.store.runtime import Runtime
 
 log = logging.getLogger("mloop.server")
-
-# A quick operation with a body larger than this (a big metric batch) still goes to a worker
-# thread, so that it cannot hold up the event loop.
-QUICK_BODY_BYTES = 64 * 1024
 
 
 def _list_fields(op: Operation[Any, Any]) -> frozenset[str]:
@@ -65,65 +58,69 @@ class _OperationHandler:
         except pydantic.ValidationError as exc:
             raise from_pydantic(exc) from None
 
-    def __call__(self, request: Request, body: bytes) -> bytes:
+    def __call__(self, request: Request, body: bytes) -> Response:
         identity = self.auth.require(request, self.op.role)
         payload = self._parse(request, body)
-        result = self.runtime.run(
-            lambda ctx: self.op.handler(ctx, payload), write=self.op.writes, actor=identity.name
-        )
-        return result.model_dump_json(by_alias=True).encode()
-
-
-class OperationDispatcher:
-    """ASGI middleware that answers operation paths and passes everything else on."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        operations: Iterable[Operation[Any, Any]],
-        runtime: Runtime,
-        auth: Authenticator,
-    ) -> None:
-        self.app = app
-        self.handlers = {
-            (op.method, op.path): _OperationHandler(op, runtime, auth) for op in operations
-        }
-        self.paths = {path for _method, path in self.handlers}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        handler = self.handlers.get((scope["method"], scope["path"]))
-        response = await self._respond(handler, Request(scope, receive))
-        await response(scope, receive, send)
-
-    async def _respond(self, handler: _OperationHandler | None, request: Request) -> Response:
-        if handler is None:
-            allowed = [m for m, p in self.handlers if p == request.url.path]
-            return JSONResponse(
-                error_body("METHOD_NOT_ALLOWED", f"use {', '.join(allowed)} for this path"),
-                status_code=405,
-                headers={"Allow": ", ".join(allowed)},
-            )
         try:
-            body = await request.body() if handler.op.method == "POST" else b""
-            if handler.op.quick and len(body) <= QUICK_BODY_BYTES:
-                content = handler(request, body)
-            else:
-                content = await run_in_threadpool(handler, request, body)
-        except MloopError as exc:
-            return JSONResponse(
-                error_body(exc.code, exc.message, exc.field), status_code=exc.http_status
+            result = self.runtime.run(
+                lambda ctx: self.op.handler(ctx, payload), write=self.op.writes, actor=identity.name
             )
-        except Exception:
-            log.exception("unhandled error in %s", handler.op.name)
-            return JSONResponse(
-                error_body("INTERNAL_ERROR", f"internal error in {handler.op.name}"),
-                status_code=500,
-            )
-        return Response(content, media_type="application/json")
+        except MloopError:
+            raise
+        except Exception as exc:
+            log.exception("unhandled error in %s", self.op.name)
+            raise _Internal(self.op.name) from exc
+        return Response(result.model_dump_json(by_alias=True), media_type="application/json")
+
+
+class _Internal(Exception):
+    """An unexpected failure inside an operation (logged where it happened)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.operation = operation
+
+
+def _error(exc: BaseException) -> Response:
+    if isinstance(exc, MloopError):
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field), status_code=exc.http_status
+        )
+    if isinstance(exc, _Internal):
+        message = f"internal error in {exc.operation}"
+    else:
+        log.exception("unhandled error", exc_info=exc)
+        message = f"internal error: {type(exc).__name__}"
+    return JSONResponse(error_body("INTERNAL_ERROR", message), status_code=500)
+
+
+def _method_not_allowed(allowed: list[str]) -> Response:
+    return JSONResponse(
+        error_body("METHOD_NOT_ALLOWED", f"use {', '.join(allowed)} for this path"),
+        status_code=405,
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def operations_surface(
+    operations: Iterable[Operation[Any, Any]],
+    runtime: Runtime,
+    auth: Authenticator,
+    *,
+    extra: Iterable[Route] = (),
+) -> Surface:
+    """Every declared operation as a route of mloop's API, plus ``extra`` routes (files)."""
+    routes = [
+        Route(
+            op.method,
+            op.path,
+            _OperationHandler(op, runtime, auth),
+            name=op.name,
+            quick=op.quick,
+        )
+        for op in operations
+    ]
+    return Surface("mloop", [*routes, *extra], _error, _method_not_allowed, documented=True)
 
 
 def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +137,7 @@ def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[
 
 
 async def _documented_only() -> None:  # pragma: no cover - the dispatcher answers first
-    raise RuntimeError("operations are served by OperationDispatcher")
+    raise RuntimeError("operations are served by the dispatcher")
 
 
 def documentation_routes(

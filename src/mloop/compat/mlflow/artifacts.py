@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mloop.compat.mlflow.http import mlflow_error
-from mloop.core.errors import MloopError, NotFoundError, ValidationError
+from mloop.auth.authenticator import Authenticator
+from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.http import Route, receive_upload
 from mloop.store.artifacts import clean_relative_path, iter_chunks
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 from mloop.tracking.artifacts import store_artifact
-from mloop.tracking.http import receive_upload
 from mloop.tracking.runs import load_run_row
 
-RequireFn = Callable[[Request, str], Any]
 ROOT = "/api/2.0/mlflow-artifacts/artifacts"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -72,48 +70,44 @@ def _open(ctx: Context, path: str) -> Any:
     return ctx.artifacts.open(rel)
 
 
-def mlflow_artifacts_router(runtime: Runtime, require: RequireFn) -> APIRouter:
+def artifact_routes(runtime: Runtime, auth: Authenticator) -> list[Route]:
     """Upload, download and list, as MLflow's ``mlflow-artifacts`` repository calls them."""
-    router = APIRouter(include_in_schema=False)
     limit = runtime.settings.max_artifact_bytes
 
-    @router.get(ROOT)
-    async def list_artifacts(request: Request) -> Response:
-        try:
-            await run_in_threadpool(require, request, "reader")
-            path = request.query_params.get("path", "")
-            body = await run_in_threadpool(
-                runtime.run, lambda ctx: _listing(ctx, path), write=False
-            )
-        except MloopError as exc:
-            return mlflow_error(exc)
-        return JSONResponse(body)
+    def list_artifacts(request: Request, _body: bytes) -> Response:
+        auth.require(request, "reader")
+        path = request.query_params.get("path", "")
+        return JSONResponse(runtime.run(lambda ctx: _listing(ctx, path), write=False))
 
-    @router.put(ROOT + "/{path:path}")
-    async def upload(path: str, request: Request) -> Response:
+    async def upload(request: Request) -> Response:
+        path = request.path_params["path"]
+        identity = await run_in_threadpool(auth.require, request, "writer")
+        tmp = await receive_upload(request, limit)
         try:
-            identity = await run_in_threadpool(require, request, "writer")
-            tmp = await receive_upload(request, limit)
-            try:
-                await run_in_threadpool(
-                    runtime.run,
-                    lambda ctx: _upload(ctx, path, tmp),
-                    write=True,
-                    actor=identity.name,
-                )
-            finally:
-                tmp.unlink(missing_ok=True)
-        except MloopError as exc:
-            return mlflow_error(exc)
+            await run_in_threadpool(
+                runtime.run, lambda ctx: _upload(ctx, path, tmp), write=True, actor=identity.name
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
         return JSONResponse({})
 
-    @router.get(ROOT + "/{path:path}")
-    async def download(path: str, request: Request) -> Response:
-        try:
-            await run_in_threadpool(require, request, "reader")
-            handle = await run_in_threadpool(runtime.run, lambda ctx: _open(ctx, path), write=False)
-        except MloopError as exc:
-            return mlflow_error(exc)
+    async def download(request: Request) -> Response:
+        path = request.path_params["path"]
+        await run_in_threadpool(auth.require, request, "reader")
+        handle = await run_in_threadpool(runtime.run, lambda ctx: _open(ctx, path), write=False)
         return StreamingResponse(iter_chunks(handle), media_type="application/octet-stream")
 
-    return router
+    return [
+        Route("GET", ROOT, list_artifacts, name="mlflow-artifacts:list"),
+        Route(
+            "PUT",
+            ROOT + "/{path:path}",
+            upload,
+            name="mlflow-artifacts:upload",
+            is_async=True,
+            large_body=True,
+        ),
+        Route(
+            "GET", ROOT + "/{path:path}", download, name="mlflow-artifacts:download", is_async=True
+        ),
+    ]

@@ -1,25 +1,28 @@
-"""Shared plumbing of the MLflow-compatible endpoints: parsing, errors, routing."""
+"""Shared plumbing of the MLflow-compatible endpoints: parsing, errors, the surface."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pydantic
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
+from mloop.auth.authenticator import Authenticator
 from mloop.core.errors import ConflictError, MloopError, ValidationError
+from mloop.core.http import Route, Surface
+from mloop.core.roles import Role
 from mloop.core.validation import from_pydantic
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 
+log = logging.getLogger("mloop.server")
+
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-RequireFn = Callable[[Request, str], Any]
-# (path, HTTP method, handler, role, writes)
-Endpoint = tuple[str, str, Handler, str, bool]
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
 
@@ -88,52 +91,68 @@ def pairs(body: dict[str, Any], name: str) -> list[tuple[str, str]]:
     return pairs
 
 
-# A quick endpoint with a body larger than this (a full log-batch) goes to a worker thread.
-QUICK_BODY_BYTES = 64 * 1024
+@dataclass(frozen=True)
+class Endpoint:
+    """One MLflow REST endpoint (``path`` below the API prefix).
+
+    ``quick`` endpoints read or write a single row: cheap enough to run on the event loop.
+    """
+
+    path: str
+    method: str
+    handler: Handler
+    role: Role
+    quick: bool = False
+
+    @property
+    def writes(self) -> bool:
+        return self.role != "reader"
 
 
-def _endpoint(
-    runtime: Runtime, require: RequireFn, handler: Handler, role: str, writes: bool, quick: bool
-) -> Callable[[Request], Any]:
-    def call(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        identity = require(request, role)
-        return runtime.run(lambda ctx: handler(ctx, body), write=writes, actor=identity.name)
-
-    async def endpoint(request: Request) -> Response:
+def _route(runtime: Runtime, auth: Authenticator, prefix: str, endpoint: Endpoint) -> Route:
+    def call(request: Request, raw: bytes) -> Response:
         try:
-            raw = await request.body() if request.method != "GET" else b""
             body = parse_body(request, raw)
             body.update(request.path_params)
-            # Small single-row reads and writes take well under a millisecond: running them
-            # on the event loop saves two thread hand-offs, most of such a request's cost.
-            if quick and len(raw) <= QUICK_BODY_BYTES:
-                answer = call(request, body)
-            else:
-                answer = await run_in_threadpool(call, request, body)
-        except MloopError as exc:
-            return mlflow_error(exc)
+            identity = auth.require(request, endpoint.role)
+            answer = runtime.run(
+                lambda ctx: endpoint.handler(ctx, body), write=endpoint.writes, actor=identity.name
+            )
         except pydantic.ValidationError as exc:
-            return mlflow_error(from_pydantic(exc))
+            raise from_pydantic(exc) from None
         return json_response(answer)
 
-    return endpoint
+    return Route(
+        endpoint.method,
+        prefix + endpoint.path,
+        call,
+        name=f"mlflow{endpoint.path}:{endpoint.method}",
+        quick=endpoint.quick,
+    )
 
 
-def mlflow_router(
-    runtime: Runtime,
-    require: RequireFn,
-    endpoints: Sequence[Endpoint],
-    quick: Collection[Handler] = (),
-) -> APIRouter:
-    """The endpoints under both prefixes the MLflow client and UI use; ``quick`` handlers run
-    on the event loop when their body is small."""
-    router = APIRouter(include_in_schema=False)
-    for prefix in PREFIXES:
-        for path, method, handler, role, writes in endpoints:
-            router.add_api_route(
-                prefix + path,
-                _endpoint(runtime, require, handler, role, writes, handler in quick),
-                methods=[method],
-                name=f"mlflow{path}:{method}",
-            )
-    return router
+def _error(exc: BaseException) -> Response:
+    if isinstance(exc, MloopError):
+        return mlflow_error(exc)
+    log.exception("unhandled error in an MLflow endpoint", exc_info=exc)
+    return JSONResponse(
+        {"error_code": "INTERNAL_ERROR", "message": f"internal error: {type(exc).__name__}"},
+        status_code=500,
+    )
+
+
+def _method_not_allowed(allowed: list[str]) -> Response:
+    return JSONResponse(
+        {"error_code": "BAD_REQUEST", "message": f"use {', '.join(allowed)} for this path"},
+        status_code=405,
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def mlflow_surface(
+    runtime: Runtime, auth: Authenticator, endpoints: Sequence[Endpoint], extra: Sequence[Route]
+) -> Surface:
+    """The endpoints under both prefixes the MLflow client and UI use, plus ``extra``
+    routes (the artifact repository) that answer in MLflow's error shape."""
+    routes = [_route(runtime, auth, prefix, e) for prefix in PREFIXES for e in endpoints]
+    return Surface("mlflow", [*routes, *extra], _error, _method_not_allowed)

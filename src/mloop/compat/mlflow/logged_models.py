@@ -13,17 +13,15 @@ import json
 import re
 from typing import Any
 
-from fastapi import APIRouter
 from sqlalchemy import insert, select, update
 
 from mloop.compat.mlflow import tables as t
-from mloop.compat.mlflow.http import Endpoint, RequireFn, integer, mlflow_router, pairs, text
+from mloop.compat.mlflow.http import Endpoint, integer, pairs, text
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.ids import new_id
 from mloop.core.timeutil import now_ms
 from mloop.store.artifacts import clean_relative_path
 from mloop.store.context import Context
-from mloop.store.runtime import Runtime
 from mloop.tracking import experiments
 from mloop.tracking import schemas as s
 from mloop.tracking.runs import load_run_row, require_active_run
@@ -299,19 +297,16 @@ def log_outputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-_ENDPOINTS: list[Endpoint] = [
-    ("/logged-models", "POST", create_logged_model, "writer", True),
-    ("/logged-models/search", "POST", search_logged_models, "reader", False),
-    ("/logged-models/{model_id}", "GET", get_logged_model, "reader", False),
-    ("/logged-models/{model_id}", "PATCH", finalize_logged_model, "writer", True),
-    ("/logged-models/{model_id}", "DELETE", delete_logged_model, "writer", True),
-    ("/logged-models/{model_id}/tags", "PATCH", set_logged_model_tags, "writer", True),
-    ("/logged-models/{model_id}/tags/{tag_key}", "DELETE", delete_logged_model_tag, "writer", True),
-    ("/logged-models/{model_id}/params", "POST", log_logged_model_params, "writer", True),
-    ("/runs/outputs", "POST", log_outputs, "writer", True),
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("/logged-models", "POST", create_logged_model, "writer"),
+    Endpoint("/logged-models/search", "POST", search_logged_models, "reader"),
+    Endpoint("/logged-models/{model_id}", "GET", get_logged_model, "reader"),
+    Endpoint("/logged-models/{model_id}", "PATCH", finalize_logged_model, "writer"),
+    Endpoint("/logged-models/{model_id}", "DELETE", delete_logged_model, "writer"),
+    Endpoint("/logged-models/{model_id}/tags", "PATCH", set_logged_model_tags, "writer"),
+    Endpoint(
+        "/logged-models/{model_id}/tags/{tag_key}", "DELETE", delete_logged_model_tag, "writer"
+    ),
+    Endpoint("/logged-models/{model_id}/params", "POST", log_logged_model_params, "writer"),
+    Endpoint("/runs/outputs", "POST", log_outputs, "writer"),
 ]
-
-
-def mlflow_logged_models_router(runtime: Runtime, require: RequireFn) -> APIRouter:
-    """MLflow 3's logged-model endpoints."""
-    return mlflow_router(runtime, require, _ENDPOINTS)

@@ -12,17 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter
-
 from mloop.compat.mlflow.artifacts import split_run_path
-from mloop.compat.mlflow.http import Endpoint, RequireFn, integer, mlflow_router, pairs, text
+from mloop.compat.mlflow.http import Endpoint, integer, pairs, text
 from mloop.compat.mlflow.logged_models import logged_model_source
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.registry import aliases, models, versions
 from mloop.registry import schemas as rs
 from mloop.registry.files import model_files_location
 from mloop.store.context import Context
-from mloop.store.runtime import Runtime
 
 _CLAUSE = re.compile(
     r"^\s*(name|tags?\.(?:`[^`]+`|\"[^\"]+\"|[\w.]+))\s*(=|!=|LIKE|ILIKE)\s*'((?:[^']|'')*)'\s*$",
@@ -308,42 +305,24 @@ def get_by_alias(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"model_version": version_json(aliases.get_model_version_by_alias(ctx, ref))}
 
 
-_ENDPOINTS: list[Endpoint] = [
-    ("/registered-models/create", "POST", create_registered_model, "writer", True),
-    ("/registered-models/get", "GET", get_registered_model, "reader", False),
-    ("/registered-models/update", "PATCH", update_registered_model, "writer", True),
-    ("/registered-models/delete", "DELETE", delete_registered_model, "writer", True),
-    ("/registered-models/search", "GET", search_registered_models, "reader", False),
-    ("/registered-models/set-tag", "POST", set_registered_model_tag, "writer", True),
-    ("/registered-models/delete-tag", "DELETE", delete_registered_model_tag, "writer", True),
-    ("/registered-models/get-latest-versions", "POST", get_latest_versions, "reader", False),
-    ("/registered-models/alias", "POST", set_alias, "writer", True),
-    ("/registered-models/alias", "DELETE", delete_alias, "writer", True),
-    ("/registered-models/alias", "GET", get_by_alias, "reader", False),
-    ("/model-versions/create", "POST", create_model_version, "writer", True),
-    ("/model-versions/get", "GET", get_model_version, "reader", False),
-    ("/model-versions/update", "PATCH", update_model_version, "writer", True),
-    ("/model-versions/delete", "DELETE", delete_model_version, "writer", True),
-    ("/model-versions/search", "GET", search_model_versions, "reader", False),
-    ("/model-versions/get-download-uri", "GET", get_download_uri, "reader", False),
-    ("/model-versions/set-tag", "POST", set_model_version_tag, "writer", True),
-    ("/model-versions/delete-tag", "DELETE", delete_model_version_tag, "writer", True),
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("/registered-models/create", "POST", create_registered_model, "writer"),
+    Endpoint("/registered-models/get", "GET", get_registered_model, "reader", quick=True),
+    Endpoint("/registered-models/update", "PATCH", update_registered_model, "writer"),
+    Endpoint("/registered-models/delete", "DELETE", delete_registered_model, "writer"),
+    Endpoint("/registered-models/search", "GET", search_registered_models, "reader"),
+    Endpoint("/registered-models/set-tag", "POST", set_registered_model_tag, "writer", quick=True),
+    Endpoint("/registered-models/delete-tag", "DELETE", delete_registered_model_tag, "writer"),
+    Endpoint("/registered-models/get-latest-versions", "POST", get_latest_versions, "reader"),
+    Endpoint("/registered-models/alias", "POST", set_alias, "writer", quick=True),
+    Endpoint("/registered-models/alias", "DELETE", delete_alias, "writer", quick=True),
+    Endpoint("/registered-models/alias", "GET", get_by_alias, "reader", quick=True),
+    Endpoint("/model-versions/create", "POST", create_model_version, "writer"),
+    Endpoint("/model-versions/get", "GET", get_model_version, "reader", quick=True),
+    Endpoint("/model-versions/update", "PATCH", update_model_version, "writer"),
+    Endpoint("/model-versions/delete", "DELETE", delete_model_version, "writer"),
+    Endpoint("/model-versions/search", "GET", search_model_versions, "reader"),
+    Endpoint("/model-versions/get-download-uri", "GET", get_download_uri, "reader", quick=True),
+    Endpoint("/model-versions/set-tag", "POST", set_model_version_tag, "writer", quick=True),
+    Endpoint("/model-versions/delete-tag", "DELETE", delete_model_version_tag, "writer"),
 ]
-
-
-# Single-row reads and writes: cheap enough to run on the server's event loop.
-_QUICK = (
-    get_registered_model,
-    get_model_version,
-    get_download_uri,
-    set_alias,
-    delete_alias,
-    get_by_alias,
-    set_model_version_tag,
-    set_registered_model_tag,
-)
-
-
-def mlflow_registry_router(runtime: Runtime, require: RequireFn) -> APIRouter:
-    """MLflow's model-registry endpoints."""
-    return mlflow_router(runtime, require, _ENDPOINTS, quick=_QUICK)

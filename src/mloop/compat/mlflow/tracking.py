@@ -9,14 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
-
 from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
     Endpoint,
-    RequireFn,
     integer,
-    mlflow_router,
     pairs,
     text,
 )
@@ -24,7 +20,6 @@ from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
 from mloop.core.validation import MAX_TAG_VALUE_LENGTH
 from mloop.store.context import Context
-from mloop.store.runtime import Runtime
 from mloop.tracking import experiments, ingest, runs
 from mloop.tracking import schemas as s
 
@@ -351,48 +346,27 @@ def log_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-_ENDPOINTS: list[Endpoint] = [
-    ("/experiments/create", "POST", create_experiment, "writer", True),
-    ("/experiments/get", "GET", get_experiment, "reader", False),
-    ("/experiments/get-by-name", "GET", get_experiment_by_name, "reader", False),
-    ("/experiments/search", "POST", search_experiments, "reader", False),
-    ("/experiments/search", "GET", search_experiments, "reader", False),
-    ("/experiments/set-experiment-tag", "POST", set_experiment_tag, "writer", True),
-    ("/experiments/delete", "POST", delete_experiment, "writer", True),
-    ("/experiments/restore", "POST", restore_experiment, "writer", True),
-    ("/runs/create", "POST", create_run, "writer", True),
-    ("/runs/update", "POST", update_run, "writer", True),
-    ("/runs/get", "GET", get_run, "reader", False),
-    ("/runs/delete", "POST", delete_run, "writer", True),
-    ("/runs/restore", "POST", restore_run, "writer", True),
-    ("/runs/search", "POST", search_runs, "reader", False),
-    ("/runs/log-batch", "POST", log_batch, "writer", True),
-    ("/runs/log-metric", "POST", log_metric, "writer", True),
-    ("/runs/log-parameter", "POST", log_param, "writer", True),
-    ("/runs/set-tag", "POST", set_tag, "writer", True),
-    ("/runs/delete-tag", "POST", delete_tag, "writer", True),
-    ("/runs/log-inputs", "POST", log_inputs, "writer", True),
-    ("/metrics/get-history", "GET", get_metric_history, "reader", False),
-    ("/runs/log-model", "POST", log_model, "writer", True),
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("/experiments/create", "POST", create_experiment, "writer"),
+    Endpoint("/experiments/get", "GET", get_experiment, "reader", quick=True),
+    Endpoint("/experiments/get-by-name", "GET", get_experiment_by_name, "reader", quick=True),
+    Endpoint("/experiments/search", "POST", search_experiments, "reader"),
+    Endpoint("/experiments/search", "GET", search_experiments, "reader"),
+    Endpoint("/experiments/set-experiment-tag", "POST", set_experiment_tag, "writer", quick=True),
+    Endpoint("/experiments/delete", "POST", delete_experiment, "writer"),
+    Endpoint("/experiments/restore", "POST", restore_experiment, "writer"),
+    Endpoint("/runs/create", "POST", create_run, "writer", quick=True),
+    Endpoint("/runs/update", "POST", update_run, "writer", quick=True),
+    Endpoint("/runs/get", "GET", get_run, "reader", quick=True),
+    Endpoint("/runs/delete", "POST", delete_run, "writer"),
+    Endpoint("/runs/restore", "POST", restore_run, "writer"),
+    Endpoint("/runs/search", "POST", search_runs, "reader"),
+    Endpoint("/runs/log-batch", "POST", log_batch, "writer", quick=True),
+    Endpoint("/runs/log-metric", "POST", log_metric, "writer", quick=True),
+    Endpoint("/runs/log-parameter", "POST", log_param, "writer", quick=True),
+    Endpoint("/runs/set-tag", "POST", set_tag, "writer", quick=True),
+    Endpoint("/runs/delete-tag", "POST", delete_tag, "writer", quick=True),
+    Endpoint("/runs/log-inputs", "POST", log_inputs, "writer"),
+    Endpoint("/metrics/get-history", "GET", get_metric_history, "reader"),
+    Endpoint("/runs/log-model", "POST", log_model, "writer"),
 ]
-
-
-# Single-row reads and writes: cheap enough to run on the server's event loop.
-_QUICK = (
-    get_experiment,
-    get_experiment_by_name,
-    set_experiment_tag,
-    create_run,
-    update_run,
-    get_run,
-    log_batch,
-    log_metric,
-    log_param,
-    set_tag,
-    delete_tag,
-)
-
-
-def mlflow_tracking_router(runtime: Runtime, require: RequireFn) -> APIRouter:
-    """MLflow's tracking endpoints."""
-    return mlflow_router(runtime, require, _ENDPOINTS, quick=_QUICK)

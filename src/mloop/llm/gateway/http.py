@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -19,14 +19,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mloop.auth.tokens import Role
+from mloop.auth.authenticator import Authenticator
 from mloop.core.errors import MloopError, ValidationError
+from mloop.core.http import Route, ServerParts, Surface
+from mloop.core.roles import Role
 from mloop.llm.errors import GatewayError, ProviderError
 from mloop.llm.gateway.service import Caller, Gateway, GatewayStream
 from mloop.llm.types import ChatRequest, EmbeddingRequest
-from mloop.server.security import Authenticator
 
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -42,32 +42,22 @@ _TYPES = {
 
 class GatewayHandlers:
     """The handlers of the ``/v1`` paths over the gateway ``get_gateway()`` returns (built on
-    first use)."""
+    first use). Errors propagate to the surface's error writer."""
 
     def __init__(self, get_gateway: Callable[[], Gateway], auth: Authenticator) -> None:
         self._get_gateway = get_gateway
         self._auth = auth
 
-    def by_path(self) -> dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]:
-        return {
-            ("POST", "/v1/chat/completions"): self.chat_completions,
-            ("POST", "/v1/embeddings"): self.embeddings,
-            ("GET", "/v1/models"): self.models,
-        }
-
     async def chat_completions(self, request: Request) -> Response:
+        caller = await _caller(request, self._auth)
+        gateway = self._get_gateway()
+        body = await request.body()
         try:
-            caller = await _caller(request, self._auth)
-            gateway = self._get_gateway()
-            body = await request.body()
-            try:
-                chat = _parse(ChatRequest, body)
-            except ValidationError as exc:
-                gateway.record_rejected("chat", _model_of(body), caller, exc)
-                raise
-            outcome = await gateway.chat(chat, caller)
-        except Exception as exc:
-            return _error(exc)
+            chat = _parse(ChatRequest, body)
+        except ValidationError as exc:
+            gateway.record_rejected("chat", _model_of(body), caller, exc)
+            raise
+        outcome = await gateway.chat(chat, caller)
         if isinstance(outcome, GatewayStream):
             return StreamingResponse(
                 _sse(outcome), media_type="text/event-stream", headers=outcome.headers
@@ -77,68 +67,84 @@ class GatewayHandlers:
         )
 
     async def embeddings(self, request: Request) -> Response:
+        caller = await _caller(request, self._auth)
+        gateway = self._get_gateway()
+        body = await request.body()
         try:
-            caller = await _caller(request, self._auth)
-            gateway = self._get_gateway()
-            body = await request.body()
-            try:
-                req = _parse(EmbeddingRequest, body)
-            except ValidationError as exc:
-                gateway.record_rejected("embeddings", _model_of(body), caller, exc)
-                raise
-            outcome = await gateway.embeddings(req, caller)
-        except Exception as exc:
-            return _error(exc)
+            req = _parse(EmbeddingRequest, body)
+        except ValidationError as exc:
+            gateway.record_rejected("embeddings", _model_of(body), caller, exc)
+            raise
+        outcome = await gateway.embeddings(req, caller)
         return Response(
             orjson.dumps(outcome.body), media_type="application/json", headers=outcome.headers
         )
 
     async def models(self, request: Request) -> Response:
-        try:
-            await _caller(request, self._auth, role="reader")
-            data = self._get_gateway().models()
-        except Exception as exc:
-            return _error(exc)
+        await _caller(request, self._auth, role="reader")
+        data = self._get_gateway().models()
         return Response(
             orjson.dumps({"object": "list", "data": data}), media_type="application/json"
         )
 
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                "POST",
+                "/v1/chat/completions",
+                self.chat_completions,
+                is_async=True,
+                summary="OpenAI-compatible chat completion",
+            ),
+            Route(
+                "POST",
+                "/v1/embeddings",
+                self.embeddings,
+                is_async=True,
+                summary="OpenAI-compatible embeddings",
+            ),
+            Route(
+                "GET",
+                "/v1/models",
+                self.models,
+                is_async=True,
+                summary="Routes and provider models the gateway serves",
+            ),
+        ]
 
-class GatewayDispatcher:
-    """ASGI middleware that answers the ``/v1`` paths before FastAPI's router: matching a
-    path against every route of the app costs more than the gateway's own work."""
 
-    def __init__(self, app: ASGIApp, *, handlers: GatewayHandlers) -> None:
-        self.app = app
-        self.handlers = handlers.by_path()
-        self.paths = {path for _method, path in self.handlers}
+def _method_not_allowed(allowed: list[str]) -> Response:
+    joined = ", ".join(allowed)
+    return _error(
+        ValidationError(f"use {joined} for this path"), status=405, headers={"allow": joined}
+    )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        handler = self.handlers.get((scope["method"], scope["path"]))
-        if handler is None:
-            allowed = ", ".join(m for m, p in self.handlers if p == scope["path"])
-            error = ValidationError(f"use {allowed} for this path")
-            response = _error(error, status=405, headers={"allow": allowed})
-        else:
-            response = await handler(Request(scope, receive))
-        await response(scope, receive, send)
+
+def gateway_surface(handlers: GatewayHandlers) -> Surface:
+    """The ``/v1`` routes, answering in OpenAI's error shape."""
+    return Surface("openai", handlers.routes(), _error, _method_not_allowed)
 
 
 def gateway_router(handlers: GatewayHandlers) -> APIRouter:
-    """The ``/v1`` paths as FastAPI routes, for the OpenAPI document (and for an app served
-    without :class:`GatewayDispatcher` in front, which answers them first otherwise)."""
+    """The ``/v1`` paths as FastAPI routes, for the OpenAPI document (the dispatcher answers
+    them first)."""
     router = APIRouter(tags=["gateway"])
-    summaries = {
-        "/v1/chat/completions": "OpenAI-compatible chat completion",
-        "/v1/embeddings": "OpenAI-compatible embeddings",
-        "/v1/models": "Routes and provider models the gateway serves",
-    }
-    for (method, path), handler in handlers.by_path().items():
-        router.add_api_route(path, handler, methods=[method], summary=summaries[path])
+    for route in handlers.routes():
+        router.add_api_route(
+            route.path, route.handler, methods=[route.method], summary=route.summary
+        )
     return router
+
+
+def gateway_http(server: ServerParts) -> list[Surface | APIRouter]:
+    """The gateway's surface, built lazily on first call; closed with the server."""
+    from mloop.llm.gateway.setup import GatewayHolder
+
+    holder = GatewayHolder(server.runtime)
+    server.state["gateway"] = holder
+    server.on_close.append(holder.aclose)
+    handlers = GatewayHandlers(holder.get, server.auth)
+    return [gateway_surface(handlers), gateway_router(handlers)]
 
 
 async def _caller(request: Request, auth: Authenticator, role: Role = "writer") -> Caller:

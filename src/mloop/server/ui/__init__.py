@@ -1,4 +1,4 @@
-"""The web UI: server-rendered pages over the tracking, registry and datasets domains.
+"""The web UI: server-rendered pages of every domain that declares some.
 
 Pages are Jinja2 templates (``server/templates``); styles, the page script and the vendored
 uPlot chart library are static files (``server/static``) served at ``/static``. Nothing is
@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from mloop.server.security import Authenticator
-from mloop.server.ui import artifacts, datasets, experiments, gateway, models, prompts, runs
-from mloop.server.ui import auth as login
+from mloop.auth.authenticator import Authenticator
+from mloop.core.domain import load
+from mloop.domains import DOMAINS
 from mloop.server.ui.core import STATIC_DIR, UI
 from mloop.store.runtime import Runtime
 
@@ -21,5 +21,6 @@ def mount_ui(app: FastAPI, runtime: Runtime, auth: Authenticator) -> None:
     """Add the UI's pages and static files to ``app``."""
     ui = UI(runtime, auth)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (login, experiments, runs, artifacts, models, datasets, prompts, gateway):
-        app.include_router(module.router(ui))
+    for domain in DOMAINS:
+        for page_module in domain.pages:
+            app.include_router(load(page_module).router(ui))

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mloop.core.errors import NotFoundError
 from mloop.server.ui.core import UI
-from mloop.server.ui.runs import checked_run_id
+from mloop.server.ui.params import checked_run_id
 from mloop.store.artifacts import clean_relative_path
 from mloop.store.context import Context
 from mloop.tracking.artifacts import list_artifacts, open_artifact

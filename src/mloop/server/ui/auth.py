@@ -7,26 +7,17 @@ With authentication disabled there is nothing to sign in to and ``/login`` leads
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from mloop.auth.authenticator import COOKIE_NAME
 from mloop.core.errors import AuthenticationError
-from mloop.server.security import COOKIE_NAME
 from mloop.server.ui.core import UI, safe_next
+from mloop.server.ui.forms import field, parse_form, same_origin
 
 COOKIE_MAX_AGE = 7 * 24 * 3600
 MAX_FORM_BYTES = 8192
-
-
-def same_origin(request: Request) -> bool:
-    """False when the browser says the form was posted from another site."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def router(ui: UI) -> APIRouter:
@@ -54,9 +45,9 @@ def router(ui: UI) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             return login_form(request, "/", "the form is too large", 400)
-        form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
-        token = (form.get("token") or [""])[0].strip()
-        next_url = safe_next((form.get("next") or ["/"])[0])
+        form = parse_form(body)
+        token = field(form, "token").strip()
+        next_url = safe_next(field(form, "next", "/"))
         if not token:
             return login_form(request, next_url, "enter an API token", 400)
         try:

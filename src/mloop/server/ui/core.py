@@ -1,5 +1,8 @@
 """What every UI page shares: templates, the viewer's identity, error pages, security headers.
 
+The template environment is built once, with every filter and global the templates use
+(:data:`TEMPLATE_GLOBALS`, ``formatting.FILTERS``); page routers only read it.
+
 Page handlers raise mloop errors as the API handlers do; the :class:`UIRoute` of every UI
 router turns them into HTML pages with the right status (404, 400, 403) or, for a missing
 or bad token, a redirect to the login page.
@@ -11,7 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
@@ -21,6 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mloop import __version__
+from mloop.auth.authenticator import Authenticator, Identity
 from mloop.core.errors import (
     AuthenticationError,
     MloopError,
@@ -28,8 +32,9 @@ from mloop.core.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from mloop.server.security import Authenticator, Identity
+from mloop.server.ui.badges import guardrail_badges
 from mloop.server.ui.formatting import FILTERS, quote_key
+from mloop.server.ui.links import link_to
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 
@@ -55,6 +60,15 @@ SECURITY_HEADERS = {
 }
 
 
+# Functions and values every template can use, besides the filters of ``formatting``.
+TEMPLATE_GLOBALS: dict[str, Any] = {
+    "link_to": link_to,
+    "quote_key": quote_key,
+    "guardrail_badges": guardrail_badges,
+    "version": __version__,
+}
+
+
 def safe_next(target: str | None) -> str:
     """A local path to return to after login; anything else becomes ``/``."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -77,6 +91,7 @@ def url_with(request: Request, **changes: Any) -> str:
 
 
 def make_environment() -> jinja2.Environment:
+    """The templates' environment with every filter and global registered."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=True,
@@ -85,9 +100,7 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
-    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    env.globals["quote_key"] = quote_key
-    env.globals["version"] = __version__
+    env.globals.update(TEMPLATE_GLOBALS)
     # Data must be sanitised (NaN -> null) before it reaches tojson; refuse it loudly otherwise.
     env.policies["json.dumps_kwargs"] = {"allow_nan": False, "separators": (",", ":")}
     return env

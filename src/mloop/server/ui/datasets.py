@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,15 +34,11 @@ from mloop.datasets.schemas import (
 )
 from mloop.datasets.validations import list_dataset_validations
 from mloop.datasets.versions import get_dataset_version, list_dataset_versions
+from mloop.server.ui import links
 from mloop.server.ui.core import UI
-from mloop.server.ui.formatting import filesize, json_safe, ms_time, number, percent
-from mloop.server.ui.profiles import (
-    column_chart,
-    compare_columns,
-    cut,
-    label,
-    profile_columns,
-)
+from mloop.server.ui.formatting import cut, filesize, json_safe, label, ms_time, number, percent
+from mloop.server.ui.params import checked_name, checked_version, query_version
+from mloop.server.ui.profiles import column_chart, compare_columns, profile_columns
 from mloop.store.context import Context
 from mloop.tracking.runs import load_runs
 
@@ -60,27 +55,7 @@ MAX_EXAMPLE_COLUMNS = 30
 
 def checked_dataset_name(raw: str) -> str:
     """A name a dataset could have; anything else names no dataset (404, not 400)."""
-    try:
-        return check_dataset_name(raw)
-    except ValidationError:
-        raise NotFoundError(f"dataset {raw[:80]!r} does not exist", field="name") from None
-
-
-def checked_version(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 999_999_999:
-        raise NotFoundError(f"dataset version {raw[:20]!r} does not exist", field="version")
-    return int(raw)
-
-
-def query_version(raw: str, field: str) -> int:
-    """A version number from the query string (``?a=1``): 400 unless it is one."""
-    if not raw:
-        raise ValidationError(
-            f"choose two versions to compare (?a=1&b=2): {field} is missing", field=field
-        )
-    if not raw.isdigit() or not 1 <= int(raw) <= 999_999_999:
-        raise ValidationError(f"{field} must be a version number, got {raw[:20]!r}", field=field)
-    return int(raw)
+    return checked_name(raw, check_dataset_name, "dataset")
 
 
 def _run_names(ctx: Context, run_ids: list[str | None]) -> dict[str, str]:
@@ -137,7 +112,7 @@ def _dataset_page(ctx: Context, name: str, page_token: str) -> dict[str, Any]:
         "next_page_token": listing.next_page_token,
         "page_token": page_token,
         "history": list(reversed(history.entries)),  # newest first
-        "version_base": f"/datasets/{quote(name, safe='')}/",  # where alias history links go
+        "version_kind": "dataset_version",  # where alias history links go
         "run_names": _run_names(ctx, [v.run_id for v in versions]),
         "choices": [v.version for v in newest],
         "default_a": newest[1].version if len(newest) > 1 else None,
@@ -384,8 +359,8 @@ def router(ui: UI) -> APIRouter:
         if not version.isdigit():
             # /datasets/tx/latest and /datasets/tx/golden-test lead to the version's page.
             found = ui.read(lambda ctx: _resolve(ctx, name, version), viewer)
-            return RedirectResponse(f"/datasets/{name}/{found}", status_code=303)
-        wanted = checked_version(version)
+            return RedirectResponse(links.dataset_version(name, found), status_code=303)
+        wanted = checked_version(version, "dataset version")
         data = ui.read(lambda ctx: _version_page(ctx, name, wanted, page), viewer)
         return ui.render(request, "dataset_version.html", viewer, **data)
 

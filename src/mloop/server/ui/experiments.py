@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.errors import ValidationError
 from mloop.server.ui.core import UI, url_with
 from mloop.server.ui.formatting import duration, ms_time, number, quote_key
+from mloop.server.ui.params import checked_experiment_id
 from mloop.store.context import Context
 from mloop.tracking.experiments import experiment_stats, get_experiment, list_experiments
 from mloop.tracking.runs import search_runs
@@ -63,13 +64,6 @@ def parse_page_size(raw: str | None) -> int:
             field="max_results",
         )
     return int(raw)
-
-
-def checked_experiment_id(raw: str) -> str:
-    """Experiment ids are digits; anything else names no experiment (a 404, not a 400)."""
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFoundError(f"experiment {raw!r} does not exist", field="experiment_id")
-    return raw
 
 
 def split_order(order_by: str) -> tuple[str, bool]:

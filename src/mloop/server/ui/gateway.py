@@ -32,14 +32,12 @@ from mloop.llm.calls.queries import (
     STATUSES,
     CallDetail,
     CallFilter,
-    CallSummary,
     DailyRow,
     RouteStats,
 )
 from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
 from mloop.server.ui.core import UI
-from mloop.server.ui.formatting import json_safe
-from mloop.server.ui.profiles import cut
+from mloop.server.ui.formatting import cut, json_safe
 from mloop.store.context import Context
 
 log = logging.getLogger("mloop.server.ui")
@@ -56,33 +54,6 @@ DOCS_HINT = "docs/gateway.md"
 
 
 # -- formatting -----------------------------------------------------------------------------
-
-
-def usd(value: float | None) -> str:
-    """Dollars with enough decimals to see what a single call costs."""
-    if value is None:
-        return ""
-    amount = abs(value)
-    if amount == 0:
-        return "$0.00"
-    if amount >= 1:
-        text = f"${amount:,.2f}"
-    elif amount >= 0.01:
-        text = f"${amount:.4f}"
-    else:
-        text = f"${amount:.6f}"
-    return "-" + text if value < 0 else text
-
-
-def ms(value: float | None) -> str:
-    """A latency: ``840 ms`` or ``2.31 s``."""
-    if value is None:
-        return ""
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
-    if value >= 1000:
-        return f"{value / 1000:.2f} s"
-    return f"{value:.0f} ms"
 
 
 def day_label(day: int) -> str:
@@ -472,24 +443,8 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def guardrail_badges(call: CallSummary) -> list[dict[str, str]]:
-    """``pii: redact``-style badges of the decisions that fired, with a CSS class by action."""
-    out = []
-    for g in call.triggered_guardrails:
-        check = str(g.get("check") or g.get("name") or "check")
-        action = "error" if g.get("error") else str(g.get("action") or "")
-        cls = {"block": "fail", "error": "fail", "redact": "warn", "warn": "warn"}.get(
-            action, "muted-badge"
-        )
-        title = f"{g.get('stage', '')} · {g.get('name', '')}: {g.get('reason') or ''}"
-        out.append({"label": f"{check}: {action}", "cls": cls, "title": cut(title, 300)})
-    return out
-
-
 def router(ui: UI) -> APIRouter:
     r = APIRouter(route_class=ui.route_class, include_in_schema=False)
-    ui.env.filters.update({"usd": usd, "ms": ms})
-    ui.env.globals["guardrail_badges"] = guardrail_badges
 
     @r.get("/gateway", response_class=HTMLResponse, name="ui_gateway")
     def overview_page(request: Request, window: str = DEFAULT_WINDOW) -> HTMLResponse:

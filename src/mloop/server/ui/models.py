@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.errors import ValidationError
 from mloop.registry.aliases import get_alias_history
 from mloop.registry.checks import check_model_name
 from mloop.registry.files import list_model_version_files
@@ -22,6 +22,7 @@ from mloop.registry.schemas import (
 )
 from mloop.registry.versions import get_model_version, list_model_versions
 from mloop.server.ui.core import UI
+from mloop.server.ui.params import checked_name, checked_version
 from mloop.store.context import Context
 from mloop.tracking.runs import load_runs
 
@@ -32,16 +33,7 @@ MAX_HISTORY = 1000
 
 def checked_model_name(raw: str) -> str:
     """A name the registry could hold; anything else names no model (404, not 400)."""
-    try:
-        return check_model_name(raw)
-    except ValidationError:
-        raise NotFoundError(f"registered model {raw[:80]!r} does not exist", field="name") from None
-
-
-def checked_version(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 999_999_999:
-        raise NotFoundError(f"model version {raw[:20]!r} does not exist", field="version")
-    return int(raw)
+    return checked_name(raw, check_model_name, "registered model")
 
 
 def _run_names(ctx: Context, run_ids: list[str]) -> dict[str, str]:
@@ -131,7 +123,7 @@ def router(ui: UI) -> APIRouter:
     def version_page(request: Request, name: str, version: str) -> HTMLResponse:
         viewer = ui.viewer(request)
         name = checked_model_name(name)
-        number = checked_version(version)
+        number = checked_version(version, "model version")
         data = ui.read(lambda ctx: _version_page(ctx, name, number), viewer)
         return ui.render(request, "model_version.html", viewer, **data)
 

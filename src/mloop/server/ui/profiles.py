@@ -4,7 +4,7 @@ A stored profile is ``DatasetProfile.to_dict()`` as the client sent it. The serv
 only its outline (format version, row count, column names), so everything here reads it
 defensively: a field of the wrong type is shown as missing, never an error. What reaches a
 page is bounded: at most :data:`MAX_BINS` histogram bins, :data:`MAX_BARS` categories per
-chart and :data:`MAX_LABEL` characters per value.
+chart and :data:`~mloop.server.ui.formatting.MAX_LABEL` characters per value.
 
 Two versions are compared from their stored profiles alone (no data is read): the
 population stability index of a numeric column spreads the newer version's histogram over
@@ -25,14 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mloop.server.ui.formatting import number, percent
+from mloop.server.ui.formatting import cut, label, number, percent
 
 MAX_BINS = 100
 """Histogram bins sent to the page; finer histograms are merged."""
 MAX_BARS = 15
 """Categories drawn per chart; the rest are one "other" bar."""
-MAX_LABEL = 200
-"""Characters of a value shown; longer text is cut with an ellipsis."""
 MAX_CATEGORY_PAIRS = 100_000
 """Category counts read from one column's profile."""
 MAX_QUANTILES = 50
@@ -76,24 +74,6 @@ def _count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
-
-
-def cut(text: str, limit: int = MAX_LABEL) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def label(value: Any, limit: int = MAX_LABEL) -> str:
-    """A value of the data as text: JSON spelling for booleans and null, cut to ``limit``."""
-    if isinstance(value, str):
-        return cut(value, limit)
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, int | float):
-        return number(value)
-    try:
-        return cut(json.dumps(value, ensure_ascii=False, allow_nan=True, default=str), limit)
-    except (TypeError, ValueError):
-        return cut(str(value), limit)
 
 
 def _key(value: Any) -> str:

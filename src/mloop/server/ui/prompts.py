@@ -9,14 +9,13 @@ writer role, refuses cross-site posts, and records the review as the signed-in i
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from mloop.auth.tokens import role_allows
 from mloop.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mloop.core.roles import role_allows
 from mloop.prompts.checks import check_label, check_prompt_name
 from mloop.prompts.diff import diff_prompt_versions
 from mloop.prompts.labels import get_prompt_label_history, resolve_label
@@ -38,9 +37,10 @@ from mloop.prompts.versions import (
     list_prompt_versions,
     list_prompts,
 )
-from mloop.server.ui.auth import same_origin
+from mloop.server.ui import links
 from mloop.server.ui.core import UI
-from mloop.server.ui.datasets import query_version
+from mloop.server.ui.forms import field, parse_form, same_origin
+from mloop.server.ui.params import checked_name, checked_version, query_version
 from mloop.store.context import Context
 
 PROMPTS_PER_PAGE = 100
@@ -51,16 +51,11 @@ MAX_FORM_BYTES = 16_384
 
 def _checked_name(raw: str) -> str:
     """A name a prompt could have; anything else names no prompt (404, not 400)."""
-    try:
-        return check_prompt_name(raw)
-    except ValidationError:
-        raise NotFoundError(f"prompt {raw[:80]!r} does not exist", field="name") from None
+    return checked_name(raw, check_prompt_name, "prompt")
 
 
 def _checked_version(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 999_999_999:
-        raise NotFoundError(f"prompt version {raw[:20]!r} does not exist", field="version")
-    return int(raw)
+    return checked_version(raw, "prompt version")
 
 
 def diff_lines(text: str) -> list[tuple[str, str]]:
@@ -122,7 +117,7 @@ def _prompt_page(ctx: Context, name: str) -> dict[str, Any]:
         "versions": versions,
         "more_versions": listing.next_page_token is not None,
         "history": _history(ctx, name),
-        "version_base": f"/prompts/{quote(name, safe='')}/",
+        "version_kind": "prompt_version",  # where alias history links go
         "choices": [v.version for v in versions],
         "default_a": versions[1].version if len(versions) > 1 else None,
         "default_b": versions[0].version if versions else None,
@@ -215,7 +210,7 @@ def router(ui: UI) -> APIRouter:
         if not version.isdigit():
             # /prompts/p/latest and /prompts/p/production lead to the version's page.
             found = ui.read(lambda ctx: _resolve(ctx, name, version), viewer)
-            return RedirectResponse(f"/prompts/{quote(name, safe='')}/{found}", status_code=303)
+            return RedirectResponse(links.prompt_version(name, found), status_code=303)
         wanted = _checked_version(version)
         data = ui.read(lambda ctx: _version_page(ctx, name, wanted), viewer)
         return ui.render(
@@ -237,15 +232,15 @@ def router(ui: UI) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise ValidationError("the form is too large", field="comment")
-        form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
-        decision = (form.get("decision") or ["approved"])[0]
+        form = parse_form(body)
+        decision = field(form, "decision", "approved")
         if decision not in ("approved", "rejected"):
             raise ValidationError("decision must be approved or rejected", field="decision")
         request_ = ReviewPromptVersion(
             name=name,
             version=number,
             decision=decision,
-            comment=(form.get("comment") or [""])[0][:8192],
+            comment=field(form, "comment")[:8192],
         )
         await run_in_threadpool(
             ui.runtime.run,
@@ -253,8 +248,7 @@ def router(ui: UI) -> APIRouter:
             write=True,
             actor=identity.name,
         )
-        return RedirectResponse(
-            f"/prompts/{quote(name, safe='')}/{number}#reviews", status_code=303
-        )
+        url = links.prompt_version(name, number) + "#reviews"
+        return RedirectResponse(url, status_code=303)
 
     return r

@@ -12,6 +12,7 @@ from mloop.core.errors import NotFoundError, ValidationError
 from mloop.server.ui.charts import metric_charts, run_labels
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import number
+from mloop.server.ui.params import checked_run_id
 from mloop.store.context import Context
 from mloop.tracking.artifacts import list_artifacts
 from mloop.tracking.experiments import get_experiment
@@ -48,13 +49,6 @@ class DiffRow:
     key: str
     values: list[str]
     differs: bool
-
-
-def checked_run_id(raw: str) -> str:
-    """Run ids are short alphanumeric strings; anything else names no run (404)."""
-    if not raw or len(raw) > 32 or not raw.isalnum():
-        raise NotFoundError(f"run {raw!r} does not exist", field="run_id")
-    return raw
 
 
 def compare_ids(raw: list[str]) -> list[str]:

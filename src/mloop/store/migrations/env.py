@@ -2,14 +2,10 @@
 
 from alembic import context
 
-import mloop.auth.tables
-import mloop.compat.mlflow.tables
-import mloop.datasets.tables
-import mloop.llm.calls.tables
-import mloop.prompts.tables
-import mloop.registry.tables
-import mloop.tracking.tables  # noqa: F401  (registers tables on the metadata)
+from mloop.domains import load_all_tables
 from mloop.store.schema import metadata
+
+load_all_tables()
 
 config = context.config
 engine = config.attributes.get("engine")

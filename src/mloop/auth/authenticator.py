@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from mloop.auth.tokens import Role, role_allows, verify_token
+from mloop.auth.tokens import verify_token
 from mloop.core.errors import AuthenticationError, PermissionDeniedError
+from mloop.core.roles import Role, role_allows
 from mloop.store.runtime import Runtime
 
 COOKIE_NAME = "mloop_token"

@@ -1,0 +1,182 @@
+"""Where each kind of object lives in the UI: one function per kind, one registry.
+
+Pages and templates link to an object through :func:`link_to` (a template global), never
+by spelling its URL, so a page that moves changes here only. A new kind of object (an
+endpoint, a monitor, a review item, a pipeline run, a trace) is one more decorated function::
+
+    @link("endpoint")
+    def endpoint(name: str) -> str:
+        return f"/endpoints/{part(name)}"
+
+Every path segment and query value is percent-encoded (``/`` included), so a name can never
+reach another page or add a query parameter. Templates escape the result as any text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mloop.server.ui.formatting import urlquote as part
+
+Link = Callable[..., str]
+
+_LINKS: dict[str, Link] = {}
+
+
+def link(kind: str) -> Callable[[Link], Link]:
+    """Register the decorated function as the URL of objects of ``kind``."""
+
+    def register(fn: Link) -> Link:
+        if kind in _LINKS:
+            raise ValueError(f"a link for {kind!r} is already registered")
+        _LINKS[kind] = fn
+        return fn
+
+    return register
+
+
+def link_to(kind: str, /, **ids: Any) -> str:
+    """The URL of the object of ``kind`` named by ``ids`` (``link_to("run", run_id=...)``)."""
+    try:
+        fn = _LINKS[kind]
+    except KeyError:
+        raise KeyError(f"no link for objects of kind {kind!r}") from None
+    return fn(**ids)
+
+
+def kinds() -> list[str]:
+    """Every kind of object that has a link, sorted."""
+    return sorted(_LINKS)
+
+
+# -- tracking ------------------------------------------------------------------------------
+
+
+@link("experiments")
+def experiments() -> str:
+    return "/"
+
+
+@link("experiment")
+def experiment(experiment_id: str) -> str:
+    return f"/experiments/{part(experiment_id)}"
+
+
+@link("run")
+def run(run_id: str) -> str:
+    return f"/runs/{part(run_id)}"
+
+
+@link("compare_runs")
+def compare_runs() -> str:
+    """The comparison page; the form adds the runs (``?runs=a&runs=b``)."""
+    return "/compare"
+
+
+@link("artifacts")
+def artifacts(run_id: str, path: str | None = None) -> str:
+    """A run's artifact browser, at ``path`` (a directory or a file) when given."""
+    base = f"/runs/{part(run_id)}/artifacts"
+    return base if path is None else f"{base}?path={part(path)}"
+
+
+@link("artifact_download")
+def artifact_download(run_id: str, path: str, inline: bool = False) -> str:
+    url = f"/runs/{part(run_id)}/artifacts/download?path={part(path)}"
+    return url + "&inline=true" if inline else url
+
+
+# -- registry ------------------------------------------------------------------------------
+
+
+@link("models")
+def models() -> str:
+    return "/models"
+
+
+@link("model")
+def model(name: str) -> str:
+    return f"/models/{part(name)}"
+
+
+@link("model_version")
+def model_version(name: str, version: int) -> str:
+    return f"/models/{part(name)}/versions/{part(version)}"
+
+
+# -- datasets ------------------------------------------------------------------------------
+
+
+@link("datasets")
+def datasets() -> str:
+    return "/datasets"
+
+
+@link("dataset")
+def dataset(name: str) -> str:
+    return f"/datasets/{part(name)}"
+
+
+@link("dataset_version")
+def dataset_version(name: str, version: int | str) -> str:
+    """A version's page; ``version`` may also be ``latest`` or an alias (a redirect)."""
+    return f"/datasets/{part(name)}/{part(version)}"
+
+
+@link("dataset_compare")
+def dataset_compare(name: str, a: int | None = None, b: int | None = None) -> str:
+    """Two versions compared; without ``a`` and ``b``, the form's target."""
+    url = f"/datasets/{part(name)}/compare"
+    return url if a is None or b is None else f"{url}?a={part(a)}&b={part(b)}"
+
+
+# -- prompts -------------------------------------------------------------------------------
+
+
+@link("prompts")
+def prompts() -> str:
+    return "/prompts"
+
+
+@link("prompt")
+def prompt(name: str) -> str:
+    return f"/prompts/{part(name)}"
+
+
+@link("prompt_version")
+def prompt_version(name: str, version: int | str) -> str:
+    """A version's page; ``version`` may also be ``latest`` or a label (a redirect)."""
+    return f"/prompts/{part(name)}/{part(version)}"
+
+
+@link("prompt_diff")
+def prompt_diff(name: str, a: int | None = None, b: int | None = None) -> str:
+    """Two versions diffed; without ``a`` and ``b``, the form's target."""
+    url = f"/prompts/{part(name)}/diff"
+    return url if a is None or b is None else f"{url}?a={part(a)}&b={part(b)}"
+
+
+@link("prompt_review")
+def prompt_review(name: str, version: int) -> str:
+    """Where a version's review form posts."""
+    return f"/prompts/{part(name)}/{part(version)}/review"
+
+
+# -- gateway -------------------------------------------------------------------------------
+
+
+@link("gateway")
+def gateway() -> str:
+    return "/gateway"
+
+
+@link("gateway_calls")
+def gateway_calls(route: str | None = None) -> str:
+    """The call log, filtered to one route when given."""
+    return "/gateway/calls" if route is None else f"/gateway/calls?route={part(route)}"
+
+
+@link("gateway_call")
+def gateway_call(call_id: str) -> str:
+    return f"/gateway/calls/{part(call_id)}"
