@@ -72,19 +72,8 @@ def get_dataset_alias_history(ctx: Context, req: GetDatasetAliasHistory) -> Data
     """Every alias change of a dataset (or of one alias), oldest first."""
     name = check_dataset_name(req.name)
     alias = check_alias(req.alias) if req.alias is not None else None
-    rows = ALIASES.history(ctx, name, alias, req.max_results)
-    if not rows:
-        load_dataset_row(ctx, name)  # an empty history is an answer only for a real dataset
     return DatasetAliasHistory(
-        entries=[
-            DatasetAliasHistoryEntry(
-                name=r.name,
-                alias=r.alias,
-                from_version=r.from_version,
-                to_version=r.to_version,
-                actor=r.actor,
-                timestamp=r.timestamp,
-            )
-            for r in rows
-        ]
+        entries=ALIASES.history_entries(
+            ctx, name, alias, req.max_results, DatasetAliasHistoryEntry, load=load_dataset_row
+        )
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from mloop.core.operations import Message
+from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
 MAX_CONTRACT_CHARS = 1024 * 1024
@@ -16,22 +17,6 @@ MAX_PROFILE_BYTES = 16 * 1024 * 1024
 """The largest profile (as compact JSON) a version may carry."""
 MAX_REPORT_BYTES = 8 * 1024 * 1024
 """The largest validation report (as compact JSON) that is stored."""
-
-
-def _version(value: object) -> object:
-    """Versions are positive integers; digit strings (from query strings) are accepted."""
-    if isinstance(value, bool):
-        raise ValueError("version must be a positive integer, not a boolean")
-    if isinstance(value, str):
-        if not value.isdigit() or len(value) > 9:
-            raise ValueError(f"version must be a positive integer, got {value!r}")
-        return int(value)
-    if not isinstance(value, int):
-        raise ValueError(f"version must be a positive integer, got {value!r}")
-    return value
-
-
-Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=999_999_999)]
 
 
 # -- datasets ------------------------------------------------------------------------------

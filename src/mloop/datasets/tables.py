@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 datasets = Table(
@@ -60,31 +61,13 @@ dataset_versions = Table(
     Index("ix_dataset_versions_run", "run_id"),
 )
 
-dataset_aliases = Table(
-    "dataset_aliases",
+# Aliases, and the append-only audit trail of their moves (it outlives deleted versions).
+dataset_aliases, dataset_alias_history = pointer_tables(
     metadata,
-    Column(
-        "name",
-        String(256),
-        ForeignKey("datasets.name", ondelete="CASCADE", onupdate="CASCADE"),
-        primary_key=True,
-    ),
-    Column("alias", String(256), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
-# Append-only audit trail of alias moves. No foreign key: it outlives deleted versions.
-dataset_alias_history = Table(
-    "dataset_alias_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False),
-    Column("alias", String(256), nullable=False),
-    Column("from_version", Integer, nullable=True),
-    Column("to_version", Integer, nullable=True),
-    Column("actor", String(256), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_dataset_alias_history_name_alias", "name", "alias"),
+    "datasets",
+    pointers="dataset_aliases",
+    history="dataset_alias_history",
+    key="alias",
 )
 
 dataset_validations = Table(

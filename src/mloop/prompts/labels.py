@@ -83,19 +83,8 @@ def get_prompt_label_history(ctx: Context, req: GetPromptLabelHistory) -> Prompt
     """Every label change of a prompt (or of one label), oldest first."""
     name = check_prompt_name(req.name)
     label = check_label(req.label) if req.label is not None else None
-    rows = LABELS.history(ctx, name, label, req.max_results)
-    if not rows:
-        load_prompt_row(ctx, name)  # an empty history is an answer only for a real prompt
     return PromptLabelHistory(
-        entries=[
-            PromptLabelHistoryEntry(
-                name=r.name,
-                label=r.label,
-                from_version=r.from_version,
-                to_version=r.to_version,
-                actor=r.actor,
-                timestamp=r.timestamp,
-            )
-            for r in rows
-        ]
+        entries=LABELS.history_entries(
+            ctx, name, label, req.max_results, PromptLabelHistoryEntry, load=load_prompt_row
+        )
     )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mloop.core.operations import Message
-from mloop.datasets.schemas import Version
+from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
 MAX_MESSAGES = 200

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 prompts = Table(
@@ -49,31 +50,13 @@ prompt_versions = Table(
     Index("ix_prompt_versions_digest", "digest"),
 )
 
-prompt_labels = Table(
-    "prompt_labels",
+# Labels, and the append-only audit trail of their moves (it outlives the prompt).
+prompt_labels, prompt_label_history = pointer_tables(
     metadata,
-    Column(
-        "name",
-        String(256),
-        ForeignKey("prompts.name", ondelete="CASCADE", onupdate="CASCADE"),
-        primary_key=True,
-    ),
-    Column("label", String(256), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
-# Append-only audit trail of label moves. No foreign key: it outlives the prompt.
-prompt_label_history = Table(
-    "prompt_label_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False),
-    Column("label", String(256), nullable=False),
-    Column("from_version", Integer, nullable=True),
-    Column("to_version", Integer, nullable=True),
-    Column("actor", String(256), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_prompt_label_history_name_label", "name", "label"),
+    "prompts",
+    pointers="prompt_labels",
+    history="prompt_label_history",
+    key="label",
 )
 
 prompt_reviews = Table(

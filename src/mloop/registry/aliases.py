@@ -97,20 +97,8 @@ def get_alias_history(ctx: Context, req: GetAliasHistory) -> AliasHistory:
     """Every alias change of a model (or of one alias), oldest first; survives deletion."""
     name = check_model_name(req.name)
     alias = check_alias(req.alias) if req.alias is not None else None
-    rows = ALIASES.history(ctx, name, alias, req.max_results)
-    if not rows:
-        # An empty history is an answer for a model that exists; otherwise the name is wrong.
-        load_model_row(ctx, name)
     return AliasHistory(
-        entries=[
-            AliasHistoryEntry(
-                name=r.name,
-                alias=r.alias,
-                from_version=r.from_version,
-                to_version=r.to_version,
-                actor=r.actor,
-                timestamp=r.timestamp,
-            )
-            for r in rows
-        ]
+        entries=ALIASES.history_entries(
+            ctx, name, alias, req.max_results, AliasHistoryEntry, load=load_model_row
+        )
     )

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from mloop.core.operations import Message
+from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
 MAX_TAGS = 1000
-
-
-def _version(value: object) -> object:
-    """Versions are positive integers; digit strings (as MLflow sends them) are accepted."""
-    if isinstance(value, bool):
-        raise ValueError("version must be a positive integer, not a boolean")
-    if isinstance(value, str):
-        if not value.isdigit() or len(value) > 9:
-            raise ValueError(f"version must be a positive integer, got {value!r}")
-        return int(value)
-    if not isinstance(value, int):
-        raise ValueError(f"version must be a positive integer, got {value!r}")
-    return value
-
-
-Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=999_999_999)]
 
 
 # -- registered models ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 registered_models = Table(
@@ -79,29 +80,12 @@ model_version_tags = Table(
     ),
 )
 
-model_aliases = Table(
-    "model_aliases",
+# Aliases, and the append-only audit trail of their moves (kept even when a model is
+# deleted).
+model_aliases, alias_history = pointer_tables(
     metadata,
-    Column(
-        "name",
-        String(256),
-        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
-        primary_key=True,
-    ),
-    Column("alias", String(256), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
-# Append-only audit trail of alias moves. Kept even when a model is deleted.
-alias_history = Table(
-    "alias_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(256), nullable=False),
-    Column("alias", String(256), nullable=False),
-    Column("from_version", Integer, nullable=True),
-    Column("to_version", Integer, nullable=True),
-    Column("actor", String(256), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_alias_history_name_alias", "name", "alias"),
+    "registered_models",
+    pointers="model_aliases",
+    history="alias_history",
+    key="alias",
 )

@@ -1,21 +1,93 @@
 """Movable named pointers to versions (model aliases, dataset aliases, prompt labels) with an
 append-only history of every move: the mechanics the versioned-asset domains share.
 
-A domain declares its two tables (``pointers``: ``name``, the key column, ``version``;
-``history``: ``id``, ``name``, the key column, ``from_version``, ``to_version``, ``actor``,
-``timestamp``) once as a :class:`Pointers` and keeps its own checks, locks and policies.
+A domain builds its two tables with :func:`pointer_tables` (``pointers``: ``name``, the key
+column, ``version``; ``history``: ``id``, ``name``, the key column, ``from_version``,
+``to_version``, ``actor``, ``timestamp``), wraps them once in a :class:`Pointers` and keeps its
+own checks, locks and policies. Giving a new versioned asset pointers takes a few lines::
+
+    # features/tables.py
+    feature_view_aliases, feature_view_alias_history = pointer_tables(
+        metadata,
+        "feature_views",
+        pointers="feature_view_aliases",
+        history="feature_view_alias_history",
+        key="alias",
+    )
+
+    # features/common.py
+    ALIASES = Pointers(t.feature_view_aliases, t.feature_view_alias_history, "alias")
+
+    # the history handler, after checking the name and the alias
+    entries = ALIASES.history_entries(
+        ctx, name, alias, req.max_results, FeatureViewAliasHistoryEntry, load=load_view_row
+    )
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from mloop.core.timeutil import now_ms
 from mloop.store.context import Context
+
+Entry = TypeVar("Entry")
+
+
+def pointer_tables(
+    metadata: MetaData, assets: str, *, pointers: str, history: str, key: str
+) -> tuple[Table, Table]:
+    """The pointer table and the history table of the asset table ``assets``.
+
+    ``pointers`` and ``history`` name the tables and ``key`` the pointer column. Pointers
+    follow their asset (renamed and deleted with it); the history has no foreign key, so it
+    outlives deleted versions and assets.
+    """
+    pointer_table = Table(
+        pointers,
+        metadata,
+        Column(
+            "name",
+            String(256),
+            ForeignKey(f"{assets}.name", ondelete="CASCADE", onupdate="CASCADE"),
+            primary_key=True,
+        ),
+        Column(key, String(256), primary_key=True),
+        Column("version", Integer, nullable=False),
+    )
+    history_table = Table(
+        history,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String(256), nullable=False),
+        Column(key, String(256), nullable=False),
+        Column("from_version", Integer, nullable=True),
+        Column("to_version", Integer, nullable=True),
+        Column("actor", String(256), nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Index(f"ix_{history}_name_{key}", "name", key),
+    )
+    return pointer_table, history_table
 
 
 @dataclass(frozen=True)
@@ -112,3 +184,34 @@ class Pointers:
         rows = list(ctx.conn.execute(query.order_by(h.c.id.desc()).limit(limit)))
         rows.reverse()
         return rows
+
+    def history_entries(
+        self,
+        ctx: Context,
+        name: str,
+        key: str | None,
+        limit: int,
+        entry: Callable[..., Entry],
+        *,
+        load: Callable[[Context, str], object],
+    ) -> list[Entry]:
+        """:meth:`history` as ``entry`` messages (fields: ``name``, the key, ``from_version``,
+        ``to_version``, ``actor``, ``timestamp``).
+
+        An empty history is an answer only for an asset that exists: then ``load`` (the
+        domain's row lookup) raises the domain's not-found error for a wrong name.
+        """
+        rows = self.history(ctx, name, key, limit)
+        if not rows:
+            load(ctx, name)
+        return [
+            entry(
+                name=r.name,
+                **{self.key: r._mapping[self.key]},
+                from_version=r.from_version,
+                to_version=r.to_version,
+                actor=r.actor,
+                timestamp=r.timestamp,
+            )
+            for r in rows
+        ]
