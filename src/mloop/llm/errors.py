@@ -89,20 +89,35 @@ class ProviderError(MloopError):
 
 
 class GatewayError(MloopError):
-    """The gateway refused or could not serve a request (budget, rate limit, guardrail)."""
+    """The gateway refused or could not serve a request; each subclass names why with its
+    ``code`` and answers with its ``http_status``, as every MloopError does."""
 
     code = "GATEWAY_ERROR"
+    http_status = 500
 
     def __init__(
-        self,
-        message: str,
-        *,
-        error_code: str,
-        status_code: int,
-        field: str | None = None,
-        retry_after: float | None = None,
+        self, message: str, *, field: str | None = None, retry_after: float | None = None
     ) -> None:
         super().__init__(message, field=field)
-        self.error_code = error_code  # e.g. BUDGET_EXCEEDED, RATE_LIMITED, GUARDRAIL_BLOCKED
-        self.status_code = status_code
         self.retry_after = retry_after
+
+
+class BudgetExceededError(GatewayError):
+    """A ``block`` budget of the caller's token or project is spent for its window."""
+
+    code = "BUDGET_EXCEEDED"
+    http_status = 429
+
+
+class RateLimitedError(GatewayError):
+    """The caller's token sent more requests or tokens than its per-minute limit."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+
+class GuardrailBlockedError(GatewayError):
+    """A guardrail blocked the request or every answer to it."""
+
+    code = "GUARDRAIL_BLOCKED"
+    http_status = 400

@@ -22,7 +22,7 @@ from mloop.llm.cost.budgets import (
     window_of,
 )
 from mloop.llm.cost.config import BudgetConfig
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import BudgetExceededError, GatewayError
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -51,7 +51,8 @@ def test_block_budget_refuses_once_spent_with_a_useful_message() -> None:
     with pytest.raises(GatewayError) as info:
         guard.check("support-reply", "tok", "default")
     err = info.value
-    assert (err.error_code, err.status_code, err.field) == ("BUDGET_EXCEEDED", 429, "route")
+    assert isinstance(err, BudgetExceededError)
+    assert (err.code, err.http_status, err.field) == ("BUDGET_EXCEEDED", 429, "route")
     assert "daily budget of route 'support-reply'" in err.message
     assert "$10.0100 spent of $10" in err.message
     assert "resets at 2026-11-23T00:00:00Z" in err.message

@@ -14,7 +14,7 @@ from tests.conftest import port_open, require_service
 
 from mloop.llm.cost.config import RateLimitConfig
 from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import GatewayError, RateLimitedError
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -36,7 +36,8 @@ def test_requests_per_minute_refuses_with_retry_after() -> None:
     with pytest.raises(GatewayError) as info:
         limiter.acquire("alice")
     err = info.value
-    assert (err.error_code, err.status_code) == ("RATE_LIMITED", 429)
+    assert isinstance(err, RateLimitedError)
+    assert (err.code, err.http_status) == ("RATE_LIMITED", 429)
     assert "alice" in err.message and "3 requests per minute" in err.message
     # all three were admitted in the second that started at ...000; free 60 s after it
     assert err.retry_after == pytest.approx(59.75)
@@ -154,7 +155,7 @@ def test_redis_limits_are_shared_by_replicas(prefix: str) -> None:
             await a.acquire("alice")
             with pytest.raises(GatewayError) as info:
                 await b.acquire("alice")
-            assert info.value.error_code == "RATE_LIMITED"
+            assert info.value.code == "RATE_LIMITED"
             assert info.value.retry_after == pytest.approx(59.75, abs=0.002)
             assert (await b.acquire("bob")).requests_remaining == 2
             clock.now += 60

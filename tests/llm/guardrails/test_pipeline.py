@@ -11,7 +11,7 @@ import pytest
 
 from mloop.core.errors import ValidationError
 from mloop.llm.config import GatewayConfig
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import GuardrailBlockedError
 from mloop.llm.guardrails import (
     GuardrailPipeline,
     GuardrailResult,
@@ -226,8 +226,8 @@ def test_block_on_input_gives_the_gateway_error_without_the_values() -> None:
     assert outcome.blocked and outcome.action == "block" and not outcome.fallback
     assert len(outcome.decisions) == 1  # a block stops the stage
     error = outcome.error()
-    assert isinstance(error, GatewayError)
-    assert (error.error_code, error.status_code) == ("GUARDRAIL_BLOCKED", 400)
+    assert isinstance(error, GuardrailBlockedError)
+    assert (error.code, error.http_status) == ("GUARDRAIL_BLOCKED", 400)
     assert "no-pii" in error.message
     recorded = json.dumps([d.to_dict() for d in outcome.decisions]) + error.message
     assert "bob@example.com" not in recorded and "123-45-6789" not in recorded

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, cast
 
 from mloop.llm.cost.config import BudgetConfig
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import BudgetExceededError
 
 if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
     import redis.asyncio as aioredis
@@ -207,7 +207,7 @@ class BudgetGuard:
     # -- the request path -----------------------------------------------------------------
 
     def check(self, route: str | None, token: str | None, project: str | None) -> list[BudgetAlert]:
-        """Before a call: raise ``GatewayError`` BUDGET_EXCEEDED (429) when a ``block``
+        """Before a call: raise ``BudgetExceededError`` (429) when a ``block``
         budget is spent; return the ``alert`` budgets that are."""
         windows = self.windows()
         alerts: list[BudgetAlert] = []
@@ -219,10 +219,8 @@ class BudgetGuard:
             if spent < limit:
                 continue
             if budget.action == "block":
-                raise GatewayError(
+                raise BudgetExceededError(
                     _describe(budget, key, spent, window),
-                    error_code="BUDGET_EXCEEDED",
-                    status_code=429,
                     field=budget.scope,
                     retry_after=max(1.0, window.end.timestamp() - self._clock()),
                 )

@@ -3,10 +3,10 @@
 Both count over a sliding 60-second window in one-second slots: a request is refused when
 the requests already admitted in the last 60 seconds reach ``requests_per_minute``, or when
 the tokens already used (reported after each call with ``record_tokens``) reach
-``tokens_per_minute``. The refusal is ``GatewayError(error_code="RATE_LIMITED",
-status_code=429)`` with ``retry_after``: the seconds until enough of the window has passed.
-A call's tokens are only known after it, so one large call can overshoot the token limit;
-the next requests then wait until its slot leaves the window.
+``tokens_per_minute``. The refusal is :class:`RateLimitedError` (429) with ``retry_after``:
+the seconds until enough of the window has passed. A call's tokens are only known after it,
+so one large call can overshoot the token limit; the next requests then wait until its slot
+leaves the window.
 
 :class:`RateLimiter` is in memory (one gateway process, no I/O on the request path).
 :class:`RedisRateLimiter` shares the windows among replicas: one Lua script per request
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from mloop.llm.cost.config import RateLimitConfig
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import RateLimitedError
 
 if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
     import redis.asyncio as aioredis
@@ -60,12 +60,10 @@ def _retry_after(slots: Mapping[int, float], limit: int, now: float) -> float:
     return 0.001
 
 
-def _refusal(token_name: str, what: str, limit: int, retry_after: float) -> GatewayError:
-    return GatewayError(
+def _refusal(token_name: str, what: str, limit: int, retry_after: float) -> RateLimitedError:
+    return RateLimitedError(
         f"rate limit of token {token_name!r} reached: {limit} {what} per minute; "
         f"retry in {math.ceil(retry_after)} s",
-        error_code="RATE_LIMITED",
-        status_code=429,
         retry_after=retry_after,
     )
 
@@ -101,7 +99,7 @@ class RateLimiter(_Limits):
         return slots
 
     def acquire(self, token_name: str) -> RateLimitStatus:
-        """Admit one request of ``token_name`` or raise ``GatewayError`` RATE_LIMITED."""
+        """Admit one request of ``token_name`` or raise ``RateLimitedError``."""
         limit = self.limit_for(token_name)
         if limit is None:
             return RateLimitStatus(None, None)
@@ -219,7 +217,7 @@ class RedisRateLimiter(_Limits):
         return f"{self.prefix}:{token_name}:req", f"{self.prefix}:{token_name}:tok"
 
     async def acquire(self, token_name: str) -> RateLimitStatus:
-        """Admit one request of ``token_name`` or raise ``GatewayError`` RATE_LIMITED."""
+        """Admit one request of ``token_name`` or raise ``RateLimitedError``."""
         limit = self.limit_for(token_name)
         if limit is None:
             return RateLimitStatus(None, None)

@@ -199,7 +199,7 @@ def _error_parts(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str
         if exc.kind == "rate_limit" and exc.retry_after is not None:
             headers["retry-after"] = str(max(1, round(exc.retry_after)))
     elif isinstance(exc, GatewayError):
-        status, code, field = exc.status_code, exc.error_code, exc.field
+        status, code, field = exc.http_status, exc.code, exc.field
         if exc.retry_after is not None:
             headers["retry-after"] = str(max(1, round(exc.retry_after)))
         if code == "BUDGET_EXCEEDED":

@@ -101,7 +101,7 @@ class CallState:
         if isinstance(exc, ProviderError):
             rec.status, rec.http_status, rec.error_code = "error", exc.status_code, exc.kind
         elif isinstance(exc, GatewayError):
-            rec.status, rec.http_status, rec.error_code = "blocked", exc.status_code, exc.error_code
+            rec.status, rec.http_status, rec.error_code = "blocked", exc.http_status, exc.code
         elif isinstance(exc, MloopError):
             rec.status, rec.http_status, rec.error_code = "error", exc.http_status, exc.code
         else:

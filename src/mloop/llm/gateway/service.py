@@ -27,7 +27,7 @@ from mloop.llm.config import GatewayConfig, TargetConfig
 from mloop.llm.cost.budgets import BudgetGuard
 from mloop.llm.cost.pricing import Price, PriceTable, compute_cost
 from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
-from mloop.llm.errors import GatewayError, ProviderError
+from mloop.llm.errors import GuardrailBlockedError, ProviderError
 from mloop.llm.gateway.caching import CacheLookup, GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.record import Caller, CallState
@@ -216,10 +216,8 @@ class Gateway:
             try:
                 result, target = await self._chat_once(request, plan, call, excluded)
             except NoTargetLeft:
-                raise GatewayError(
-                    "the output guardrails rejected the answer of every target of the route",
-                    error_code="GUARDRAIL_BLOCKED",
-                    status_code=400,
+                raise GuardrailBlockedError(
+                    "the output guardrails rejected the answer of every target of the route"
                 ) from None
             if pipeline is None or not pipeline.has_output_checks:
                 return result

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError as PydanticValidationError
 
 from mloop.core.errors import ValidationError
-from mloop.llm.errors import GatewayError
+from mloop.llm.errors import GuardrailBlockedError
 from mloop.llm.guardrails.base import (
     OUTPUT_ONLY_ACTIONS,
     ROLES,
@@ -98,11 +98,9 @@ def _blocking(decisions: Sequence[Decision]) -> Decision | None:
     return next((d for d in decisions if d.triggered and d.action == "block"), None)
 
 
-def _block_error(decision: Decision) -> GatewayError:
-    return GatewayError(
-        f"blocked by guardrail {decision.name!r} on the {decision.stage}: {decision.reason}",
-        error_code="GUARDRAIL_BLOCKED",
-        status_code=400,
+def _block_error(decision: Decision) -> GuardrailBlockedError:
+    return GuardrailBlockedError(
+        f"blocked by guardrail {decision.name!r} on the {decision.stage}: {decision.reason}"
     )
 
 
@@ -125,7 +123,7 @@ class InputOutcome:
         when the pipeline is built. Kept so both outcomes answer the same questions."""
         return False
 
-    def error(self) -> GatewayError | None:
+    def error(self) -> GuardrailBlockedError | None:
         """The ``GUARDRAIL_BLOCKED`` (HTTP 400) error to answer with, when blocked."""
         decision = _blocking(self.decisions)
         return _block_error(decision) if decision is not None and self.blocked else None
@@ -153,7 +151,7 @@ class OutputOutcome:
     def fallback(self) -> bool:
         return self.action == "fallback"
 
-    def error(self) -> GatewayError | None:
+    def error(self) -> GuardrailBlockedError | None:
         """The ``GUARDRAIL_BLOCKED`` (HTTP 400) error to answer with, when blocked."""
         decision = _blocking(self.decisions)
         return _block_error(decision) if decision is not None and self.blocked else None
