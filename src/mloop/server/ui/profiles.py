@@ -11,8 +11,9 @@ population stability index of a numeric column spreads the newer version's histo
 the older one's bins, assuming values are uniform within a bin; that of a categorical
 column uses the older version's categories plus one bin for every other value.
 
-This module needs no ``mloop.data`` (the server may run without the ``data`` extra):
-:func:`population_stability_index` follows ``mloop.data.population_stability_index``.
+The index is ``mloop.data``'s own (:func:`mloop.data.stats.population_stability_index`),
+the formula a distribution check uses; that module needs neither DuckDB nor pyarrow, so the
+server still runs without the ``data`` extra.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mloop.data.stats import population_stability_index
 from mloop.server.ui.formatting import cut, label, number, percent
 
 MAX_BINS = 100
@@ -36,28 +38,8 @@ MAX_CATEGORY_PAIRS = 100_000
 MAX_QUANTILES = 50
 OVERLAY_BINS = (10, 50)
 """Least and most common bins of an overlay chart."""
-PSI_EPSILON = 1e-4
 PSI_MODERATE = 0.1
 PSI_LARGE = 0.25
-
-
-def population_stability_index(
-    expected: Sequence[float], actual: Sequence[float], *, epsilon: float = PSI_EPSILON
-) -> float:
-    """``sum((a - e) * ln(a / e))`` over bins of shares, each share at least ``epsilon``;
-    NaN when either side is empty (as ``mloop.data.population_stability_index``)."""
-    if len(expected) != len(actual):
-        raise ValueError("expected and actual need the same number of bins")
-    e_total = float(sum(expected))
-    a_total = float(sum(actual))
-    if e_total <= 0 or a_total <= 0:
-        return math.nan
-    psi = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        e_share = max(e / e_total, epsilon)
-        a_share = max(a / a_total, epsilon)
-        psi += (a_share - e_share) * math.log(a_share / e_share)
-    return psi
 
 
 # -- reading a stored profile ------------------------------------------------------------
