@@ -13,10 +13,17 @@ from pydantic import ValidationError as PydanticError
 from tests.conftest import port_open, require_service
 
 from mloop.llm.cost.config import RateLimitConfig
-from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
+from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
+from mloop.llm.cost.ratelimit import RateLimiter, RateLimitStatus
+from mloop.llm.cost.redis_ratelimit import RedisRateLimiter
 from mloop.llm.errors import GatewayError, RateLimitedError
 
 URL = "redis://127.0.0.1:6379/0"
+
+
+def admit(limiter: RateLimiter, token_name: str) -> RateLimitStatus:
+    """``acquire`` run to completion (the in-memory limiter never waits)."""
+    return asyncio.run(limiter.acquire(token_name))
 
 
 class Clock:
@@ -29,12 +36,12 @@ class Clock:
 
 def test_requests_per_minute_refuses_with_retry_after() -> None:
     clock = Clock()
-    limiter = RateLimiter([RateLimitConfig(token="*", requests_per_minute=3)], clock=clock)
-    statuses = [limiter.acquire("alice") for _ in range(3)]
+    limiter = InMemoryRateLimiter([RateLimitConfig(token="*", requests_per_minute=3)], clock=clock)
+    statuses = [admit(limiter, "alice") for _ in range(3)]
     assert [s.requests_remaining for s in statuses] == [2, 1, 0]
     assert statuses[0].tokens_remaining is None
     with pytest.raises(GatewayError) as info:
-        limiter.acquire("alice")
+        admit(limiter, "alice")
     err = info.value
     assert isinstance(err, RateLimitedError)
     assert (err.code, err.http_status) == ("RATE_LIMITED", 429)
@@ -42,55 +49,55 @@ def test_requests_per_minute_refuses_with_retry_after() -> None:
     # all three were admitted in the second that started at ...000; free 60 s after it
     assert err.retry_after == pytest.approx(59.75)
     # each token has its own window under "*"
-    assert limiter.acquire("bob").requests_remaining == 2
+    assert admit(limiter, "bob").requests_remaining == 2
 
 
 def test_window_slides() -> None:
     clock = Clock()
-    limiter = RateLimiter([RateLimitConfig(requests_per_minute=2)], clock=clock)
-    limiter.acquire("t")
+    limiter = InMemoryRateLimiter([RateLimitConfig(requests_per_minute=2)], clock=clock)
+    admit(limiter, "t")
     clock.now += 30
-    limiter.acquire("t")
+    admit(limiter, "t")
     with pytest.raises(GatewayError) as info:
-        limiter.acquire("t")
+        admit(limiter, "t")
     # the first request leaves the window 60 s after its second began
     assert info.value.retry_after == pytest.approx(29.75)
     clock.now += 30
-    limiter.acquire("t")  # the first has left, the second is still in
+    admit(limiter, "t")  # the first has left, the second is still in
     with pytest.raises(GatewayError):
-        limiter.acquire("t")
+        admit(limiter, "t")
 
 
 def test_refused_requests_do_not_count() -> None:
     clock = Clock()
-    limiter = RateLimiter([RateLimitConfig(requests_per_minute=1)], clock=clock)
-    limiter.acquire("t")
+    limiter = InMemoryRateLimiter([RateLimitConfig(requests_per_minute=1)], clock=clock)
+    admit(limiter, "t")
     for _ in range(100):
         with pytest.raises(GatewayError):
-            limiter.acquire("t")
+            admit(limiter, "t")
     clock.now += 60
-    limiter.acquire("t")
+    admit(limiter, "t")
 
 
 def test_tokens_per_minute_refuses_once_used_tokens_reach_the_limit() -> None:
     clock = Clock()
-    limiter = RateLimiter([RateLimitConfig(tokens_per_minute=1000)], clock=clock)
-    assert limiter.acquire("t").tokens_remaining == 1000
+    limiter = InMemoryRateLimiter([RateLimitConfig(tokens_per_minute=1000)], clock=clock)
+    assert admit(limiter, "t").tokens_remaining == 1000
     limiter.record_tokens("t", 600)
-    assert limiter.acquire("t").tokens_remaining == 400
+    assert admit(limiter, "t").tokens_remaining == 400
     clock.now += 10
     limiter.record_tokens("t", 900)  # overshoots: the call's size was not known before
     with pytest.raises(GatewayError) as info:
-        limiter.acquire("t")
+        admit(limiter, "t")
     assert "1000 tokens per minute" in info.value.message
     # dropping the first slot (600) leaves 900 < 1000: free when that slot leaves
     assert info.value.retry_after == pytest.approx(49.75)
     clock.now += 50
-    limiter.acquire("t")
+    admit(limiter, "t")
 
 
 def test_specific_token_limit_replaces_the_default() -> None:
-    limiter = RateLimiter(
+    limiter = InMemoryRateLimiter(
         [
             RateLimitConfig(token="*", requests_per_minute=1, tokens_per_minute=10),
             RateLimitConfig(token="batch-job", requests_per_minute=100),
@@ -98,18 +105,20 @@ def test_specific_token_limit_replaces_the_default() -> None:
         clock=Clock(),
     )
     for _ in range(50):
-        limiter.acquire("batch-job")
+        admit(limiter, "batch-job")
     limiter.record_tokens("batch-job", 10_000)
-    assert limiter.acquire("batch-job").tokens_remaining is None
-    limiter.acquire("other")
+    assert admit(limiter, "batch-job").tokens_remaining is None
+    admit(limiter, "other")
     with pytest.raises(GatewayError):
-        limiter.acquire("other")
+        admit(limiter, "other")
 
 
 def test_no_limit_means_no_limit_and_bad_counts_are_ignored() -> None:
-    limiter = RateLimiter([RateLimitConfig(token="alice", requests_per_minute=1)], clock=Clock())
+    limiter = InMemoryRateLimiter(
+        [RateLimitConfig(token="alice", requests_per_minute=1)], clock=Clock()
+    )
     for _ in range(1000):
-        limiter.acquire("bob")
+        admit(limiter, "bob")
     limiter.record_tokens("alice", -5)
     limiter.record_tokens("nobody", 10)
 
@@ -120,7 +129,7 @@ def test_config_validation() -> None:
     with pytest.raises(PydanticError):
         RateLimitConfig(requests_per_minute=0)
     with pytest.raises(ValueError, match="two entries"):
-        RateLimiter(
+        InMemoryRateLimiter(
             [RateLimitConfig(requests_per_minute=1), RateLimitConfig(requests_per_minute=2)]
         )
 
@@ -160,10 +169,12 @@ def test_redis_limits_are_shared_by_replicas(prefix: str) -> None:
             assert (await b.acquire("bob")).requests_remaining == 2
             clock.now += 60
             await b.acquire("alice")
-            await b.record_tokens("alice", 300)
+            b.record_tokens("alice", 300)
+            await b.flush()
             assert (await a.acquire("alice")).tokens_remaining == 200
             clock.now += 5
-            await a.record_tokens("alice", 300)
+            a.record_tokens("alice", 300)
+            await a.flush()
             with pytest.raises(GatewayError) as info:
                 await b.acquire("alice")
             assert "500 tokens per minute" in info.value.message
@@ -200,3 +211,48 @@ def test_redis_concurrent_acquires_never_exceed_the_limit(prefix: str) -> None:
         return sum(results)
 
     assert asyncio.run(go()) == 10
+
+
+# -- both implementations, through the RateLimiter interface ------------------------------
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_both_limiters_keep_the_same_windows(kind: str, request: pytest.FixtureRequest) -> None:
+    clock = Clock()
+    limits = [RateLimitConfig(requests_per_minute=2, tokens_per_minute=100)]
+    prefix = request.getfixturevalue("prefix") if kind == "redis" else ""
+
+    async def go() -> list[object]:
+        client = aioredis.Redis.from_url(URL) if kind == "redis" else None
+        limiter: RateLimiter = (
+            RedisRateLimiter(limits, client, prefix=prefix, clock=clock)
+            if client is not None
+            else InMemoryRateLimiter(limits, clock=clock)
+        )
+        seen: list[object] = []
+        try:
+            seen.append(await limiter.acquire("t"))
+            limiter.record_tokens("t", 60)
+            await limiter.flush()
+            seen.append(await limiter.acquire("t"))
+            with pytest.raises(RateLimitedError) as info:
+                await limiter.acquire("t")  # a third request within the minute
+            seen.append(round(info.value.retry_after or 0, 2))
+            clock.now += 60
+            limiter.record_tokens("t", 100)
+            await limiter.flush()
+            with pytest.raises(RateLimitedError) as info:
+                await limiter.acquire("t")
+            seen.append("100 tokens per minute" in info.value.message)
+        finally:
+            await limiter.flush()
+            if client is not None:
+                await client.aclose()
+        return seen
+
+    assert asyncio.run(go()) == [
+        RateLimitStatus(requests_remaining=1, tokens_remaining=100),
+        RateLimitStatus(requests_remaining=0, tokens_remaining=40),
+        59.75,
+        True,
+    ]

@@ -13,7 +13,6 @@ caller has passed the checks. Warn-only output checks run after the stream, on i
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from mloop.core.errors import MloopError, ValidationError
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, TargetConfig
 from mloop.llm.cost.budgets import BudgetGuard
+from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
 from mloop.llm.cost.pricing import Price, PriceTable, compute_cost
-from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
+from mloop.llm.cost.ratelimit import RateLimiter
 from mloop.llm.errors import GuardrailBlockedError, ProviderError
 from mloop.llm.gateway.caching import CacheLookup, GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
@@ -74,7 +74,7 @@ class Gateway:
         router: Router | None = None,
         cache: GatewayCache | None = None,
         budgets: BudgetGuard | None = None,
-        rate_limits: RateLimiter | RedisRateLimiter | None = None,
+        rate_limits: RateLimiter | None = None,
         prompts: PromptResolver | None = None,
         redis: Any = None,
     ) -> None:
@@ -85,7 +85,7 @@ class Gateway:
         self.prices = prices or PriceTable.load(overrides_path=config.prices_path)
         self.cache = cache
         self.budgets = budgets or BudgetGuard(config.budgets)
-        self.rate_limits = rate_limits or RateLimiter(config.rate_limits)
+        self.rate_limits = rate_limits or InMemoryRateLimiter(config.rate_limits)
         self.prompts = prompts
         self._redis = redis  # the client shared limits and budgets use, closed with the gateway
         self.guardrails: dict[str, GuardrailPipeline] = {
@@ -98,13 +98,13 @@ class Gateway:
         self._budgets_synced = 0.0
         # Price lookups by (provider, model, day): the table answers the same all day.
         self._prices_today: dict[tuple[str, str, date], Price | None] = {}
-        self._pending: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        await self.rate_limits.flush()  # before the Redis client it may write with closes
         if self._redis is not None:
             await self._redis.aclose()
         if self.log is not None:
@@ -134,7 +134,7 @@ class Gateway:
     async def chat(self, request: ChatRequest, caller: Caller) -> GatewayResponse | GatewayStream:
         call = CallState.start("chat", request.model, caller, stream=request.stream)
         try:
-            await self._admit(caller)
+            await self.rate_limits.acquire(caller.token_name)
             plan = self.router.plan(request.model)
             call.record.route = plan.route
             call.capture = plan.config.capture or self.config.capture
@@ -169,13 +169,6 @@ class Gateway:
         if request.stream:
             return GatewayStream(_as_chunks(result.body, _wants_usage(request)), call.headers())
         return GatewayResponse(body=result.body, headers=call.headers())
-
-    async def _admit(self, caller: Caller) -> None:
-        limiter = self.rate_limits
-        if isinstance(limiter, RedisRateLimiter):
-            await limiter.acquire(caller.token_name)
-        else:
-            limiter.acquire(caller.token_name)
 
     async def _render_prompt(self, request: ChatRequest, call: CallState) -> ChatRequest:
         if self.prompts is None:
@@ -398,7 +391,7 @@ class Gateway:
     async def embeddings(self, request: EmbeddingRequest, caller: Caller) -> GatewayResponse:
         call = CallState.start("embeddings", request.model, caller, stream=False)
         try:
-            await self._admit(caller)
+            await self.rate_limits.acquire(caller.token_name)
             plan = self.router.plan(request.model)
             call.record.route = plan.route
             await self._check_budgets(plan, caller, call)
@@ -466,14 +459,8 @@ class Gateway:
         if rec.cost_usd > 0:
             self.budgets.record(rec.route, rec.token_name, rec.project, rec.cost_usd)
         tokens = rec.input_tokens + rec.output_tokens + rec.cached_input_tokens
-        if tokens and isinstance(self.rate_limits, RateLimiter):
+        if tokens:
             self.rate_limits.record_tokens(rec.token_name, tokens)
-        elif tokens and isinstance(self.rate_limits, RedisRateLimiter):
-            task = asyncio.get_running_loop().create_task(
-                self.rate_limits.record_tokens(rec.token_name, tokens)
-            )
-            self._pending.add(task)  # a reference, so the task is not collected mid-flight
-            task.add_done_callback(self._pending.discard)
         if self.log is not None:
             self.log.submit(rec)
 

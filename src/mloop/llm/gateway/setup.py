@@ -21,7 +21,9 @@ from mloop.llm.cache.store import open_cache_store
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
 from mloop.llm.cost.budgets import BudgetGuard, RedisBudgetCounters
-from mloop.llm.cost.ratelimit import RateLimiter, RedisRateLimiter
+from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
+from mloop.llm.cost.ratelimit import RateLimiter
+from mloop.llm.cost.redis_ratelimit import RedisRateLimiter
 from mloop.llm.cost.spend import current_spend
 from mloop.llm.gateway.caching import GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
@@ -116,10 +118,10 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
     if config.budgets:
         windows = budgets.windows()
         budgets.load(runtime.run(lambda ctx: current_spend(ctx, windows), write=False))
-    rate_limits: RateLimiter | RedisRateLimiter = (
+    rate_limits: RateLimiter = (
         RedisRateLimiter(config.rate_limits, redis_client)
         if redis_client is not None
-        else RateLimiter(config.rate_limits)
+        else InMemoryRateLimiter(config.rate_limits)
     )
     return Gateway(
         config,
