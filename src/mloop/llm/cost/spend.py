@@ -1,125 +1,21 @@
-"""Spend and cache savings read from the call log (``llm_calls``).
+"""Spend from the call log for budgets and spike detection.
 
-For the gateway's startup (:func:`current_spend` fills a :class:`BudgetGuard`) and for the
-UI and CLI: spend per UTC day, optionally by route, model, token, project or provider
-(:func:`daily_spend`); daily totals for spike detection (:func:`daily_totals`); cache hit
-rate and savings per day (:func:`cache_stats`). Every function takes a :class:`Context`
-(``runtime.run(lambda ctx: daily_spend(ctx, 30, "route"), write=False)``) and runs a few
-aggregate queries over the ``time`` indexes, on SQLite and PostgreSQL alike.
+:func:`current_spend` gives the spend of the current budget windows (for a
+:class:`~mloop.llm.cost.budgets.BudgetGuard` at startup) and :func:`daily_totals` the totals of
+the last days (for :func:`~mloop.llm.cost.budgets.spend_spike`). Both read the call log
+through :mod:`mloop.llm.calls.reports`, which owns the queries.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, func, select
-
-from mloop.core.errors import ValidationError
-from mloop.llm.calls.tables import llm_calls
+from mloop.llm.calls.queries import DAY_MS
+from mloop.llm.calls.reports import daily_spend, spend_by_scope
 from mloop.llm.cost.budgets import Period, Window
 from mloop.store.context import Context
-
-GroupBy = Literal["route", "model", "token", "project", "provider"]
-GROUP_BY: tuple[str, ...] = ("route", "model", "token", "project", "provider")
-DAY_MS = 86_400_000
-MAX_DAYS = 366
-
-_SCOPE_COLUMNS = {
-    "route": llm_calls.c.route,
-    "token": llm_calls.c.token_name,
-    "project": llm_calls.c.project,
-}
-_CACHE_HITS = ("exact", "semantic")
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    """Spend of one UTC day (``YYYY-MM-DD``) and, when grouped, one key (None: calls
-    without one, such as requests that named a provider model instead of a route)."""
-
-    day: str
-    key: str | None
-    cost_usd: float
-    calls: int
-    input_tokens: int
-    output_tokens: int
-
-
-@dataclass(frozen=True)
-class CacheRow:
-    """Cache outcome counts of one UTC day (and key). ``hit_rate`` is hits over the calls
-    that consulted the cache (hits and misses); ``saved_usd`` the cost the hits avoided."""
-
-    day: str
-    key: str | None
-    calls: int
-    exact_hits: int
-    semantic_hits: int
-    misses: int
-    bypassed: int
-    uncached: int
-    saved_usd: float
-
-    @property
-    def hit_rate(self) -> float:
-        looked = self.exact_hits + self.semantic_hits + self.misses
-        return (self.exact_hits + self.semantic_hits) / looked if looked else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "hit_rate": self.hit_rate}
-
-
-def _now_ms(now_ms: int | None) -> int:
-    return int(time.time() * 1000) if now_ms is None else now_ms
-
-
-def _first_day_ms(days: int, now_ms: int) -> int:
-    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"days must be between 1 and {MAX_DAYS}", field="days")
-    return (now_ms // DAY_MS - days + 1) * DAY_MS
-
-
-def _day(day_number: int) -> str:
-    return datetime.fromtimestamp(day_number * 86_400, UTC).strftime("%Y-%m-%d")
-
-
-def _group_column(group_by: str | None) -> ColumnElement[Any] | None:
-    if group_by is None:
-        return None
-    if group_by not in GROUP_BY:
-        raise ValidationError(
-            f"group_by {group_by!r} is not one of {', '.join(GROUP_BY)}", field="group_by"
-        )
-    if group_by == "model":
-        # The same model name can come from two providers at different prices.
-        return case(
-            (llm_calls.c.provider.is_(None), llm_calls.c.model),
-            else_=llm_calls.c.provider + "/" + llm_calls.c.model,
-        )
-    if group_by == "token":
-        return llm_calls.c.token_name
-    return llm_calls.c[group_by]
-
-
-def spend_by_scope(
-    ctx: Context, since_ms: int, until_ms: int | None = None
-) -> dict[tuple[str, str], float]:
-    """USD spent since ``since_ms`` (until ``until_ms``) per ``(scope, key)``: scopes
-    ``route``, ``token`` and ``project``. Calls without a route have no route entry."""
-    spend: dict[tuple[str, str], float] = {}
-    for scope, column in _SCOPE_COLUMNS.items():
-        query = select(column, func.sum(llm_calls.c.cost_usd)).where(
-            llm_calls.c.time >= since_ms, column.is_not(None), llm_calls.c.cost_usd > 0
-        )
-        if until_ms is not None:
-            query = query.where(llm_calls.c.time < until_ms)
-        for key, total in ctx.conn.execute(query.group_by(column)):
-            spend[(scope, str(key))] = float(total or 0.0)
-    return spend
 
 
 def current_spend(
@@ -134,97 +30,14 @@ def current_spend(
     return result
 
 
-def daily_spend(
-    ctx: Context, days: int = 30, group_by: GroupBy | None = None, *, now_ms: int | None = None
-) -> list[SpendRow]:
-    """Spend per UTC day over the last ``days`` days (today included), oldest first, and
-    per key of ``group_by`` within a day (highest spend first). Days without calls are
-    absent."""
-    now = _now_ms(now_ms)
-    day = (llm_calls.c.time // DAY_MS).label("day")
-    key = _group_column(group_by)
-    columns: list[Any] = [
-        day,
-        func.sum(llm_calls.c.cost_usd),
-        func.count(),
-        func.sum(llm_calls.c.input_tokens),
-        func.sum(llm_calls.c.output_tokens),
-    ]
-    if key is not None:
-        columns.append(key.label("key"))
-    query = select(*columns).where(
-        llm_calls.c.time >= _first_day_ms(days, now), llm_calls.c.time <= now
-    )
-    query = query.group_by(day) if key is None else query.group_by(day, key)
-    rows = [
-        SpendRow(
-            day=_day(int(row[0])),
-            key=(None if row[5] is None else str(row[5])) if key is not None else None,
-            cost_usd=float(row[1] or 0.0),
-            calls=int(row[2]),
-            input_tokens=int(row[3] or 0),
-            output_tokens=int(row[4] or 0),
-        )
-        for row in ctx.conn.execute(query)
-    ]
-    rows.sort(key=lambda r: (r.day, -r.cost_usd, r.key or ""))
-    return rows
-
-
 def daily_totals(ctx: Context, days: int = 8, *, now_ms: int | None = None) -> list[float]:
     """Total USD of each of the last ``days`` UTC days, oldest first, today last, days
     without calls as 0: the input of :func:`mloop.llm.cost.budgets.spend_spike`."""
-    now = _now_ms(now_ms)
-    first = _first_day_ms(days, now) // DAY_MS
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    rows = daily_spend(ctx, days, now_ms=now)  # refuses a bad ``days``
+    first = now // DAY_MS - days + 1
     totals = [0.0] * days
-    for row in daily_spend(ctx, days, now_ms=now):
+    for row in rows:
         index = int(datetime.fromisoformat(row.day).replace(tzinfo=UTC).timestamp()) // 86_400
         totals[index - first] = row.cost_usd
     return totals
-
-
-def cache_stats(
-    ctx: Context, days: int = 30, group_by: GroupBy | None = None, *, now_ms: int | None = None
-) -> list[CacheRow]:
-    """Cache hits, misses and savings per UTC day (and key of ``group_by``) over the last
-    ``days`` days, oldest first."""
-    now = _now_ms(now_ms)
-    day = (llm_calls.c.time // DAY_MS).label("day")
-    key = _group_column(group_by)
-    status = llm_calls.c.cache
-
-    def count(*values: str) -> ColumnElement[Any]:
-        return func.sum(case((status.in_(values), 1), else_=0))
-
-    columns: list[Any] = [
-        day,
-        func.count(),
-        count("exact"),
-        count("semantic"),
-        count("miss"),
-        count("bypass"),
-        count("off"),
-        func.sum(case((status.in_(_CACHE_HITS), llm_calls.c.saved_usd), else_=0.0)),
-    ]
-    if key is not None:
-        columns.append(key.label("key"))
-    query = select(*columns).where(
-        llm_calls.c.time >= _first_day_ms(days, now), llm_calls.c.time <= now
-    )
-    query = query.group_by(day) if key is None else query.group_by(day, key)
-    rows = [
-        CacheRow(
-            day=_day(int(row[0])),
-            key=(None if row[8] is None else str(row[8])) if key is not None else None,
-            calls=int(row[1]),
-            exact_hits=int(row[2] or 0),
-            semantic_hits=int(row[3] or 0),
-            misses=int(row[4] or 0),
-            bypassed=int(row[5] or 0),
-            uncached=int(row[6] or 0),
-            saved_usd=float(row[7] or 0.0),
-        )
-        for row in ctx.conn.execute(query)
-    ]
-    rows.sort(key=lambda r: (r.day, r.key or ""))
-    return rows
