@@ -11,22 +11,36 @@ The gateway calls :func:`resolve_and_render` with a reference such as
 :func:`resolve_prompt` on a miss and :func:`render_version` per request.
 """
 
-from mloop.prompts import diff, labels, render, reviews, versions
-from mloop.prompts.checks import PromptRef, parse_prompt_ref
-from mloop.prompts.ops import operations
-from mloop.prompts.render import RenderedPrompt, render_version, resolve_and_render, resolve_prompt
+from __future__ import annotations
 
-__all__ = [
-    "PromptRef",
-    "RenderedPrompt",
-    "diff",
-    "labels",
-    "operations",
-    "parse_prompt_ref",
-    "render",
-    "render_version",
-    "resolve_and_render",
-    "resolve_prompt",
-    "reviews",
-    "versions",
-]
+from typing import TYPE_CHECKING
+
+from mloop.core.lazy import lazy_exports
+
+EXPORTS: dict[str, str] = {
+    "diff": "mloop.prompts.diff",
+    "labels": "mloop.prompts.labels",
+    "render": "mloop.prompts.render",
+    "reviews": "mloop.prompts.reviews",
+    "versions": "mloop.prompts.versions",
+    "operations": "mloop.prompts.ops",
+    "PromptRef": "mloop.prompts.checks",
+    "parse_prompt_ref": "mloop.prompts.checks",
+    "RenderedPrompt": "mloop.prompts.render",
+    "render_version": "mloop.prompts.render",
+    "resolve_and_render": "mloop.prompts.render",
+    "resolve_prompt": "mloop.prompts.render",
+}
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
+
+if TYPE_CHECKING:
+    from mloop.prompts import diff, labels, render, reviews, versions
+    from mloop.prompts.checks import PromptRef, parse_prompt_ref
+    from mloop.prompts.ops import operations
+    from mloop.prompts.render import (
+        RenderedPrompt,
+        render_version,
+        resolve_and_render,
+        resolve_prompt,
+    )
