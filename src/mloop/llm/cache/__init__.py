@@ -9,6 +9,7 @@
 """
 
 from mloop.llm.cache.config import CacheBackendConfig, CacheConfig, SemanticCacheConfig
+from mloop.llm.cache.factory import open_cache_store
 from mloop.llm.cache.fingerprint import (
     canonical_chat,
     embedding_fingerprint,
@@ -23,7 +24,6 @@ from mloop.llm.cache.store import (
     CacheStats,
     CacheStore,
     StoredVector,
-    open_cache_store,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The interface of a cache store, and :func:`open_cache_store` to open the configured one.
+"""The interface of a cache store (:mod:`mloop.llm.cache.factory` opens the configured one).
 
 Stores are async because the gateway runs on one event loop. The SQLite store answers
 ``get`` inline (one indexed SELECT, tens of microseconds) and writes from a background
@@ -12,12 +12,9 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from mloop.llm.cache.config import CacheBackendConfig
 
 
 class CacheKey(NamedTuple):
@@ -128,24 +125,3 @@ class CacheStore(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Flush and release connections."""
-
-
-def open_cache_store(backend_config: CacheBackendConfig, home: Path) -> CacheStore:
-    """The store ``cache_backend:`` names: SQLite at ``path`` (default
-    ``home/llm-cache.db``) or Redis at ``url``."""
-    if backend_config.backend == "redis":
-        from mloop.llm.cache.redis_store import RedisCacheStore
-
-        return RedisCacheStore.from_url(
-            backend_config.url or "",
-            key_prefix=backend_config.key_prefix,
-            max_body_bytes=backend_config.max_body_bytes,
-        )
-    from mloop.llm.cache.sqlite_store import SqliteCacheStore
-
-    path = Path(backend_config.path) if backend_config.path else home / "llm-cache.db"
-    return SqliteCacheStore(
-        path,
-        max_entries=backend_config.max_entries,
-        max_body_bytes=backend_config.max_body_bytes,
-    )

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from mloop.llm.cache.factory import open_cache_store
 from mloop.llm.cache.semantic import SemanticCache
-from mloop.llm.cache.store import open_cache_store
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
 from mloop.llm.cost.budgets import BudgetGuard, RedisBudgetCounters
