@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -192,6 +192,11 @@ def test_spend_spike() -> None:
 # -- Redis ------------------------------------------------------------------------------
 
 
+# Redis expires the counters at the end of their window by its own clock: the windows of
+# these tests are tomorrow's, so they are live whenever the tests run.
+DAY = (datetime.now(UTC) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
 @pytest.fixture
 def prefix() -> Iterator[str]:
     require_service(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
@@ -204,7 +209,7 @@ def prefix() -> Iterator[str]:
 
 
 def test_replicas_share_spend_through_redis(prefix: str) -> None:
-    clock = _at("2026-11-22T10:00:00")
+    clock = Clock(DAY)
     budgets = [BudgetConfig(scope="route", key="r", limit_usd=Decimal("10"))]
 
     async def go() -> None:
@@ -227,9 +232,10 @@ def test_replicas_share_spend_through_redis(prefix: str) -> None:
             with pytest.raises(GatewayError):
                 a.check("r", "t", "p")
             raw = redis.Redis.from_url(URL)
-            name = f"{prefix}:daily:2026-11-22:route:r"
+            name = f"{prefix}:daily:{DAY:%Y-%m-%d}:route:r"
             assert float(raw.get(name) or 0) == pytest.approx(10.5)
-            assert raw.expiretime(name) == int(datetime(2026, 11, 23, tzinfo=UTC).timestamp())
+            day_ends = DAY.replace(hour=0) + timedelta(days=1)
+            assert raw.expiretime(name) == int(day_ends.timestamp())
             raw.close()
         finally:
             await a_client.aclose()
@@ -239,7 +245,7 @@ def test_replicas_share_spend_through_redis(prefix: str) -> None:
 
 
 def test_seeding_from_the_call_log_is_idempotent_across_replicas(prefix: str) -> None:
-    clock = _at("2026-11-22T10:00:00")
+    clock = Clock(DAY)
     budgets = [BudgetConfig(scope="token", limit_usd=Decimal("100"))]
 
     async def go() -> None:
@@ -263,7 +269,7 @@ def test_seeding_from_the_call_log_is_idempotent_across_replicas(prefix: str) ->
 
 
 def test_failed_sync_keeps_the_spend_for_the_next_one(prefix: str) -> None:
-    clock = _at("2026-11-22T10:00:00")
+    clock = Clock(DAY)
     budgets = [BudgetConfig(scope="token", limit_usd=Decimal("100"))]
 
     async def go() -> None:
@@ -278,8 +284,8 @@ def test_failed_sync_keeps_the_spend_for_the_next_one(prefix: str) -> None:
         guard._shared = RedisBudgetCounters(live, prefix=prefix)
         await guard.sync()
         assert await RedisBudgetCounters(live, prefix=prefix).get(
-            [("daily", "token", "alice", "2026-11-22")]
-        ) == {("daily", "token", "alice", "2026-11-22"): 5.0}
+            [("daily", "token", "alice", f"{DAY:%Y-%m-%d}")]
+        ) == {("daily", "token", "alice", f"{DAY:%Y-%m-%d}"): 5.0}
         await live.aclose()
 
     asyncio.run(go())

@@ -58,7 +58,6 @@ __all__ = [
     "Cost",
     "Price",
     "PriceTable",
-    "Usage",  # re-exported for mloop.llm; defined in mloop.llm.usage
     "compute_cost",
     "cost",
 ]
