@@ -8,19 +8,21 @@ line here. Importing this module imports only the small declarations.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mloop.auth.domain import DOMAIN as AUTH
 from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
 from mloop.core.errors import ValidationError
-from mloop.core.files import FileRoute
-from mloop.core.operations import Operation
 from mloop.datasets.domain import DOMAIN as DATASETS
 from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.prompts.domain import DOMAIN as PROMPTS
 from mloop.registry.domain import DOMAIN as REGISTRY
 from mloop.tracking.domain import DOMAIN as TRACKING
+
+if TYPE_CHECKING:
+    from mloop.core.files import FileRoute
+    from mloop.core.operations import Operation
 
 # The order is the UI's page order and the order operations are looked up in.
 DOMAINS: tuple[Domain, ...] = (AUTH, TRACKING, REGISTRY, DATASETS, PROMPTS, GATEWAY, MLFLOW)
