@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from mloop.data import (
     Column,
     Contract,
     ContractError,
+    CustomRef,
     Distribution,
     Freshness,
     RowCount,
@@ -314,3 +316,58 @@ def test_load_contract_reads_a_file(tmp_path: Path) -> None:
     path.write_text("contract: t\ncolumns:\n  a: {min: x}\n")
     with pytest.raises(ContractError, match=rf"^{path}:3: columns\.a\.min"):
         load_contract(path)
+
+
+# -- the model's validators in the Python API ---------------------------------------------
+
+
+def test_calls_that_do_not_fit_the_signature_raise_type_errors() -> None:
+    missing_sql = r"Rule\.__init__\(\) missing 1 required positional argument: 'sql'"
+    with pytest.raises(TypeError, match=missing_sql):
+        Rule("r")  # type: ignore[call-arg]
+    missing_two = "missing 2 required positional arguments: 'column' and 'max_age'"
+    with pytest.raises(TypeError, match=missing_two):
+        Freshness()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'maxx'"):
+        Column(maxx=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="takes from 2 to 3 positional arguments but 4 were given"):
+        UniqueKey(("a",), "warn", "extra")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "message"),
+    [
+        (lambda: Column(nullable="no"), "nullable", "expected true or false, got 'no'"),
+        (lambda: Column(unique=1), "unique", "expected true or false, got int 1"),
+        (lambda: Column(description=5), "description", "expected text"),
+        (lambda: RowCount(min="5"), "min", "expected an integer, got '5'"),
+        (lambda: RowCount(min=5, max=1), "max", "max (1) is below min (5)"),
+        (lambda: Distribution("a", psi_max="0.2"), "psi_max", "expected a number, got '0.2'"),
+        (lambda: Distribution("a"), "column", "give at least one of"),
+        (lambda: Freshness("ts", "soon"), "max_age", "expected a duration"),
+        (lambda: Rule("", "a > 1"), "name", "expected a non-empty name"),
+        (lambda: Contract(name="t", version=True), "version", "expected an integer or text"),
+        (lambda: Contract(name="t", unique=[["a", "a"]]), "unique[0].columns", "appears twice"),
+        (lambda: Contract(name="t", rules=["a > 1"]), "rules[0]", "expected a Rule"),
+        (lambda: Contract(name="t", custom=[3]), "custom[0]", "expected a check name"),
+        (lambda: CustomRef("c", check="not a check"), "check", "expected an @check function"),
+        (lambda: Column(severities={"regex": "warning"}), "regex.severity", "unknown severity"),
+    ],
+)
+def test_each_field_is_validated_as_written_and_named(build: Any, field: str, message: str) -> None:
+    # Pydantic's own coercions ("no" to False, "5" to 5) never apply: the field validators
+    # are the whole of the validation.
+    with pytest.raises(ContractError) as info:
+        build()
+    assert info.value.field == field
+    assert message in info.value.problem
+
+
+def test_defaults_and_conveniences_become_lists() -> None:
+    bare = Contract(name="t")
+    assert (bare.unique, bare.freshness, bare.rules, bare.custom) == ([], [], [], [])
+    contract = Contract(name="t", unique=["id"], freshness=Freshness("ts", 60), custom=["c"])
+    assert contract.unique == [UniqueKey(("id",))]
+    assert contract.freshness == [Freshness("ts", dt.timedelta(seconds=60))]
+    assert contract.custom == [CustomRef("c")]
+    assert Column(allowed=["a", "b"]).allowed == ("a", "b")
