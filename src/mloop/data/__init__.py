@@ -94,6 +94,8 @@ __all__ = [
 ]
 
 
+# Not mloop.core.lazy: there a name spelled like its module is that submodule, while
+# here ``validate`` is the function in the module of the same name.
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
