@@ -22,7 +22,7 @@ def test_metrics_survive_a_server_restart(remote) -> None:  # type: ignore[no-un
     mloop.flush()
     backend = backend_for()
     assert isinstance(backend, RemoteBackend)
-    assert backend.metrics.batcher.spooled_batches(), "metrics logged while down are spooled to disk"
+    assert backend.metrics.batcher.spooled_batches(), "metrics logged while down are spooled"
 
     remote.start()
     for step in range(120, 150):
