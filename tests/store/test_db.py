@@ -80,3 +80,11 @@ def test_insert_ignore_reports_whether_it_inserted(runtime: Runtime) -> None:
         )
 
     assert runtime.run(work, write=True) == (True, False)
+
+
+def test_head_read_from_the_migration_files_is_alembics(runtime) -> None:  # type: ignore[no-untyped-def]
+    """The fast schema check (no Alembic import) must agree with Alembic on the head."""
+    from mloop.store.migrate import _stored_revision, head_revision, script_head
+
+    assert script_head() == head_revision(runtime.db)
+    assert _stored_revision(runtime.db) == script_head()

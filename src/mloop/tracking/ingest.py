@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
 
@@ -19,7 +19,6 @@ from mloop.core.validation import (
 from mloop.store.context import Context
 from mloop.store.sql import insert_ignore
 from mloop.tracking import tables as t
-from mloop.tracking.metric_codec import KeySeries, decode, encode, group_by_key
 from mloop.tracking.ops import operations
 from mloop.tracking.runs import apply_update, load_run_row, require_active_run
 from mloop.tracking.schemas import (
@@ -34,6 +33,9 @@ from mloop.tracking.schemas import (
     SetTag,
     UpdateRun,
 )
+
+if TYPE_CHECKING:
+    from mloop.tracking.metric_codec import KeySeries
 
 # Built once (see runs._RUN_BY_ID); the key lists expand at execution time.
 _PARAMS_BY_KEY = select(t.params.c.key, t.params.c.value).where(
@@ -86,6 +88,9 @@ def _metric_series(req: LogBatch) -> list[KeySeries]:
             first[key] = i
             check_key(key, _field(req, i, "key"))
     try:
+        # NumPy loads with the first metric, not with every CLI command that reads runs.
+        from mloop.tracking.metric_codec import group_by_key
+
         series = group_by_key(keys, values, steps, stamps)
     except OverflowError as exc:
         raise ValidationError(
@@ -211,8 +216,11 @@ def log_batch(ctx: Context, req: LogBatch) -> LogBatchResult:
     _set_tags(ctx, req.run_id, [(g.key, g.value) for g in req.tags], "tags")
     series = _metric_series(req)
     if series:
+        from mloop.tracking import metric_codec
+
         ctx.conn.execute(
-            insert(t.metric_chunks), [{"run_id": req.run_id, **encode(one)} for one in series]
+            insert(t.metric_chunks),
+            [{"run_id": req.run_id, **metric_codec.encode(one)} for one in series],
         )
         _update_latest(ctx, req.run_id, series)
     if req.end_status is not None:
@@ -306,7 +314,11 @@ def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
         .where(t.metric_chunks.c.run_id == req.run_id, t.metric_chunks.c.key == req.key)
         .order_by(t.metric_chunks.c.id)
     )
-    steps, stamps, values = decode([(c.step_data, c.timestamp_data, c.value_data) for c in chunks])
+    from mloop.tracking import metric_codec
+
+    steps, stamps, values = metric_codec.decode(
+        [(c.step_data, c.timestamp_data, c.value_data) for c in chunks]
+    )
     n = min(req.max_results, steps.size)
     return MetricHistory(
         metrics=[
