@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from mloop.core.operations import Message
+from mloop.store.versions import AliasHistoryQuery, AliasMove
 from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
@@ -209,21 +210,12 @@ class DeleteDatasetAlias(Message):
     alias: str
 
 
-class GetDatasetAliasHistory(Message):
-    name: str
-    alias: str | None = None
-    max_results: int = Field(default=1000, ge=1, le=100_000)
+class GetDatasetAliasHistory(AliasHistoryQuery):
+    """Alias moves of one asset (or one of its aliases), oldest first."""
 
 
-class DatasetAliasHistoryEntry(Message):
+class DatasetAliasHistoryEntry(AliasMove):
     """One alias move: set (from None), moved, or deleted (to None)."""
-
-    name: str
-    alias: str
-    from_version: int | None = None
-    to_version: int | None = None
-    actor: str
-    timestamp: int
 
 
 class DatasetAliasHistory(Message):

@@ -14,16 +14,14 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.assets import asset_columns
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 datasets = Table(
     "datasets",
     metadata,
-    Column("name", String(256), primary_key=True),
-    Column("description", Text, nullable=False, default=""),
-    Column("creation_time", BigInteger, nullable=False),
-    Column("last_update_time", BigInteger, nullable=False),
+    *asset_columns(),
     # The registration policy: a contract (YAML text) every new version is checked against;
     # with policy_required, a version that fails it is refused.
     Column("policy_contract", Text, nullable=True),

@@ -14,16 +14,14 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.assets import asset_columns
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 prompts = Table(
     "prompts",
     metadata,
-    Column("name", String(256), primary_key=True),
-    Column("description", Text, nullable=False, default=""),
-    Column("creation_time", BigInteger, nullable=False),
-    Column("last_update_time", BigInteger, nullable=False),
+    *asset_columns(),
     # The approval policy: a JSON list of labels that only an approved version may get.
     Column("approval_labels_json", Text, nullable=False, default="[]"),
 )

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from mloop.core.operations import Message
+from mloop.store.versions import AliasHistoryQuery, AliasMove
 from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
@@ -149,21 +150,12 @@ class AliasRef(Message):
     alias: str
 
 
-class GetAliasHistory(Message):
-    name: str
-    alias: str | None = None
-    max_results: int = Field(default=1000, ge=1, le=100_000)
+class GetAliasHistory(AliasHistoryQuery):
+    """Alias moves of one asset (or one of its aliases), oldest first."""
 
 
-class AliasHistoryEntry(Message):
+class AliasHistoryEntry(AliasMove):
     """One alias move: set (from None), moved, or deleted (to None)."""
-
-    name: str
-    alias: str
-    from_version: int | None = None
-    to_version: int | None = None
-    actor: str
-    timestamp: int
 
 
 class AliasHistory(Message):

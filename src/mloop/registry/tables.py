@@ -12,16 +12,14 @@ from sqlalchemy import (
     Text,
 )
 
+from mloop.store.assets import asset_columns
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
 registered_models = Table(
     "registered_models",
     metadata,
-    Column("name", String(256), primary_key=True),
-    Column("description", Text, nullable=False, default=""),
-    Column("creation_time", BigInteger, nullable=False),
-    Column("last_update_time", BigInteger, nullable=False),
+    *asset_columns(),
 )
 
 registered_model_tags = Table(

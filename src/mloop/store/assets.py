@@ -13,12 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import BigInteger, Column, Select, String, Table, Text, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mloop.core.errors import ConflictError, NotFoundError
 from mloop.core.timeutil import now_ms
 from mloop.store.context import Context
+
+
+def asset_columns() -> list[Column[Any]]:
+    """The columns every named-asset table starts with: the name (its key), a description,
+    and when it was created and last changed (milliseconds)."""
+    return [
+        Column("name", String(256), primary_key=True),
+        Column("description", Text, nullable=False, default=""),
+        Column("creation_time", BigInteger, nullable=False),
+        Column("last_update_time", BigInteger, nullable=False),
+    ]
+
 
 READY = "READY"
 DELETED = "DELETED"

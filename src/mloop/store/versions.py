@@ -1,11 +1,13 @@
-"""The version number of a versioned asset (model, dataset, prompt) as the messages of every
-versioned-asset domain accept it."""
+"""What the messages of every versioned-asset domain (models, datasets, prompts) share: the
+version number field, and the alias history request and entry."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
+
+from mloop.core.operations import Message
 
 MAX_VERSION = 999_999_999
 """The highest version number: nine digits, so it fits every database's INTEGER."""
@@ -27,3 +29,22 @@ def _version(value: object) -> object:
 
 Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=MAX_VERSION)]
 """A version number field: a positive integer, or its digits as a string."""
+
+
+class AliasHistoryQuery(Message):
+    """Alias moves of one asset (or one of its aliases), oldest first."""
+
+    name: str
+    alias: str | None = None
+    max_results: int = Field(default=1000, ge=1, le=100_000)
+
+
+class AliasMove(Message):
+    """One alias move: set (from None), moved, or deleted (to None)."""
+
+    name: str
+    alias: str
+    from_version: int | None = None
+    to_version: int | None = None
+    actor: str
+    timestamp: int
