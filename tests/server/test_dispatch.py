@@ -105,7 +105,9 @@ def test_quick_routes_run_on_the_event_loop_only_with_small_bodies() -> None:
         seen.append(threading.current_thread().name)
         return JSONResponse({"size": len(body)})
 
-    http = _app([Route("POST", "/q", handler, quick=True), Route("POST", "/slow", handler)])
+    http = _app(
+        [Route("POST", "/q", handler, None, quick=True), Route("POST", "/slow", handler, None)]
+    )
     assert http.post("/q", content=b"x").json() == {"size": 1}
     assert http.post("/q", content=b"x" * (QUICK_BODY_BYTES + 1)).status_code == 200
     assert http.post("/slow", content=b"x").status_code == 200
@@ -120,7 +122,12 @@ def test_errors_and_methods_use_the_surface_writers() -> None:
     async def echo(request: Request) -> Response:
         return JSONResponse(dict(request.path_params))
 
-    http = _app([Route("GET", "/boom", boom), Route("GET", "/items/{item}", echo, is_async=True)])
+    http = _app(
+        [
+            Route("GET", "/boom", boom, None),
+            Route("GET", "/items/{item}", echo, None, is_async=True),
+        ]
+    )
     assert http.get("/boom").json() == {"oops": "KeyError"}
     assert http.post("/boom").json() == {"use": ["GET"]}
     assert http.get("/items/7").json() == {"item": "7"}
@@ -135,10 +142,16 @@ def test_a_path_declared_twice_is_refused() -> None:
             FastAPI(),
             surfaces=[
                 Surface(
-                    "a", [Route("GET", "/x", handler)], lambda e: Response(), lambda a: Response()
+                    "a",
+                    [Route("GET", "/x", handler, None)],
+                    lambda e: Response(),
+                    lambda a: Response(),
                 ),
                 Surface(
-                    "b", [Route("GET", "/x", handler)], lambda e: Response(), lambda a: Response()
+                    "b",
+                    [Route("GET", "/x", handler, None)],
+                    lambda e: Response(),
+                    lambda a: Response(),
                 ),
             ],
         )

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mloop.core.errors import PayloadTooLargeError
+from mloop.core.roles import Role
 
 # A request with a body larger than this goes to a worker thread even when its route is
 # quick, so that a big batch cannot hold up the event loop.
@@ -44,6 +45,9 @@ class Route:
     method: str
     path: str
     handler: SyncHandler | AsyncHandler
+    # The role the handler requires (it checks it itself; declared here so that the role
+    # matrix can be tested from the declarations). None: anyone, as for a health check.
+    role: Role | None
     name: str = ""
     quick: bool = False
     is_async: bool = False

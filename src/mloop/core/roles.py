@@ -1,4 +1,14 @@
-"""Roles: what a caller may do. Every operation and route declares the role it needs."""
+"""Roles: what a caller may do. Every operation and route declares the role it needs.
+
+- ``reader``: read anything;
+- ``writer``: also log runs, register models, datasets and prompts, move aliases and labels,
+  and soft-delete (runs and experiments can be restored);
+- ``admin``: also what cannot be undone or changes the rules: deleting models, model versions
+  and dataset versions with their files, and changing registration and approval policies.
+
+A role grants a set of roles rather than a rank, so that a role outside the chain (a
+reviewer who may only answer review queues) fits without granting reads or writes.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,16 @@ from typing import Literal
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
+
+GRANTS: dict[str, frozenset[str]] = {
+    "reader": frozenset({"reader"}),
+    "writer": frozenset({"reader", "writer"}),
+    "admin": frozenset(ROLES),
+}
 
 
 def role_allows(held: str, needed: str) -> bool:
-    """Whether role ``held`` may do what ``needed`` requires (admin > writer > reader)."""
-    return _RANK.get(held, -1) >= _RANK[needed]
+    """Whether a caller with role ``held`` may do what needs role ``needed``."""
+    if needed not in GRANTS:
+        raise ValueError(f"unknown role {needed!r}")
+    return needed in GRANTS.get(held, frozenset())

@@ -26,7 +26,7 @@ from mloop.datasets.schemas import Dataset, DatasetName, SetDatasetPolicy
 from mloop.store.context import Context
 
 
-@operations.post("/policy/set", SetDatasetPolicy, Dataset)
+@operations.post("/policy/set", SetDatasetPolicy, Dataset, role="admin")
 def set_dataset_policy(ctx: Context, req: SetDatasetPolicy) -> Dataset:
     """Set the contract new versions are checked against (creating the dataset if needed)."""
     name = check_dataset_name(req.name)
@@ -45,7 +45,7 @@ def set_dataset_policy(ctx: Context, req: SetDatasetPolicy) -> Dataset:
     return dataset_message(ctx, load_dataset_row(ctx, name))
 
 
-@operations.post("/policy/delete", DatasetName, Dataset)
+@operations.post("/policy/delete", DatasetName, Dataset, role="admin")
 def delete_dataset_policy(ctx: Context, req: DatasetName) -> Dataset:
     """Remove a dataset's registration policy (stored validations are kept)."""
     load_dataset_row(ctx, req.name, lock=True)

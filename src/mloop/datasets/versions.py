@@ -271,7 +271,7 @@ def list_dataset_versions(ctx: Context, req: ListDatasetVersions) -> DatasetVers
     )
 
 
-@operations.post("/versions/delete", DatasetVersionRef, Empty)
+@operations.post("/versions/delete", DatasetVersionRef, Empty, role="admin")
 def delete_dataset_version(ctx: Context, req: DatasetVersionRef) -> Empty:
     """Delete a version: its aliases are removed (and logged) and its file deleted. The row
     and its validations stay, marked deleted, so the number is never reused."""

@@ -99,7 +99,7 @@ def list_prompt_reviews(ctx: Context, req: ListPromptReviews) -> PromptReviewLis
     return PromptReviewList(reviews=[_review_message(row) for row in rows])
 
 
-@operations.post("/policy/set", SetPromptPolicy, Prompt, quick=True)
+@operations.post("/policy/set", SetPromptPolicy, Prompt, role="admin", quick=True)
 def set_prompt_policy(ctx: Context, req: SetPromptPolicy) -> Prompt:
     """Set the labels only approved versions may get (creating the prompt if needed)."""
     name = check_prompt_name(req.name)

@@ -93,7 +93,7 @@ def update_registered_model(ctx: Context, req: UpdateRegisteredModel) -> Registe
     return model_message(ctx, load_model_row(ctx, req.name))
 
 
-@operations.post("/registered-models/delete", ModelName, Empty)
+@operations.post("/registered-models/delete", ModelName, Empty, role="admin")
 def delete_registered_model(ctx: Context, req: ModelName) -> Empty:
     """Delete a model, its versions, tags, aliases and files. The alias history is kept."""
     name = load_model_row(ctx, req.name, lock=True).name

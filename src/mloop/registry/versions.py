@@ -208,7 +208,7 @@ def update_model_version(ctx: Context, req: UpdateModelVersion) -> ModelVersion:
     return version_message(ctx, req.name, req.version)
 
 
-@operations.post("/model-versions/delete", ModelVersionRef, Empty)
+@operations.post("/model-versions/delete", ModelVersionRef, Empty, role="admin")
 def delete_model_version(ctx: Context, req: ModelVersionRef) -> Empty:
     """Delete a version: its aliases are removed (and logged), its files deleted.
 

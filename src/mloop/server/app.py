@@ -63,6 +63,7 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         setattr(app.state, name, value)
     for surface in surfaces:
         app.include_router(templated_routes(surface))
+    app.state.surfaces = surfaces
     components: dict[str, Any] = {}
     _document_operations(app, documentation_routes(operations, components), components)
 

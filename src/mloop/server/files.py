@@ -54,6 +54,7 @@ def file_routes(routes: Iterable[FileRoute], runtime: Runtime, auth: Authenticat
             route.method,
             route.path,
             (_upload if route.is_upload else _download)(route, runtime, auth),
+            route.role,
             name=route.name,
             is_async=True,
             large_body=route.is_upload,

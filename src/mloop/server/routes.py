@@ -115,6 +115,7 @@ def operations_surface(
             op.method,
             op.path,
             _OperationHandler(op, runtime, auth),
+            op.role,
             name=op.name,
             quick=op.quick,
         )

@@ -98,16 +98,22 @@ def artifact_routes(runtime: Runtime, auth: Authenticator) -> list[Route]:
         return StreamingResponse(iter_chunks(handle), media_type="application/octet-stream")
 
     return [
-        Route("GET", ROOT, list_artifacts, name="mlflow-artifacts:list"),
+        Route("GET", ROOT, list_artifacts, "reader", name="mlflow-artifacts:list"),
         Route(
             "PUT",
             ROOT + "/{path:path}",
             upload,
+            "writer",
             name="mlflow-artifacts:upload",
             is_async=True,
             large_body=True,
         ),
         Route(
-            "GET", ROOT + "/{path:path}", download, name="mlflow-artifacts:download", is_async=True
+            "GET",
+            ROOT + "/{path:path}",
+            download,
+            "reader",
+            name="mlflow-artifacts:download",
+            is_async=True,
         ),
     ]

@@ -126,6 +126,7 @@ def _route(runtime: Runtime, auth: Authenticator, prefix: str, endpoint: Endpoin
         endpoint.method,
         prefix + endpoint.path,
         call,
+        endpoint.role,
         name=f"mlflow{endpoint.path}:{endpoint.method}",
         quick=endpoint.quick,
     )
