@@ -126,3 +126,32 @@ def test_too_many_metrics_in_one_batch(http: httpx.Client) -> None:
         json={"run_id": run_id, "params": [{"key": f"p{i}", "value": "v"} for i in range(1001)]},
     )
     assert response.status_code == 400 and _error(response)["field"] == "params"
+
+
+def test_api_docs_need_a_token_when_auth_is_on(settings, runtime) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from mloop.auth.tokens import create_token
+
+    secret = runtime.run(lambda ctx: create_token(ctx, "r", "reader"), write=True)
+    http = TestClient(create_app(runtime, auth_enabled=True))
+    for path in ("/api/openapi.json", "/api/docs"):
+        refused = http.get(path)
+        assert refused.status_code == 401 and _error(refused)["field"] == "Authorization"
+        assert http.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    public = open_runtime(dataclasses.replace(settings, public_api_docs=True))
+    try:
+        open_http = TestClient(create_app(public, auth_enabled=True))
+        assert open_http.get("/api/openapi.json").status_code == 200
+    finally:
+        public.close()
+
+
+def test_public_api_docs_setting_is_read_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mloop.core.config import get_settings
+
+    monkeypatch.setenv("MLOOP_PUBLIC_API_DOCS", "true")
+    assert get_settings().public_api_docs
+    monkeypatch.setenv("MLOOP_PUBLIC_API_DOCS", "maybe")
+    with pytest.raises(ValueError, match="MLOOP_PUBLIC_API_DOCS must be true or false"):
+        get_settings()

@@ -75,7 +75,7 @@ def create(
 
 @app.command("revoke")
 def revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token; running servers refuse it within 5 seconds (they cache checks briefly)."""
     from mloop.auth.tokens import revoke_token
 
     _in_store(lambda ctx: revoke_token(ctx, name), write=True)

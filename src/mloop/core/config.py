@@ -31,6 +31,9 @@ class Settings:
     token: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    # With authentication on, the OpenAPI document and /api/docs need a token unless this is
+    # set (MLOOP_PUBLIC_API_DOCS=true): the document lists every route an attacker could try.
+    public_api_docs: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -63,6 +66,15 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
+def _bool_env(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 def get_settings() -> Settings:
     """Read settings from the environment (read anew on every call; cheap)."""
     home = Path(os.environ.get("MLOOP_HOME") or "~/.mloop").expanduser().resolve()
@@ -75,4 +87,5 @@ def get_settings() -> Settings:
         token=os.environ.get("MLOOP_TOKEN") or None,
         max_request_bytes=_int_env("MLOOP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
         max_artifact_bytes=_int_env("MLOOP_MAX_ARTIFACT_BYTES", DEFAULT_MAX_ARTIFACT_BYTES),
+        public_api_docs=_bool_env("MLOOP_PUBLIC_API_DOCS"),
     )

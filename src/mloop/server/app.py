@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
 from mloop import __version__
@@ -41,9 +42,9 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         title="mloop",
         version=__version__,
         description="Tracking, registry and the rest of the mloop loop over HTTP.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.runtime = runtime
     app.state.auth = auth
@@ -66,6 +67,8 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     app.state.surfaces = surfaces
     components: dict[str, Any] = {}
     _document_operations(app, documentation_routes(operations, components), components)
+
+    _api_docs_routes(app, auth, public=not auth_enabled or runtime.settings.public_api_docs)
 
     @app.get("/health", tags=["server"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -98,6 +101,25 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         large_body_routes=[r for s in surfaces for r in s.routes if r.large_body],
     )
     return app
+
+
+def _api_docs_routes(app: FastAPI, auth: Authenticator, *, public: bool) -> None:
+    """``/api/openapi.json`` and ``/api/docs``; readers only when authentication is on,
+    unless the documentation is made public."""
+
+    def check(request: Request) -> None:
+        if not public:
+            auth.require(request, "reader")
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi_document(request: Request) -> JSONResponse:
+        check(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        check(request)
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="mloop API")
 
 
 def _document_operations(app: FastAPI, routes: list[APIRoute], components: dict[str, Any]) -> None:
