@@ -155,3 +155,18 @@ def test_public_api_docs_setting_is_read_strictly(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("MLOOP_PUBLIC_API_DOCS", "maybe")
     with pytest.raises(ValueError, match="MLOOP_PUBLIC_API_DOCS must be true or false"):
         get_settings()
+
+
+def test_openapi_documents_errors_parameters_and_optional_bodies(http: httpx.Client) -> None:
+    spec = http.get("/api/openapi.json").json()
+    get_run = spec["paths"]["/api/v1/runs/get"]["get"]
+    assert {"400", "401", "403", "404", "409", "413"} <= set(get_run["responses"])
+    run_id = next(p for p in get_run["parameters"] if p["name"] == "run_id")
+    assert run_id["required"] and run_id["schema"]["type"] == "string"
+    create = spec["paths"]["/api/v1/runs/create"]["post"]
+    assert create["requestBody"]["required"] is False  # every field has a default
+    assert http.post("/api/v1/runs/create").status_code == 200
+    log_batch = spec["paths"]["/api/v1/runs/log-batch"]["post"]
+    assert log_batch["requestBody"]["required"] is True
+    error = log_batch["responses"]["400"]["content"]["application/json"]["schema"]
+    assert error["properties"]["error"]["required"] == ["code", "message"]

@@ -124,17 +124,66 @@ def operations_surface(
     return Surface("mloop", [*routes, *extra], _error, _method_not_allowed, documented=True)
 
 
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+            },
+        }
+    },
+}
+
+# What any operation may answer besides success, with mloop's error body.
+_ERROR_STATUSES = {
+    "400": "Invalid request: the error names the field",
+    "401": "A token is needed (authentication is on)",
+    "403": "The token's role may not do this",
+    "404": "Something the request names does not exist",
+    "409": "The request conflicts with what is stored",
+    "413": "The body is over the server's limit",
+}
+
+
 def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
     schema = op.request.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(schema.pop("$defs", {}))
+    errors = {
+        status: {
+            "description": description,
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for status, description in _ERROR_STATUSES.items()
+    }
     if op.method == "GET":
+        properties = schema.get("properties", {})
         return {
             "parameters": [
-                {"name": name, "in": "query", "required": info.is_required(), "schema": {}}
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": info.is_required(),
+                    "schema": properties.get(info.alias or name, {}),
+                }
                 for name, info in op.request.model_fields.items()
-            ]
+            ],
+            "responses": errors,
         }
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    # A request whose fields all have defaults may be sent without a body (as ``{}``).
+    body_required = any(info.is_required() for info in op.request.model_fields.values())
+    return {
+        "requestBody": {
+            "required": body_required,
+            "content": {"application/json": {"schema": schema}},
+        },
+        "responses": errors,
+    }
 
 
 async def _documented_only() -> None:  # pragma: no cover - the dispatcher answers first
