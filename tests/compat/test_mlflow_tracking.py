@@ -170,3 +170,40 @@ def test_sklearn_autolog_without_models(mlflow_server: str) -> None:
     assert seen.data.params["C"] == "0.5"
     assert "training_accuracy_score" in seen.data.metrics
     assert seen.data.tags["estimator_name"] == "LogisticRegression"
+
+
+def test_metric_history_pages_with_mlflow_tokens(
+    mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``metrics/get-history`` honours max_results/page_token and says when more follows;
+    the stock client follows the tokens to the whole history (issue 11)."""
+    from mloop.tracking import ingest
+
+    monkeypatch.setattr(ingest, "MAX_HISTORY_PAGE", 10, raising=False)
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("paged")).info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", float(i), 1000 + i, i) for i in range(25)])
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(25))
+
+    url = f"{mlflow_server}/api/2.0/mlflow/metrics/get-history"
+    steps: list[int] = []
+    params: dict[str, str | int] = {"run_id": run_id, "metric_key": "m", "max_results": 4}
+    for _ in range(20):  # bounded: 25 values in pages of 4 need 7 requests
+        response = httpx.get(url, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        steps += [int(m["step"]) for m in body["metrics"]]
+        if not body.get("next_page_token"):
+            break
+        params["page_token"] = body["next_page_token"]
+    assert steps == list(range(25))
+
+    # Without max_results a page holds at most the page size, and says that more follows.
+    body = httpx.get(url, params={"run_id": run_id, "metric_key": "m"}).json()
+    assert len(body["metrics"]) == 10 and body["next_page_token"]
+
+    for bad in ({"max_results": 0}, {"page_token": "garbage"}):
+        response = httpx.get(url, params={"run_id": run_id, "metric_key": "m", **bad})
+        assert response.status_code == 400
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert next(iter(bad)) in response.json()["message"]

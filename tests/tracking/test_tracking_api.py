@@ -343,3 +343,44 @@ def test_long_param_and_tag_values_are_stored_and_searchable(sdk: str) -> None:
     assert [r.info.run_id for r in found] == [run_b.info.run_id]
     found = client.search_runs([exp_id], f"params.blob IN ('{long_a}', 'other')").runs
     assert [r.info.run_id for r in found] == [run_a.info.run_id]
+
+
+def test_metric_history_is_paged_never_truncated(sdk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history longer than one page comes back whole from the SDK, and a single page
+    says that more follows (issue 11: it used to stop at 100,000 values without a word)."""
+    from mloop.client.entities import Metric
+    from mloop.tracking import ingest
+
+    monkeypatch.setattr(ingest, "MAX_HISTORY_PAGE", 10, raising=False)
+    client = mloop.Client()
+    run_id = client.create_run().info.run_id
+    # Logged out of order, in two batches: pages follow (step, timestamp), not arrival.
+    client.log_batch(run_id, metrics=[Metric("m", float(i), 1000 + i, i) for i in range(25, 5, -1)])
+    client.log_batch(run_id, metrics=[Metric("m", float(i), 1000 + i, i) for i in range(6)])
+
+    history = client.get_metric_history(run_id, "m")
+    assert [p.step for p in history] == list(range(26))
+
+    first = client.call("get_metric_history", run_id=run_id, key="m", max_results=4)
+    assert [p.step for p in first.metrics] == [0, 1, 2, 3]
+    assert first.next_page_token, "a partial history must say that more follows"
+    rest = client.call(
+        "get_metric_history", run_id=run_id, key="m", page_token=first.next_page_token
+    )
+    assert [p.step for p in rest.metrics] == list(range(4, 14))  # capped at the page size
+    assert rest.next_page_token
+    big = client.call(
+        "get_metric_history",
+        run_id=run_id,
+        key="m",
+        max_results=100,
+        page_token=rest.next_page_token,
+    )
+    assert [p.step for p in big.metrics] == list(range(14, 24))  # max_results is capped too
+    last = client.call("get_metric_history", run_id=run_id, key="m", page_token=big.next_page_token)
+    assert [p.step for p in last.metrics] == [24, 25]
+    assert last.next_page_token is None
+
+    with pytest.raises(ValidationError, match="page_token") as info:
+        client.call("get_metric_history", run_id=run_id, key="m", page_token="not-a-token")
+    assert info.value.field == "page_token"

@@ -207,8 +207,17 @@ class TrackingClient(BaseClient):
         self.call("log_inputs", run_id=run_id, datasets=list(datasets))
 
     def get_metric_history(self, run_id: str, key: str) -> list[s.MetricPoint]:
+        """Every value of the metric, in step order: the pages of the history, followed."""
         self.flush()
-        return list(self.call("get_metric_history", run_id=run_id, key=key).metrics)
+        points: list[s.MetricPoint] = []
+        token: str | None = None
+        while True:
+            page = self.call("get_metric_history", run_id=run_id, key=key, page_token=token)
+            points.extend(page.metrics)
+            # Each token points past the page it came with, so this ends.
+            if not page.next_page_token or not page.metrics:
+                return points
+            token = page.next_page_token
 
     def flush(self) -> None:
         """Wait until metrics queued in the background are stored."""

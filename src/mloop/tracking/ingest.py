@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
 
 from mloop.core.errors import ConflictError, ValidationError
+from mloop.core.naming import decode_page_token, encode_page_token
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
 from mloop.core.validation import (
@@ -36,6 +37,9 @@ from mloop.tracking.schemas import (
 
 if TYPE_CHECKING:
     from mloop.tracking.metric_codec import KeySeries
+
+# The most values one page of a metric history holds (a module value so tests can lower it).
+MAX_HISTORY_PAGE = 100_000
 
 # Built once (see runs._RUN_BY_ID); the key lists expand at execution time.
 _PARAMS_BY_KEY = select(t.params.c.key, t.params.c.value).where(
@@ -303,7 +307,13 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
 
 @operations.get("/metrics/history", GetMetricHistory, MetricHistory)
 def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
-    """Every value logged for one metric of a run, ordered by step then time."""
+    """One page of the values logged for a metric of a run, ordered by step then time.
+
+    A page holds at most ``MAX_HISTORY_PAGE`` values; ``next_page_token`` is set whenever
+    more follow, so a long history is never returned cut short as if it were whole.
+    """
+    limit = min(req.max_results or MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)
+    offset = decode_page_token(req.page_token)
     load_run_row(ctx, req.run_id)
     chunks = ctx.conn.execute(
         select(
@@ -319,14 +329,16 @@ def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
     steps, stamps, values = metric_codec.decode(
         [(c.step_data, c.timestamp_data, c.value_data) for c in chunks]
     )
-    n = min(req.max_results, steps.size)
+    end = min(offset + limit, steps.size)
+    page = slice(offset, end)
     return MetricHistory(
         metrics=[
             MetricPoint(key=req.key, value=v, step=st, timestamp=ts)
             for st, ts, v in zip(
-                steps[:n].tolist(), stamps[:n].tolist(), values[:n].tolist(), strict=True
+                steps[page].tolist(), stamps[page].tolist(), values[page].tolist(), strict=True
             )
-        ]
+        ],
+        next_page_token=encode_page_token(end) if end < steps.size else None,
     )
 
 

@@ -196,9 +196,12 @@ class LogInputs(Message):
 
 
 class GetMetricHistory(Message):
+    """One page of a metric's history; ``max_results`` above the page size is reduced to it."""
+
     run_id: str
     key: str
-    max_results: int = Field(default=100_000, ge=1, le=1_000_000)
+    max_results: int | None = Field(default=None, ge=1, le=1_000_000)
+    page_token: str | None = None
 
 
 class MetricPoint(Message):
@@ -210,6 +213,8 @@ class MetricPoint(Message):
 
 class MetricHistory(Message):
     metrics: list[MetricPoint]
+    # Set when the history goes on: pass it as page_token for the next page.
+    next_page_token: str | None = None
 
 
 # -- artifacts ---------------------------------------------------------------------------

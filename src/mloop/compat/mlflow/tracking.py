@@ -303,13 +303,23 @@ def log_inputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_metric_history(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """One page of the history; ``next_page_token`` says more follows (MLflow's client pages)."""
+    max_results = integer(body, "max_results")
+    if max_results is not None and max_results <= 0:
+        raise ValidationError(
+            f"max_results must be a positive integer, got {max_results}", field="max_results"
+        )
     req = s.GetMetricHistory(
         run_id=_run_id(body),
         key=text(body, "metric_key") or "",
-        max_results=integer(body, "max_results", 100_000) or 100_000,
+        max_results=min(max_results, 1_000_000) if max_results else None,
+        page_token=text(body, "page_token", required=False) or None,
     )
     history = ingest.get_metric_history(ctx, req)
-    return {"metrics": [p.metric(m) for m in history.metrics]}
+    answer: dict[str, Any] = {"metrics": [p.metric(m) for m in history.metrics]}
+    if history.next_page_token:
+        answer["next_page_token"] = history.next_page_token
+    return answer
 
 
 _MODEL_HISTORY_TAG = "mlflow.log-model.history"
