@@ -33,6 +33,7 @@ from mloop.core.errors import ValidationError
 from mloop.llm.cache.config import CacheBackendConfig, CacheConfig
 from mloop.llm.cost.config import BudgetConfig, RateLimitConfig
 from mloop.llm.guardrails.config import GuardrailsConfig
+from mloop.llm.redis_client import RedisPoolConfig
 
 ProviderKind = Literal[
     "openai", "anthropic", "azure", "openai_compatible", "local_embeddings", "simulated"
@@ -136,6 +137,9 @@ class GatewayConfig(BaseModel):
     # Several gateway replicas share rate limits and budget counters through this Redis
     # (``redis://127.0.0.1:6379/0``); without it each process counts on its own.
     redis_url: str | None = None
+    # The connection pools of the Redis clients (``redis_url`` and a Redis ``cache_backend``):
+    # size, waits and timeouts; see mloop.llm.redis_client.
+    redis_pool: RedisPoolConfig = Field(default_factory=RedisPoolConfig)
     # Price overrides, a file in the format of mloop/llm/cost/prices.yaml.
     prices_path: str | None = None
 

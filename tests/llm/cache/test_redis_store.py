@@ -141,9 +141,11 @@ def test_vectors_survive_a_new_store_and_expire(prefix: str) -> None:
 def test_unreachable_redis_is_a_miss_not_an_error(prefix: str) -> None:
     async def body(store: RedisCacheStore) -> None:
         assert await store.get(CacheKey("n", "k")) is None
+        # Known down now: the write is skipped without trying Redis again.
+        assert store.health.is_down
         assert not await store.put(CacheKey("n", "k"), _entry(), ttl=60)
         stats = await store.stats()
-        assert stats.errors == 2 and stats.entries == -1
+        assert (stats.errors, stats.misses, stats.writes, stats.entries) == (1, 1, 0, -1)
 
     # port 1 on loopback: nothing listens there
     run(lambda: RedisCacheStore.from_url("redis://127.0.0.1:1/0", key_prefix=prefix), body)

@@ -6,6 +6,12 @@ pressure is Redis's ``maxmemory-policy`` (``allkeys-lru`` or ``volatile-ttl`` su
 Semantic-cache vectors live beside it in ``<prefix>-vec:<namespace>:<fingerprint>`` (a hash
 of scope and float32 bytes, same TTL) and a sorted set ``<prefix>-vec:<namespace>`` of
 fingerprints scored by expiry, so a restarted replica can reload them.
+
+The client comes from :func:`mloop.llm.redis_client.open_redis` (a pool that waits for a free
+connection, with timeouts). When Redis fails or is slow, reads answer a miss and writes are
+skipped; after a failure the store leaves Redis alone for ``down_seconds`` (one warning per
+outage, see :class:`~mloop.llm.redis_client.RedisHealth`), so an outage costs the requests
+no waiting.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from mloop.llm.cache.store import (
     vector_bytes,
     vector_from_bytes,
 )
+from mloop.llm.redis_client import RedisHealth, RedisPoolConfig, open_redis
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,8 @@ _SCAN_BATCH = 500
 
 class RedisCacheStore(CacheStore):
     """Cached answers in Redis; see the module docstring. Errors of Redis itself (down,
-    timeouts) become misses and refused writes, counted in ``stats().errors``."""
+    timeouts, no free connection) become misses and skipped writes, counted in
+    ``stats().errors``."""
 
     def __init__(
         self,
@@ -49,19 +57,24 @@ class RedisCacheStore(CacheStore):
         key_prefix: str = "mloop:cache",
         max_body_bytes: int = 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        health: RedisHealth | None = None,
     ) -> None:
         self.client = client
+        self.health = health or RedisHealth("response cache", "cache misses")
         self.key_prefix = key_prefix
         self.max_body_bytes = max_body_bytes
         self._clock = clock
         self._stats = CacheStats(backend="redis")
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> RedisCacheStore:
-        """A store on a new client for ``url`` (``redis://host:6379/0``). Short timeouts:
-        a slow cache must not slow every request down."""
-        client = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=1.0)
-        return cls(client, **kwargs)
+    def from_url(
+        cls, url: str, *, pool: RedisPoolConfig | None = None, **kwargs: Any
+    ) -> RedisCacheStore:
+        """A store on a new client for ``url`` (``redis://host:6379/0``), its connection pool
+        sized and timed by ``pool``."""
+        pool = pool or RedisPoolConfig()
+        health = RedisHealth("response cache", "cache misses", down_seconds=pool.down_seconds)
+        return cls(open_redis(url, pool), health=health, **kwargs)
 
     def _key(self, key: CacheKey) -> str:
         return f"{self.key_prefix}:{key.namespace}:{key.fingerprint}"
@@ -73,13 +86,17 @@ class RedisCacheStore(CacheStore):
         return f"{self.key_prefix}-vec:{namespace}"
 
     async def get(self, key: CacheKey) -> CacheEntry | None:
+        if not self.health.available():
+            self._stats.misses += 1
+            return None
         try:
             raw = await self.client.get(self._key(key))
         except RedisError as exc:
-            log.warning("cache read failed, answering a miss: %s", exc)
+            self.health.failed(exc)  # logs the first failure of an outage
             self._stats.errors += 1
             self._stats.misses += 1
             return None
+        self.health.succeeded()
         entry = _decode(raw) if raw is not None else None
         if entry is None or entry.expires <= self._clock():
             if raw is not None and entry is None:
@@ -112,17 +129,20 @@ class RedisCacheStore(CacheStore):
         if len(data) > self.max_body_bytes:
             self._stats.refused_oversized += 1
             return False
+        if not self.health.available():
+            return False
         try:
             await self.client.set(self._key(key), data, ex=_seconds(ttl))
         except RedisError as exc:
-            log.warning("cache write failed: %s", exc)
+            self.health.failed(exc)
             self._stats.errors += 1
             return False
+        self.health.succeeded()
         self._stats.writes += 1
         return True
 
     async def put_vector(self, key: CacheKey, scope: str, vector: np.ndarray, ttl: float) -> None:
-        if not valid_ttl(ttl):
+        if not valid_ttl(ttl) or not self.health.available():
             return
         seconds = _seconds(ttl)
         try:
@@ -136,7 +156,7 @@ class RedisCacheStore(CacheStore):
                 )
                 await pipe.execute()
         except RedisError as exc:
-            log.warning("semantic cache write failed: %s", exc)
+            self.health.failed(exc)
             self._stats.errors += 1
 
     async def load_vectors(self, namespace: str, limit: int) -> list[StoredVector]:

@@ -3,6 +3,14 @@
 
 One Lua script per request checks and counts atomically, in hashes ``<prefix>:<token>:req`` /
 ``:tok`` of slot -> count.
+
+When Redis fails or is slow (no reply within the pool's timeouts), the limiter falls back to
+this process's own counters (:class:`~mloop.llm.cost.memory_ratelimit.InMemoryRateLimiter`)
+with one logged warning per outage, and leaves Redis alone for the health's ``down_seconds``
+before trying it again (:class:`~mloop.llm.redis_client.RedisHealth`). During an outage each
+replica enforces the limits on its own, so the replicas together admit up to their number
+times the limit. Token counts are kept locally too, so the local windows are current when an
+outage begins.
 """
 
 from __future__ import annotations
@@ -13,7 +21,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from redis.exceptions import RedisError
+
 from mloop.llm.cost.config import RateLimitConfig
+from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
 from mloop.llm.cost.ratelimit import (
     NO_LIMIT,
     WINDOW_SECONDS,
@@ -21,6 +32,7 @@ from mloop.llm.cost.ratelimit import (
     RateLimitStatus,
     refusal,
 )
+from mloop.llm.redis_client import RedisHealth
 
 if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
     import redis.asyncio as aioredis
@@ -86,7 +98,8 @@ class RedisRateLimiter:
     """Rate limits shared by every replica that uses the same Redis and ``prefix``.
 
     ``clock`` gives the time in seconds passed to Redis (replicas' clocks must agree to
-    about a second, as NTP keeps them).
+    about a second, as NTP keeps them). ``health`` decides when Redis is tried (see the
+    module docstring).
     """
 
     def __init__(
@@ -96,8 +109,12 @@ class RedisRateLimiter:
         *,
         prefix: str = "mloop:ratelimit",
         clock: Callable[[], float] = time.time,
+        health: RedisHealth | None = None,
     ) -> None:
+        limits = list(limits)
         self._limits = LimitTable(limits)
+        self._local = InMemoryRateLimiter(limits, clock=clock)
+        self.health = health or RedisHealth("rate limits", "this process's own counters")
         self.client = client
         self.prefix = prefix
         self._clock = clock
@@ -108,22 +125,30 @@ class RedisRateLimiter:
         return f"{self.prefix}:{token_name}:req", f"{self.prefix}:{token_name}:tok"
 
     async def acquire(self, token_name: str) -> RateLimitStatus:
-        """Admit one request of ``token_name`` or raise ``RateLimitedError``."""
+        """Admit one request of ``token_name`` or raise ``RateLimitedError``; counted in
+        this process alone while Redis is unavailable."""
         limit = self._limits.limit_for(token_name)
         if limit is None:
             return NO_LIMIT
-        result = cast(
-            "list[Any]",
-            await self._script(
-                keys=list(self._keys(token_name)),
-                args=[
-                    repr(self._clock()),
-                    limit.requests_per_minute or 0,
-                    limit.tokens_per_minute or 0,
-                    WINDOW_SECONDS,
-                ],
-            ),
-        )
+        if not self.health.available():
+            return await self._local.acquire(token_name)
+        try:
+            result = cast(
+                "list[Any]",
+                await self._script(
+                    keys=list(self._keys(token_name)),
+                    args=[
+                        repr(self._clock()),
+                        limit.requests_per_minute or 0,
+                        limit.tokens_per_minute or 0,
+                        WINDOW_SECONDS,
+                    ],
+                ),
+            )
+        except RedisError as exc:
+            self.health.failed(exc)  # logs the first failure of an outage
+            return await self._local.acquire(token_name)
+        self.health.succeeded()
         if int(result[0]) == 1:
             requests_left, tokens_left = int(result[1]), int(result[2])
             return RateLimitStatus(
@@ -135,9 +160,13 @@ class RedisRateLimiter:
 
     def record_tokens(self, token_name: str, n: int) -> None:
         """Count the ``n`` tokens a finished call of ``token_name`` used, written to Redis in
-        the background (the answer is not held up by the write). Needs a running loop."""
+        the background (the answer is not held up by the write), and in this process's
+        counters (used while Redis is unavailable). Needs a running loop."""
         limit = self._limits.limit_for(token_name)
         if limit is None or limit.tokens_per_minute is None or n <= 0:
+            return
+        self._local.record_tokens(token_name, n)
+        if not self.health.available():
             return
         task = asyncio.get_running_loop().create_task(self._add_tokens(token_name, int(n)))
         self._pending.add(task)  # a reference, so the task is not collected mid-flight
@@ -145,10 +174,13 @@ class RedisRateLimiter:
 
     async def _add_tokens(self, token_name: str, n: int) -> None:
         key = self._keys(token_name)[1]
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, str(math.floor(self._clock())), n)
-            pipe.expire(key, WINDOW_SECONDS + 1)
-            await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hincrby(key, str(math.floor(self._clock())), n)
+                pipe.expire(key, WINDOW_SECONDS + 1)
+                await pipe.execute()
+        except RedisError as exc:
+            self.health.failed(exc)  # the count stays in the local window only
 
     async def flush(self) -> None:
         """Wait for the token counts still being written."""

@@ -23,7 +23,6 @@ from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
 from mloop.llm.cost.budgets import BudgetGuard, RedisBudgetCounters
 from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
 from mloop.llm.cost.ratelimit import RateLimiter
-from mloop.llm.cost.redis_ratelimit import RedisRateLimiter
 from mloop.llm.cost.spend import current_spend
 from mloop.llm.gateway.caching import GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
@@ -88,7 +87,7 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
     config = config or load_config(runtime)
     providers = build_providers(config, runtime)
     router = Router(providers, config.routes)
-    store = open_cache_store(config.cache_backend, runtime.settings.home)
+    store = open_cache_store(config.cache_backend, runtime.settings.home, config.redis_pool)
     semantic = {}
     for name, route in config.routes.items():
         settings = (route.cache or config.cache).semantic
@@ -107,10 +106,23 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
         semantic,
     )
     redis_client = None
+    rate_limits: RateLimiter
     if config.redis_url:
-        import redis.asyncio as aioredis
+        # Imported on use: redis is an optional extra.
+        from mloop.llm.cost.redis_ratelimit import RedisRateLimiter
+        from mloop.llm.redis_client import RedisHealth, open_redis
 
-        redis_client = aioredis.Redis.from_url(config.redis_url)
+        # A waiting pool sized by redis_pool: the client's default pool raises
+        # MaxConnectionsError beyond its size, which made bursts of requests fail.
+        redis_client = open_redis(config.redis_url, config.redis_pool)
+        health = RedisHealth(
+            "rate limits",
+            "this process's own counters",
+            down_seconds=config.redis_pool.down_seconds,
+        )
+        rate_limits = RedisRateLimiter(config.rate_limits, redis_client, health=health)
+    else:
+        rate_limits = InMemoryRateLimiter(config.rate_limits)
     budgets = BudgetGuard(
         config.budgets,
         shared=RedisBudgetCounters(redis_client) if redis_client is not None else None,
@@ -118,11 +130,6 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
     if config.budgets:
         windows = budgets.windows()
         budgets.load(runtime.run(lambda ctx: current_spend(ctx, windows), write=False))
-    rate_limits: RateLimiter = (
-        RedisRateLimiter(config.rate_limits, redis_client)
-        if redis_client is not None
-        else InMemoryRateLimiter(config.rate_limits)
-    )
     return Gateway(
         config,
         providers,
