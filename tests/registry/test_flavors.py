@@ -218,7 +218,7 @@ def test_pyfunc_from_code_with_an_artifact(
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(code_dir)])
     source.unlink()
     factor.unlink()
-    loaded = mloop.load_model("models:/scaler/1")
+    loaded = mloop.load_model("models:/scaler/1", trusted=True)
     assert loaded.metadata.model_class == f"{module}:Scaler"
     assert loaded.metadata.code_paths == (f"code/{module}.py",)
     pd.testing.assert_frame_equal(
@@ -244,9 +244,9 @@ def test_pyfunc_pickle_needs_trusted(settings: Settings, tmp_path: Path) -> None
         mloop.load_model(tmp_path / "p")
     assert err.value.field == "trusted"
     assert mloop.load_model(tmp_path / "p", trusted=True).predict([1, 2]) == [1, 2]
-    # Saved from code, the class is found by reference.
+    # Saved from code, the class is found by reference; creating it runs code, so trust too.
     mloop.pyfunc.save_model(tmp_path / "c", _Echo, input_example={"q": "hi"})
-    loaded = mloop.load_model(tmp_path / "c")
+    loaded = mloop.load_model(tmp_path / "c", trusted=True)
     assert loaded.predict({"q": "x"}) == {"q": "x"}
     with pytest.raises(ValidationError) as err:
         loaded.predict({"other": 1})

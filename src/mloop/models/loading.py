@@ -73,23 +73,26 @@ def load_model_dir(
 ) -> LoadedModel:
     """Load a local model directory.
 
-    ``trusted``: ``True`` accepts every type in a skops file and allows pickle payloads; a
-    list of type names accepts just those skops types.
+    ``trusted``: ``True`` accepts every type in a skops file, allows pickle payloads and runs
+    the code of Python models (and MLflow pyfunc models); a list of type names accepts just
+    those skops types. Anything that would run code is refused, before any of it runs, unless
+    ``trusted`` is ``True``; ``uri`` names the model in that refusal.
     """
     root = Path(path)
     if not root.is_dir():
         raise ValidationError(f"{root} is not a model directory", field="model_uri")
+    name = uri or str(root)
     if not (root / MODEL_FILE).is_file() and is_mlflow_model_dir(root):
-        return _load_mlflow_dir(root, trusted, uri)
+        return _load_mlflow_dir(root, trusted, name)
     metadata = read_metadata(root)
     if metadata.flavor == "sklearn":
         from mloop.models.sklearn_model import load_estimator
 
-        model = load_estimator(root, metadata, trusted)
+        model = load_estimator(root, metadata, trusted, model=name)
     else:
         from mloop.models.python_model import load_python_model
 
-        model = load_python_model(root, metadata, trusted=trusted)
+        model = load_python_model(root, metadata, trusted=trusted, model=name)
     return LoadedModel(root, metadata, model, uri=uri)
 
 
@@ -100,10 +103,11 @@ class _MlflowPyfuncModel(LoadedModel):
         return model_input
 
 
-def _load_mlflow_dir(root: Path, trusted: bool | Sequence[str], uri: str) -> LoadedModel:
+def _load_mlflow_dir(root: Path, trusted: bool | Sequence[str], name: str) -> LoadedModel:
     metadata = read_mlmodel(root)
     if metadata.flavor == MLFLOW_FLAVOR:
-        return _MlflowPyfuncModel(root, metadata, load_mlflow_pyfunc(root, metadata, trusted), uri)
+        model = load_mlflow_pyfunc(root, metadata, trusted, model=name)
+        return _MlflowPyfuncModel(root, metadata, model, name)
     from mloop.models.sklearn_model import load_estimator
 
-    return LoadedModel(root, metadata, load_estimator(root, metadata, trusted), uri)
+    return LoadedModel(root, metadata, load_estimator(root, metadata, trusted, model=name), name)

@@ -7,12 +7,15 @@ treat it like a native model:
 - scikit-learn models saved with skops (MLflow's default) load natively, under the same
   trust rules as mloop's own; pickled ones need ``trusted=True``;
 - every other flavor loads through ``mlflow.pyfunc`` when the ``mlflow`` package is installed,
-  and only with ``trusted=True``, because MLflow's loaders unpickle and import code.
+  and only with ``trusted=True``, because MLflow's loaders unpickle and import code; bundled
+  code that would hide an importable module is refused, and ``sys.path`` is restored after.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +139,54 @@ def is_mlflow_model_dir(model_dir: str | Path) -> bool:
     return (Path(model_dir) / MLMODEL_FILE).is_file()
 
 
-def load_mlflow_pyfunc(model_dir: Path, metadata: ModelMetadata, trusted: object) -> Any:
-    """An MLflow model of a flavor mloop does not read itself, through ``mlflow.pyfunc``."""
+def _code_dir(model_dir: Path) -> Path | None:
+    """The folder of code the ``python_function`` flavor bundles (``code:`` in MLmodel)."""
+    with open(model_dir / MLMODEL_FILE, "rb") as handle:
+        body = _yaml(handle.read(MAX_METADATA_BYTES + 1), MLMODEL_FILE)
+    code = (body["flavors"].get("python_function") or {}).get("code")
+    if not isinstance(code, str) or not code:
+        return None
+    return resolve_inside(model_dir, clean_relative_path(code, "MLmodel.code"), "MLmodel.code")
+
+
+def _refuse_shadowing(code_dir: Path, model: str) -> None:
+    """MLflow puts ``code_dir`` first on sys.path: refuse names that would hide a module."""
+    import importlib.util
+
+    root = os.path.realpath(code_dir)
+    for entry in sorted(code_dir.iterdir()):
+        name = entry.stem if entry.suffix == ".py" else entry.name
+        if not name.isidentifier() or not (entry.is_dir() or entry.suffix == ".py"):
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        origin = getattr(spec, "origin", None) or ""
+        if spec is not None and not os.path.realpath(origin).startswith(root + os.sep):
+            raise ValidationError(
+                f"model {model} bundles code/{entry.name}, which would replace the module "
+                f"{name!r} ({origin or 'built in'}) for the whole process while MLflow loads "
+                "it; rename that file in the model's code",
+                field="MLmodel.code",
+            )
+
+
+def load_mlflow_pyfunc(
+    model_dir: Path, metadata: ModelMetadata, trusted: object, *, model: str = ""
+) -> Any:
+    """An MLflow model of a flavor mloop does not read itself, through ``mlflow.pyfunc``.
+
+    Needs ``trusted=True``. MLflow prepends the model's ``code`` folder to ``sys.path``;
+    names there that would hide an importable module are refused first, and ``sys.path`` is
+    put back as it was once the model is loaded.
+    """
+    model = model or str(model_dir)
     if trusted is not True:
         raise ValidationError(
-            f"this is an MLflow model ({metadata.serialization}); MLflow's loaders unpickle "
-            "and import its code. Load it with trusted=True only if you trust where it came from",
+            f"model {model} is an MLflow model ({metadata.serialization}); MLflow's loaders "
+            "unpickle and import its code. Nothing was run. If you trust where it came from, "
+            f"load it with trusted=True: mloop.load_model({model!r}, trusted=True)",
             field="trusted",
         )
     try:
@@ -154,4 +199,13 @@ def load_mlflow_pyfunc(model_dir: Path, metadata: ModelMetadata, trusted: object
         ) from None
     if metadata.data is not None:
         resolve_inside(model_dir, metadata.data, "MLmodel.data")
-    return mlflow.pyfunc.load_model(str(model_dir))
+    code_dir = _code_dir(model_dir)
+    if code_dir is not None:
+        _refuse_shadowing(code_dir, model)
+    # MLflow rebinds sys.path to a new list; give everyone the original list back, unchanged.
+    original, saved = sys.path, list(sys.path)
+    try:
+        return mlflow.pyfunc.load_model(str(model_dir))
+    finally:
+        original[:] = saved
+        sys.path = original

@@ -1,11 +1,12 @@
 """The generic Python flavor ("pyfunc"): any class with a ``predict`` method.
 
 By default a model is saved *from code*: ``mloop-model.json`` names the class as
-``module:QualifiedName``, the files listed in ``code_paths`` are copied into ``code/`` and
-put on ``sys.path`` when the model is loaded, and files listed in ``artifacts`` are copied
-into ``artifacts/`` and handed to :meth:`PythonModel.load_context`. Loading imports that
-code, so load models from people you trust. Pickling the instance instead is possible with
-``serialization="pickle", trusted=True``.
+``module:QualifiedName``, the files listed in ``code_paths`` are copied into ``code/``, and
+files listed in ``artifacts`` are copied into ``artifacts/`` and handed to
+:meth:`PythonModel.load_context`. Loading a Python model runs code (its module, its
+constructor, ``load_context``), so it needs ``trusted=True``; the bundled code is imported as
+a private package (:mod:`mloop.models.code_import`), never from ``sys.path``. Pickling the
+instance instead is possible with ``serialization="pickle", trusted=True``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import abc
 import importlib
 import pickle
 import shutil
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from mloop.core.errors import ValidationError
+from mloop.models.code_import import import_model_module
 from mloop.models.io import library_versions, staged_directory
 from mloop.models.metadata import (
     ModelMetadata,
@@ -139,7 +140,7 @@ def save_model(
         )
         if input_example is not None:
             # Predict with the model as it will be loaded, which also proves that it loads.
-            loaded = load_python_model(staging, metadata, trusted=trusted, extend_sys_path=False)
+            loaded = _instantiate(staging, _saved_instance(staging, metadata), metadata)
             try:
                 output = loaded.predict(input_example)
             except Exception as exc:
@@ -159,18 +160,18 @@ def save_model(
     return metadata
 
 
-def _extend_sys_path(model_dir: Path, metadata: ModelMetadata) -> None:
-    for rel in metadata.code_paths:
-        parent = str(resolve_inside(model_dir, rel, "mloop-model.json.code_paths").parent)
-        if parent not in sys.path:
-            sys.path.insert(0, parent)
-    importlib.invalidate_caches()
+def _saved_instance(staging: Path, metadata: ModelMetadata) -> Any:
+    """The model as it will be loaded, from the caller's own code (the class is imported)."""
+    if metadata.serialization == "pickle":
+        with open(staging / str(metadata.data), "rb") as handle:
+            return pickle.load(handle)  # written just now from the caller's object
+    return _new_instance(_import_class(str(metadata.model_class), importlib.import_module))
 
 
-def _import_class(reference: str) -> type:
+def _import_class(reference: str, import_module: Callable[[str], Any]) -> type:
     module_name, _, qualname = reference.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = import_module(module_name)
     except ImportError as exc:
         raise ValidationError(
             f"cannot import {module_name!r} for the model class {reference}: {exc}. Save the "
@@ -189,37 +190,63 @@ def _import_class(reference: str) -> type:
     return target
 
 
+def _new_instance(cls: type) -> Any:
+    try:
+        return cls()
+    except TypeError as exc:
+        raise ValidationError(
+            f"{cls.__module__}:{cls.__qualname__} cannot be created without arguments ({exc}); "
+            "keep its state in artifacts and read them in load_context",
+            field="python_model",
+        ) from exc
+
+
+def refuse_untrusted(metadata: ModelMetadata, model: str) -> None:
+    """Refuse to load a Python model: whatever its serialization, loading runs its code."""
+    if metadata.serialization == "pickle":
+        what = "was saved with pickle, and unpickling it can run arbitrary code"
+    else:
+        code = ", ".join(metadata.code_paths) or "no bundled files"
+        what = (
+            f"is a Python model saved from code (class {metadata.model_class}; {code}), and "
+            "loading it imports and runs that code"
+        )
+    raise ValidationError(
+        f"model {model} {what}. Nothing was run. If you trust where it came from, load it "
+        f"with trusted=True: mloop.load_model({model!r}, trusted=True)",
+        field="trusted",
+    )
+
+
 def load_python_model(
     model_dir: str | Path,
     metadata: ModelMetadata,
     *,
     trusted: bool | Sequence[str] = False,
-    extend_sys_path: bool = True,
+    model: str = "",
 ) -> Any:
-    """Instantiate the model (from code, or unpickled when trusted) and call load_context."""
+    """Instantiate the model (from its code, or unpickled) and call load_context.
+
+    Needs ``trusted=True``: the model's code runs. ``model`` names it in the refusal.
+    """
     root = Path(model_dir)
-    if extend_sys_path:
-        _extend_sys_path(root, metadata)
+    if trusted is not True:
+        refuse_untrusted(metadata, model or str(root))
     if metadata.serialization == "pickle":
-        if trusted is not True:
-            raise ValidationError(
-                "this Python model was saved with pickle, and loading it can run arbitrary "
-                "code. Load it with trusted=True only if you trust where it came from",
-                field="trusted",
-            )
         payload = resolve_inside(root, str(metadata.data), "mloop-model.json.data")
         with open(payload, "rb") as handle:
             instance = pickle.load(handle)  # the caller passed trusted=True
     else:
-        cls = _import_class(str(metadata.model_class))
-        try:
-            instance = cls()
-        except TypeError as exc:
-            raise ValidationError(
-                f"{metadata.model_class} cannot be created without arguments ({exc}); keep its "
-                "state in artifacts and read them in load_context",
-                field="python_model",
-            ) from exc
+        cls = _import_class(
+            str(metadata.model_class),
+            lambda name: import_model_module(root, metadata.code_paths, name),
+        )
+        instance = _new_instance(cls)
+    return _instantiate(root, instance, metadata)
+
+
+def _instantiate(root: Path, instance: Any, metadata: ModelMetadata) -> Any:
+    """Check ``predict`` and hand ``load_context`` the model's artifacts."""
     if not callable(getattr(instance, "predict", None)):
         raise ValidationError(
             f"{type(instance).__name__} has no predict method", field="mloop-model.json.model_class"

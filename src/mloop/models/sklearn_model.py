@@ -81,14 +81,21 @@ def untrusted_types(model_dir: str | Path, metadata: ModelMetadata) -> list[str]
     return list(sio.get_untrusted_types(file=payload))
 
 
-def load_estimator(model_dir: str | Path, metadata: ModelMetadata, trusted: Trusted = False) -> Any:
-    """The estimator stored in a model directory, refusing what is not trusted."""
+def load_estimator(
+    model_dir: str | Path, metadata: ModelMetadata, trusted: Trusted = False, *, model: str = ""
+) -> Any:
+    """The estimator stored in a model directory, refusing what is not trusted.
+
+    ``model`` names the model in the refusal (the directory when empty).
+    """
+    model = model or str(model_dir)
     payload = resolve_inside(Path(model_dir), str(metadata.data), "mloop-model.json.data")
     if metadata.serialization == "pickle":
         if trusted is not True:
             raise ValidationError(
-                "this model was saved with pickle, and loading it can run arbitrary code. "
-                "Load it with trusted=True only if you trust where it came from",
+                f"model {model} was saved with pickle, and loading it can run arbitrary code. "
+                "Nothing was run. If you trust where it came from, load it with trusted=True: "
+                f"mloop.load_model({model!r}, trusted=True)",
                 field="trusted",
             )
         with open(payload, "rb") as handle:
@@ -103,7 +110,7 @@ def load_estimator(model_dir: str | Path, metadata: ModelMetadata, trusted: Trus
         refused = [t for t in found if t not in allowed]
         if refused:
             raise ValidationError(
-                f"the model file contains types that are not trusted by default: {refused}. "
+                f"model {model} contains types that are not trusted by default: {refused}. "
                 "Loading them can run their code. Inspect them, then load with "
                 f"trusted={refused!r} (or trusted=True to accept every type in this file)",
                 field="trusted",
