@@ -5,6 +5,10 @@ carries a ``batch_id`` so the server stores it once even when it is sent twice. 
 server cannot be reached, batches are written to a spool directory (one JSON file each,
 written then renamed) and replayed once the server answers again, by this process or
 the next one that talks to the same server. A metric is never dropped silently.
+
+The end of a run (its status and end time) can be spooled too, as a batch of its last
+metrics; spool files are replayed in the order they were written, so the replay stores a
+run's metrics before it finishes the run.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from mloop.core.errors import (
     ConflictError,
@@ -32,7 +36,19 @@ log = logging.getLogger("mloop.client")
 # Errors that mean "this batch will never be accepted"; anything else is retried later.
 _REFUSALS = (ConflictError, NotFoundError, PayloadTooLargeError, ValidationError)
 
-SendFn = Callable[[str, list[MetricIn], str], None]
+
+class SendFn(Protocol):
+    """Sends one batch; ``end_status``/``end_time`` also end the run, in the same request."""
+
+    def __call__(
+        self,
+        run_id: str,
+        metrics: list[MetricIn],
+        batch_id: str,
+        end_status: str | None = None,
+        end_time: int | None = None,
+    ) -> None: ...
+
 
 MAX_BATCH = 10_000
 FLUSH_INTERVAL_S = 0.2
@@ -49,6 +65,14 @@ class MetricBatcher:
         self._count = 0
         self._in_flight = 0
         self._cond = threading.Condition()
+        # One replay at a time, so that the worker's and flush()'s replays neither send a
+        # batch twice nor race for the same file. Re-entrant, so that a replay started
+        # from inside a send (a callback that flushes) goes on instead of deadlocking.
+        self._replay_lock = threading.RLock()
+        # Spool file names start with a time that only grows here, so that sorting them
+        # gives the order they were written in even when the clock is coarse or steps back.
+        self._stamp_lock = threading.Lock()
+        self._last_stamp = 0
         self._closed = False
         self._offline_since: float | None = None
         self._thread: threading.Thread | None = None
@@ -101,9 +125,21 @@ class MetricBatcher:
             self._replay_spool()
         return taken
 
-    def spool(self, run_id: str, metrics: list[MetricIn]) -> None:
-        """Keep metrics on disk for a later replay."""
-        self._spool(run_id, metrics, new_id())
+    def spool(
+        self,
+        run_id: str,
+        metrics: list[MetricIn],
+        end_status: str | None = None,
+        end_time: int | None = None,
+    ) -> Path:
+        """Keep metrics (and, with ``end_status``, the end of the run) on disk for a later
+        replay, after every batch spooled before; returns the file."""
+        end = {"end_status": end_status, "end_time": end_time} if end_status else {}
+        return self._spool(run_id, metrics, new_id(), end=end)
+
+    def replay(self) -> None:
+        """Send what the spool holds now, in order, stopping at the first failure."""
+        self._replay_spool()
 
     def spooled_batches(self) -> list[Path]:
         if not self.spool_dir.is_dir():
@@ -184,15 +220,25 @@ class MetricBatcher:
             self._offline_since = time.monotonic()
             self._spool(run_id, metrics, batch_id)
 
-    def _spool(self, run_id: str, metrics: list[MetricIn], batch_id: str, folder: str = "") -> None:
+    def _spool(
+        self,
+        run_id: str,
+        metrics: list[MetricIn],
+        batch_id: str,
+        folder: str = "",
+        end: dict[str, Any] | None = None,
+    ) -> Path:
         target_dir = self.spool_dir / folder if folder else self.spool_dir
         target_dir.mkdir(parents=True, exist_ok=True)
         body = {
             "run_id": run_id,
             "batch_id": batch_id,
             "metrics": [m.model_dump(mode="json") for m in metrics],
+            **(end or {}),
         }
-        name = f"{time.time_ns()}-{batch_id}.json"
+        with self._stamp_lock:
+            self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
+            name = f"{self._last_stamp}-{batch_id}.json"
         tmp = target_dir / f".{name}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(body, handle)
@@ -201,8 +247,13 @@ class MetricBatcher:
         os.replace(tmp, target_dir / name)
         if not folder:
             self._maybe_spooled = True
+        return target_dir / name
 
     def _replay_spool(self) -> None:
+        with self._replay_lock:
+            self._replay_files()
+
+    def _replay_files(self) -> None:
         pending = self.spooled_batches()
         if not pending:
             self._maybe_spooled = False
@@ -210,11 +261,19 @@ class MetricBatcher:
             try:
                 body = json.loads(path.read_text(encoding="utf-8"))
                 metrics = [MetricIn.model_validate(m) for m in body["metrics"]]
+            except FileNotFoundError:
+                continue  # sent and removed by a replay nested in a send (see _replay_lock)
             except (OSError, ValueError, KeyError):
                 log.error("unreadable spool file %s left in place", path)
                 continue
             try:
-                self._send(body["run_id"], metrics, body["batch_id"])
+                self._send(
+                    body["run_id"],
+                    metrics,
+                    body["batch_id"],
+                    end_status=body.get("end_status"),
+                    end_time=body.get("end_time"),
+                )
             except _REFUSALS as exc:
                 log.error("mloop server refused spooled batch %s: %s", path.name, exc)
                 rejected = self.spool_dir / "rejected"

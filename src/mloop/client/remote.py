@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -19,8 +20,11 @@ from mloop.core.errors import MloopError, ServiceUnavailableError
 from mloop.core.files import FileRoute
 from mloop.core.ids import new_id
 from mloop.core.operations import Operation
+from mloop.core.timeutil import now_ms
 from mloop.domains import find_operation
 from mloop.tracking.schemas import LogBatch, MetricColumns, MetricIn
+
+log = logging.getLogger("mloop.client")
 
 Req = TypeVar("Req", bound=BaseModel)
 Resp = TypeVar("Resp", bound=BaseModel)
@@ -148,13 +152,27 @@ class _BatchedMetrics:
         self.batcher.flush()
 
     def end_run(self, run_id: str, status: str, end_time: int | None) -> None:
+        """Send the run's queued metrics with its end; when the server is away, spool
+        them together, after the batches spooled before, and warn where they are kept."""
         pending = self.batcher.drain(run_id)
-        try:
-            self._backend._send_batch(run_id, pending, new_id(), status, end_time)
-        except ServiceUnavailableError:
-            if pending:
-                self.batcher.spool(run_id, pending)  # kept on disk, replayed later
-            raise
+        end_time = end_time if end_time is not None else now_ms()  # when it ended, not replayed
+        if self.batcher.spooled_batches():
+            self.batcher.replay()  # earlier batches must reach the server first
+        if not self.batcher.spooled_batches():
+            try:
+                self._backend._send_batch(run_id, pending, new_id(), status, end_time)
+                return
+            except ServiceUnavailableError:
+                pass
+        path = self.batcher.spool(run_id, pending, end_status=status, end_time=end_time)
+        log.warning(
+            "mloop server at %s unreachable: run %s ends as %s when the batches kept in %s "
+            "are sent, by this process or the next one that talks to that server",
+            self._backend.uri,
+            run_id,
+            status,
+            path.parent,
+        )
 
     def close(self) -> None:
         self.batcher.close()
