@@ -384,3 +384,21 @@ def test_metric_history_is_paged_never_truncated(sdk: str, monkeypatch: pytest.M
     with pytest.raises(ValidationError, match="page_token") as info:
         client.call("get_metric_history", run_id=run_id, key="m", page_token="not-a-token")
     assert info.value.field == "page_token"
+
+
+def test_log_artifacts_uploads_nothing_when_the_tree_has_a_symlink(
+    sdk: str, tmp_path: Path
+) -> None:
+    """The whole tree is checked before the first upload: all or nothing (issue 11)."""
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    (tree / "a" / "model.txt").write_text("weights")
+    (tree / "b.txt").write_text("notes")
+    (tree / "z").mkdir()
+    (tree / "z" / "link").symlink_to(tree / "b.txt")  # reached after the files above
+    client = mloop.Client()
+    run_id = client.create_run().info.run_id
+    with pytest.raises(ValidationError, match="symbolic link") as info:
+        client.log_artifacts(run_id, tree)
+    assert info.value.field == "local_dir" and "z/link" in str(info.value)
+    assert client.list_artifacts(run_id) == []

@@ -28,6 +28,25 @@ def _columns(metrics: list[Metric | s.MetricIn], default_ts: int) -> s.MetricCol
     )
 
 
+def _tree_files(root: Path) -> list[Path]:
+    """The regular files under ``root`` in a stable order; raises on the first symlink or
+    special file, before anything is uploaded."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]):
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise ValidationError(
+                    f"{path} is a symbolic link; copy the file it points to instead",
+                    field="local_dir",
+                )
+            if not path.is_file():  # a FIFO or device would block or never end
+                raise ValidationError(f"{path} is not a regular file", field="local_dir")
+            files.append(path)
+    return files
+
+
 class TrackingClient(BaseClient):
     """Experiments, runs and artifacts, embedded or remote depending on ``tracking_uri``."""
 
@@ -238,26 +257,18 @@ class TrackingClient(BaseClient):
     def log_artifacts(
         self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
     ) -> list[s.ArtifactFile]:
-        """Upload a directory tree. Symlinks are refused rather than followed."""
+        """Upload a directory tree, all or nothing: symlinks (refused rather than followed)
+        and other files that are not regular are found before the first upload."""
         root = Path(local_dir)
         if not root.is_dir():
             raise ValidationError(f"{root} is not a directory", field="local_dir")
         prefix = clean_relative_path(artifact_path, "artifact_path") if artifact_path else ""
+        files = _tree_files(root)
         stored = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(
-                filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
-            ):
-                path = Path(dirpath) / name
-                if path.is_symlink():
-                    raise ValidationError(
-                        f"{path} is a symbolic link; copy the file it points to instead",
-                        field="local_dir",
-                    )
-                rel = path.relative_to(root).as_posix()
-                dest = f"{prefix}/{rel}" if prefix else rel
-                stored.append(self._upload_artifact(run_id, dest, path))
+        for path in files:
+            rel = path.relative_to(root).as_posix()
+            dest = f"{prefix}/{rel}" if prefix else rel
+            stored.append(self._upload_artifact(run_id, dest, path))
         return stored
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[s.ArtifactFile]:
