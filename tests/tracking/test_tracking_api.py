@@ -402,3 +402,17 @@ def test_log_artifacts_uploads_nothing_when_the_tree_has_a_symlink(
         client.log_artifacts(run_id, tree)
     assert info.value.field == "local_dir" and "z/link" in str(info.value)
     assert client.list_artifacts(run_id) == []
+
+
+def test_artifact_listings_do_not_reveal_server_paths(sdk: str, tmp_path: Path) -> None:
+    """``root_uri`` is the run's store-relative artifact URI, as in its run info, never the
+    server's absolute path (issue 11)."""
+    (tmp_path / "f.txt").write_text("x")
+    client = mloop.Client()
+    run = client.create_run()
+    client.log_artifact(run.info.run_id, tmp_path / "f.txt", artifact_path="d")
+    for op in ("list_artifacts", "walk_artifacts"):
+        listing = client.call(op, run_id=run.info.run_id, path="d")
+        assert listing.root_uri == run.info.artifact_uri, op
+        assert not listing.root_uri.startswith("/"), op
+        assert [f.path for f in listing.files] == ["d/f.txt"], op

@@ -60,7 +60,7 @@ def walk_artifacts(ctx: Context, req: ListArtifacts) -> ArtifactList:
     for entry in ctx.artifacts.walk(base):
         rel = entry.path[len(root) :].lstrip("/")
         files.append(ArtifactFile(path=rel, is_dir=False, size=entry.size, sha256=hashes.get(rel)))
-    return ArtifactList(root_uri=ctx.artifacts.uri(root), files=files)
+    return ArtifactList(root_uri=root, files=files)
 
 
 def _hashes(ctx: Context, run_id: str) -> dict[str, str]:
@@ -87,4 +87,4 @@ def list_artifacts(ctx: Context, req: ListArtifacts) -> ArtifactList:
                 sha256=None if entry.is_dir else hashes.get(rel),
             )
         )
-    return ArtifactList(root_uri=ctx.artifacts.uri(root), files=files)
+    return ArtifactList(root_uri=root, files=files)

@@ -233,5 +233,6 @@ class ArtifactFile(Message):
 
 
 class ArtifactList(Message):
+    # The run's artifact URI, store-relative as in RunInfo.artifact_uri (no server path).
     root_uri: str
     files: list[ArtifactFile]
