@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+import yaml
 from tests.conftest import free_port, port_open, require_service
 
 from mloop.core.errors import ValidationError
@@ -21,6 +24,7 @@ from mloop.llm.errors import RateLimitedError
 from mloop.llm.redis_client import RedisHealth, RedisPoolConfig, open_redis
 
 URL = "redis://127.0.0.1:6379/0"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 class Clock:
@@ -110,3 +114,15 @@ def test_rate_limits_fall_back_to_local_counters_and_return_to_redis() -> None:
     for key in conn.scan_iter(match=f"{prefix}*"):
         conn.delete(key)
     conn.close()
+
+
+def test_the_redis_examples_in_the_docs_load_and_state_the_defaults() -> None:
+    loaded = []
+    for page in ("gateway.md", "gateway-cache-and-cost.md"):
+        for block in re.findall(r"```yaml\n(.*?)```", (DOCS / page).read_text(), flags=re.S):
+            if "redis_pool" in block:
+                loaded.append(GatewayConfig.from_dict(yaml.safe_load(block), source=page))
+    assert len(loaded) == 2
+    # The block that says "these are the defaults" lists exactly the defaults.
+    assert loaded[1].redis_pool == RedisPoolConfig()
+    assert loaded[1].redis_url and loaded[1].cache_backend.backend == "redis"
