@@ -115,6 +115,8 @@ class RouteConfig(BaseModel):
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
     # Content capture in the call log: full, redacted (PII replaced) or none.
     capture: Literal["full", "redacted", "none"] | None = None
+    # Output tokens a budget reserves for a request without max_tokens (an estimate, not a cap).
+    reserve_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
     description: str = ""
 
     @model_validator(mode="after")

@@ -120,11 +120,11 @@ def test_a_spent_budget_blocks_and_is_not_retried(
     ]
     handle = start_gateway(config)
     c = openai.OpenAI(base_url=f"{handle.url}/v1", api_key="unused", max_retries=2)
-    c.chat.completions.create(model="priced-route", messages=MESSAGES)
+    # A call reserves its estimate first: this budget cannot cover even one.
     with pytest.raises(openai.RateLimitError, match="budget") as info:
         c.chat.completions.create(model="priced-route", messages=MESSAGES)
     assert info.value.response.headers["x-should-retry"] == "false"
-    assert len(fake.requests) == 1  # neither the gateway nor the client retried
+    assert len(fake.requests) == 0  # neither the gateway nor the client retried
     rows = calls(handle)
     assert rows[-1]["status"] == "blocked" and rows[-1]["error_code"] == "BUDGET_EXCEEDED"
     # Other routes are not affected.

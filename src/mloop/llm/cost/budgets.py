@@ -1,28 +1,42 @@
 """Budgets: spending limits per project, token and route over UTC days and months.
 
-:class:`BudgetGuard` keeps the spend of the current windows in memory, so the check on the
-request path costs a few dictionary lookups. At startup the gateway loads the spend so far
-from the call log (:func:`mloop.llm.cost.spend.current_spend`); after each call it records
-the call's cost. Windows roll over at 00:00 UTC (daily) and on the 1st of the month
-(monthly) without any reset job: counters are keyed by their window.
+:class:`BudgetGuard` keeps the spend of the current windows in memory. At startup the
+gateway loads the spend so far from the call log (:func:`mloop.llm.cost.spend.current_spend`).
+Each call reserves its estimated cost at admission (:meth:`BudgetGuard.reserve`, which
+refuses a call that a ``block`` budget cannot cover) and settles it when it ends
+(:meth:`BudgetGuard.settle`): see :mod:`mloop.llm.cost.reservations`. Windows roll over at
+00:00 UTC (daily) and on the 1st of the month (monthly) without any reset job: counters are
+keyed by their window.
 
-With several gateway replicas, pass ``shared=RedisBudgetCounters(...)`` and call
-:meth:`BudgetGuard.sync` every second or so from a background task: it adds this replica's
-new spend to Redis (``INCRBYFLOAT`` on ``<prefix>:<period>:<window>:<scope>:<key>``,
-expiring at the end of the window) and reads back the totals of every replica. Between
-syncs a replica sees its own spend at once and the others' with that delay.
+With several gateway replicas, pass ``shared=RedisBudgetCounters(...)``: reservations and
+settlements then run as Lua scripts in Redis, so every replica admits against the same spend
+and the same calls in progress (``<prefix>:<period>:<window>:<scope>:<key>``, expiring at the
+end of the window). If Redis fails, the guard logs a warning and counts on its own until
+Redis answers again. :meth:`BudgetGuard.sync` seeds Redis from the call log and refreshes
+this replica's view of the totals (for alerts and :meth:`BudgetGuard.spent`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, cast
 
+from mloop.core.ids import new_id
 from mloop.llm.cost.config import BudgetConfig
+from mloop.llm.cost.reservations import (
+    RESERVE_SCRIPT,
+    SETTLE_SCRIPT,
+    TOLERANCE_USD,
+    CounterKey,
+    Reservation,
+)
 from mloop.llm.errors import BudgetExceededError
 
 if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
@@ -30,8 +44,10 @@ if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
 
 Scope = Literal["project", "token", "route"]
 Period = Literal["daily", "monthly"]
-# (period, scope, key, window) -> USD
-CounterKey = tuple[str, str, str, str]
+
+__all__ = ["BudgetAlert", "BudgetGuard", "CounterKey", "RedisBudgetCounters", "Reservation"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,12 +98,32 @@ class BudgetAlert:
         return _describe(self.budget, self.key, self.spent_usd, self.window)
 
 
-def _describe(budget: BudgetConfig, key: str, spent: float, window: Window) -> str:
+def _describe(
+    budget: BudgetConfig,
+    key: str,
+    spent: float,
+    window: Window,
+    held: float = 0.0,
+    estimate: float = 0.0,
+) -> str:
+    resets = window.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if spent >= float(budget.limit_usd):
+        return (
+            f"{budget.period} budget of {budget.scope} {key!r} reached: "
+            f"${spent:.4f} spent of ${budget.limit_usd}; resets at {resets}"
+        )
     return (
-        f"{budget.period} budget of {budget.scope} {key!r} reached: "
-        f"${spent:.4f} spent of ${budget.limit_usd}; resets at "
-        f"{window.end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        f"{budget.period} budget of {budget.scope} {key!r} cannot cover this call: "
+        f"${spent:.4f} spent and ${held:.4f} held by calls in progress of "
+        f"${budget.limit_usd}, and this call may cost up to ${estimate:.4f}; resets at {resets}"
     )
+
+
+def _amount(usd: object) -> float:
+    """``usd`` as a float if finite and positive, else 0 (a cost that cannot count)."""
+    if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd):
+        return 0.0
+    return float(usd) if usd > 0 else 0.0
 
 
 class RedisBudgetCounters:
@@ -106,10 +142,47 @@ class RedisBudgetCounters:
         self.client = client
         self.prefix = prefix
         self._seed = client.register_script(self._SEED)
+        self._reserve = client.register_script(RESERVE_SCRIPT)
+        self._settle = client.register_script(SETTLE_SCRIPT)
 
     def _name(self, key: CounterKey) -> str:
         period, scope, name, window = key
         return f"{self.prefix}:{period}:{window}:{scope}:{name}"
+
+    def _held_name(self, key: CounterKey) -> str:
+        # "held" where spend counters have their period: the two can never collide.
+        period, scope, name, window = key
+        return f"{self.prefix}:held:{period}:{window}:{scope}:{name}"
+
+    def _keys(self, counters: Sequence[CounterKey]) -> list[str]:
+        return [name for c in counters for name in (self._name(c), self._held_name(c))]
+
+    async def reserve(
+        self,
+        reservation_id: str,
+        amount: float,
+        counters: Sequence[tuple[CounterKey, float | None, int]],
+        *,
+        lease_seconds: float,
+    ) -> tuple[int, list[tuple[float, float]]]:
+        """Hold ``amount`` on every counter (``(counter, block limit or None, expire_at)``)
+        unless a limit refuses it, atomically. Returns the 1-based index of the refusing
+        counter (0: held) and each counter's ``(spent, held)`` before this reservation."""
+        args: list[str | int] = [reservation_id, repr(amount), repr(float(lease_seconds))]
+        for _counter, limit, expire_at in counters:
+            args += ["" if limit is None else repr(limit), expire_at]
+        args.append(repr(TOLERANCE_USD))
+        keys = self._keys([c for c, _, _ in counters])
+        raw = cast("list[bytes]", await self._reserve(keys=keys, args=args))
+        values = [float(v) for v in raw[1:]]
+        return int(raw[0]), [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+
+    async def settle(
+        self, reservation_id: str, cost: float, counters: Sequence[tuple[CounterKey, int]]
+    ) -> None:
+        """Release a reservation and add the call's ``cost`` (``(counter, expire_at)``)."""
+        args: list[str | int] = [reservation_id, repr(cost), *(e for _, e in counters)]
+        await self._settle(keys=self._keys([c for c, _ in counters]), args=args)
 
     async def add(self, amounts: Mapping[CounterKey, tuple[float, int]]) -> dict[CounterKey, float]:
         """Add ``amount`` to each counter and set its expiry (``(amount, expire_at)``);
@@ -139,9 +212,11 @@ class RedisBudgetCounters:
 
 
 class BudgetGuard:
-    """Checks and records spend against the configured budgets; see the module docstring.
+    """Reserves, settles and records spend against the configured budgets; see the module
+    docstring.
 
-    ``clock`` returns seconds since the epoch (tests pass a fake one).
+    ``clock`` returns seconds since the epoch (tests pass a fake one). ``lease_seconds``:
+    how long a reservation held in Redis outlives a replica that died during its call.
     """
 
     def __init__(
@@ -150,10 +225,18 @@ class BudgetGuard:
         *,
         clock: Callable[[], float] = time.time,
         shared: RedisBudgetCounters | None = None,
+        lease_seconds: float = 3600.0,
     ) -> None:
         self.budgets = list(budgets)
         self._clock = clock
         self._shared = shared
+        self.lease_seconds = lease_seconds
+        # One lock makes each in-memory check-and-hold atomic.
+        self._lock = threading.Lock()
+        self._held: dict[CounterKey, float] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self._sync_lock = asyncio.Lock()
+        self._warned_at = -math.inf
         self._by_scope: dict[str, list[BudgetConfig]] = {}
         for budget in self.budgets:
             self._by_scope.setdefault(budget.scope, []).append(budget)
@@ -189,7 +272,7 @@ class BudgetGuard:
         return self._current
 
     def _drop_old(self, period: str, window_id: str) -> None:
-        for store in (self._spent, self._unsynced, self._seeds):
+        for store in (self._spent, self._unsynced, self._seeds, self._held):
             for key in [k for k in store if k[0] == period and k[3] != window_id]:
                 del store[key]
         self._alerted = {(k, b) for k, b in self._alerted if k[0] != period or k[3] == window_id}
@@ -206,52 +289,223 @@ class BudgetGuard:
 
     # -- the request path -----------------------------------------------------------------
 
-    def check(self, route: str | None, token: str | None, project: str | None) -> list[BudgetAlert]:
-        """Before a call: raise ``BudgetExceededError`` (429) when a ``block``
-        budget is spent; return the ``alert`` budgets that are."""
+    def _counters(
+        self, route: str | None, token: str | None, project: str | None
+    ) -> dict[CounterKey, list[tuple[BudgetConfig, Window]]]:
+        """The counters a call counts against (once each), with the budgets on each."""
         windows = self.windows()
-        alerts: list[BudgetAlert] = []
+        counters: dict[CounterKey, list[tuple[BudgetConfig, Window]]] = {}
         for budget, key in self._applicable(route, token, project):
             window = windows[budget.period]
             counter = (budget.period, budget.scope, key, window.id)
-            spent = self._spent.get(counter, 0.0)
+            counters.setdefault(counter, []).append((budget, window))
+        return counters
+
+    def _judge(
+        self,
+        counter: CounterKey,
+        entries: list[tuple[BudgetConfig, Window]],
+        spent: float,
+        held: float,
+        estimate: float,
+        *,
+        enforce: bool = True,
+    ) -> list[BudgetAlert]:
+        """Raise ``BudgetExceededError`` when a ``block`` budget of ``counter`` cannot cover
+        ``estimate`` on top of ``spent`` and ``held``; return the ``alert`` budgets that are
+        spent."""
+        alerts: list[BudgetAlert] = []
+        for budget, window in entries:
             limit = float(budget.limit_usd)
+            if budget.action == "block":
+                if enforce and (
+                    spent + held >= limit or spent + held + estimate > limit + TOLERANCE_USD
+                ):
+                    # Only calls in progress stand in the way: try again once they settle.
+                    soon = spent + estimate <= limit + TOLERANCE_USD
+                    raise BudgetExceededError(
+                        _describe(budget, counter[2], spent, window, held, estimate),
+                        field=budget.scope,
+                        retry_after=1.0
+                        if soon
+                        else max(1.0, window.end.timestamp() - self._clock()),
+                    )
+                continue
             if spent < limit:
                 continue
-            if budget.action == "block":
-                raise BudgetExceededError(
-                    _describe(budget, key, spent, window),
-                    field=budget.scope,
-                    retry_after=max(1.0, window.end.timestamp() - self._clock()),
-                )
             alert_key = (counter, id(budget))
             first = alert_key not in self._alerted
             self._alerted.add(alert_key)
-            alerts.append(BudgetAlert(budget, key, spent, limit, window, first))
+            alerts.append(BudgetAlert(budget, counter[2], spent, limit, window, first))
         return alerts
+
+    def check(self, route: str | None, token: str | None, project: str | None) -> list[BudgetAlert]:
+        """Without reserving: raise ``BudgetExceededError`` (429) when a ``block`` budget
+        is spent (or held by calls in progress); return the ``alert`` budgets that are."""
+        alerts: list[BudgetAlert] = []
+        with self._lock:
+            for counter, entries in self._counters(route, token, project).items():
+                spent, held = self._spent.get(counter, 0.0), self._held.get(counter, 0.0)
+                alerts += self._judge(counter, entries, spent, held, 0.0)
+        return alerts
+
+    # -- reservations ---------------------------------------------------------------------
+
+    async def reserve(
+        self, route: str | None, token: str | None, project: str | None, estimate_usd: float
+    ) -> Reservation:
+        """At admission: hold ``estimate_usd`` on every budget counter the call counts
+        against, or raise ``BudgetExceededError`` (429) if a ``block`` budget cannot cover
+        it. Settle the result with :meth:`settle` when the call ends, whatever the outcome.
+
+        Shared: in Redis, atomically across replicas; if Redis fails, in this process (with
+        a logged warning)."""
+        estimate = _amount(estimate_usd)
+        if self._shared is None:
+            return self.reserve_local(route, token, project, estimate)
+        from redis.exceptions import RedisError
+
+        try:
+            return await self._reserve_shared(route, token, project, estimate)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._warn(f"budgets: Redis failed ({exc!r}); counting in this process for now")
+            return self.reserve_local(route, token, project, estimate)
+
+    def reserve_local(
+        self, route: str | None, token: str | None, project: str | None, estimate_usd: float
+    ) -> Reservation:
+        """:meth:`reserve` in this process only, under the guard's lock."""
+        estimate = _amount(estimate_usd)
+        with self._lock:
+            counters = self._counters(route, token, project)
+            alerts: list[BudgetAlert] = []
+            for counter, entries in counters.items():
+                spent, held = self._spent.get(counter, 0.0), self._held.get(counter, 0.0)
+                alerts += self._judge(counter, entries, spent, held, estimate)
+            for counter in counters:  # nothing refused: hold on every counter
+                self._held[counter] = self._held.get(counter, 0.0) + estimate
+        return Reservation(new_id(), tuple(counters), estimate, list(alerts))
+
+    async def _reserve_shared(
+        self, route: str | None, token: str | None, project: str | None, estimate: float
+    ) -> Reservation:
+        assert self._shared is not None
+        if self._seeds or self._unsynced:
+            # The call log's spend, and spend counted during an outage, go to Redis first
+            # (once: the calls that arrive meanwhile wait for it).
+            async with self._sync_lock:
+                if self._seeds or self._unsynced:
+                    await self.sync()
+        counters = self._counters(route, token, project)
+        reservation = Reservation(new_id(), tuple(counters), estimate, in_redis=True)
+        if not counters:
+            return reservation
+        args: list[tuple[CounterKey, float | None, int]] = []
+        for counter, entries in counters.items():
+            limits = [float(b.limit_usd) for b, _ in entries if b.action == "block"]
+            end = int(entries[0][1].end.timestamp())
+            args.append((counter, min(limits) if limits else None, end))
+        refused, totals = await self._shared.reserve(
+            reservation.id, estimate, args, lease_seconds=self.lease_seconds
+        )
+        alerts: list[BudgetAlert] = []
+        with self._lock:
+            for i, (counter, entries) in enumerate(counters.items()):
+                spent, held = totals[i]
+                self._spent[counter] = spent + self._unsynced.get(counter, 0.0)
+                alerts += self._judge(
+                    counter, entries, spent, held, estimate, enforce=refused == i + 1
+                )
+        if refused:  # Redis refused with figures Python reads as fitting (float noise)
+            counter, entries = list(counters.items())[refused - 1]
+            budget, window = next(e for e in entries if e[0].action == "block")
+            spent, held = totals[refused - 1]
+            raise BudgetExceededError(
+                _describe(budget, counter[2], spent, window, held, estimate),
+                field=budget.scope,
+                retry_after=1.0,
+            )
+        reservation.alerts = list(alerts)
+        return reservation
+
+    def settle(self, reservation: Reservation, cost_usd: float) -> None:
+        """When the call ends (answered, failed or cancelled): release ``reservation`` and
+        add the call's actual ``cost_usd`` (0 for a call without a known cost). Settling
+        twice does nothing. A Redis settlement runs as a task (:meth:`drain` awaits them)."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        cost = _amount(cost_usd)
+        with self._lock:
+            for counter in reservation.counters:
+                if not reservation.in_redis and counter in self._held:
+                    left = self._held[counter] - reservation.amount_usd
+                    if left > TOLERANCE_USD:
+                        self._held[counter] = left
+                    else:
+                        del self._held[counter]
+                # A call that began in a window that has ended counts in that window only
+                # (as the call log does): nothing to add to the current one.
+                if cost and self._windows.get(counter[0]) == counter[3]:
+                    self._spent[counter] = self._spent.get(counter, 0.0) + cost
+                    if self._shared is not None and not reservation.in_redis:
+                        self._unsynced[counter] = self._unsynced.get(counter, 0.0) + cost
+        if reservation.in_redis and reservation.counters:
+            task = asyncio.get_running_loop().create_task(self._settle_shared(reservation, cost))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _settle_shared(self, reservation: Reservation, cost: float) -> None:
+        assert self._shared is not None
+        from redis.exceptions import RedisError
+
+        ends = {p: int(w.end.timestamp()) for p, w in self.windows().items()}
+        counters = [(c, ends.get(cast("Period", c[0]), 0)) for c in reservation.counters]
+        try:
+            await self._shared.settle(reservation.id, cost, counters)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # The reservation in Redis lapses with its lease; the cost is pushed by sync().
+            self._warn(f"budgets: Redis failed to settle a call ({exc!r}); will push it later")
+            if cost:
+                with self._lock:
+                    for counter in reservation.counters:
+                        if self._windows.get(counter[0]) == counter[3]:
+                            self._unsynced[counter] = self._unsynced.get(counter, 0.0) + cost
+
+    async def drain(self) -> None:
+        """Wait for the Redis settlements in progress (before closing the Redis client)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def _warn(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 60.0:  # at most once a minute: an outage is one event
+            self._warned_at = now
+            log.warning(message)
 
     def record(
         self, route: str | None, token: str | None, project: str | None, cost_usd: float
     ) -> None:
-        """After a call: add its cost to every budget window it counts against. Costs that
-        are not finite and positive are ignored."""
-        if not isinstance(cost_usd, int | float) or not math.isfinite(cost_usd) or cost_usd <= 0:
+        """Add a cost that was not reserved (a guardrail classifier's call) to every budget
+        window it counts against. Costs that are not finite and positive are ignored."""
+        cost = _amount(cost_usd)
+        if not cost:
             return
-        windows = self.windows()
-        seen: set[CounterKey] = set()
-        for budget, key in self._applicable(route, token, project):
-            counter = (budget.period, budget.scope, key, windows[budget.period].id)
-            if counter in seen:
-                continue
-            seen.add(counter)
-            self._spent[counter] = self._spent.get(counter, 0.0) + cost_usd
-            if self._shared is not None:
-                self._unsynced[counter] = self._unsynced.get(counter, 0.0) + cost_usd
+        with self._lock:
+            for counter in self._counters(route, token, project):
+                self._spent[counter] = self._spent.get(counter, 0.0) + cost
+                if self._shared is not None:
+                    self._unsynced[counter] = self._unsynced.get(counter, 0.0) + cost
 
     def spent(self, scope: Scope, key: str, period: Period) -> float:
         """The spend this guard knows of for ``key`` in the current ``period`` window."""
         window = self.windows()[period]
         return self._spent.get((period, scope, key, window.id), 0.0)
+
+    def held(self, scope: Scope, key: str, period: Period) -> float:
+        """What calls in progress hold in this process for ``key`` in the current window."""
+        window = self.windows()[period]
+        return self._held.get((period, scope, key, window.id), 0.0)
 
     # -- startup and replicas -------------------------------------------------------------
 

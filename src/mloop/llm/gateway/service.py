@@ -23,7 +23,8 @@ from typing import Any
 from mloop.core.errors import MloopError, ValidationError
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, TargetConfig
-from mloop.llm.cost.budgets import BudgetGuard
+from mloop.llm.cost.budgets import BudgetGuard, Reservation
+from mloop.llm.cost.estimate import CallEstimate, estimate_chat, estimate_embeddings
 from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
 from mloop.llm.cost.pricing import Price, PriceTable, compute_cost
 from mloop.llm.cost.ratelimit import RateLimiter
@@ -95,7 +96,8 @@ class Gateway:
             for name, route in config.routes.items()
         }
         self.alerts: list[dict[str, Any]] = []
-        self._budgets_synced = 0.0
+        # Budget reservations of the calls in progress, by call id, settled in _account.
+        self._reservations: dict[str, Reservation] = {}
         # Price lookups by (provider, model, day): the table answers the same all day.
         self._prices_today: dict[tuple[str, str, date], Price | None] = {}
 
@@ -105,6 +107,7 @@ class Gateway:
         if self.cache is not None:
             await self.cache.aclose()
         await self.rate_limits.flush()  # before the Redis client it may write with closes
+        await self.budgets.drain()  # settlements still on their way to Redis
         if self._redis is not None:
             await self._redis.aclose()
         if self.log is not None:
@@ -156,7 +159,7 @@ class Gateway:
             found = await self._cache_lookup(request, plan, caller, call)
             if found is not None and found.entry is not None:
                 return self._cached(request, found, call)  # free: no budget applies
-            await self._check_budgets(plan, caller, call)
+            await self._check_budgets(plan, caller, call, estimate_chat(request, plan.config))
             buffered = pipeline is not None and pipeline.output_needs_buffering
             if request.stream and not buffered:
                 return await self._chat_stream(request, plan, call, pipeline, found)
@@ -180,16 +183,19 @@ class Gateway:
         call.record.prompt_name, call.record.prompt_version = name, version
         return request
 
-    async def _check_budgets(self, plan: Plan, caller: Caller, call: CallState) -> None:
+    async def _check_budgets(
+        self, plan: Plan, caller: Caller, call: CallState, estimate: CallEstimate
+    ) -> None:
+        """Reserve the call's estimated cost (the dearest target's) on its budgets, or raise
+        BUDGET_EXCEEDED; _account settles it when the call ends, however it ends."""
         if not self.budgets.budgets:
             return
-        now = time.monotonic()
-        if self.budgets.is_shared and now - self._budgets_synced > 1.0:
-            # Replicas exchange spend through Redis at most once a second.
-            self._budgets_synced = now
-            await self.budgets.sync()
-        alerts = self.budgets.check(plan.route, caller.token_name, caller.project)
-        for alert in alerts:
+        usage = estimate.usage()
+        costs = [self._cost(t.provider, t.model, usage) for t in plan.targets]
+        usd = float(max((c for c in costs if c is not None), default=Decimal(0)))
+        reservation = await self.budgets.reserve(plan.route, caller.token_name, caller.project, usd)
+        self._reservations[call.record.id] = reservation
+        for alert in reservation.alerts:
             call.record.metadata.setdefault("budget_alerts", []).append(alert.message)
             if alert.first:
                 self.alerts.append({"time": call.record.time, "message": alert.message})
@@ -394,7 +400,7 @@ class Gateway:
             await self.rate_limits.acquire(caller.token_name)
             plan = self.router.plan(request.model)
             call.record.route = plan.route
-            await self._check_budgets(plan, caller, call)
+            await self._check_budgets(plan, caller, call, estimate_embeddings(request))
 
             async def attempt(
                 provider: Provider, target: TargetConfig, timeout: float
@@ -456,7 +462,10 @@ class Gateway:
             return
         call.submitted = True
         rec = call.record
-        if rec.cost_usd > 0:
+        reservation = self._reservations.pop(rec.id, None)
+        if reservation is not None:
+            self.budgets.settle(reservation, rec.cost_usd)
+        elif rec.cost_usd > 0:  # a guardrail classifier's call: not reserved
             self.budgets.record(rec.route, rec.token_name, rec.project, rec.cost_usd)
         tokens = rec.input_tokens + rec.output_tokens + rec.cached_input_tokens
         if tokens:
