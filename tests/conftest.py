@@ -109,6 +109,54 @@ def make_template_url() -> str:
     return make_url(PG_URL).set(database=_pg_template).render_as_string(hide_password=False)
 
 
+def _pg_non_c_locale() -> str | None:
+    """CREATE DATABASE options for a collation that is not byte order (ICU en-US, else a
+    libc English locale), or None when the server has neither."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(_pg_admin_url())
+    try:
+        with engine.connect() as conn:
+            version = int(conn.execute(text("SHOW server_version_num")).scalar_one())
+            names = set(conn.execute(text("SELECT collname FROM pg_collation")).scalars())
+    finally:
+        engine.dispose()
+    if version >= 150000 and "en-US-x-icu" in names:
+        return "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+    libc = sorted(n for n in names if n.lower() in ("en_us.utf8", "en_us.utf-8"))
+    return f"LC_COLLATE '{libc[0]}' LC_CTYPE '{libc[0]}'" if libc else None
+
+
+@pytest.fixture(scope="module")
+def pg_non_c_collation_url() -> Iterator[str]:
+    """A migrated PostgreSQL database whose default collation is not byte order, where
+    ``'a' < 'B'`` (PostgreSQL pass only; in CI a server without such a locale fails)."""
+    if not PG_URL:
+        pytest.skip("needs MLOOP_TEST_DATABASE_URL (the PostgreSQL pass)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from mloop.store.db import Database
+
+    options = _pg_non_c_locale()
+    require_service(options is not None, "a PostgreSQL collation other than C (ICU or en_US)")
+    name = f"mloop_icu_{uuid.uuid4().hex[:10]}"
+    _pg_execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' {options}")
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        check = create_engine(url)
+        with check.connect() as conn:  # the database really sorts by language, not bytes
+            order = conn.execute(text("SELECT v FROM (VALUES ('B'), ('a')) t(v) ORDER BY v"))
+            assert order.scalars().all() == ["a", "B"], options
+        check.dispose()
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        yield url
+    finally:
+        _pg_drop(url)
+
+
 # -- fixtures ---------------------------------------------------------------------------
 
 

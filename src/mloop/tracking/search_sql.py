@@ -75,6 +75,31 @@ def _compile_like_sqlite(element: _CaseSensitiveLike, compiler: SQLCompiler, **k
     return compiler.process(column.op("GLOB")(glob), **kw)
 
 
+class _ByteOrder(FunctionElement[Any]):
+    """A string compared in byte order when sorting, on every database.
+
+    SQLite's default collation (BINARY) is byte order already. PostgreSQL's default is the
+    database's, often a language collation (ICU or ``en_US``) that sorts ``XGBoost`` before
+    ``rf`` and ``xgb``; ``COLLATE "C"`` makes it byte order there too (UTF-8 byte order is
+    code point order), so a search answers in the same order on both databases.
+    """
+
+    name = "mloop_byte_order"
+    inherit_cache = True
+
+
+@compiles(_ByteOrder)
+def _compile_byte_order(element: _ByteOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    return compiler.process(value, **kw)
+
+
+@compiles(_ByteOrder, "postgresql")
+def _compile_byte_order_pg(element: _ByteOrder, compiler: SQLCompiler, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    return compiler.process(value.collate("C"), **kw)
+
+
 def _like_to_glob(pattern: str) -> str:
     """Translate a LIKE pattern (``%``, ``_``, backslash escape) to a SQLite GLOB pattern."""
     out: list[str] = []
@@ -168,6 +193,8 @@ def _order_terms(
     if key.kind == "attribute":
         value = runs.c[key.key]
         rank = case((value.is_(None), 1), else_=0) if key.key in NULLABLE_ATTRIBUTES else None
+        if key.key not in NUMERIC_ATTRIBUTES and key.key not in INTEGER_ATTRIBUTES:
+            value = _ByteOrder(value)
     else:
         table = {"metric": latest_metrics, "param": params, "tag": tags}[key.kind]
         alias = table.alias(f"order_{index}")
@@ -180,6 +207,7 @@ def _order_terms(
             rank = case((value.is_not(None), 0), (alias.c.is_nan == true(), 1), else_=2)
         else:
             rank = case((value.is_(None), 1), else_=0)
+            value = _ByteOrder(value)
     terms: list[ColumnElement[Any]] = [] if rank is None else [rank.asc()]
     terms.append(value.asc() if key.ascending else value.desc())
     return from_, terms
@@ -193,7 +221,8 @@ def select_runs(
     lifecycle: str,
 ) -> Select[Any]:
     """``SELECT runs.run_id`` for the experiments, lifecycle (``all`` for any), clauses and
-    order keys given, ordered with ``start_time DESC, run_id ASC`` last."""
+    order keys given, ordered with ``start_time DESC, run_id ASC`` last. Strings (params,
+    tags, names, ids) sort in byte order on every database."""
     # Runs matching the key clauses come from one INTERSECT of index lookups, joined to
     # runs by primary key: far fewer rows touched than testing every run of the experiment.
     keyed = [c for c in clauses if c.kind != "attribute" and c.op != "IS NULL"]
@@ -209,7 +238,7 @@ def select_runs(
     for index, key in enumerate(keys):
         from_, terms = _order_terms(from_, key, index)
         ordering.extend(terms)
-    ordering.extend([runs.c.start_time.desc(), runs.c.run_id.asc()])
+    ordering.extend([runs.c.start_time.desc(), _ByteOrder(runs.c.run_id).asc()])
 
     stmt = select(runs.c.run_id).select_from(from_)
     stmt = stmt.where(runs.c.experiment_id.in_([int(e) for e in experiment_ids]))
