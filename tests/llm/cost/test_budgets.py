@@ -289,3 +289,152 @@ def test_failed_sync_keeps_the_spend_for_the_next_one(prefix: str) -> None:
         await live.aclose()
 
     asyncio.run(go())
+
+
+# -- reservations ---------------------------------------------------------------------
+
+
+def test_a_call_is_admitted_only_if_its_estimate_fits_and_settles_its_actual_cost() -> None:
+    clock = _at("2026-11-22T10:00:00")
+    guard = BudgetGuard([BudgetConfig(scope="route", key="r", limit_usd=Decimal("1"))], clock=clock)
+
+    async def go() -> None:
+        first = await guard.reserve("r", "t", "p", 0.6)
+        assert guard.held("route", "r", "daily") == pytest.approx(0.6)
+        # 0.6 held by a call in progress: another 0.6 does not fit, 0.4 does.
+        with pytest.raises(BudgetExceededError) as info:
+            await guard.reserve("r", "t", "p", 0.6)
+        err = info.value
+        assert err.code == "BUDGET_EXCEEDED" and err.field == "route"
+        assert "cannot cover this call" in err.message
+        assert "$0.0000 spent and $0.6000 held by calls in progress of $1" in err.message
+        assert "may cost up to $0.6000" in err.message
+        assert err.retry_after == 1.0  # it fits once the call in progress settles
+        second = await guard.reserve("r", "t", "p", 0.4)
+        guard.settle(first, 0.5)  # cost less than estimated: the difference is released
+        guard.settle(first, 0.5)  # settling twice counts once
+        assert guard.spent("route", "r", "daily") == pytest.approx(0.5)
+        assert guard.held("route", "r", "daily") == pytest.approx(0.4)
+        guard.settle(second, 0.0)  # a failed call releases its reservation
+        assert guard.held("route", "r", "daily") == 0
+        third = await guard.reserve("r", "t", "p", 0.5)  # exactly fits
+        guard.settle(third, 0.7)  # cost more than estimated: counted in full
+        assert guard.spent("route", "r", "daily") == pytest.approx(1.2)
+        with pytest.raises(BudgetExceededError, match=r"reached: \$1.2000 spent of \$1") as spent:
+            await guard.reserve("r", "t", "p", 0.0)
+        assert spent.value.retry_after == pytest.approx(14 * 3600)
+
+    asyncio.run(go())
+
+
+def test_concurrent_reservations_never_admit_more_than_the_limit() -> None:
+    guard = BudgetGuard([BudgetConfig(scope="token", limit_usd=Decimal("1"))])
+
+    async def call() -> float:
+        try:
+            reservation = await guard.reserve(None, "alice", None, 0.08)
+        except BudgetExceededError:
+            return 0.0
+        await asyncio.sleep(0)  # every call is in flight before any settles
+        guard.settle(reservation, 0.08)
+        return 0.08
+
+    async def go() -> list[float]:
+        return await asyncio.gather(*(call() for _ in range(200)))
+
+    admitted = [c for c in asyncio.run(go()) if c]
+    assert len(admitted) == 12  # floor(1 / 0.08)
+    assert guard.spent("token", "alice", "daily") == pytest.approx(0.96)
+    assert guard.held("token", "alice", "daily") == 0
+
+
+def test_alert_budgets_are_reported_by_reservations_and_never_refuse() -> None:
+    clock = _at("2026-11-22T10:00:00")
+    budget = BudgetConfig(scope="token", key="alice", limit_usd=Decimal("1"), action="alert")
+    guard = BudgetGuard([budget], clock=clock)
+
+    async def go() -> None:
+        guard.settle(await guard.reserve(None, "alice", None, 5), 2)
+        reservation = await guard.reserve(None, "alice", None, 5)
+        assert [a.first for a in reservation.alerts] == [True]
+        assert "$2.0000 spent of $1" in reservation.alerts[0].message
+
+    asyncio.run(go())
+
+
+def test_replicas_share_reservations_and_spend_through_redis(prefix: str) -> None:
+    clock = Clock(DAY)
+    budgets = [BudgetConfig(scope="route", key="r", limit_usd=Decimal("1"))]
+
+    async def go() -> None:
+        client = aioredis.Redis.from_url(URL)
+        a = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(client, prefix=prefix))
+        b = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(client, prefix=prefix))
+        try:
+            held = await a.reserve("r", "t", "p", 0.7)
+            with pytest.raises(BudgetExceededError, match=r"\$0.7000 held by calls in progress"):
+                await b.reserve("r", "t", "p", 0.7)  # the other replica's call holds 0.7
+            a.settle(held, 0.2)
+            await a.drain()
+            assert b.spent("route", "r", "daily") == 0  # not yet read back ...
+            second = await b.reserve("r", "t", "p", 0.7)  # ... but Redis admits against it
+            assert b.spent("route", "r", "daily") == pytest.approx(0.2)
+            b.settle(second, 0.7)
+            await b.drain()
+            raw = redis.Redis.from_url(URL)
+            name = f"{prefix}:daily:{DAY:%Y-%m-%d}:route:r"
+            assert float(raw.get(name) or 0) == pytest.approx(0.9)
+            assert raw.hlen(f"{prefix}:held:daily:{DAY:%Y-%m-%d}:route:r") == 0
+            raw.close()
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_dead_replicas_reservation_lapses_with_its_lease(prefix: str) -> None:
+    clock = Clock(DAY)
+    budgets = [BudgetConfig(scope="route", key="r", limit_usd=Decimal("1"))]
+
+    async def go() -> None:
+        client = aioredis.Redis.from_url(URL)
+        # Lease 0: the reservation is over as soon as it is made, as if its replica had died
+        # an hour ago; the next admission drops it.
+        dead = BudgetGuard(
+            budgets, clock=clock, shared=RedisBudgetCounters(client, prefix=prefix), lease_seconds=0
+        )
+        live = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(client, prefix=prefix))
+        try:
+            await dead.reserve("r", "t", "p", 0.9)
+            await live.reserve("r", "t", "p", 0.9)
+            with pytest.raises(BudgetExceededError):  # a live replica's hold does not lapse
+                await dead.reserve("r", "t", "p", 0.9)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def test_redis_down_falls_back_to_local_counting_with_a_warning(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(DAY)
+    budgets = [BudgetConfig(scope="route", key="r", limit_usd=Decimal("1"))]
+
+    async def go() -> None:
+        dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+        guard = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(dead, prefix=prefix))
+        try:
+            with caplog.at_level("WARNING", logger="mloop.llm.cost.budgets"):
+                first = await guard.reserve("r", "t", "p", 0.7)
+            assert "counting in this process" in caplog.text
+            assert guard.held("route", "r", "daily") == pytest.approx(0.7)
+            with pytest.raises(BudgetExceededError):  # still enforced, locally
+                await guard.reserve("r", "t", "p", 0.7)
+            guard.settle(first, 0.3)
+            assert guard.spent("route", "r", "daily") == pytest.approx(0.3)
+            assert guard._unsynced  # pushed to Redis once it answers
+        finally:
+            await dead.aclose()
+
+    asyncio.run(go())
