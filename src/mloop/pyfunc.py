@@ -11,8 +11,10 @@
                            code_paths=["scaler.py"])
 
 Models are saved from code: the class is referenced as ``module:QualifiedName`` and the
-files in ``code_paths`` travel with the model. Loading imports that code, so load models
-from sources you trust. Pickling the instance needs ``serialization="pickle", trusted=True``.
+files in ``code_paths`` travel with the model. Loading runs that code, so it needs
+``load_model(uri, trusted=True)``; the bundled files are imported as a private package and
+never shadow installed modules. Pickling the instance needs
+``serialization="pickle", trusted=True``.
 """
 
 from __future__ import annotations

@@ -151,3 +151,42 @@ def test_bundled_code_does_not_shadow_the_standard_library(
     }
     assert len(from_models) == 2 * 4, from_models  # colorsys, the package, its module, the class
     assert all(name.startswith("_mloop_model_") for name in from_models), from_models
+
+
+def _mlflow_model(path: Path, code_paths: list[Path]) -> Path:
+    import mlflow.pyfunc
+
+    def predict(self: object, context: object, model_input: list[int]) -> list[int]:
+        return model_input
+
+    echo = type("Echo", (mlflow.pyfunc.PythonModel,), {"predict": predict})
+    paths = [str(p) for p in code_paths]
+    mlflow.pyfunc.save_model(path, python_model=echo(), code_paths=paths, pip_requirements=[])
+    return path
+
+
+def test_mlflow_model_code_is_trusted_and_cannot_hide_a_module(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "colorsys.py").write_text("MARK = 'bundled'\n")
+    helper = code / f"helper_{uuid.uuid4().hex[:8]}.py"
+    helper.write_text("VALUE = 1\n")
+    hiding = _mlflow_model(tmp_path / "hiding", [code / "colorsys.py", helper])
+    plain = _mlflow_model(tmp_path / "plain", [helper])
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    path_before = list(sys.path)
+
+    with pytest.raises(ValidationError) as err:
+        mloop.load_model(plain)
+    assert err.value.field == "trusted" and str(plain) in err.value.message
+    with pytest.raises(ValidationError) as err:
+        mloop.load_model(hiding, trusted=True)
+    assert err.value.field == "MLmodel.code"
+    assert "code/colorsys.py" in err.value.message and str(hiding) in err.value.message
+    assert mloop.load_model(plain, trusted=True).predict([1, 2]) == [1, 2]
+    assert sys.path == path_before
+    import colorsys
+
+    assert not hasattr(colorsys, "MARK")

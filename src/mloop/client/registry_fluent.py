@@ -211,9 +211,10 @@ def _download_run_model(client: Client, run_id: str, path: str, dest: Path) -> N
 def load_model(model_uri: str | Path, trusted: Trusted = False) -> LoadedModel:
     """Load a model for prediction: ``loaded.predict(data)``, ``loaded.metadata``.
 
-    ``trusted``: ``True`` accepts every type in a skops file and allows pickle payloads; a
-    list of type names accepts just those skops types. Untrusted content is refused with a
-    message listing what would have to be trusted.
+    ``trusted``: ``True`` accepts every type in a skops file, allows pickle payloads and runs
+    the code of Python and MLflow pyfunc models; a list of type names accepts just those skops
+    types. Anything that would run code without that is refused, before it runs, with a
+    message naming the model and what would have to be trusted.
     """
     from mloop.models.loading import load_model_dir
 

@@ -121,16 +121,20 @@ def code_package(model_dir: Path, code_paths: Sequence[str]) -> tuple[str, froze
     """Register the model's code as a private package: its name and the bundled names."""
     names = bundled_names(model_dir, code_paths)
     package = f"{_PREFIX}{_code_digest(names)}"
+    folders = sorted({str(path.parent) for path in names.values()})
     with _LOCK:
-        if package not in sys.modules:
+        module = sys.modules.get(package)
+        if module is None:
             module = types.ModuleType(package, "code bundled with an mloop model")
-            module.__path__ = sorted({str(path.parent) for path in names.values()})
+            module.__path__ = []
             _FINDER.tables[package] = _import_table(package, frozenset(names))
             if _FINDER not in sys.meta_path:
                 # First, so the standard path finder does not load these files without the
                 # redirect; it answers None at once for every name outside the private packages.
                 sys.meta_path.insert(0, _FINDER)
             sys.modules[package] = module
+        # The same code in another directory (the first copy may since have been removed).
+        module.__path__.extend(f for f in folders if f not in module.__path__)
     return package, frozenset(names)
 
 
