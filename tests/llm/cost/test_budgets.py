@@ -4,17 +4,21 @@ and spend spikes."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+import yaml
 from pydantic import ValidationError as PydanticError
 from tests.conftest import port_open, require_service
 
+from mloop.llm.config import GatewayConfig
 from mloop.llm.cost.budgets import (
     BudgetGuard,
     RedisBudgetCounters,
@@ -425,9 +429,10 @@ def test_redis_down_falls_back_to_local_counting_with_a_warning(
         dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
         guard = BudgetGuard(budgets, clock=clock, shared=RedisBudgetCounters(dead, prefix=prefix))
         try:
-            with caplog.at_level("WARNING", logger="mloop.llm.cost.budgets"):
+            with caplog.at_level("WARNING", logger="mloop.llm.redis_client"):
                 first = await guard.reserve("r", "t", "p", 0.7)
-            assert "counting in this process" in caplog.text
+            assert "Redis unavailable for the budgets" in caplog.text
+            assert guard.health.is_down  # the next calls do not wait for Redis
             assert guard.held("route", "r", "daily") == pytest.approx(0.7)
             with pytest.raises(BudgetExceededError):  # still enforced, locally
                 await guard.reserve("r", "t", "p", 0.7)
@@ -438,3 +443,12 @@ def test_redis_down_falls_back_to_local_counting_with_a_warning(
             await dead.aclose()
 
     asyncio.run(go())
+
+
+def test_the_budgets_example_in_the_docs_loads() -> None:
+    page = Path(__file__).resolve().parents[3] / "docs" / "gateway-cache-and-cost.md"
+    section = page.read_text().split("## Budgets\n", 1)[1]
+    block = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)[0]
+    config = GatewayConfig.from_dict(yaml.safe_load(block), source=str(page))
+    assert [b.action for b in config.budgets] == ["block", "block", "alert"]
+    assert config.routes["support-reply"].reserve_output_tokens == 1024

@@ -19,7 +19,6 @@ this replica's view of the totals (for alerts and :meth:`BudgetGuard.spent`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import threading
 import time
@@ -38,6 +37,7 @@ from mloop.llm.cost.reservations import (
     Reservation,
 )
 from mloop.llm.errors import BudgetExceededError
+from mloop.llm.redis_client import RedisHealth
 
 if TYPE_CHECKING:  # redis is the `redis` extra: imported only by its users
     import redis.asyncio as aioredis
@@ -46,8 +46,6 @@ Scope = Literal["project", "token", "route"]
 Period = Literal["daily", "monthly"]
 
 __all__ = ["BudgetAlert", "BudgetGuard", "CounterKey", "RedisBudgetCounters", "Reservation"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -217,6 +215,8 @@ class BudgetGuard:
 
     ``clock`` returns seconds since the epoch (tests pass a fake one). ``lease_seconds``:
     how long a reservation held in Redis outlives a replica that died during its call.
+    ``health`` remembers a Redis outage (one warning, then local counting without trying
+    Redis for its ``down_seconds``).
     """
 
     def __init__(
@@ -226,6 +226,7 @@ class BudgetGuard:
         clock: Callable[[], float] = time.time,
         shared: RedisBudgetCounters | None = None,
         lease_seconds: float = 3600.0,
+        health: RedisHealth | None = None,
     ) -> None:
         self.budgets = list(budgets)
         self._clock = clock
@@ -236,7 +237,9 @@ class BudgetGuard:
         self._held: dict[CounterKey, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._sync_lock = asyncio.Lock()
-        self._warned_at = -math.inf
+        self.health = health or RedisHealth(
+            "budgets", "this process's own budget counters (each replica enforces them alone)"
+        )
         self._by_scope: dict[str, list[BudgetConfig]] = {}
         for budget in self.budgets:
             self._by_scope.setdefault(budget.scope, []).append(budget)
@@ -361,15 +364,17 @@ class BudgetGuard:
         Shared: in Redis, atomically across replicas; if Redis fails, in this process (with
         a logged warning)."""
         estimate = _amount(estimate_usd)
-        if self._shared is None:
+        if self._shared is None or not self.health.available():
             return self.reserve_local(route, token, project, estimate)
         from redis.exceptions import RedisError
 
         try:
-            return await self._reserve_shared(route, token, project, estimate)
+            reservation = await self._reserve_shared(route, token, project, estimate)
         except (RedisError, OSError, TimeoutError) as exc:
-            self._warn(f"budgets: Redis failed ({exc!r}); counting in this process for now")
+            self.health.failed(exc)
             return self.reserve_local(route, token, project, estimate)
+        self.health.succeeded()
+        return reservation
 
     def reserve_local(
         self, route: str | None, token: str | None, project: str | None, estimate_usd: float
@@ -465,7 +470,7 @@ class BudgetGuard:
             await self._shared.settle(reservation.id, cost, counters)
         except (RedisError, OSError, TimeoutError) as exc:
             # The reservation in Redis lapses with its lease; the cost is pushed by sync().
-            self._warn(f"budgets: Redis failed to settle a call ({exc!r}); will push it later")
+            self.health.failed(exc)
             if cost:
                 with self._lock:
                     for counter in reservation.counters:
@@ -476,12 +481,6 @@ class BudgetGuard:
         """Wait for the Redis settlements in progress (before closing the Redis client)."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-    def _warn(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= 60.0:  # at most once a minute: an outage is one event
-            self._warned_at = now
-            log.warning(message)
 
     def record(
         self, route: str | None, token: str | None, project: str | None, cost_usd: float
