@@ -1,17 +1,17 @@
-"""AssetRows: the named-asset lookups the registry, datasets and prompts share."""
+"""AssetRows: the named-asset lookups the registry, datasets and prompts share, on the
+configured database (SQLite, or PostgreSQL in the PostgreSQL pass)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, create_engine, insert
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, insert
 
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
-from mloop.store.artifacts import ArtifactStore
 from mloop.store.assets import AssetRows
 from mloop.store.context import Context
+from mloop.store.runtime import Runtime
 
 _metadata = MetaData()
 _things = Table(
@@ -54,12 +54,11 @@ NOTES = AssetRows(_notes, _note_versions, noun="note", check_name=_check)
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[Context]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'assets.db'}")
-    _metadata.create_all(engine)
-    with engine.begin() as conn:
-        yield Context(conn=conn, artifacts=ArtifactStore(str(tmp_path / "a")), actor="me")
-    engine.dispose()
+def ctx(runtime: Runtime) -> Iterator[Context]:
+    """One write transaction on the test's own database (the tables are created in it)."""
+    _metadata.create_all(runtime.db.engine)
+    with runtime.db.write() as conn:
+        yield Context(conn=conn, artifacts=runtime.artifacts, actor="me")
 
 
 def test_load_names_the_missing_asset_and_checks_the_name(ctx: Context) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-from mloop.store.assets import asset_columns
+from mloop.store.assets import asset_columns, lower_name_index
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
@@ -31,6 +31,7 @@ datasets = Table(
     Column("policy_required", Boolean, nullable=False, default=False),
     Column("policy_update_time", BigInteger, nullable=True),
 )
+lower_name_index(datasets)
 
 dataset_versions = Table(
     "dataset_versions",

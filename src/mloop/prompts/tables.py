@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-from mloop.store.assets import asset_columns
+from mloop.store.assets import asset_columns, lower_name_index
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
@@ -25,6 +25,7 @@ prompts = Table(
     # The approval policy: a JSON list of labels that only an approved version may get.
     Column("approval_labels_json", Text, nullable=False, default="[]"),
 )
+lower_name_index(prompts)
 
 prompt_versions = Table(
     "prompt_versions",

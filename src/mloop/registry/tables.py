@@ -12,7 +12,7 @@ from sqlalchemy import (
     Text,
 )
 
-from mloop.store.assets import asset_columns
+from mloop.store.assets import asset_columns, lower_name_index
 from mloop.store.pointers import pointer_tables
 from mloop.store.schema import metadata
 
@@ -21,6 +21,7 @@ registered_models = Table(
     metadata,
     *asset_columns(),
 )
+lower_name_index(registered_models)
 
 registered_model_tags = Table(
     "registered_model_tags",

@@ -13,7 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Select, String, Table, Text, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Select,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from mloop.core.errors import ConflictError, NotFoundError
@@ -30,6 +42,13 @@ def asset_columns() -> list[Column[Any]]:
         Column("creation_time", BigInteger, nullable=False),
         Column("last_update_time", BigInteger, nullable=False),
     ]
+
+
+def lower_name_index(table: Table) -> Index:
+    """Declare on ``table`` the unique index on ``lower(name)`` (migration 0006): names are
+    unique regardless of case even when two writers create ``Lamp`` and ``lamp`` at the same
+    moment, which the check in :meth:`AssetRows.create` alone cannot see."""
+    return Index(f"ux_{table.name}_lower_name", func.lower(table.c.name), unique=True)
 
 
 READY = "READY"
@@ -73,7 +92,10 @@ class AssetRows:
         case."""
         self.check_name(name)
         self._refuse_clash(ctx, name)
-        if not self._insert(ctx, name, values):  # a concurrent writer took it a moment ago
+        if not self._insert(ctx, name, values):
+            # A concurrent writer took the name, in this case or another, a moment ago
+            # (PostgreSQL made this insert wait for it): answer as the check would have.
+            self._refuse_clash(ctx, name)
             raise ConflictError(f"{self.noun} {name!r} already exists", field="name")
 
     def ensure(self, ctx: Context, name: str, **values: Any) -> Any:
@@ -88,7 +110,8 @@ class AssetRows:
             # A concurrent writer created it a moment ago (PostgreSQL made this insert wait
             # for that transaction): use its row.
             row = ctx.conn.execute(query).first()
-            if row is None:
+            if row is None:  # it took the name in another case
+                self._refuse_clash(ctx, name)
                 raise ConflictError(
                     f"{self.noun} {name!r} was created concurrently; retry", field="name"
                 )
@@ -107,7 +130,8 @@ class AssetRows:
             )
 
     def _insert(self, ctx: Context, name: str, values: dict[str, Any]) -> bool:
-        """Insert the row; False when a concurrent writer inserted the name first."""
+        """Insert the row; False when a concurrent writer inserted the name first (the
+        primary key or the ``lower(name)`` index refused it)."""
         now = now_ms()
         try:
             with ctx.conn.begin_nested():
