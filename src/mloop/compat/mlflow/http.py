@@ -55,40 +55,134 @@ def parse_body(request: Request, raw: bytes) -> dict[str, Any]:
     return body
 
 
-def text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """A string field (MLflow sends ids as strings or numbers)."""
+# Protobuf's int64, the type of MLflow's integer fields; larger numbers would overflow the store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of ``value``, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def text(
+    body: dict[str, Any], name: str, *, required: bool = True, label: str | None = None
+) -> str | None:
+    """A string field (MLflow sends ids as strings or numbers); ``label`` names it in errors
+    when it sits inside another field (``datasets[0].dataset.name``)."""
+    where = label or name
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise ValidationError(f"Missing value for required parameter '{name}'", field=name)
+            raise ValidationError(f"Missing value for required parameter '{where}'", field=where)
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ValidationError(f"'{name}' must be a string, got {value!r}", field=name)
+        raise ValidationError(f"'{where}' must be a string, got {_kind(value)}", field=where)
     return str(value)
 
 
-def integer(body: dict[str, Any], name: str, default: int | None = None) -> int | None:
+def value_text(body: dict[str, Any], name: str, *, label: str | None = None) -> str:
+    """A tag or param value: a string, a number or null (empty), never a list or an object."""
+    where = label or name
+    value = body.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        raise ValidationError(f"'{where}' must be a string, got {_kind(value)}", field=where)
+    return str(value)
+
+
+def integer(
+    body: dict[str, Any],
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int = INT64_MIN,
+    label: str | None = None,
+) -> int | None:
     """An integer field, which MLflow may send as a string (int64 in protobuf JSON)."""
+    where = label or name
     value = body.get(name, default)
     if value is None:
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"'{name}' must be an integer, got {value!r}", field=name) from exc
+        if isinstance(value, bool | list | dict) or (
+            isinstance(value, float) and not value.is_integer()
+        ):
+            raise TypeError
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(
+            f"'{where}' must be an integer, got {_kind(value)} {value!r}", field=where
+        ) from exc
+    if not minimum <= number <= INT64_MAX:
+        raise ValidationError(
+            f"'{where}' must be an integer from {minimum} to {INT64_MAX}, got {number}",
+            field=where,
+        )
+    return number
 
 
-def pairs(body: dict[str, Any], name: str) -> list[tuple[str, str]]:
+def items(body: dict[str, Any], name: str, *, label: str | None = None) -> list[Any]:
+    """A list field; absent or null is an empty list (protobuf JSON's default)."""
+    where = label or name
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"'{where}' must be a list, got {_kind(value)}", field=where)
+    return value
+
+
+def strings(body: dict[str, Any], name: str, *, label: str | None = None) -> list[str]:
+    """A list of strings (ids may come as numbers)."""
+    where = label or name
+    found = items(body, name, label=where)
+    return [str(text({"item": v}, "item", label=f"{where}[{i}]")) for i, v in enumerate(found)]
+
+
+def objects(body: dict[str, Any], name: str, *, label: str | None = None) -> list[dict[str, Any]]:
+    """A list of JSON objects, such as MLflow's datasets or logged-model outputs."""
+    where = label or name
+    found = items(body, name, label=where)
+    for i, item in enumerate(found):
+        if not isinstance(item, dict):
+            raise ValidationError(
+                f"'{where}[{i}]' must be an object, got {_kind(item)}", field=f"{where}[{i}]"
+            )
+    return found
+
+
+def obj(body: dict[str, Any], name: str, *, label: str | None = None) -> dict[str, Any]:
+    """A required JSON object field."""
+    where = label or name
+    value = body.get(name)
+    if value is None:
+        raise ValidationError(f"Missing value for required parameter '{where}'", field=where)
+    if not isinstance(value, dict):
+        raise ValidationError(f"'{where}' must be an object, got {_kind(value)}", field=where)
+    return value
+
+
+def pairs(body: dict[str, Any], name: str, *, label: str | None = None) -> list[tuple[str, str]]:
     """A list of ``{"key", "value"}`` objects (tags, params) as pairs."""
-    items = body.get(name) or []
-    if not isinstance(items, list):
-        raise ValidationError(f"'{name}' must be a list of key/value objects", field=name)
-    pairs = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or "key" not in item:
-            raise ValidationError(f"{name}[{i}] must be an object with key and value", field=name)
-        pairs.append((str(item["key"]), "" if item.get("value") is None else str(item["value"])))
-    return pairs
+    where = label or name
+    found = []
+    for i, item in enumerate(objects(body, name, label=where)):
+        if "key" not in item:
+            raise ValidationError(
+                f"'{where}[{i}]' must be an object with key and value", field=f"{where}[{i}]"
+            )
+        key = text(item, "key", label=f"{where}[{i}].key") or ""
+        found.append((key, value_text(item, "value", label=f"{where}[{i}].value")))
+    return found
 
 
 @dataclass(frozen=True)

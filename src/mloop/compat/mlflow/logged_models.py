@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from mloop.compat.mlflow import tables as t
-from mloop.compat.mlflow.http import Endpoint, integer, pairs, text
+from mloop.compat.mlflow.http import Endpoint, integer, objects, pairs, strings, text
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.ids import new_id
 from mloop.core.timeutil import now_ms
@@ -43,11 +43,11 @@ def _experiment_id(ctx: Context, value: str | None) -> str:
     return value
 
 
-def _model_id(body: dict[str, Any]) -> str:
-    model_id = text(body, "model_id") or ""
+def _model_id(body: dict[str, Any], label: str = "model_id") -> str:
+    model_id = text(body, "model_id", label=label) or ""
     if not _MODEL_ID.match(model_id):
         raise ValidationError(
-            f"{model_id!r} is not a logged model id (m-<32 hex>)", field="model_id"
+            f"{label}: {model_id!r} is not a logged model id (m-<32 hex>)", field=label
         )
     return model_id
 
@@ -121,6 +121,10 @@ def _touch(ctx: Context, model_id: str, **values: Any) -> None:
 
 
 def create_logged_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    # The whole request is checked before anything is looked up: a malformed one is a 400.
+    tags = _bounded(pairs(body, "tags"), "tags", MAX_TAGS)
+    params = _bounded(pairs(body, "params"), "params", MAX_PARAMS)
+    model_type = text(body, "model_type", required=False) or ""
     run_id = text(body, "source_run_id", required=False)
     if run_id is None:
         raise ValidationError(
@@ -158,13 +162,13 @@ def create_logged_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             run_id=run_id,
             name=name,
             storage_path=storage_path,
-            model_type=text(body, "model_type", required=False) or "",
+            model_type=model_type,
             status="LOGGED_MODEL_PENDING",
             status_message="",
             lifecycle_stage="active",
             user_id=ctx.actor[:256],
-            tags_json=json.dumps(_bounded(pairs(body, "tags"), "tags", MAX_TAGS)),
-            params_json=json.dumps(_bounded(pairs(body, "params"), "params", MAX_PARAMS)),
+            tags_json=json.dumps(tags),
+            params_json=json.dumps(params),
             creation_time=now,
             last_update_time=now,
         )
@@ -182,7 +186,7 @@ def get_logged_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def finalize_logged_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     model_id = _model_id(body)
     load_logged_model(ctx, model_id)
-    status = str(body.get("status") or "")
+    status = text(body, "status", required=False) or ""
     if status not in STATUSES[1:]:
         raise ValidationError(
             f"status must be LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED, got {status!r}",
@@ -202,9 +206,10 @@ def delete_logged_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 def set_logged_model_tags(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     model_id = _model_id(body)
+    new_tags = _bounded(pairs(body, "tags"), "tags", MAX_TAGS)
     row = load_logged_model(ctx, model_id)
     tags = json.loads(row.tags_json)
-    tags.update(_bounded(pairs(body, "tags"), "tags", MAX_TAGS))
+    tags.update(new_tags)
     if len(tags) > MAX_TAGS:
         raise ValidationError(f"a logged model holds at most {MAX_TAGS} tags", field="tags")
     _touch(ctx, model_id, tags_json=json.dumps(tags))
@@ -225,9 +230,10 @@ def delete_logged_model_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any
 
 def log_logged_model_params(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     model_id = _model_id(body)
+    new_params = _bounded(pairs(body, "params"), "params", MAX_PARAMS)
     row = load_logged_model(ctx, model_id)
     params = json.loads(row.params_json)
-    for key, value in _bounded(pairs(body, "params"), "params", MAX_PARAMS).items():
+    for key, value in new_params.items():
         if params.get(key, value) != value:
             raise ValidationError(
                 f"param {key!r} of logged model {model_id} is already {params[key]!r}; "
@@ -254,7 +260,7 @@ def _search_clauses(raw: str) -> list[tuple[str, str, str]]:
 
 
 def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    ids = [str(e) for e in body.get("experiment_ids") or []]
+    ids = strings(body, "experiment_ids")
     if not ids:
         raise ValidationError(
             "experiment_ids must name at least one experiment", field="experiment_ids"
@@ -264,11 +270,11 @@ def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         experiments.get_experiment(ctx, s.ExperimentId(experiment_id=experiment_id))
     c = t.logged_models.c
     query = select(t.logged_models).where(c.experiment_id.in_(ids), c.lifecycle_stage == "active")
-    for field, op, value in _search_clauses(str(body.get("filter") or "")):
+    for field, op, value in _search_clauses(text(body, "filter", required=False) or ""):
         column = c.run_id if field == "source_run_id" else c[field]
         query = query.where(column == value if op == "=" else column != value)
     limit = max(1, min(integer(body, "max_results", 100) or 100, 1000))
-    offset = integer(body, "page_token", 0) or 0
+    offset = integer(body, "page_token", 0, minimum=0) or 0
     rows = list(
         ctx.conn.execute(
             query.order_by(c.creation_time.desc(), c.model_id).limit(limit + 1).offset(offset)
@@ -284,16 +290,20 @@ def log_outputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     """Record that a run produced logged models, and at which step."""
     run_id = text(body, "run_id") or ""
     load_run_row(ctx, run_id)
-    for item in body.get("models") or []:
-        if not isinstance(item, dict):
-            raise ValidationError("models must be a list of {model_id, step}", field="models")
-        model_id = _model_id(item)
+    outputs = [
+        (
+            _model_id(item, f"models[{i}].model_id"),
+            integer(item, "step", 0, label=f"models[{i}].step"),
+        )
+        for i, item in enumerate(objects(body, "models"))
+    ]
+    for model_id, step in outputs:
         row = load_logged_model(ctx, model_id)
         if row.run_id != run_id:
             raise ValidationError(
                 f"logged model {model_id} was not logged by run {run_id}", field="models"
             )
-        _touch(ctx, model_id, output_step=integer(item, "step", 0))
+        _touch(ctx, model_id, output_step=step)
     return {}
 
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from mloop.compat.mlflow.artifacts import split_run_path
-from mloop.compat.mlflow.http import Endpoint, integer, pairs, text
+from mloop.compat.mlflow.http import Endpoint, integer, pairs, text, value_text
 from mloop.compat.mlflow.logged_models import logged_model_source
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.registry import aliases, models, versions
@@ -95,7 +95,7 @@ Clause = tuple[str, str, str]  # (field: "name" or a tag key, operator, value)
 
 def _clauses(body: dict[str, Any]) -> list[Clause]:
     """MLflow's registry filter: ``name`` and ``tags.<key>`` comparisons joined by AND."""
-    raw = str(body.get("filter") or "").strip()
+    raw = (text(body, "filter", required=False) or "").strip()
     clauses: list[Clause] = []
     for part in re.split(r"\s+AND\s+", raw, flags=re.IGNORECASE) if raw else []:
         match = _CLAUSE.match(part)
@@ -153,7 +153,7 @@ def get_registered_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_registered_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    req = rs.UpdateRegisteredModel(name=_name(body), description=str(body.get("description") or ""))
+    req = rs.UpdateRegisteredModel(name=_name(body), description=value_text(body, "description"))
     return {"registered_model": model_json(ctx, models.update_registered_model(ctx, req))}
 
 
@@ -175,7 +175,8 @@ def search_registered_models(ctx: Context, body: dict[str, Any]) -> dict[str, An
         page = models.list_registered_models(
             ctx,
             rs.ListRegisteredModels(
-                max_results=_page_size(body), page_token=body.get("page_token") or None
+                max_results=_page_size(body),
+                page_token=text(body, "page_token", required=False),
             ),
         )
         found, next_token = page.registered_models, page.next_page_token
@@ -188,7 +189,7 @@ def search_registered_models(ctx: Context, body: dict[str, Any]) -> dict[str, An
 
 def set_registered_model_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = rs.SetRegisteredModelTag(
-        name=_name(body), key=text(body, "key") or "", value=str(body.get("value") or "")
+        name=_name(body), key=text(body, "key") or "", value=value_text(body, "value")
     )
     models.set_registered_model_tag(ctx, req)
     return {}
@@ -221,7 +222,7 @@ def get_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 def update_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = rs.UpdateModelVersion(
-        name=_name(body), version=_version(body), description=str(body.get("description") or "")
+        name=_name(body), version=_version(body), description=value_text(body, "description")
     )
     return {"model_version": version_json(versions.update_model_version(ctx, req))}
 
@@ -241,7 +242,9 @@ def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     page = versions.list_model_versions(
         ctx,
         rs.ListModelVersions(
-            name=exact, max_results=_page_size(body), page_token=body.get("page_token") or None
+            name=exact,
+            max_results=_page_size(body),
+            page_token=text(body, "page_token", required=False),
         ),
     )
     selected = [v for v in page.model_versions if _matches(v.name, v.tags, clauses)]
@@ -272,7 +275,7 @@ def set_model_version_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         name=_name(body),
         version=_version(body),
         key=text(body, "key") or "",
-        value=str(body.get("value") or ""),
+        value=value_text(body, "value"),
     )
     versions.set_model_version_tag(ctx, req)
     return {}

@@ -13,8 +13,13 @@ from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
     Endpoint,
     integer,
+    items,
+    obj,
+    objects,
     pairs,
+    strings,
     text,
+    value_text,
 )
 from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
@@ -25,10 +30,10 @@ from mloop.tracking import schemas as s
 
 
 def _run_id(body: dict[str, Any]) -> str:
-    run_id = body.get("run_id") or body.get("run_uuid")
+    run_id = text(body, "run_id", required=False) or text(body, "run_uuid", required=False)
     if not run_id:
         raise ValidationError("Missing value for required parameter 'run_id'", field="run_id")
-    return str(run_id)
+    return run_id
 
 
 def _experiment_id(ctx: Context, value: str | None) -> str | None:
@@ -72,11 +77,11 @@ def search_experiments(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     if view is None:
         raise ValidationError(f"unknown view_type {body.get('view_type')!r}", field="view_type")
     found = experiments.list_experiments(ctx, s.ListExperiments(view=view)).experiments
-    name_filter = str(body.get("filter") or "")
+    name_filter = text(body, "filter", required=False)
     if name_filter:
         found = [e for e in found if _experiment_matches(e, name_filter)]
-    limit = integer(body, "max_results", 1000) or 1000
-    offset = integer(body, "page_token", 0) or 0
+    limit = integer(body, "max_results", 1000, minimum=0) or 1000
+    offset = integer(body, "page_token", 0, minimum=0) or 0
     page = found[offset : offset + limit]
     answer: dict[str, Any] = {"experiments": [p.experiment(e) for e in page]}
     if offset + limit < len(found):
@@ -108,7 +113,7 @@ def set_experiment_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = s.SetExperimentTag(
         experiment_id=text(body, "experiment_id") or "",
         key=text(body, "key") or "",
-        value=str(body.get("value") or ""),
+        value=value_text(body, "value"),
     )
     experiments.set_experiment_tag(ctx, req)
     return {}
@@ -148,7 +153,7 @@ def create_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def update_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = s.UpdateRun(
         run_id=_run_id(body),
-        status=body.get("status"),
+        status=text(body, "status", required=False),
         end_time=integer(body, "end_time"),
         run_name=text(body, "run_name", required=False),
     )
@@ -178,13 +183,11 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             f"unknown run_view_type {body.get('run_view_type')!r}", field="run_view_type"
         )
     req = s.SearchRuns(
-        experiment_ids=[
-            _experiment_id(ctx, str(e)) or "" for e in body.get("experiment_ids") or []
-        ],
-        filter=str(body.get("filter") or ""),
-        order_by=[str(o) for o in body.get("order_by") or []],
+        experiment_ids=[_experiment_id(ctx, e) or "" for e in strings(body, "experiment_ids")],
+        filter=text(body, "filter", required=False) or "",
+        order_by=strings(body, "order_by"),
         max_results=integer(body, "max_results", 1000) or 1000,
-        page_token=body.get("page_token") or None,
+        page_token=text(body, "page_token", required=False),
         view=view,
     )
     ids, token = runs.search_run_ids(ctx, req)
@@ -206,10 +209,10 @@ def _metric_columns(metrics: list[Any]) -> s.MetricColumns:
         field = f"metrics[{i}]"
         if not isinstance(item, dict):
             raise ValidationError(f"{field} must be an object", field=field)
-        keys.append(str(item.get("key") or ""))
+        keys.append(text(item, "key", required=False, label=f"{field}.key") or "")
         values.append(_metric_value(item, field))
-        timestamps.append(integer(item, "timestamp", now) or 0)
-        steps.append(integer(item, "step", 0) or 0)
+        timestamps.append(integer(item, "timestamp", now, label=f"{field}.timestamp") or 0)
+        steps.append(integer(item, "step", 0, label=f"{field}.step") or 0)
     return s.MetricColumns(keys=keys, values=values, steps=steps, timestamps=timestamps)
 
 
@@ -223,22 +226,20 @@ def _metric_value(item: dict[str, Any], field: str) -> float:
 
 
 def log_batch(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    metrics = body.get("metrics") or []
+    metrics = items(body, "metrics")
     params = pairs(body, "params")
     tags = pairs(body, "tags")
-    if not isinstance(metrics, list):
-        raise ValidationError("'metrics' must be a list", field="metrics")
     if len(metrics) > p.MAX_METRICS_PER_BATCH:
         raise ValidationError(
             f"A batch logging request can contain at most {p.MAX_METRICS_PER_BATCH} metrics. "
             f"Got {len(metrics)} metrics.",
             field="metrics",
         )
-    for name, items in (("params", params), ("tags", tags)):
-        if len(items) > p.MAX_PARAMS_TAGS_PER_BATCH:
+    for name, given in (("params", params), ("tags", tags)):
+        if len(given) > p.MAX_PARAMS_TAGS_PER_BATCH:
             raise ValidationError(
                 f"A batch logging request can contain at most {p.MAX_PARAMS_TAGS_PER_BATCH} "
-                f"{name}. Got {len(items)} {name}.",
+                f"{name}. Got {len(given)} {name}.",
                 field=name,
             )
     if len(metrics) + len(params) + len(tags) > p.MAX_ENTITIES_PER_BATCH:
@@ -262,12 +263,12 @@ def log_metric(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_param(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    pair = {"key": text(body, "key"), "value": body.get("value")}
+    pair = {"key": text(body, "key"), "value": value_text(body, "value")}
     return log_batch(ctx, {"run_id": _run_id(body), "params": [pair]})
 
 
 def set_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    pair = {"key": text(body, "key"), "value": body.get("value")}
+    pair = {"key": text(body, "key"), "value": value_text(body, "value")}
     return log_batch(ctx, {"run_id": _run_id(body), "tags": [pair]})
 
 
@@ -276,29 +277,31 @@ def delete_tag(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _dataset_input(item: dict[str, Any], field: str) -> s.DatasetInput:
+    """One of MLflow's ``DatasetInput`` objects; errors name the field inside the list."""
+    where = f"{field}.dataset"
+    dataset = obj(item, "dataset", label=where)
+    tags = dict(pairs(item, "tags", label=f"{field}.tags"))
+
+    def field_text(name: str, *, required: bool = False) -> str:
+        return text(dataset, name, required=required, label=f"{where}.{name}") or ""
+
+    return s.DatasetInput(
+        name=field_text("name", required=True),
+        digest=field_text("digest"),
+        source=field_text("source"),
+        source_type=field_text("source_type"),
+        context=tags.get("mlflow.data.context") or "training",
+        dataset_schema=field_text("schema") or None,
+    )
+
+
 def log_inputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    datasets = []
-    for item in body.get("datasets") or []:
-        dataset = item.get("dataset") or {}
-        context = next(
-            (
-                t.get("value")
-                for t in item.get("tags") or []
-                if t.get("key") == "mlflow.data.context"
-            ),
-            "",
-        )
-        datasets.append(
-            s.DatasetInput(
-                name=str(dataset.get("name") or ""),
-                digest=str(dataset.get("digest") or ""),
-                source=str(dataset.get("source") or ""),
-                source_type=str(dataset.get("source_type") or ""),
-                context=str(context or "training"),
-                dataset_schema=dataset.get("schema"),
-            )
-        )
-    ingest.log_inputs(ctx, s.LogInputs(run_id=_run_id(body), datasets=datasets))
+    run_id = _run_id(body)
+    datasets = [
+        _dataset_input(item, f"datasets[{i}]") for i, item in enumerate(objects(body, "datasets"))
+    ]
+    ingest.log_inputs(ctx, s.LogInputs(run_id=run_id, datasets=datasets))
     return {}
 
 
@@ -338,6 +341,7 @@ def log_model(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     for key in ("artifact_path", "flavors", "utc_time_created"):
         if key not in model:
             raise ValidationError(f"model_json has no {key!r}", field="model_json")
+    runs.load_run_row(ctx, run_id)  # an unknown run is a 404, not an empty list
     tags = runs.load_runs(ctx, [run_id])[0].data.tags
     try:
         history = json.loads(tags.get(_MODEL_HISTORY_TAG) or "[]")
