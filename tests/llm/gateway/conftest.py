@@ -47,7 +47,9 @@ def gateway_config(fake: FakeProvider, **routes: Any) -> dict[str, Any]:
                     {"provider": "backup", "model": "gpt-4o", "weight": 0},
                 ],
                 "retries": 1,
-                "timeout_seconds": 2,
+                # Generous: the passing path must not time out on a loaded machine; a test
+                # about a hang sets its own.
+                "timeout_seconds": 30,
                 "backoff": {"initial_seconds": 0.01, "max_seconds": 2},
             },
             **routes,

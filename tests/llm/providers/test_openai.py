@@ -310,8 +310,10 @@ def test_stream_hang_times_out_before_the_first_chunk(fake: FakeProvider) -> Non
 
 
 def test_stream_timeout_bounds_each_chunk(fake: FakeProvider) -> None:
-    fake.script(fp.answer(chunks=["a", "b", "c"], chunk_latency=3))
-    error, received = _stream_error(fake, timeout=0.2)
+    # The first chunk comes at once and must arrive within the timeout, so the timeout is
+    # seconds; the stall after it is what times out.
+    fake.script(fp.answer(chunks=["a", "b", "c"], chunk_latency=60))
+    error, received = _stream_error(fake, timeout=5)
     assert error.kind == "timeout"
     assert received[0]["choices"][0]["delta"]["role"] == "assistant"  # the stream had begun
 
