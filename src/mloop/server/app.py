@@ -21,7 +21,11 @@ from mloop.server.dispatch import Dispatcher, templated_routes
 from mloop.server.errors import install_error_handlers
 from mloop.server.files import file_routes
 from mloop.server.limits import BodyLimitMiddleware
-from mloop.server.routes import documentation_routes, operations_surface
+from mloop.server.routes import (
+    documentation_routes,
+    file_documentation_routes,
+    operations_surface,
+)
 from mloop.store.migrate import current_revision, head_revision
 from mloop.store.runtime import Runtime
 
@@ -51,7 +55,8 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     install_error_handlers(app)
 
     operations = all_operations()
-    files = file_routes(all_file_routes(), runtime, auth)
+    files_declared = all_file_routes()
+    files = file_routes(files_declared, runtime, auth)
     surfaces = [operations_surface(operations, runtime, auth, extra=files)]
     for domain in DOMAINS:
         for factory in domain.http:
@@ -66,7 +71,11 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         app.include_router(templated_routes(surface))
     app.state.surfaces = surfaces
     components: dict[str, Any] = {}
-    _document_operations(app, documentation_routes(operations, components), components)
+    documented = [
+        *documentation_routes(operations, components),
+        *file_documentation_routes(files_declared),
+    ]
+    _document_operations(app, documented, components)
 
     _api_docs_routes(app, auth, public=not auth_enabled or runtime.settings.public_api_docs)
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from mloop.core.errors import MloopError
 
@@ -29,6 +30,17 @@ def _location(loc: tuple[Any, ...]) -> str:
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
     return out or "body"
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route of the app takes at the request's path (Starlette's own 405
+    names only the first route that matched the path)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,11 +65,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("INVALID_PARAMETER_VALUE", message, field), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "HTTP_ERROR"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        headers = exc.headers
+        if exc.status_code == 405:  # RFC 9110: say which methods the path takes
+            headers = {**(headers or {}), "Allow": _allowed(request)}
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

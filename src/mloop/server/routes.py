@@ -8,6 +8,7 @@ OpenAPI document.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from mloop.auth.authenticator import Authenticator
 from mloop.core.errors import MloopError
+from mloop.core.files import FileRoute
 from mloop.core.http import Route, Surface
 from mloop.core.operations import Operation
 from mloop.core.validation import from_pydantic
@@ -25,6 +27,9 @@ from mloop.server.errors import error_body
 from mloop.store.runtime import Runtime
 
 log = logging.getLogger("mloop.server")
+
+# ``{path:path}`` in a route template is ``{path}`` in OpenAPI.
+_PATH_CONVERTER = re.compile(r"\{([a-z_]+):path\}")
 
 
 def _list_fields(op: Operation[Any, Any]) -> frozenset[str]:
@@ -121,7 +126,8 @@ def operations_surface(
         )
         for op in operations
     ]
-    return Surface("mloop", [*routes, *extra], _error, _method_not_allowed, documented=True)
+    # The file routes among ``extra`` are documented by :func:`file_documentation_routes`.
+    return Surface("mloop", [*routes, *extra], _error, _method_not_allowed)
 
 
 _ERROR_SCHEMA = {
@@ -151,16 +157,20 @@ _ERROR_STATUSES = {
 }
 
 
-def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
-    schema = op.request.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(schema.pop("$defs", {}))
-    errors = {
+def _errors() -> dict[str, Any]:
+    return {
         status: {
             "description": description,
             "content": {"application/json": {"schema": _ERROR_SCHEMA}},
         }
         for status, description in _ERROR_STATUSES.items()
     }
+
+
+def _openapi_extra(op: Operation[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
+    schema = op.request.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    errors = _errors()
     if op.method == "GET":
         properties = schema.get("properties", {})
         return {
@@ -209,4 +219,43 @@ def documentation_routes(
             openapi_extra=_openapi_extra(op, components),
         )
         for op in operations
+    ]
+
+
+def _file_openapi_extra(route: FileRoute) -> dict[str, Any]:
+    """Path parameters, the streamed body and the answers of one file route."""
+    extra: dict[str, Any] = {
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.params
+        ],
+        "responses": _errors(),
+    }
+    if route.is_upload:
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"format": "binary"}}},
+        }
+    else:
+        extra["responses"]["200"] = {
+            "description": "The file's bytes",
+            "content": {route.media_type: {"schema": {"format": "binary"}}},
+        }
+    return extra
+
+
+def file_documentation_routes(routes: Iterable[FileRoute]) -> list[APIRoute]:
+    """Routes that describe the declared file routes in OpenAPI (not used to route)."""
+    return [
+        APIRoute(
+            _PATH_CONVERTER.sub(r"{\1}", route.path),
+            _documented_only,
+            methods=[route.method],
+            response_model=route.response,
+            name=route.name,
+            summary=route.summary or route.name,
+            tags=[route.tag] if route.tag else None,
+            openapi_extra=_file_openapi_extra(route),
+        )
+        for route in routes
     ]

@@ -27,7 +27,9 @@ def _version(value: object) -> object:
     return value
 
 
-Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=MAX_VERSION)]
+# The bounds come before the validator so that they reach the JSON schema as minimum and
+# maximum (after it, pydantic writes them as non-standard "ge"/"le" keys).
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(_version)]
 """A version number field: a positive integer, or its digits as a string."""
 
 

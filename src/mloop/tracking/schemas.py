@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from mloop.core.operations import Message
 
@@ -102,7 +102,7 @@ class CreateRun(Message):
     # Only to keep an id from elsewhere (an imported MLflow run); new runs get a fresh one.
     run_id: str | None = None
     run_name: str | None = None
-    start_time: int | None = None
+    start_time: StrictInt | None = None  # true is not a time
     tags: dict[str, str] = {}
     parent_run_id: str | None = None
     user_id: str | None = None
@@ -115,7 +115,7 @@ class RunId(Message):
 class UpdateRun(Message):
     run_id: str
     status: RunStatus | None = None
-    end_time: int | None = None
+    end_time: StrictInt | None = None  # true is not a time
     run_name: str | None = None
 
 
@@ -168,7 +168,7 @@ class LogBatch(Message):
     metric_columns: MetricColumns | None = None
     # Ends the run in the same transaction, so its final metrics and status land together.
     end_status: RunStatus | None = None
-    end_time: int | None = None
+    end_time: StrictInt | None = None  # true is not a time
     params: list[ParamIn] = Field(default=[], max_length=MAX_BATCH_PARAMS)
     tags: list[TagIn] = Field(default=[], max_length=MAX_BATCH_TAGS)
     batch_id: str | None = Field(default=None, max_length=64)
