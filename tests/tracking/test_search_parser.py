@@ -200,7 +200,7 @@ def test_parse_filter_refuses_overlong_text() -> None:
 
 
 def test_parse_filter_refuses_non_strings() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="filter must be a string"):
         parse_filter(42)  # type: ignore[arg-type]
 
 
@@ -258,11 +258,11 @@ def test_parse_order_by_refuses(items: list[str], fragments: list[str]) -> None:
 
 
 def test_parse_order_by_refuses_bad_containers() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="order_by must be a list of strings"):
         parse_order_by("metrics.auc")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="order_by item 0 must be a string"):
         parse_order_by([1])  # type: ignore[list-item]
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="order_by has 100 items; the limit is 20"):
         parse_order_by(["run_name"] * 100)
 
 

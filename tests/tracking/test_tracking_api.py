@@ -36,7 +36,7 @@ def test_fluent_run_lifecycle(sdk: str) -> None:
 
 
 def test_failed_run_is_marked_failed(sdk: str) -> None:
-    with pytest.raises(RuntimeError), mloop.start_run() as run:
+    with pytest.raises(RuntimeError, match="boom"), mloop.start_run() as run:
         raise RuntimeError("boom")
     assert mloop.Client().get_run(run.info.run_id).info.status == "FAILED"
 
@@ -115,7 +115,7 @@ def test_batch_is_all_or_nothing(sdk: str) -> None:
     client = mloop.Client()
     run = client.create_run()
     client.log_param(run.info.run_id, "p", "1")
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="params are immutable"):
         client.log_batch(
             run.info.run_id,
             metrics=[mloop.Metric("ok", 1.0, 1, 0)],
@@ -141,11 +141,11 @@ def test_unknown_ids_raise_not_found(sdk: str) -> None:
     with pytest.raises(NotFoundError) as info:
         client.get_run("0" * 32)
     assert info.value.field == "run_id"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="experiment 999 does not exist"):
         client.get_experiment("999")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="experiment 'nope' does not exist"):
         client.get_experiment_by_name("nope")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="experiment_id must be a string of digits"):
         client.get_experiment("abc")
 
 
@@ -153,7 +153,7 @@ def test_experiment_names(sdk: str) -> None:
     client = mloop.Client()
     exp_id = client.create_experiment("weird name: ünïcødé / 1")
     assert client.get_experiment(exp_id).name == "weird name: ünïcødé / 1"
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="already exists"):
         client.create_experiment("weird name: ünïcødé / 1")
     for bad in ["", " padded ", "x" * 300, "ctrl\x00char"]:
         with pytest.raises(ValidationError) as info:
@@ -213,7 +213,7 @@ def test_search_filter_order_and_pagination(sdk: str) -> None:
     with pytest.raises(ValidationError) as info:
         client.search_runs([exp_id], "metrics.auc >")
     assert info.value.field == "filter"
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="page_token is malformed"):
         client.search_runs([exp_id], page_token="not-a-token")
 
 
@@ -257,7 +257,7 @@ def test_artifacts_files_and_directories(sdk: str, tmp_path: Path) -> None:
     assert (out / "nested" / "b.bin").read_bytes() == bytes(range(256)) * 100
     single = client.download_artifacts(run.info.run_id, "report.txt", tmp_path / "one")
     assert single.read_text() == "hello"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"has no artifact 'missing\.txt'"):
         client.download_artifacts(run.info.run_id, "missing.txt", tmp_path / "none")
 
 
@@ -270,7 +270,7 @@ def test_log_text_and_dict(sdk: str, tmp_path: Path) -> None:
             mloop.log_dict({"bad": float("nan")}, "nan.json")
         with pytest.raises(ValidationError, match="artifact_file"):
             mloop.log_text("x", "dir/")
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError, match=r"'\.\./escape\.txt' must not contain '\.\.'"):
             mloop.log_text("x", "../escape.txt")
     out = mloop.Client().download_artifacts(run.info.run_id, "", tmp_path / "out")
     assert (out / "notes" / "summary.md").read_text() == "# notes"
@@ -284,9 +284,9 @@ def test_artifact_paths_cannot_escape(sdk: str, tmp_path: Path, path: str) -> No
     (tmp_path / "f.txt").write_text("x")
     client = mloop.Client()
     run = client.create_run()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^artifact_path .*must (not contain|be relative)"):
         client.log_artifact(run.info.run_id, tmp_path / "f.txt", artifact_path=path)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^path .*must (not contain|be relative)"):
         client.list_artifacts(run.info.run_id, path)
 
 
