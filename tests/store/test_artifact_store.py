@@ -33,7 +33,7 @@ def test_put_get_list_walk(store: ArtifactStore) -> None:
     listing = store.list_dir("a")
     assert [(e.path, e.is_dir) for e in listing] == [("a/b", True), ("a/d.bin", False)]
     assert [e.path for e in store.walk("a")] == ["a/b/c.txt", "a/d.bin"]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"artifact 'a/missing\.txt' does not exist"):
         store.open("a/missing.txt")
 
 
@@ -55,9 +55,9 @@ def test_move_replaces_the_target(store: ArtifactStore) -> None:
     assert not store.exists("up/x.bin")
     store.move("final/1/data.bin", "other/2/data.bin")  # into a directory that did not exist
     assert store.exists("other/2/data.bin") and not store.exists("final/1/data.bin")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"artifact 'up/x\.bin' does not exist"):
         store.move("up/x.bin", "final/1/data.bin")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"path '\.\./escape\.bin' must not contain '\.\.'"):
         store.move("other/2/data.bin", "../escape.bin")
 
 
@@ -66,11 +66,13 @@ def test_failed_write_leaves_nothing(store: ArtifactStore) -> None:
         yield b"x" * 100
         raise RuntimeError("client went away")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="client went away"):
         store.put_chunks("partial.bin", chunks())
     assert not store.exists("partial.bin")
     assert store.list_dir("") == []
-    with pytest.raises(PayloadTooLargeError):
+    with pytest.raises(
+        PayloadTooLargeError, match=r"artifact 'big\.bin' exceeds the limit of 15 bytes"
+    ):
         store.put_chunks("big.bin", iter([b"x" * 10, b"y" * 10]), max_bytes=15)
     assert not store.exists("big.bin")
 
@@ -84,9 +86,9 @@ def test_overwrite_is_atomic_replacement(store: ArtifactStore) -> None:
 
 @pytest.mark.parametrize("bad", ["../x", "/abs", "a/../../x", "a\\b", "nul\x00", "C:/win"])
 def test_paths_that_escape_are_refused(store: ArtifactStore, bad: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^path .*must (not contain|be relative)"):
         store.put_bytes(bad, b"x")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"^path .*must (not contain|be relative)"):
         clean_relative_path(bad)
 
 
