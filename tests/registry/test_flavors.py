@@ -133,7 +133,7 @@ def test_skops_refuses_untrusted_types_until_trusted(mode: str, data: Data, tmp_
         mloop.load_model("models:/piped/1")
     assert err.value.field == "trusted"
     assert DOUBLE in err.value.message and "trusted=" in err.value.message
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="not trusted by default"):
         mloop.load_model("models:/piped/1", trusted=["sklearn.something.Else"])
     for trusted in (True, [DOUBLE]):
         loaded = mloop.load_model("models:/piped/1", trusted=trusted)

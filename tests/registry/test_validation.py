@@ -72,8 +72,9 @@ def test_bad_aliases(churn: str) -> None:
         with pytest.raises(ValidationError) as err:
             mloop.set_alias("churn", alias, 1)
         assert err.value.field == "alias", alias
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError) as err:
             mloop.get_model_version_by_alias("churn", alias)
+        assert err.value.field == "alias", alias
     assert mloop.Client().get_registered_model("churn").aliases == {"champion": 1}
 
 
@@ -180,7 +181,7 @@ def test_register_model_refuses_what_is_not_a_model(mode: str, tmp_path: Path) -
     with pytest.raises(ValidationError) as err:
         mloop.register_model(tmp_path / "empty", "m")
     assert "mloop-model.json" in err.value.message
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=f"run {'0' * 32} does not exist"):
         mloop.register_model(f"runs:/{'0' * 32}/model", "m")
     # The model that register_model created for the failed version was removed again.
     assert list(mloop.Client().list_registered_models()) == []

@@ -109,7 +109,7 @@ def test_alias_set_move_delete_with_history(
 
     # The audit trail outlives the model; the model's deletion is recorded in it.
     client.delete_registered_model("churn")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="registered model 'churn' does not exist"):
         client.get_registered_model("churn")
     after = client.get_alias_history("churn")
     assert [(h.alias, h.from_version, h.to_version) for h in after][-1] == ("champion", 2, None)
@@ -198,7 +198,7 @@ def test_deleting_a_version_removes_its_aliases_and_logs_it(
     with pytest.raises(NotFoundError) as err:
         client.get_model_version("churn", 1)
     assert err.value.field == "version" and "deleted" in err.value.message
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="version 1 of model 'churn' was deleted"):
         client.download_model_version("churn", 1)
     tail = [(h.alias, h.from_version, h.to_version) for h in client.get_alias_history("churn")][-2:]
     assert tail == [("champion", 1, None), ("stable", 1, None)]
