@@ -154,7 +154,7 @@ def test_csv_parquet_and_url_inputs(sdk: str, tmp_path: Path) -> None:
     from_url = mloop.register_dataset("tx-url", "memory://bucket/tx.parquet")
     assert from_url.digest == from_csv.digest and from_url.source == "memory://bucket/tx.parquet"
 
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"no such file or directory: .*missing\.parquet"):
         mloop.register_dataset("tx", tmp_path / "missing.parquet")
     with pytest.raises(ValidationError) as bad:
         mloop.register_dataset("tx", {"not": "a table"})
@@ -194,7 +194,7 @@ def test_aliases_and_their_history(sdk: str) -> None:
     with pytest.raises(NotFoundError) as err:
         mloop.set_dataset_alias("tx", "x", 7)
     assert err.value.field == "version"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="dataset 'tx' has no alias 'training'"):
         mloop.delete_dataset_alias("tx", "training")
 
     client.delete_dataset_version("tx", 1)
@@ -306,7 +306,9 @@ def test_explicit_contract_and_stored_validations(sdk: str, contract_file: Path)
     with pytest.raises(NotFoundError) as err:
         mloop.register_dataset("tx", frame(), contract=contract_file.with_name("nope.yaml"))
     assert err.value.field == "contract"
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"columns\.a\.maxx: unknown check 'maxx' \(did you mean 'max'\?\)"
+    ):
         mloop.set_dataset_policy("tx", "contract: x\ncolumns:\n  a: {maxx: 1}\n")
 
 
