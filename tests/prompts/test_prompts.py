@@ -3,6 +3,7 @@ versions by content digest, labels with history, diffs, approval policy, renderi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -141,7 +142,7 @@ def test_invalid_versions_are_refused_naming_the_field(sdk: str) -> None:
         assert err.value.field == field, (changes, err.value.field)
     with pytest.raises(ValidationError, match="variables"):
         register(variables={"product": {"type": "date"}})
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="prompt 'support' does not exist"):
         mloop.Client().get_prompt("support")  # nothing was stored
 
 
@@ -176,7 +177,7 @@ def test_labels_move_with_history_and_resolve(sdk: str) -> None:
     with pytest.raises(NotFoundError, match="no label 'staging'"):
         mloop.get_prompt("support@staging", cache_ttl=0)
     for bad in ("latest", "3", "v2", "a b"):
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError, match=f"^label '{re.escape(bad)}' "):
             mloop.set_prompt_label("support", bad, 1)
     with pytest.raises(NotFoundError, match="version 9"):
         mloop.set_prompt_label("support", "x", 9)
@@ -230,7 +231,9 @@ def test_approval_policy_gates_labels(sdk: str, runtime_for_reviewer: Any) -> No
     with pytest.raises(ConflictError, match="mloop prompts approve support 1") as refused:
         mloop.set_prompt_label("support", "production", 1)
     assert refused.value.field == "label"
-    with pytest.raises(ConflictError):
+    with pytest.raises(
+        ConflictError, match="requires an approved review before a version gets label 'production'"
+    ):
         register(label="production", description="pushed with a gated label")
     runtime_for_reviewer("rita", "support", 1, "rejected")
     with pytest.raises(ConflictError, match="rejected"):
