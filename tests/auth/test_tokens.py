@@ -23,9 +23,11 @@ def test_tokens_are_stored_hashed(runtime: Runtime) -> None:
     rows = runtime.run(lambda ctx: list(ctx.conn.execute(select(api_tokens))), write=False)
     assert secret not in str(rows) and secret.startswith("mlp_")
     assert [t.name for t in runtime.run(list_tokens, write=False)] == ["ci"]
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="a token named 'ci' already exists"):
         _token(runtime, "ci", "reader")
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match="role must be one of reader, writer, admin, got 'root'"
+    ):
         _token(runtime, "bad-role", "root")
 
 
@@ -61,7 +63,7 @@ def test_revoked_token_stops_working(runtime: Runtime) -> None:
         ).status_code
         == 401
     )
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="no active token named 'temp'"):
         runtime.run(lambda ctx: revoke_token(ctx, "temp"), write=True)
 
 
@@ -71,7 +73,9 @@ def test_non_loopback_requires_auth() -> None:
     assert auth_required("0.0.0.0", True) is True
     with pytest.raises(ValidationError, match="authentication"):
         auth_required("0.0.0.0", None)
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match=r"refusing to listen on 192\.0\.2\.10 without authentication"
+    ):
         auth_required("192.0.2.10", False)
 
 
@@ -92,7 +96,7 @@ def test_remote_sdk_sends_the_token(runtime: Runtime, monkeypatch: pytest.Monkey
         monkeypatch.setenv("MLOOP_TOKEN", "mlp_invalid")
         from mloop.core.errors import AuthenticationError
 
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError, match="the token is unknown or revoked"):
             mloop.Client().list_experiments()
     finally:
         connection.close_all()
