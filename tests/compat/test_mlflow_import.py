@@ -87,11 +87,11 @@ def _assert_tracking(ids: dict[str, str]) -> None:
     assert (crashed.info.start_time, crashed.info.end_time) == (T0, T0 + 60_000)
     assert _history(client, ids["crashed"], "rows") == [(0, T0 + 5, 10.0)]
     assert crashed.data.tags[IMPORT_TAG] == "mlflow"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=f"run {ids['discarded']} does not exist"):
         client.get_run(ids["discarded"])
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=f"run {ids['in-gone']} does not exist"):
         client.get_run(ids["in-gone"])
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="experiment 'gone' does not exist"):
         client.get_experiment_by_name("gone")
 
 
@@ -283,7 +283,9 @@ def test_resolve_source(tmp_path: Path) -> None:
     assert resolve_source(tmp_path.as_uri()) == tmp_path.resolve().as_uri()
     assert resolve_source("http://mlflow.local:5000/") == "http://mlflow.local:5000"
     assert resolve_source("postgresql://u@db/mlflow") == "postgresql://u@db/mlflow"
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        ValidationError, match="--from must name an MLflow tracking URI or directory"
+    ):
         resolve_source("  ")
 
 
