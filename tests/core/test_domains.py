@@ -113,5 +113,5 @@ def test_a_domain_without_operations() -> None:
 def test_load_names_module_or_attribute() -> None:
     assert load("mloop.core.files") is importlib.import_module("mloop.core.files")
     assert load("mloop.core.files:FileRoute") is FileRoute
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
         load("mloop.core.files:Nothing")
