@@ -109,11 +109,11 @@ def test_errors_reach_the_stock_client(client: openai.OpenAI, fake: FakeProvider
     assert policy.value.code == "content_policy_violation"
 
     fake.script(fp.server_error(503))
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(openai.InternalServerError, match="503 - The server had an error"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     fake.script(fp.unauthorized())
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError, match="401 - Incorrect API key provided"):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     fake.script(fp.stream_error(after_chunks=1))
@@ -127,7 +127,7 @@ def test_hang_ends_when_the_client_gives_up(fake: FakeProvider) -> None:
         openai.OpenAI(
             base_url=fake.openai_base_url, api_key="k", max_retries=0, timeout=0.3
         ) as short,
-        pytest.raises(openai.APITimeoutError),
+        pytest.raises(openai.APITimeoutError, match="Request timed out"),
     ):
         short.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     # The server is free again at once: the hung request did not block it.
@@ -141,7 +141,7 @@ def test_malformed_bodies(fake: FakeProvider) -> None:
         fake.openai_base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES}
     )
     assert response.status_code == 200
-    with pytest.raises(orjson.JSONDecodeError):
+    with pytest.raises(orjson.JSONDecodeError, match="unexpected character"):
         orjson.loads(response.content)
 
 

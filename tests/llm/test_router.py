@@ -200,7 +200,7 @@ def test_a_failing_target_cools_down_and_comes_back() -> None:
 def test_when_every_target_cools_down_they_are_still_tried() -> None:
     a = Scripted("a", [err("server")])
     router = make([a], {"r": route(("a", "m", 1), retries=0, cooldown={"failures": 1})})
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match="scripted server"):
         chat(router)
     assert chat(router)[0] == "a:m"
 

@@ -58,7 +58,7 @@ def test_set_get_list_delete(store: SecretStore, runtime: Runtime) -> None:
     assert store.list() == []
     with pytest.raises(NotFoundError, match="no secret named 'openai-key'"):
         store.get("openai-key")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="no secret named 'openai-key'"):
         store.delete("openai-key")
 
 

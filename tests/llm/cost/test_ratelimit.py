@@ -64,7 +64,9 @@ def test_window_slides() -> None:
     assert info.value.retry_after == pytest.approx(29.75)
     clock.now += 30
     admit(limiter, "t")  # the first has left, the second is still in
-    with pytest.raises(GatewayError):
+    with pytest.raises(
+        GatewayError, match="rate limit of token 't' reached: 2 requests per minute"
+    ):
         admit(limiter, "t")
 
 
@@ -73,7 +75,9 @@ def test_refused_requests_do_not_count() -> None:
     limiter = InMemoryRateLimiter([RateLimitConfig(requests_per_minute=1)], clock=clock)
     admit(limiter, "t")
     for _ in range(100):
-        with pytest.raises(GatewayError):
+        with pytest.raises(
+            GatewayError, match="rate limit of token 't' reached: 1 requests per minute"
+        ):
             admit(limiter, "t")
     clock.now += 60
     admit(limiter, "t")
@@ -109,7 +113,7 @@ def test_specific_token_limit_replaces_the_default() -> None:
     limiter.record_tokens("batch-job", 10_000)
     assert admit(limiter, "batch-job").tokens_remaining is None
     admit(limiter, "other")
-    with pytest.raises(GatewayError):
+    with pytest.raises(GatewayError, match="rate limit of token 'other' reached"):
         admit(limiter, "other")
 
 
@@ -126,7 +130,9 @@ def test_no_limit_means_no_limit_and_bad_counts_are_ignored() -> None:
 def test_config_validation() -> None:
     with pytest.raises(PydanticError, match="neither"):
         RateLimitConfig(token="t")
-    with pytest.raises(PydanticError):
+    with pytest.raises(
+        PydanticError, match=r"requests_per_minute\s+Input should be greater than or equal to 1"
+    ):
         RateLimitConfig(requests_per_minute=0)
     with pytest.raises(ValueError, match="two entries"):
         InMemoryRateLimiter(

@@ -69,7 +69,7 @@ def test_a_failed_call_releases_its_reservation() -> None:
 
     async def go() -> None:
         provider.simulate_outage(1)
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError, match="simulated outage"):
             await gateway.chat(_request(max_tokens=100), Caller())  # holds ~$0.11 meanwhile
         assert gateway.budgets.held("route", "r", "daily") == 0
         assert gateway.budgets.spent("route", "r", "daily") == 0

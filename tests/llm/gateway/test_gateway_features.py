@@ -283,7 +283,7 @@ def test_a_request_can_name_a_prompt_and_its_label(
             messages=None,  # type: ignore[arg-type]
             extra_body={"prompt": "support-reply:2", "variables": {"question": "?"}},
         )
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError, match="prompt 'support-reply' has no label 'nope'"):
         client(handle).chat.completions.create(
             model="support-reply",
             messages=None,  # type: ignore[arg-type]

@@ -67,7 +67,7 @@ def test_two_servers_share_the_redis_cache_and_rate_limits(
     assert len(fake.requests) == 1
     # Three requests a minute in all, whichever server takes them.
     b.chat.completions.create(model="support-reply", messages=MESSAGES, temperature=0.5)
-    with pytest.raises(openai.RateLimitError):
+    with pytest.raises(openai.RateLimitError, match="3 requests per minute"):
         a.chat.completions.create(model="support-reply", messages=MESSAGES, temperature=0.5)
     assert calls(first)[-1]["error_code"] == "RATE_LIMITED"
 

@@ -118,7 +118,7 @@ def test_a_stream_failing_after_its_first_token_ends_with_an_error(
         model="support-reply", messages=MESSAGES, stream=True
     )
     received: list[str] = []
-    with pytest.raises(openai.APIError):
+    with pytest.raises(openai.APIError, match="error during the stream"):
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 received.append(chunk.choices[0].delta.content)
@@ -263,12 +263,14 @@ def test_tokens_are_required_when_authentication_is_on(
     start_gateway: Callable[..., ServerHandle], fake: FakeProvider
 ) -> None:
     handle = start_gateway(auth_enabled=True)
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError, match="the token is unknown or revoked"):
         client(handle, api_key="mlp_wrong").chat.completions.create(
             model="support-reply", messages=MESSAGES
         )
     reader = handle.runtime.run(lambda ctx: create_token(ctx, "viewer", "reader"), write=True)
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(
+        openai.PermissionDeniedError, match="token 'viewer' has role reader; this needs writer"
+    ):
         client(handle, api_key=reader).chat.completions.create(
             model="support-reply", messages=MESSAGES
         )

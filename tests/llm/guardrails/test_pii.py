@@ -331,7 +331,7 @@ def test_redact_no_pii_returns_text_unchanged() -> None:
 
 def test_match_and_result_are_frozen() -> None:
     m = PiiMatch("email", 0, 1, "x")
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'start'"):
         m.start = 3  # type: ignore[misc]
 
 

@@ -76,7 +76,7 @@ def test_deployment_names_cannot_escape_the_path(fake: FakeProvider) -> None:
         finally:
             await provider.aclose()
 
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match="HTTP 404: no route POST /openai/deployments/"):
         run(go())
     assert fake.requests[0].path.startswith("/openai/deployments/")
 

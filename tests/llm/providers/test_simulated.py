@@ -122,5 +122,5 @@ def test_a_simulated_outage_fails_the_next_calls_then_recovers() -> None:
             run(provider.chat(request, "simulated-small", timeout=1))
         assert info.value.kind == "server" and info.value.retryable
     assert run(provider.chat(request, "simulated-small", timeout=1)).text()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="calls must be 0 or more"):
         provider.simulate_outage(-1)
