@@ -27,6 +27,23 @@ from mloop.store.runtime import Runtime, open_runtime
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("MLOOP_TEST_DATABASE_URL", "")
 
+# Property-based tests (hypothesis): a bounded number of examples and no deadline (shared
+# 2-core machines), no example database in the tree; in CI the same examples every run.
+try:
+    import hypothesis
+
+    hypothesis.settings.register_profile(
+        "mloop",
+        max_examples=40,
+        deadline=None,
+        database=None,
+        derandomize=IN_CI,
+        suppress_health_check=[hypothesis.HealthCheck.too_slow],
+    )
+    hypothesis.settings.load_profile("mloop")
+except ImportError:  # the dev extra is not installed: those tests cannot be collected anyway
+    pass
+
 
 def require_service(available: bool, what: str) -> None:
     """Skip locally, fail in CI, when a server the test needs is missing."""
