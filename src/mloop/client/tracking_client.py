@@ -207,7 +207,12 @@ class TrackingClient(BaseClient):
         synchronous: bool = False,
     ) -> None:
         """Log one value. Remote clients queue it and send in the background by default."""
-        metric = s.MetricIn(key=key, value=value, timestamp=timestamp or now_ms(), step=step or 0)
+        metric = s.MetricIn(
+            key=key,
+            value=value,
+            timestamp=now_ms() if timestamp is None else timestamp,
+            step=step or 0,
+        )
         if synchronous:
             self.call("log_batch", run_id=run_id, metric_columns=_columns([metric], 0))
         else:
