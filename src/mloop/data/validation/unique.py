@@ -58,14 +58,17 @@ def _unique_dense(run: Run, p: Pending) -> bool:
 
 def _unique_grouped(run: Run, p: Pending) -> None:
     # One GROUP BY: the duplicated keys are counted and the most repeated ones kept as
-    # examples (max_by(..., n)) in the same query.
+    # examples in the same query, ordered by count and then by key (min_by over the struct
+    # (-n, k)), as the direct count orders them: equal counts must not come out in the
+    # hash table's order.
     cols = [quote_ident(c) for c in p.check.columns]
     keys = ", ".join(cols)
     where = " AND ".join(f"{c} IS NOT NULL" for c in cols)
     key_struct = "struct_pack(" + ", ".join(f"{c} := {c}" for c in cols) + ")"
     limit = max(int(run.examples), 1)
     _, found = run.engine.table_rows(
-        f"SELECT count(*), sum(n), max_by(struct_pack(k := k, n := n), n, {limit}) FROM "
+        "SELECT count(*), sum(n), min_by(struct_pack(k := k, n := n), "
+        f"struct_pack(o := -n, k := k), {limit}) FROM "
         f"(SELECT {key_struct} AS k, count(*) AS n FROM {DATA} WHERE {where} "
         f"GROUP BY {keys} HAVING count(*) > 1)"
     )
