@@ -11,6 +11,7 @@ PostgreSQL alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -120,38 +121,56 @@ def spend_by_scope(
     return spend
 
 
+def _per_day(
+    ctx: Context,
+    columns: list[Any],
+    days: int,
+    group_by: GroupBy | None,
+    now_ms: int | None,
+) -> list[tuple[str, str | None, Sequence[Any]]]:
+    """``columns`` aggregated per UTC day (and key of ``group_by``) over the last ``days``
+    days: ``(day, key, values)`` with the values in the order of ``columns``."""
+    now = _now_ms(now_ms)
+    day = (llm_calls.c.time // DAY_MS).label("day")
+    key = _group_column(group_by)
+    selected = [day, *columns] if key is None else [day, key.label("key"), *columns]
+    query = select(*selected).where(
+        llm_calls.c.time >= _first_day_ms(days, now), llm_calls.c.time <= now
+    )
+    query = query.group_by(day) if key is None else query.group_by(day, key)
+    values_from = 1 if key is None else 2
+    return [
+        (
+            _day(int(row[0])),
+            None if key is None or row[1] is None else str(row[1]),
+            tuple(row[values_from:]),
+        )
+        for row in ctx.conn.execute(query)
+    ]
+
+
 def daily_spend(
     ctx: Context, days: int = 30, group_by: GroupBy | None = None, *, now_ms: int | None = None
 ) -> list[SpendRow]:
     """Spend per UTC day over the last ``days`` days (today included), oldest first, and
     per key of ``group_by`` within a day (highest spend first). Days without calls are
     absent."""
-    now = _now_ms(now_ms)
-    day = (llm_calls.c.time // DAY_MS).label("day")
-    key = _group_column(group_by)
-    columns: list[Any] = [
-        day,
+    columns = [
         func.sum(llm_calls.c.cost_usd),
         func.count(),
         func.sum(llm_calls.c.input_tokens),
         func.sum(llm_calls.c.output_tokens),
     ]
-    if key is not None:
-        columns.append(key.label("key"))
-    query = select(*columns).where(
-        llm_calls.c.time >= _first_day_ms(days, now), llm_calls.c.time <= now
-    )
-    query = query.group_by(day) if key is None else query.group_by(day, key)
     rows = [
         SpendRow(
-            day=_day(int(row[0])),
-            key=(None if row[5] is None else str(row[5])) if key is not None else None,
-            cost_usd=float(row[1] or 0.0),
-            calls=int(row[2]),
-            input_tokens=int(row[3] or 0),
-            output_tokens=int(row[4] or 0),
+            day=day,
+            key=key,
+            cost_usd=float(row[0] or 0.0),
+            calls=int(row[1]),
+            input_tokens=int(row[2] or 0),
+            output_tokens=int(row[3] or 0),
         )
-        for row in ctx.conn.execute(query)
+        for day, key, row in _per_day(ctx, columns, days, group_by, now_ms)
     ]
     rows.sort(key=lambda r: (r.day, -r.cost_usd, r.key or ""))
     return rows
@@ -162,16 +181,12 @@ def cache_stats(
 ) -> list[CacheRow]:
     """Cache hits, misses and savings per UTC day (and key of ``group_by``) over the last
     ``days`` days, oldest first."""
-    now = _now_ms(now_ms)
-    day = (llm_calls.c.time // DAY_MS).label("day")
-    key = _group_column(group_by)
     status = llm_calls.c.cache
 
     def count(*values: str) -> ColumnElement[Any]:
         return func.sum(case((status.in_(values), 1), else_=0))
 
-    columns: list[Any] = [
-        day,
+    columns = [
         func.count(),
         count("exact"),
         count("semantic"),
@@ -180,25 +195,19 @@ def cache_stats(
         count("off"),
         func.sum(case((status.in_(CACHE_HITS), llm_calls.c.saved_usd), else_=0.0)),
     ]
-    if key is not None:
-        columns.append(key.label("key"))
-    query = select(*columns).where(
-        llm_calls.c.time >= _first_day_ms(days, now), llm_calls.c.time <= now
-    )
-    query = query.group_by(day) if key is None else query.group_by(day, key)
     rows = [
         CacheRow(
-            day=_day(int(row[0])),
-            key=(None if row[8] is None else str(row[8])) if key is not None else None,
-            calls=int(row[1]),
-            exact_hits=int(row[2] or 0),
-            semantic_hits=int(row[3] or 0),
-            misses=int(row[4] or 0),
-            bypassed=int(row[5] or 0),
-            uncached=int(row[6] or 0),
-            saved_usd=float(row[7] or 0.0),
+            day=day,
+            key=key,
+            calls=int(row[0]),
+            exact_hits=int(row[1] or 0),
+            semantic_hits=int(row[2] or 0),
+            misses=int(row[3] or 0),
+            bypassed=int(row[4] or 0),
+            uncached=int(row[5] or 0),
+            saved_usd=float(row[6] or 0.0),
         )
-        for row in ctx.conn.execute(query)
+        for day, key, row in _per_day(ctx, columns, days, group_by, now_ms)
     ]
     rows.sort(key=lambda r: (r.day, r.key or ""))
     return rows
