@@ -14,7 +14,7 @@ reach another page or add a query parameter. Templates escape the result as any 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mloop.server.ui.formatting import urlquote as part
@@ -69,9 +69,10 @@ def run(run_id: str) -> str:
 
 
 @link("compare_runs")
-def compare_runs() -> str:
-    """The comparison page; the form adds the runs (``?runs=a&runs=b``)."""
-    return "/compare"
+def compare_runs(runs: Sequence[str] = ()) -> str:
+    """The comparison page of ``runs``; without them, the form's target (which adds
+    ``?runs=a&runs=b``)."""
+    return "/compare?runs=" + ",".join(part(r) for r in runs) if runs else "/compare"
 
 
 @link("artifacts")
@@ -105,6 +106,19 @@ def model_version(name: str, version: int) -> str:
     return f"/models/{part(name)}/versions/{part(version)}"
 
 
+@link("model_version_file")
+def model_version_file(name: str, version: int, path: str) -> str:
+    """One file of a version, downloaded (always as an attachment)."""
+    return f"/models/{part(name)}/versions/{part(version)}/files?path={part(path)}"
+
+
+@link("model_compare")
+def model_compare(name: str, versions: Sequence[int] = ()) -> str:
+    """Versions of one model side by side; without ``versions``, the form's target."""
+    url = f"/models/{part(name)}/compare"
+    return f"{url}?versions=" + ",".join(part(v) for v in versions) if versions else url
+
+
 # -- datasets ------------------------------------------------------------------------------
 
 
@@ -122,6 +136,12 @@ def dataset(name: str) -> str:
 def dataset_version(name: str, version: int | str) -> str:
     """A version's page; ``version`` may also be ``latest`` or an alias (a redirect)."""
     return f"/datasets/{part(name)}/{part(version)}"
+
+
+@link("dataset_validation")
+def dataset_validation(name: str, version: int, validation_id: int | str) -> str:
+    """One contract validation, on its version's page."""
+    return f"{dataset_version(name, version)}#validation-{part(validation_id)}"
 
 
 @link("dataset_compare")
