@@ -50,6 +50,12 @@ def kinds() -> list[str]:
     return sorted(_LINKS)
 
 
+def _query(values: dict[str, str | None]) -> str:
+    """``?a=1&b=2`` from the values that are set (none: empty), each one percent-encoded."""
+    pairs = [f"{part(k)}={part(v)}" for k, v in values.items() if v]
+    return "?" + "&".join(pairs) if pairs else ""
+
+
 # -- tracking ------------------------------------------------------------------------------
 
 
@@ -59,8 +65,32 @@ def experiments() -> str:
 
 
 @link("experiment")
-def experiment(experiment_id: str) -> str:
-    return f"/experiments/{part(experiment_id)}"
+def experiment(experiment_id: str, filter: str | None = None, order_by: str | None = None) -> str:
+    """An experiment's runs table, with a ``filter`` and ``order_by`` when given."""
+    query = {"filter": filter, "order_by": order_by}
+    return f"/experiments/{part(experiment_id)}" + _query(query)
+
+
+@link("experiment_charts")
+def experiment_charts(
+    experiment_id: str,
+    filter: str | None = None,
+    order_by: str | None = None,
+    metric: str | None = None,
+    param: str | None = None,
+) -> str:
+    """An experiment's chart view: the runs ``filter`` and ``order_by`` pick, one metric."""
+    query = {"filter": filter, "order_by": order_by, "metric": metric, "param": param}
+    return f"/experiments/{part(experiment_id)}/charts" + _query(query)
+
+
+@link("experiment_chart_data")
+def experiment_chart_data(
+    experiment_id: str, filter: str | None = None, order_by: str | None = None
+) -> str:
+    """The JSON the chart view loads when another metric is chosen (``&metric=`` added)."""
+    query = {"filter": filter, "order_by": order_by}
+    return f"/experiments/{part(experiment_id)}/charts/data" + _query(query)
 
 
 @link("run")
