@@ -297,15 +297,16 @@ def test_authors_cannot_approve_their_own_versions(runtime: Runtime) -> None:
     assert as_user("ana", lambda ctx: review_prompt_version(ctx, reject)).decision == "rejected"
     review = as_user("bob", lambda ctx: review_prompt_version(ctx, approve))
     assert (review.reviewer, review.decision, review.comment) == ("bob", "approved", "lgtm")
-    # Without authentication everyone is "anonymous": the approval is recorded as such.
+    # Without authentication and without a name the caller is "anonymous": no review at all
+    # (tests/prompts/test_approval_rule.py covers every surface).
     as_user(
         "anonymous",
         lambda ctx: create_prompt_version(ctx, CreatePromptVersion(name="p", text="hello")),
     )
-    anon = ReviewPromptVersion(name="p", version=2)
-    assert (
-        as_user("anonymous", lambda ctx: review_prompt_version(ctx, anon)).reviewer == "anonymous"
-    )
+    for decision in ("approved", "rejected"):
+        anon = ReviewPromptVersion(name="p", version=2, decision=decision)
+        with pytest.raises(PermissionDeniedError, match="needs an identified reviewer"):
+            as_user("anonymous", lambda ctx, r=anon: review_prompt_version(ctx, r))
 
 
 def test_server_side_resolve_and_render(runtime: Runtime) -> None:

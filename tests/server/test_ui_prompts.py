@@ -103,7 +103,7 @@ def test_version_page_shows_template_variables_params(client: TestClient) -> Non
     assert "question" in section(page.text, 'id="variables-table"', "</table>")
     params = section(page.text, 'id="params-table"', "</table>")
     assert "temperature" in params and "0.2" in params
-    assert 'id="review-form"' in page.text and "No reviews yet" in page.text
+    assert 'id="how-to-review"' in page.text and "No reviews yet" in page.text
     assert 'href="/prompts/support/diff?a=1&amp;b=2"' in client.get("/prompts/support/2").text
     moved = client.get("/prompts/support/staging", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "/prompts/support/2"
@@ -142,28 +142,27 @@ def test_missing_things_are_404(client: TestClient) -> None:
         assert client.get(url).status_code == 404, url
 
 
-def test_approve_button_records_a_review_and_unlocks_the_label(
+def test_without_authentication_the_page_says_how_to_review(
     client: TestClient, runtime: Runtime
 ) -> None:
-    # Without authentication the reviewer is "anonymous" (see docs/prompts.md).
-    response = client.post(
-        "/prompts/support/1/review",
-        data={"decision": "approved", "comment": f"ok {XSS_NAME}"},
-        follow_redirects=False,
+    # The viewer is "anonymous": the one approval rule refuses any review by nobody, so the
+    # page shows the command instead of buttons, and a post anyway records nothing.
+    page = client.get("/prompts/support/1").text
+    assert 'id="review-form"' not in page and 'id="approve"' not in page
+    how = section(page, 'id="how-to-review"', "</div>")
+    assert "runs without authentication" in how
+    assert "mloop prompts approve support 1 --as YOUR-NAME" in how
+    assert "must not be ana" in how and "--allow-self-approval" in how
+    posted = client.post(
+        "/prompts/support/1/review", data={"decision": "approved"}, follow_redirects=False
     )
-    assert response.status_code == 303
-    assert response.headers["location"] == "/prompts/support/1#reviews"
-    reviews = section(client.get("/prompts/support/1").text, 'id="reviews-table"', "</table>")
-    assert "anonymous" in reviews and 'class="badge pass"' in reviews and ESCAPED_XSS in reviews
-    runtime.run(
-        lambda ctx: set_prompt_label(
-            ctx, SetPromptLabel(name="support", label="production", version=1)
-        ),
-        write=True,
+    assert posted.status_code == 403
+    assert "needs an identified reviewer" in posted.text and "--as REVIEWER" in posted.text
+    assert (
+        client.post("/prompts/support/1/review", data={"decision": "rejected"}).status_code == 403
     )
-    rejected = client.post("/prompts/support/2/review", data={"decision": "rejected"})
-    assert rejected.status_code == 200  # the redirect was followed
-    assert 'class="badge fail"' in section(rejected.text, 'id="reviews-table"', "</table>")
+    assert "No reviews yet" in client.get("/prompts/support/1").text
+    assert "anonymous" not in client.get("/prompts/support/1").text
     bad = client.post("/prompts/support/2/review", data={"decision": "maybe"})
     assert bad.status_code == 400
     cross = client.post(
@@ -171,7 +170,7 @@ def test_approve_button_records_a_review_and_unlocks_the_label(
         data={"decision": "approved"},
         headers={"origin": "https://evil.example"},
     )
-    assert cross.status_code == 403
+    assert cross.status_code == 403 and "cross-site" in cross.text
     assert client.post("/prompts/support/9/review", data={}).status_code == 404
 
 
@@ -180,6 +179,7 @@ def test_reviews_need_the_writer_role_and_another_person(runtime: Runtime) -> No
     reader = runtime.run(lambda ctx: create_token(ctx, "rita-reader", "reader"), write=True)
     bob = runtime.run(lambda ctx: create_token(ctx, "bob", "writer"), write=True)
     ana = runtime.run(lambda ctx: create_token(ctx, "ana", "writer"), write=True)
+    root = runtime.run(lambda ctx: create_token(ctx, "root", "admin"), write=True)
     with TestClient(create_app(runtime, auth_enabled=True)) as web:
         redirect = web.get("/prompts/support/1", follow_redirects=False)
         assert redirect.status_code == 303 and "/login" in redirect.headers["location"]
@@ -187,11 +187,40 @@ def test_reviews_need_the_writer_role_and_another_person(runtime: Runtime) -> No
         page = web.get("/prompts/support/1")
         assert page.status_code == 200 and 'id="review-form"' not in page.text
         assert web.post("/prompts/support/1/review", data={}).status_code == 403
+        # The author: Reject only, and why there is no Approve button.
         web.cookies.set("mloop_token", ana)
+        own_page = web.get("/prompts/support/1").text
+        assert 'id="reject"' in own_page and 'id="approve"' not in own_page
+        assert "You registered this version" in section(own_page, 'id="reviews"')
         own = web.post("/prompts/support/1/review", data={"decision": "approved"})
         assert own.status_code == 403 and "cannot approve it" in own.text
         web.cookies.set("mloop_token", bob)
-        assert 'id="review-form"' in web.get("/prompts/support/1").text
+        assert 'id="approve">Approve as bob</button>' in web.get("/prompts/support/1").text
         done = web.post("/prompts/support/1/review", data={"decision": "approved"})
         assert done.status_code == 200
-        assert "bob" in section(done.text, 'id="reviews-table"', "</table>")
+        reviews = section(done.text, 'id="reviews-table"', "</table>")
+        assert "bob" in reviews and 'class="badge pass"' in reviews
+        runtime.run(
+            lambda ctx: set_prompt_label(
+                ctx, SetPromptLabel(name="support", label="production", version=1)
+            ),
+            write=True,
+        )
+        # An admin allows self-approval (single user): the author's Approve button appears.
+        web.cookies.set("mloop_token", root)
+        relaxed = web.post(
+            "/api/v1/prompts/policy/set",
+            json={
+                "name": "support",
+                "require_approval_for": ["production"],
+                "require_distinct_reviewer": False,
+            },
+            headers={"authorization": f"Bearer {root}"},
+        )
+        assert relaxed.status_code == 200
+        assert "self-approval allowed" in web.get("/prompts/support").text
+        web.cookies.set("mloop_token", ana)
+        assert 'id="approve"' in web.get("/prompts/support/2").text
+        mine = web.post("/prompts/support/2/review", data={"decision": "approved"})
+        assert mine.status_code == 200
+        assert "ana" in section(mine.text, 'id="reviews-table"', "</table>")

@@ -21,7 +21,8 @@ from mloop.core.errors import MloopError
 
 if TYPE_CHECKING:
     from mloop.client import Client
-    from mloop.prompts.schemas import Prompt, PromptVersion
+    from mloop.prompts.schemas import Prompt, PromptReview, PromptVersion
+    from mloop.prompts.schemas import ReviewPromptVersion as PromptReviewRequest
 
 app = typer.Typer(
     help="Prompts as code: push prompt files, list, show, diff, label, approve.",
@@ -184,7 +185,7 @@ def show(
             (
                 k,
                 s.type,
-                s.required,
+                "yes" if s.needs_value else "no",
                 json.dumps(s.default) if s.default is not None else "-",
                 s.description,
             )
@@ -238,12 +239,79 @@ def approve(
     version: int,
     comment: Annotated[str, typer.Option("--comment", help="Why it is approved.")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="Record a rejection instead.")] = False,
+    reviewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Review as this person: on an embedded store instead of the operating "
+            "system user, on a server without authentication instead of 'anonymous'.",
+        ),
+    ] = None,
 ) -> None:
-    """Approve VERSION of NAME (or reject it with --reject) as the current user or token."""
-    review = get_client().review_prompt_version(
-        name, version, "rejected" if reject else "approved", comment
-    )
+    """Approve VERSION of NAME (or reject it with --reject) as the current user or token.
+
+    An approval needs an identified reviewer who is not the version's author, unless the
+    prompt's policy allows self-approval (see `mloop prompts policy --allow-self-approval`).
+    """
+    from mloop.prompts.schemas import ReviewPromptVersion
+
+    decision = "rejected" if reject else "approved"
+    if reviewer is None:
+        review = get_client().review_prompt_version(name, version, decision, comment)
+    else:
+        request = ReviewPromptVersion(
+            name=name, version=version, decision=decision, comment=comment
+        )
+        review = _review_as(_checked_reviewer(reviewer), request)
     info(f"{name}:{version} {review.decision} by {review.reviewer}")
+
+
+def _checked_reviewer(raw: str) -> str:
+    """A name for ``--as``: what a server without authentication takes from X-Mloop-User
+    (at most 128 printable Latin-1 characters)."""
+    name = raw.strip()
+    if not name or len(name) > 128:
+        fail("--as needs a name of 1 to 128 characters", "as")
+    if not name.isprintable():
+        fail("--as must not contain control characters", "as")
+    try:
+        name.encode("latin-1")
+    except UnicodeEncodeError:
+        fail("--as must be Latin-1 text (it travels in an HTTP header)", "as")
+    return name
+
+
+def _review_as(reviewer: str, request: PromptReviewRequest) -> PromptReview:
+    """Record the review with ``reviewer`` as the caller's identity: the embedded store's
+    actor, or the X-Mloop-User header a server without authentication reads. The approval
+    rule itself is the domain's, the same on every surface."""
+    from mloop.client.connection import backend_for
+    from mloop.client.embedded import EmbeddedBackend
+    from mloop.client.remote import raise_for_status
+    from mloop.client.transport import JsonTransport
+    from mloop.core.config import get_settings
+    from mloop.domains import find_operation
+    from mloop.prompts.schemas import PromptReview
+
+    op = find_operation("review_prompt_version")
+    backend = backend_for()
+    if isinstance(backend, EmbeddedBackend):
+        review: PromptReview = backend.runtime.run(
+            lambda ctx: op.handler(ctx, request), write=True, actor=reviewer
+        )
+        return review
+    if get_settings().token:
+        fail(
+            "--as names the reviewer on a server without authentication; with MLOOP_TOKEN "
+            "set the server records the review under the token's name: leave out --as",
+            "as",
+        )
+    headers = {"User-Agent": "mloop-cli", "X-Mloop-User": reviewer}
+    status, content = JsonTransport(backend.uri, headers).request(
+        "POST", op.path, body=request.model_dump_json(exclude_defaults=True).encode()
+    )
+    raise_for_status(status, content)
+    return PromptReview.model_validate_json(content)
 
 
 @app.command("policy")
@@ -257,12 +325,35 @@ def policy(
         ),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Require no approvals.")] = False,
+    distinct: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-distinct-reviewer/--allow-self-approval",
+            help="Whether an approval needs a reviewer other than the version's author "
+            "(the default); allow self-approval only in a single-user setup.",
+        ),
+    ] = None,
 ) -> None:
-    """Set the labels that need an approved version; without options, show them."""
+    """Set the labels that need an approved version and who may approve; without options,
+    show them. Changing the policy needs the admin role."""
     client = get_client()
-    if clear or require_approval_for:
-        prompt = client.set_prompt_policy(name, [] if clear else list(require_approval_for or []))
+    if clear or require_approval_for or distinct is not None:
+        if clear or require_approval_for:
+            labels = [] if clear else list(require_approval_for or [])
+        else:  # only the reviewer rule changes: keep the labels
+            labels = list(client.get_prompt(name).require_approval_for)
+        prompt = client.call(
+            "set_prompt_policy",
+            name=name,
+            require_approval_for=labels,
+            require_distinct_reviewer=distinct,
+        )
     else:
         prompt = client.get_prompt(name)
-    labels = ", ".join(prompt.require_approval_for) or "none"
-    info(f"{name}: approval required for {labels}")
+    labels_text = ", ".join(prompt.require_approval_for) or "none"
+    who = (
+        "a reviewer other than the author"
+        if prompt.require_distinct_reviewer
+        else "any identified reviewer, the author included"
+    )
+    info(f"{name}: approval required for {labels_text}; an approval needs {who}")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mloop.prompts import tables as t
+from mloop.prompts.approval import UNIDENTIFIED, ApprovalPolicy
 from mloop.prompts.checks import check_prompt_name
 from mloop.prompts.content import load_content
 from mloop.prompts.schemas import Prompt, PromptVersion
@@ -27,7 +28,9 @@ touch_prompt = PROMPTS.touch
 
 def ensure_prompt_row(ctx: Context, name: str) -> Any:
     """The prompt's row, locked; created when it does not exist."""
-    return PROMPTS.ensure(ctx, name, description="", approval_labels_json="[]")
+    return PROMPTS.ensure(
+        ctx, name, description="", approval_labels_json="[]", require_distinct_reviewer=True
+    )
 
 
 LABELS = Pointers(t.prompt_labels, t.prompt_label_history, "label")
@@ -39,11 +42,17 @@ def labels_of(ctx: Context, name: str) -> dict[str, int]:
 
 
 def review_statuses(ctx: Context, name: str, numbers: list[int]) -> dict[int, str]:
-    """The latest review decision of each version (versions without one are left out)."""
+    """The latest review decision of each version (versions without one are left out).
+    Reviews recorded under no identity (``anonymous``, before the approval rule refused
+    them) do not count."""
     r = t.prompt_reviews
     newest = (
         select(r.c.version, func.max(r.c.id).label("id"))
-        .where(r.c.name == name, r.c.version.in_(numbers))
+        .where(
+            r.c.name == name,
+            r.c.version.in_(numbers),
+            func.lower(func.trim(r.c.reviewer)).not_in(sorted(UNIDENTIFIED)),
+        )
         .group_by(r.c.version)
         .subquery()
     )
@@ -85,6 +94,11 @@ def approval_labels(row: Any) -> list[str]:
     return list(json.loads(row.approval_labels_json or "[]"))
 
 
+def approval_policy(row: Any) -> ApprovalPolicy:
+    """The review part of a prompt's policy, from its row."""
+    return ApprovalPolicy(require_distinct_reviewer=bool(row.require_distinct_reviewer))
+
+
 def prompt_message(ctx: Context, row: Any) -> Prompt:
     count = ctx.conn.execute(
         select(func.count()).where(t.prompt_versions.c.name == row.name)
@@ -98,4 +112,5 @@ def prompt_message(ctx: Context, row: Any) -> Prompt:
         latest_version=latest_version(ctx, row.name),
         version_count=int(count or 0),
         require_approval_for=approval_labels(row),
+        require_distinct_reviewer=approval_policy(row).require_distinct_reviewer,
     )

@@ -1,10 +1,9 @@
 """Reviews of prompt versions and the approval policy.
 
 A prompt's policy lists labels (``production``) that only an approved version may get: a
-version whose latest review decision is ``approved``. The author of a version may not
-approve it when both identities are known: a reviewer named ``anonymous`` (a server
-without authentication) or ``unknown`` cannot be told apart from the author, so their
-approvals are accepted and recorded under that name.
+version whose latest review decision is ``approved``. Who may review is decided by the one
+rule in :mod:`mloop.prompts.approval` (an identified reviewer; for an approval, not the
+author unless the policy allows self-approval).
 """
 
 from __future__ import annotations
@@ -14,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from mloop.core.errors import ConflictError, PermissionDeniedError
+from mloop.core.errors import ConflictError
 from mloop.core.timeutil import now_ms
 from mloop.prompts import tables as t
+from mloop.prompts.approval import check_review
 from mloop.prompts.checks import check_label, check_prompt_name
 from mloop.prompts.common import (
     approval_labels,
+    approval_policy,
     ensure_prompt_row,
     load_prompt_row,
     load_version_row,
@@ -38,8 +39,6 @@ from mloop.prompts.schemas import (
 )
 from mloop.store.context import Context
 
-UNKNOWN_IDENTITIES = frozenset({"", "anonymous", "unknown"})
-
 
 def _review_message(row: Any) -> PromptReview:
     return PromptReview(
@@ -55,20 +54,20 @@ def _review_message(row: Any) -> PromptReview:
 
 @operations.post("/reviews/create", ReviewPromptVersion, PromptReview, quick=True)
 def review_prompt_version(ctx: Context, req: ReviewPromptVersion) -> PromptReview:
-    """Approve or reject a version (the reviewer is the caller)."""
-    name = load_prompt_row(ctx, req.name, lock=True).name
+    """Approve or reject a version as the caller: an identified reviewer, and for an
+    approval not the version's author unless the policy allows self-approval."""
+    prompt = load_prompt_row(ctx, req.name, lock=True)
+    name = prompt.name
     version = load_version_row(ctx, name, req.version)
-    reviewer = ctx.actor[:256]
-    if (
-        req.decision == "approved"
-        and reviewer not in UNKNOWN_IDENTITIES
-        and reviewer == version.created_by
-    ):
-        raise PermissionDeniedError(
-            f"{reviewer!r} registered version {req.version} of prompt {name!r} and cannot "
-            "approve it; another reviewer must",
-            field="reviewer",
-        )
+    reviewer = ctx.actor.strip()[:256]
+    check_review(
+        reviewer=reviewer,
+        author=version.created_by or "",
+        decision=req.decision,
+        policy=approval_policy(prompt),
+        name=name,
+        version=req.version,
+    )
     now = now_ms()
     result = ctx.conn.execute(
         insert(t.prompt_reviews).values(
@@ -101,7 +100,8 @@ def list_prompt_reviews(ctx: Context, req: ListPromptReviews) -> PromptReviewLis
 
 @operations.post("/policy/set", SetPromptPolicy, Prompt, role="admin", quick=True)
 def set_prompt_policy(ctx: Context, req: SetPromptPolicy) -> Prompt:
-    """Set the labels only approved versions may get (creating the prompt if needed)."""
+    """Set the labels only approved versions may get and, when given, whether an approval
+    needs a reviewer other than the author (creating the prompt if needed)."""
     name = check_prompt_name(req.name)
     labels = sorted(
         {
@@ -110,7 +110,10 @@ def set_prompt_policy(ctx: Context, req: SetPromptPolicy) -> Prompt:
         }
     )
     ensure_prompt_row(ctx, name)
-    touch_prompt(ctx, name, approval_labels_json=json.dumps(labels))
+    values: dict[str, Any] = {"approval_labels_json": json.dumps(labels)}
+    if req.require_distinct_reviewer is not None:
+        values["require_distinct_reviewer"] = req.require_distinct_reviewer
+    touch_prompt(ctx, name, **values)
     return prompt_message(ctx, load_prompt_row(ctx, name))
 
 
@@ -125,7 +128,8 @@ def enforce_approval(ctx: Context, prompt_row: Any, label: str, version: int) ->
     raise ConflictError(
         f"prompt {name!r} requires an approved review before a version gets label {label!r}, "
         f"and version {version} is {'rejected' if status == 'rejected' else 'not approved'}. "
-        f"Approve it with `mloop prompts approve {name} {version}`, the Approve button on "
-        "the version's page, or Client().review_prompt_version(); then set the label again",
+        f"A reviewer other than its author approves it with `mloop prompts approve {name} "
+        f"{version}`, the Approve button on the version's page, or "
+        "Client().review_prompt_version(); then set the label again",
         field="label",
     )

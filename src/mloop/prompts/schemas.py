@@ -34,6 +34,12 @@ class PromptVariable(Message):
     default: Any = None
     description: str = Field(default="", max_length=4096)
 
+    @property
+    def needs_value(self) -> bool:
+        """Whether rendering fails without this variable: required and without a default
+        (a default fills a missing variable before ``required`` is looked at)."""
+        return self.required and self.default is None
+
 
 class PromptContent(Message):
     """What a version is: a chat template (``messages``) or a text template (``text``),
@@ -70,6 +76,8 @@ class Prompt(Message):
     latest_version: int | None = None
     version_count: int = 0
     require_approval_for: list[str] = Field(default_factory=list)
+    # Four eyes: an approval needs a reviewer other than the version's author.
+    require_distinct_reviewer: bool = True
 
 
 class PromptName(Message):
@@ -202,10 +210,13 @@ class PromptReviewList(Message):
 
 
 class SetPromptPolicy(Message):
-    """Labels that only a version with an approved review may get (``[production]``)."""
+    """Labels that only a version with an approved review may get (``[production]``), and
+    whether an approval needs a reviewer other than the author (None: leave it as it is;
+    a new prompt requires one)."""
 
     name: str
     require_approval_for: list[str] = Field(default_factory=list, max_length=100)
+    require_distinct_reviewer: bool | None = None
 
 
 class RenderPrompt(Message):

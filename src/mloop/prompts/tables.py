@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 
 from mloop.store.assets import asset_columns, lower_name_index
@@ -24,6 +25,14 @@ prompts = Table(
     *asset_columns(),
     # The approval policy: a JSON list of labels that only an approved version may get.
     Column("approval_labels_json", Text, nullable=False, default="[]"),
+    # Four eyes: an approval needs a reviewer other than the author (false: single user).
+    Column(
+        "require_distinct_reviewer",
+        Boolean,
+        nullable=False,
+        default=True,
+        server_default=true(),
+    ),
 )
 lower_name_index(prompts)
 

@@ -3,7 +3,10 @@
 
 Pages call the prompts domain's handlers in one read transaction, as the dataset pages
 call theirs. The review form posts to ``/prompts/{name}/{version}/review``: it needs the
-writer role, refuses cross-site posts, and records the review as the signed-in identity.
+writer role, refuses cross-site posts, and records the review as the signed-in identity
+through the domain's one approval rule (:mod:`mloop.prompts.approval`). The page asks the
+same rule which buttons to show: without authentication the viewer is ``anonymous`` and
+the page says how to review instead; an author sees why they cannot approve.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from mloop.auth.authenticator import Identity
 from mloop.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from mloop.core.roles import role_allows
+from mloop.prompts.approval import ApprovalPolicy, how_to_review, review_refusal
 from mloop.prompts.checks import check_label, check_prompt_name
 from mloop.prompts.diff import diff_prompt_versions
 from mloop.prompts.labels import get_prompt_label_history, resolve_label
@@ -27,8 +32,10 @@ from mloop.prompts.schemas import (
     ListPromptReviews,
     ListPrompts,
     ListPromptVersions,
+    Prompt,
     PromptList,
     PromptName,
+    PromptVersion,
     ReviewPromptVersion,
 )
 from mloop.prompts.versions import (
@@ -121,6 +128,29 @@ def _prompt_page(ctx: Context, name: str) -> dict[str, Any]:
         "choices": [v.version for v in versions],
         "default_a": versions[1].version if len(versions) > 1 else None,
         "default_b": versions[0].version if versions else None,
+    }
+
+
+def review_options(viewer: Identity, prompt: Prompt, v: PromptVersion) -> dict[str, Any]:
+    """What the review form offers ``viewer``, decided by the approval rule: whether it is
+    shown at all (the writer role), why approving or reviewing at all is refused."""
+    policy = ApprovalPolicy(require_distinct_reviewer=prompt.require_distinct_reviewer)
+
+    def refusal(decision: str) -> str | None:
+        return review_refusal(
+            reviewer=viewer.name,
+            author=v.created_by,
+            decision=decision,
+            policy=policy,
+            name=prompt.name,
+            version=v.version,
+        )
+
+    return {
+        "can_review": role_allows(viewer.role, "writer"),
+        "review_refused": refusal("rejected"),
+        "approve_refused": refusal("approved"),
+        "how_to_review": how_to_review(prompt.name, v.version),
     }
 
 
@@ -218,7 +248,7 @@ def router(ui: UI) -> APIRouter:
             "prompt.html",
             viewer,
             view="version",
-            can_review=role_allows(viewer.role, "writer"),
+            **review_options(viewer, data["prompt"], data["v"]),
             **data,
         )
 
