@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import tempfile
 import uuid
 from pathlib import Path
@@ -61,7 +62,13 @@ def _config(
     )
     data: dict[str, Any] = {
         "providers": {"sim": {"kind": "simulated", "latency_seconds": latency}},
-        "routes": {route: {"targets": [{"provider": "sim", "model": "sim-large"}]}},
+        "routes": {
+            route: {
+                "targets": [{"provider": "sim", "model": "sim-large"}],
+                # Requests without max_tokens are capped here under the block budget.
+                "reserve_output_tokens": 64,
+            }
+        },
         "budgets": [{"scope": "route", "key": route, "limit_usd": limit, "action": "block"}],
         "prices_path": str(prices),
     }
@@ -70,15 +77,17 @@ def _config(
     return GatewayConfig.from_dict(data)
 
 
-async def _fire(gateway: Any, route: str, calls: int) -> tuple[int, int, dict[str, int]]:
+async def _fire(
+    gateway: Any, route: str, calls: int, max_tokens: int
+) -> tuple[int, int, dict[str, int]]:
     async def one(i: int) -> str:
-        request = ChatRequest.model_validate(
-            {
-                "model": route,
-                "messages": [{"role": "user", "content": PROMPT.format(i=i)}],
-                "max_tokens": 64,
-            }
-        )
+        body: dict[str, Any] = {
+            "model": route,
+            "messages": [{"role": "user", "content": PROMPT.format(i=i)}],
+        }
+        if max_tokens:
+            body["max_tokens"] = max_tokens
+        request = ChatRequest.model_validate(body)
         try:
             await gateway.chat(request, Caller(token_name="stress"))
         except BudgetExceededError:
@@ -95,7 +104,9 @@ async def _fire(gateway: Any, route: str, calls: int) -> tuple[int, int, dict[st
     return outcomes.count("admitted"), outcomes.count("refused"), others
 
 
-def run(backend: str, limit: float, calls: int, latency: float, redis_url: str) -> dict[str, Any]:
+def run(
+    backend: str, limit: float, calls: int, latency: float, redis_url: str, max_tokens: int
+) -> dict[str, Any]:
     """One scenario on a fresh store; returns what it measured."""
     route = f"stress-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +119,7 @@ def run(backend: str, limit: float, calls: int, latency: float, redis_url: str) 
 
             async def go() -> tuple[int, int, dict[str, int]]:
                 try:
-                    return await _fire(gateway, route, calls)
+                    return await _fire(gateway, route, calls, max_tokens)
                 finally:
                     await gateway.aclose()
 
@@ -123,6 +134,7 @@ def run(backend: str, limit: float, calls: int, latency: float, redis_url: str) 
         "backend": backend,
         "limit": limit,
         "calls": calls,
+        "max_tokens": max_tokens or "-",
         "admitted": admitted,
         "refused": refused,
         "errors": others,
@@ -146,19 +158,28 @@ def main() -> None:
     parser.add_argument("--backend", choices=["memory", "redis"], action="append")
     parser.add_argument("--limit", type=float, action="append", help="default: 0.05 and 1")
     parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        action="append",
+        help="the requests' max_tokens, 0 for none (capped at the route's 64); default: 64 and 0",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     print(f"daily block budget on one route, provider latency {args.latency} s")
     print(
-        f"{'backend':8} {'limit $':>7} {'calls':>5} {'admitted':>8} {'refused':>7} "
+        f"{'backend':8} {'limit $':>7} {'calls':>5} {'max_tok':>7} {'admitted':>8} {'refused':>7} "
         f"{'spend $':>9} {'x limit':>8}  errors"
     )
     for backend in args.backend or ["memory", "redis"]:
         for limit in args.limit or LIMITS_USD:
-            for calls in args.calls or [100, 200]:
-                r = run(backend, limit, calls, args.latency, args.redis_url)
+            for calls, max_tokens in itertools.product(
+                args.calls or [100, 200], args.max_tokens or [64, 0]
+            ):
+                r = run(backend, limit, calls, args.latency, args.redis_url, max_tokens)
                 print(
-                    f"{r['backend']:8} {r['limit']:>7.2f} {r['calls']:>5} {r['admitted']:>8} "
+                    f"{r['backend']:8} {r['limit']:>7.2f} {r['calls']:>5} {r['max_tokens']:>7} "
+                    f"{r['admitted']:>8} "
                     f"{r['refused']:>7} {r['spend_usd']:>9.4f} {r['overshoot']:>8.2f}  "
                     f"{r['errors'] or '-'}",
                     flush=True,

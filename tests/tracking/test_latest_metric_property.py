@@ -5,9 +5,10 @@ then the larger value, NaN lowest (docs/tracking.md; ``ingest._update_latest``);
 equal on all three (NaN and -inf, 0.0 and -0.0, or the same value twice) leave the one
 logged last. Hypothesis draws a sequence of values for two keys and a split of it into
 batches, and logs it embedded (the operation itself), through a real server with the
-client's synchronous ``log_batch``, and through the client's background queue
-(``log_metric`` then ``flush``, which batches as it likes). Every way must show the value
-the rule picks from the whole sequence.
+client's synchronous ``log_batch``, through the client's background queue (``log_metric``
+then ``flush``, which batches as it likes), and replayed from the client's spool (each batch
+spooled as while the server was away, then sent in order). Every way must show the value the
+rule picks from the whole sequence.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from hypothesis import strategies as st
 from tests.conftest import ServerHandle
 
 import mloop
+from mloop.client.connection import backend_for
+from mloop.client.remote import RemoteBackend
 from mloop.core.config import Settings
+from mloop.core.timeutil import now_ms
 from mloop.store.runtime import Runtime, open_runtime
 from mloop.tracking import ingest, runs
 from mloop.tracking.schemas import CreateRun, LogBatch, MetricIn, RunId
@@ -144,3 +148,19 @@ def test_latest_is_independent_of_batching(
         client.log_metric(queued_id, key, value, timestamp=timestamp, step=step)
     client.flush()
     _assert_latest(dict(client.get_run(queued_id).data.metrics), points)
+
+    # Replayed from the spool: each batch kept on disk as while the server was away, the
+    # last one carrying the end of the run, then sent in order by the replay.
+    backend = backend_for(server.url)
+    assert isinstance(backend, RemoteBackend)
+    batcher = backend.metrics.batcher
+    spooled_id = client.create_run(run_name="spooled").info.run_id
+    for i, batch in enumerate(batches):
+        metrics = [MetricIn(key=k, value=v, step=s, timestamp=t) for k, v, s, t in batch]
+        end = "FINISHED" if i == len(batches) - 1 else None
+        batcher.spool(spooled_id, metrics, end_status=end, end_time=now_ms() if end else None)
+    batcher.replay()
+    assert batcher.spooled_batches() == []
+    replayed = client.get_run(spooled_id)
+    assert replayed.info.status == "FINISHED"
+    _assert_latest(dict(replayed.data.metrics), points)

@@ -115,8 +115,11 @@ class RouteConfig(BaseModel):
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
     # Content capture in the call log: full, redacted (PII replaced) or none.
     capture: Literal["full", "redacted", "none"] | None = None
-    # Output tokens a budget reserves for a request without max_tokens (an estimate, not a cap).
+    # Output tokens a budget reserves for a request without max_tokens; under a block budget
+    # the gateway also sends it as the request's cap, in the parameter cap_output names
+    # ("none": send nothing, and the budget's bound no longer holds for such requests).
     reserve_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
+    cap_output: Literal["max_tokens", "max_completion_tokens", "none"] = "max_tokens"
     description: str = ""
 
     @model_validator(mode="after")

@@ -1,14 +1,15 @@
 """Budgets under concurrency (issue 11, defect 1): 200 calls at once through a real server
 must not spend past a ``block`` budget, with counters in memory and in Redis.
 
-Every call reserves its estimate at admission, so the spend of the admitted calls is bounded
-by the limit plus what calls cost beyond their estimates; here each call costs less than its
-estimate (``max_tokens`` bounds the output), so the bound is the limit itself.
+Every call reserves a bound of its cost at admission (prompt bytes, and the output cap:
+the request's ``max_tokens`` or, under a block budget, the route's ``reserve_output_tokens``
+sent as the cap), so the spend of the admitted calls never exceeds the limit itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,7 +52,9 @@ def route() -> Iterator[str]:
         conn.close()
 
 
-def _config(fake: FakeProvider, route: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+def _config(
+    fake: FakeProvider, route: str, tmp_path: Path, *, reserve: int = 1024, **extra: Any
+) -> dict[str, Any]:
     prices = tmp_path / "prices.yaml"
     entry = {"input": PRICE_PER_M, "output": PRICE_PER_M, "effective_from": "2020-01-01"}
     prices.write_text(
@@ -61,17 +64,25 @@ def _config(fake: FakeProvider, route: str, tmp_path: Path, **extra: Any) -> dic
     )
     config = gateway_config(
         fake,
-        **{route: {"targets": [{"provider": "primary", "model": "gpt-4o-mini"}], "retries": 0}},
+        **{
+            route: {
+                "targets": [{"provider": "primary", "model": "gpt-4o-mini"}],
+                "retries": 0,
+                "reserve_output_tokens": reserve,
+            }
+        },
     )
     config["budgets"] = [{"scope": "route", "key": route, "limit_usd": LIMIT_USD}]
     config["prices_path"] = str(prices)
     return {**config, **extra}
 
 
-def _estimate_usd(route: str) -> float:
+def _estimate_usd(route: str, body: dict[str, Any], reserve: int) -> float:
     """One call's reservation, computed as the gateway does."""
-    request = ChatRequest.model_validate({"model": route, **BODY})
-    route_config = RouteConfig(targets=[{"provider": "primary", "model": "gpt-4o-mini"}])
+    request = ChatRequest.model_validate({"model": route, **body})
+    route_config = RouteConfig(
+        targets=[{"provider": "primary", "model": "gpt-4o-mini"}], reserve_output_tokens=reserve
+    )
     usage = estimate_chat(request, route_config).usage()
     price = PriceTable.from_dict(
         {
@@ -89,18 +100,25 @@ def _estimate_usd(route: str) -> float:
     return float(price.total)
 
 
-async def _fire(url: str, route: str) -> list[httpx.Response]:
+async def _fire(url: str, route: str, body: dict[str, Any] = BODY) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=CALLS, max_keepalive_connections=CALLS)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         return await asyncio.gather(
             *(
-                client.post("/v1/chat/completions", json={"model": route, **BODY})
+                client.post("/v1/chat/completions", json={"model": route, **body})
                 for _ in range(CALLS)
             )
         )
 
 
-def _check_bounded(handle: ServerHandle, route: str, responses: list[httpx.Response]) -> None:
+def _check_bounded(
+    handle: ServerHandle,
+    route: str,
+    responses: list[httpx.Response],
+    *,
+    body: dict[str, Any] = BODY,
+    reserve: int = 1024,
+) -> None:
     admitted = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code != 200]
     assert admitted, "the budget covers several calls: some must be admitted"
@@ -110,13 +128,12 @@ def _check_bounded(handle: ServerHandle, route: str, responses: list[httpx.Respo
         error = response.json()["error"]
         assert error["code"] == "BUDGET_EXCEEDED"
         assert f"daily budget of route '{route}'" in error["message"]
-    actual = 0.03  # USAGE at PRICE_PER_M
-    estimate = _estimate_usd(route)
-    error_usd = max(0.0, actual - estimate)  # what one call may cost beyond its estimate
+    actual = 0.03  # 10 + 20 tokens at PRICE_PER_M
+    assert actual <= _estimate_usd(route, body, reserve)  # the estimate bounds what a call costs
     records = calls(handle)
     spend = sum(r["cost_usd"] for r in records if r["status"] == "ok")
     assert spend == pytest.approx(actual * len(admitted))
-    assert spend <= LIMIT_USD + error_usd + 1e-9, (
+    assert spend <= LIMIT_USD + 1e-9, (
         f"{len(admitted)} calls admitted spent ${spend:.4f} of ${LIMIT_USD}"
     )
     assert sum(r["error_code"] == "BUDGET_EXCEEDED" for r in records) == len(refused)
@@ -164,3 +181,24 @@ def test_200_concurrent_calls_stay_within_a_redis_budget(
         assert all(conn.hlen(k) == 0 for k in held)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_requests_without_max_tokens_are_capped_and_stay_within_the_budget(
+    start_gateway: Callable[..., ServerHandle],
+    fake: FakeProvider,
+    route: str,
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    # Uncapped, each answer would run to 500 tokens ($0.51): 200 at once would spend $100.
+    fake.default = answer("ok", latency=0.3, usage={"prompt_tokens": 10, "completion_tokens": 500})
+    extra: dict[str, Any] = {"redis_url": REDIS_URL} if backend == "redis" else {}
+    if backend == "redis":
+        require_service(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
+    handle = start_gateway(_config(fake, route, tmp_path, reserve=20, **extra))
+    body = {"messages": BODY["messages"]}  # no max_tokens
+    responses = asyncio.run(_fire(handle.url, route, body))
+    sent = [json.loads(r.body) for r in fake.requests if r.path.endswith("/chat/completions")]
+    assert sent and all(b["max_tokens"] == 20 for b in sent)
+    _check_bounded(handle, route, responses, body=body, reserve=20)

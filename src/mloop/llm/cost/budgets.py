@@ -292,6 +292,10 @@ class BudgetGuard:
 
     # -- the request path -----------------------------------------------------------------
 
+    def blocks(self, route: str | None, token: str | None, project: str | None) -> bool:
+        """Whether a ``block`` budget counts calls of this route, token and project."""
+        return any(b.action == "block" for b, _ in self._applicable(route, token, project))
+
     def _counters(
         self, route: str | None, token: str | None, project: str | None
     ) -> dict[CounterKey, list[tuple[BudgetConfig, Window]]]:

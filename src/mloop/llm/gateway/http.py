@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from mloop.auth.authenticator import Authenticator
 from mloop.core.errors import MloopError, ValidationError
@@ -59,9 +60,7 @@ class GatewayHandlers:
             raise
         outcome = await gateway.chat(chat, caller)
         if isinstance(outcome, GatewayStream):
-            return StreamingResponse(
-                _sse(outcome), media_type="text/event-stream", headers=outcome.headers
-            )
+            return _EventStream(outcome)
         return Response(
             orjson.dumps(outcome.body), media_type="application/json", headers=outcome.headers
         )
@@ -239,6 +238,21 @@ def _error(
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+
+
+class _EventStream(StreamingResponse):
+    """A gateway stream as server-sent events, closed when the response ends however it
+    ends: a caller that disconnects before the first chunk still settles its call."""
+
+    def __init__(self, stream: GatewayStream) -> None:
+        super().__init__(_sse(stream), media_type="text/event-stream", headers=stream.headers)
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._stream.aclose()
 
 
 async def _sse(stream: GatewayStream) -> AsyncIterator[bytes]:

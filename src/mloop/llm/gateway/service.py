@@ -13,8 +13,9 @@ caller has passed the checks. Warn-only output checks run after the stream, on i
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,7 +25,7 @@ from mloop.core.errors import MloopError, ValidationError
 from mloop.llm.calls.log import CallLogWriter
 from mloop.llm.config import GatewayConfig, TargetConfig
 from mloop.llm.cost.budgets import BudgetGuard, Reservation
-from mloop.llm.cost.estimate import CallEstimate, estimate_chat, estimate_embeddings
+from mloop.llm.cost.estimate import CallEstimate, capped, estimate_chat, estimate_embeddings
 from mloop.llm.cost.memory_ratelimit import InMemoryRateLimiter
 from mloop.llm.cost.pricing import Price, PriceTable, compute_cost
 from mloop.llm.cost.ratelimit import RateLimiter
@@ -51,10 +52,26 @@ class GatewayResponse:
 
 @dataclass
 class GatewayStream:
-    """A streaming answer: chunks to send as server-sent events, then ``[DONE]``."""
+    """A streaming answer: chunks to send as server-sent events, then ``[DONE]``.
+
+    Whoever sends it calls :meth:`aclose` when done, however it ended: a caller that went
+    away before the first chunk was read would otherwise leave the call unsettled, its
+    budget reservation held and its provider stream open.
+    """
 
     chunks: AsyncIterator[dict[str, Any]]
     headers: dict[str, str]
+    on_close: Callable[[], Awaitable[None]] | None = None
+
+    async def aclose(self) -> None:
+        """End the stream where it is: close the chunks, then settle the call if they never
+        ran (idempotent)."""
+        close = getattr(self.chunks, "aclose", None)
+        if close is not None:
+            await close()
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            await on_close()
 
 
 class Gateway:
@@ -156,6 +173,8 @@ class Gateway:
                 if error is not None:
                     raise error
                 request = checked.request
+            if self.budgets.blocks(plan.route, caller.token_name, caller.project):
+                request = capped(request, plan.config)  # before the cache: it changes answers
             found = await self._cache_lookup(request, plan, caller, call)
             if found is not None and found.entry is not None:
                 return self._cached(request, found, call)  # free: no budget applies
@@ -269,9 +288,19 @@ class Gateway:
         first, rest, target = await self.router.stream(plan, call.attempts, open_stream)
         call.first_token()
         call.record.provider, call.record.model = target.provider, target.model
+
+        async def abandoned() -> None:
+            # The relay settles every ending it sees; this covers a relay that never started.
+            if not call.submitted:
+                self._finish_error(call, asyncio.CancelledError("the caller went away"))
+            close = getattr(rest, "aclose", None)
+            if close is not None:
+                await close()
+
         return GatewayStream(
             chunks=self._relay(request, first, rest, plan, target, call, pipeline, found),
             headers=call.headers(),
+            on_close=abandoned,
         )
 
     async def _relay(

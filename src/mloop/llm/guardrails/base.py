@@ -27,6 +27,8 @@ ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool", "f
 
 _MAX_REASON_CHARS = 300
 _MAX_DETAILS_CHARS = 8_000
+# A re-ask message is cut to this many bytes: a budget's estimate counts on it.
+REASK_MESSAGE_BYTES = 4_096
 
 
 class OptionError(ValueError):

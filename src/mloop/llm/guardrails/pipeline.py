@@ -24,6 +24,7 @@ from mloop.core.errors import ValidationError
 from mloop.llm.errors import GuardrailBlockedError
 from mloop.llm.guardrails.base import (
     OUTPUT_ONLY_ACTIONS,
+    REASK_MESSAGE_BYTES,
     ROLES,
     Check,
     CheckContext,
@@ -318,10 +319,12 @@ class GuardrailPipeline:
         message."""
         if outcome.action != "reask" or not outcome.reask_message:
             raise ValueError(f"the outcome's action is {outcome.action!r}, not 'reask'")
+        # Cut so that a budget's estimate of the call bounds what a re-ask sends.
+        cut = outcome.reask_message.encode()[:REASK_MESSAGE_BYTES].decode(errors="ignore")
         messages = [
             *(request.messages or []),
             ChatMessage(role="assistant", content=answer),
-            ChatMessage(role="user", content=outcome.reask_message),
+            ChatMessage(role="user", content=cut),
         ]
         return request.model_copy(update={"messages": messages})
 

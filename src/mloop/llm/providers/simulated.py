@@ -66,6 +66,16 @@ def simulated_answer(request: ChatRequest) -> str:
     return PREFIX + template.format(topic=_topic(last_user))
 
 
+def _answer(request: ChatRequest) -> tuple[str, str]:
+    """The answer's text and finish reason: cut to the request's output cap, as a real model
+    stops at ``max_tokens`` with ``finish_reason: "length"``."""
+    text = simulated_answer(request)
+    cap = request.max_completion_tokens or request.max_tokens
+    if cap is not None and approx_tokens(text) > cap:
+        return text[: cap * 4], "length"
+    return text, "stop"
+
+
 def _prompt_tokens(request: ChatRequest) -> int:
     # A few tokens of chat framing per message, as real chat formats add.
     return sum(approx_tokens(m.text()) + 3 for m in request.messages or []) + 3
@@ -132,7 +142,7 @@ class SimulatedProvider(Provider):
         self._maybe_fail(model)
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        text = simulated_answer(request)
+        text, finish = _answer(request)
         usage = self._usage(request, text)
         body = {
             "id": self._completion_id(request),
@@ -145,7 +155,7 @@ class SimulatedProvider(Provider):
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ],
             "usage": self._openai_usage(usage),
@@ -156,7 +166,7 @@ class SimulatedProvider(Provider):
         self, request: ChatRequest, model: str, *, timeout: float
     ) -> AsyncIterator[dict[str, Any]]:
         self._maybe_fail(model)
-        text = simulated_answer(request)
+        text, finish = _answer(request)
         words = text.split(" ")
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         # The latency is spread over the answer, as a real model streams it.
@@ -180,7 +190,7 @@ class SimulatedProvider(Provider):
             if pause:
                 await asyncio.sleep(pause)
             yield chunk({"content": piece})
-        yield chunk({}, "stop")
+        yield chunk({}, finish)
         usage = self._usage(request, text)
         yield {**base, "choices": [], "usage": self._openai_usage(usage)}
 

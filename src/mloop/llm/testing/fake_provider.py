@@ -470,12 +470,17 @@ def _answer_text(payload: dict[str, Any], behaviour: Behaviour) -> str:
 
 
 def _usage_numbers(payload: dict[str, Any], text: str, behaviour: Behaviour) -> tuple[int, int]:
+    # A real model stops at the request's output cap, whatever it would have said.
+    cap = payload.get("max_completion_tokens") or payload.get("max_tokens")
+    limit = cap if isinstance(cap, int) and cap > 0 else None
     if behaviour.usage is not None:
-        return behaviour.usage.get("prompt_tokens", 0), behaviour.usage.get("completion_tokens", 0)
+        completion = behaviour.usage.get("completion_tokens", 0)
+        return behaviour.usage.get("prompt_tokens", 0), min(completion, limit or completion)
     all_text, _ = _messages_text(payload)
     messages = len(payload.get("messages") or [])
     # Chat formats add a few tokens of framing per message.
-    return approx_tokens(all_text) + 3 * messages + 3, approx_tokens(text)
+    completion = approx_tokens(text)
+    return approx_tokens(all_text) + 3 * messages + 3, min(completion, limit or completion)
 
 
 def _pieces(text: str, behaviour: Behaviour) -> list[str]:
