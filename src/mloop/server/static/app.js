@@ -157,6 +157,9 @@
     });
   }
 
+  // The experiment chart view (experiment_charts.js) draws its curves with the same code.
+  window.mloopCharts = { draw: drawChart, colors: COLORS, height: CHART_HEIGHT };
+
   /* ---- column chooser (runs table), remembered per experiment ----------------------- */
   function initColumnChooser(chooser) {
     var table = document.getElementById("runs-table");
@@ -230,7 +233,8 @@
       var ids = selected();
       event.preventDefault();
       if (ids.length) {
-        window.location.href = "/compare?runs=" + ids.map(encodeURIComponent).join(",");
+        window.location.href = form.getAttribute("action") + "?runs=" +
+          ids.map(encodeURIComponent).join(",");
       }
     });
     update();

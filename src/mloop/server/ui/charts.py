@@ -1,4 +1,5 @@
-"""Chart data for metric histories, embedded in pages as JSON (no extra requests).
+"""Chart data for metric histories, embedded in pages as JSON (no extra requests), and
+the data of an experiment's chart view (curves, scatter, parallel coordinates).
 
 Each chart is one metric key; each series is one run's full history of that key, thinned
 to at most :data:`MAX_POINTS` points (keeping every bucket's minimum and maximum, so spikes
@@ -10,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mloop.server.ui.formatting import finite
+from mloop.server.ui.formatting import cut, finite
+from mloop.server.ui.links import link_to
 from mloop.store.context import Context
 from mloop.tracking.ingest import get_metric_history
 from mloop.tracking.schemas import GetMetricHistory, MetricPoint, Run
@@ -57,9 +59,10 @@ def thin(points: list[MetricPoint], limit: int = MAX_POINTS) -> list[MetricPoint
 
 
 def metric_charts(
-    ctx: Context, runs: list[Run], keys: list[str] | None = None
+    ctx: Context, runs: list[Run], keys: list[str] | None = None, max_points: int = MAX_POINTS
 ) -> list[dict[str, Any]]:
-    """One chart per metric key over ``runs`` (every key any run has, sorted)."""
+    """One chart per metric key over ``runs`` (every key any run has, sorted); each run's
+    history thinned to about ``max_points`` points."""
     labels = run_labels(runs)
     if keys is None:
         keys = sorted({key for run in runs for key in run.data.metrics})
@@ -72,7 +75,7 @@ def metric_charts(
             history = get_metric_history(
                 ctx, GetMetricHistory(run_id=run.info.run_id, key=key, max_results=MAX_HISTORY)
             ).metrics
-            shown = thin(history)
+            shown = thin(history, max_points)
             series.append(
                 {
                     "run_id": run.info.run_id,
@@ -87,3 +90,75 @@ def metric_charts(
         if series:
             charts.append({"key": key, "series": series})
     return charts
+
+
+# -- the experiment chart view --------------------------------------------------------------
+
+MAX_VIEW_RUNS = 100  # runs one chart view draws (the first ones in the table's order)
+VIEW_POINTS = 1000  # points per run on the overlaid curves: 100 runs stay light to draw
+MAX_AXES = 8  # params the parallel-coordinates chart starts with
+MAX_VALUE_CHARS = 200  # a param value longer than this is cut (categories need no more)
+
+
+def keys_by_use(runs: list[Run], attr: str) -> list[str]:
+    """The metric (``attr="metrics"``) or param keys of ``runs``: those most runs have
+    first, ties in alphabetical order."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in getattr(run.data, attr):
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+def varying_params(runs: list[Run], keys: list[str]) -> list[str]:
+    """``keys`` whose value differs between runs (a missing value counts as one value)."""
+    return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+
+
+def chart_view(
+    ctx: Context,
+    runs: list[Run],
+    metric: str | None,
+    *,
+    sort_metric: str | None = None,
+) -> dict[str, Any]:
+    """What the chart view draws for ``runs``: each run's params and latest metrics, the
+    keys to choose from, and the full curves of one metric.
+
+    The metric is ``metric`` when a run has it; else the metric the runs are sorted by,
+    else the one most runs have. ``note`` says when a requested metric was not found.
+    """
+    metrics = keys_by_use(runs, "metrics")
+    params = keys_by_use(runs, "params")
+    note = None
+    chosen = metric if metric in metrics else None
+    if metric and chosen is None:
+        note = f"no run shown here has the metric {metric!r}"
+    if chosen is None:
+        chosen = sort_metric if sort_metric in metrics else (metrics[0] if metrics else None)
+    varying = varying_params(runs, params)
+    labels = run_labels(runs)
+    curves = None
+    if chosen is not None:
+        found = metric_charts(ctx, runs, [chosen], max_points=VIEW_POINTS)
+        curves = found[0] if found else None
+    return {
+        "metric": chosen,
+        "metrics": metrics,
+        "params": params,
+        "varying_params": varying,
+        "axes": varying[:MAX_AXES],
+        "param": varying[0] if varying else (params[0] if params else None),
+        "note": note,
+        "runs": [
+            {
+                "id": run.info.run_id,
+                "label": labels[run.info.run_id],
+                "url": link_to("run", run_id=run.info.run_id),
+                "params": {k: cut(v, MAX_VALUE_CHARS) for k, v in run.data.params.items()},
+                "metrics": {k: finite(v) for k, v in run.data.metrics.items()},
+            }
+            for run in runs
+        ],
+        "curves": curves,
+    }
