@@ -68,6 +68,19 @@ def get_dataset_lineage(ctx: Context, req: GetDatasetLineage) -> DatasetLineage:
     )
 
 
+def registered_versions(ctx: Context, inputs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The registered dataset version of each run input given as (name, digest) that is one
+    (the oldest live version with that digest); inputs logged by other tools are left out."""
+    wanted = []
+    for name, digest in inputs:
+        try:
+            check_dataset_name(name)
+        except ValidationError:
+            continue  # not a registered dataset's name (an input logged by other tools)
+        wanted.append((name, digest))
+    return {(r.name, r.digest): r.version for r in dataset_versions_with_digests(ctx, wanted)}
+
+
 def training_data_for_run(ctx: Context, run_id: str) -> list[dict[str, Any]]:
     """The registered dataset versions a run read, each with the contract its newest passing
     validation checked (None fields when none passed).

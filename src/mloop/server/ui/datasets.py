@@ -34,6 +34,8 @@ from mloop.datasets.schemas import (
 )
 from mloop.datasets.validations import list_dataset_validations
 from mloop.datasets.versions import get_dataset_version, list_dataset_versions
+from mloop.registry.lineage import versions_trained_on
+from mloop.registry.schemas import ModelVersion
 from mloop.server.ui import links
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import cut, filesize, json_safe, label, ms_time, number, percent
@@ -47,6 +49,7 @@ VERSIONS_PER_PAGE = 200
 COLUMNS_PER_PAGE = 100
 MAX_HISTORY = 1000
 MAX_READERS = 200
+MAX_TRAINED = 200
 MAX_VALIDATIONS = 10
 MAX_CHECKS = 2000
 MAX_EXAMPLES = 20
@@ -183,9 +186,13 @@ def _validation_view(v: DatasetValidation) -> dict[str, Any]:
     raw_checks = raw_checks if isinstance(raw_checks, list) else []
     checks = [c for c in (_check_view(r) for r in raw_checks[:MAX_CHECKS]) if c is not None]
     order = {"failed": 0, "error": 1, "warn": 2}
+    ordered = sorted(checks, key=lambda c: order.get(c["shown_status"], 3))
     return {
         "v": v,
-        "checks": sorted(checks, key=lambda c: order.get(c["shown_status"], 3)),
+        "checks": ordered,
+        # Passed checks are folded away on the page; the others stay open.
+        "open_checks": [c for c in ordered if c["status"] != "passed"],
+        "passed_checks": [c for c in ordered if c["status"] == "passed"],
         "checks_total": len(raw_checks),
         "failed": sum(1 for c in checks if c["status"] in ("failed", "error")),
         "reference": cut(str(report.get("reference") or ""), 300),
@@ -207,11 +214,13 @@ def _version_page(ctx: Context, name: str, version: int, page: int) -> dict[str,
     columns = profile_columns(dv.profile)
     shown, pages = _page_of(columns, page)
     charts = {f"col-{c.index}": column_chart(c) for c in shown}
+    trained = versions_trained_on(ctx, dataset.name, dv.version, max_results=MAX_TRAINED)
     return {
         "dataset": dataset,
         "dv": dv,
         "lineage": lineage,
-        "run_names": _run_names(ctx, [dv.run_id]),
+        "trained": [(mv, _contract_of(mv, dataset.name, dv.version)) for mv in trained],
+        "run_names": _run_names(ctx, [dv.run_id, *(mv.run_id for mv in trained)]),
         "validations": [_validation_view(v) for v in found.validations],
         "more_validations": found.next_page_token is not None,
         "columns": shown,
@@ -222,6 +231,15 @@ def _version_page(ctx: Context, name: str, version: int, page: int) -> dict[str,
         "profile_meta": _profile_meta(dv.profile),
         "charts": json_safe({k: v for k, v in charts.items() if v is not None}),
     }
+
+
+def _contract_of(mv: ModelVersion, name: str, version: int) -> str:
+    """The contract this dataset version had passed when ``mv`` was registered ("" if none)."""
+    for entry in mv.training_data:
+        found = entry.get("name") == name and entry.get("version") == version
+        if found and entry.get("contract_name"):
+            return cut(f"{entry['contract_name']} v{entry.get('contract_version')}", 300)
+    return ""
 
 
 def _profile_meta(profile: Any) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Run pages: one run (info, params, metrics, tags, inputs, charts) and the comparison."""
+"""Run pages: one run (info, params, metrics, tags, inputs, charts, the model versions
+registered from it) and the comparison."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from mloop.core.errors import NotFoundError, ValidationError
+from mloop.datasets.lineage import registered_versions
+from mloop.registry.lineage import versions_from_run
+from mloop.server.ui import links
 from mloop.server.ui.charts import metric_charts, run_labels
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import number
@@ -21,6 +25,7 @@ from mloop.tracking.schemas import ExperimentId, ListArtifacts, Run, RunId, Sear
 
 MAX_COMPARE = 25
 MAX_CHILDREN = 200
+MAX_MODEL_VERSIONS = 200
 # Tags written by mloop itself, or by MLflow clients logging through the compatible API.
 SYSTEM_TAG_PREFIXES = ("mloop.", "mlflow.")
 
@@ -42,6 +47,15 @@ SOURCE_TAGS = (
     ("Entry point", "mloop.source.entry_point", "mlflow.source.name"),
     ("Source type", "mloop.source.type", "mlflow.source.type"),
 )
+
+
+@dataclass(frozen=True)
+class CompareLink:
+    """A link to the comparison page with this run and some related ones."""
+
+    label: str
+    dom_id: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -99,9 +113,13 @@ def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
             view="all",
         ),
     ).runs
+    siblings = _siblings(ctx, run.info.parent_run_id) if run.info.parent_run_id else []
     tags = run.data.tags
     return {
         "run": run,
+        "model_versions": versions_from_run(ctx, run_id, max_results=MAX_MODEL_VERSIONS),
+        "input_versions": registered_versions(ctx, [(i.name, i.digest) for i in run.inputs]),
+        "compare": _compare_links(run_id, children, siblings),
         "experiment": experiment,
         "parent": parent,
         "children": children,
@@ -113,6 +131,44 @@ def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
         "charts": metric_charts(ctx, [run]),
         "artifacts": list_artifacts(ctx, ListArtifacts(run_id=run_id)).files,
     }
+
+
+def _siblings(ctx: Context, parent_run_id: str) -> list[Run]:
+    """The runs that share this run's parent (itself included), up to :data:`MAX_COMPARE`."""
+    return search_runs(
+        ctx,
+        SearchRuns(
+            filter=f"attributes.parent_run_id = '{parent_run_id}'",
+            max_results=MAX_COMPARE,
+            view="all",
+        ),
+    ).runs
+
+
+def _compare_links(run_id: str, children: list[Run], siblings: list[Run]) -> list[CompareLink]:
+    """Ways to open this run on the comparison page: alone (to add others there), with its
+    child runs, with the other children of its parent."""
+    found = [CompareLink("Compare", "compare-run", links.compare_runs([run_id]))]
+    if children:
+        ids = [run_id, *(c.info.run_id for c in children)][:MAX_COMPARE]
+        found.append(
+            CompareLink(
+                f"Compare with its child runs ({len(ids) - 1})",
+                "compare-children",
+                links.compare_runs(ids),
+            )
+        )
+    others = [s.info.run_id for s in siblings if s.info.run_id != run_id]
+    if others:
+        ids = [run_id, *others][:MAX_COMPARE]
+        found.append(
+            CompareLink(
+                f"Compare with its sibling runs ({len(ids) - 1})",
+                "compare-siblings",
+                links.compare_runs(ids),
+            )
+        )
+    return found
 
 
 def _compare_page(ctx: Context, ids: list[str]) -> dict[str, Any]:
