@@ -14,7 +14,6 @@ from mloop.cli._output import (
     fmt_duration,
     fmt_size,
     fmt_time,
-    info,
     print_json,
     print_mapping,
     print_table,
@@ -56,24 +55,60 @@ def _keys(runs: list[Run], attr: str) -> list[str]:
     return sorted(keys)
 
 
+def _keys_by_use(runs: list[Run], attr: str) -> list[str]:
+    """The ``attr`` ("metrics" or "params") keys of ``runs``, those most runs have first
+    (ties alphabetically)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in getattr(run.data, attr):
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+def _named(filter_string: str, order_by: list[str]) -> list[tuple[str, str]]:
+    """The (kind, key) metrics and params the ordering names (the sort key first), then
+    those the filter names; what does not parse names nothing."""
+    from mloop.core.errors import ValidationError
+    from mloop.tracking.search_parser import parse_filter, parse_order_by
+
+    named: list[tuple[str, str]] = []
+    try:
+        terms = [(o.kind, o.key) for o in parse_order_by(order_by)]
+        terms += [(c.kind, c.key) for c in parse_filter(filter_string)]
+    except ValidationError:
+        return named
+    for kind, key in terms:
+        if kind in ("metric", "param") and (f"{kind}s", key) not in named:
+            named.append((f"{kind}s", key))
+    return named
+
+
 def _width(header: str, cells: list[str]) -> int:
     """Columns a table column takes: its widest cell or header, plus padding and border."""
     return max([len(header), *(len(c) for c in cells)]) + 3
 
 
 def _fit_columns(
-    runs: list[Run], base: list[tuple[str, list[str]]], mentioned: str, room: int
+    runs: list[Run],
+    base: list[tuple[str, list[str]]],
+    named: list[tuple[str, str]],
+    room: int,
 ) -> list[tuple[str, str]]:
     """The (kind, key) metric and param columns that fit in ``room`` characters.
 
-    Keys named in the filter or ordering come first, then metrics, then params.
+    The sort key and the keys the filter names come first, then the metrics most runs
+    have, then the params most runs have (not the first keys in alphabetical order).
     """
     used = 1 + sum(_width(header, cells) for header, cells in base)
-    candidates = [("metrics", k) for k in _keys(runs, "metrics")]
-    candidates += [("params", k) for k in _keys(runs, "params")]
-    candidates.sort(key=lambda c: f"{c[0]}.{c[1]}" not in mentioned)  # stable sort
-    chosen = []
+    present = {("metrics", k) for k in _keys(runs, "metrics")}
+    present |= {("params", k) for k in _keys(runs, "params")}
+    candidates = [c for c in named if c in present]
+    candidates += [("metrics", k) for k in _keys_by_use(runs, "metrics")]
+    candidates += [("params", k) for k in _keys_by_use(runs, "params")]
+    chosen: list[tuple[str, str]] = []
     for kind, key in candidates:
+        if (kind, key) in chosen:
+            continue
         cells = [cell(getattr(r.data, kind).get(key)) for r in runs]
         width = _width(f"{kind}.{key}", cells)
         if used + width > room:
@@ -120,8 +155,8 @@ def list_runs(
     ]
     if several:
         base.insert(0, ("experiment", [r.info.experiment_id for r in runs]))
-    mentioned = " ".join([filter_string, *(order_by or [])])
-    extra = _fit_columns(runs, base, mentioned, console().width)
+    out = console()
+    extra = _fit_columns(runs, base, _named(filter_string, list(order_by or [])), out.width)
     columns = [header for header, _ in base] + [f"{kind}.{key}" for kind, key in extra]
     rows = [
         [cells[i] for _, cells in base] + [getattr(r.data, kind).get(key) for kind, key in extra]
@@ -130,7 +165,12 @@ def list_runs(
     print_table(f"Runs ({len(runs)})", columns, rows)
     hidden = len(_keys(runs, "metrics")) + len(_keys(runs, "params")) - len(extra)
     if hidden:
-        info(f"{hidden} more metric/param columns did not fit; --json has every value.")
+        # On the table's stream: a note about the table belongs with it (scripts read --json).
+        out.print(
+            f"{hidden} more metric/param columns did not fit; --json has every value.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _metric_summary(points: list[MetricPoint]) -> dict[str, Any]:
