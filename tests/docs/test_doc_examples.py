@@ -1,0 +1,64 @@
+"""Every example in README.md and docs/*.md runs as written, against a fresh store.
+
+One test per page. The pages run side by side, each in its own runner process with its own
+working directory and ``HOME`` (so the default store ``~/.mloop`` is new): a module fixture
+starts every selected page at once on a pool as wide as the machine, and each test waits for
+its page. The marking convention is in tests/docs/examples.py and docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.docs.pages import ROOT, PageResult, documented_pages, run_page
+
+PAGES = documented_pages()
+
+
+class PageRuns:
+    """The selected pages, started together on a thread pool (one runner process each)."""
+
+    def __init__(self, scratch: Path, pages: list[Path]) -> None:
+        self.scratch = scratch
+        workers = max(2, min(len(pages), os.cpu_count() or 2))
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.futures: dict[Path, Future[PageResult]] = {}
+        for page in pages:
+            self.submit(page)
+
+    def submit(self, page: Path) -> Future[PageResult]:
+        if page not in self.futures:
+            directory = Path(tempfile.mkdtemp(prefix=page.stem + "-", dir=self.scratch))
+            self.futures[page] = self.pool.submit(run_page, page, directory)
+        return self.futures[page]
+
+    def result(self, page: Path) -> PageResult:
+        return self.submit(page).result()
+
+
+@pytest.fixture(scope="module")
+def page_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PageRuns]:
+    selected = [
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_page_examples_run"
+        and hasattr(item, "callspec")
+    ]
+    runs = PageRuns(tmp_path_factory.mktemp("doc-examples"), selected)
+    yield runs
+    runs.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_page_examples_run(page: Path, page_runs: PageRuns) -> None:
+    result = page_runs.result(page)
+    if result.failure is not None:
+        pytest.fail(result.failure, pytrace=False)
