@@ -223,3 +223,180 @@ def log_datasets() -> DatasetDemo:
         warnings.simplefilter("ignore")  # the optional policy fails: a warning, by design
         mloop.register_dataset("transactions", v2)
     return DatasetDemo(producer_run=producer.info.run_id, reader_run=reader.info.run_id)
+
+
+# -- long names and unicode ----------------------------------------------------------------
+
+# Real names are long and unbroken: a run named after its whole configuration, a param that
+# holds a file list. None of these contains a space, so a browser can only break them where
+# the stylesheet allows it.
+LONG_RUN_NAME = ("resnet50_finetune_lr0.001_bs256_wd1e4_cosine_warmup500_" * 5)[:250]
+LONG_PARAM_VALUE = ",".join(f"/data/shards/part-{i:05d}.parquet" for i in range(20))[:500]
+LONG_ASSET_NAME = ("customer_churn_gradient_boosted_trees_with_calibrated_scores_" * 4)[:200]
+UNICODE_EXPERIMENT = "Détection d’anomalies 异常检测 🚀🔥 experiment"  # noqa: RUF001 (a typographic apostrophe)
+UNICODE_RUN = "训练运行 🚀 émoji-run ✅ Überprüfung"
+UNICODE_TEXT = "Modèle de churn — 客户流失 📉 ñandú 🦤"
+WIDE_PARAMS = 100
+
+
+@dataclass
+class LongNames:
+    """What :func:`log_long_names` stored: ids and names of the pages to look at."""
+
+    experiment_id: str
+    long_run: str
+    unicode_run: str
+    wide_run: str
+    model: str
+    dataset: str
+    prompt: str
+
+
+def log_long_names(client: Any, runtime: Any, tmp_path: Path) -> LongNames:
+    """Objects with the names that break layouts, through the SDK and the domains.
+
+    An experiment with a unicode and emoji name; a run with a 250-character name and a
+    500-character param value; a run with a unicode and emoji name; a run with 100 params
+    (and so 100 param columns); a model, a dataset and a prompt with 200-character names
+    (asset names are ASCII by rule) and unicode descriptions, columns and tags; gateway calls
+    on a long route. ``client`` talks to the server, and the SDK's module functions must too
+    (the ``remote`` fixture): datasets are registered through them.
+    """
+    import time
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import mloop
+    from mloop.client.entities import Metric, Param
+    from mloop.llm.calls.log import CallRecord, insert_calls
+    from mloop.prompts.schemas import CreatePromptVersion
+    from mloop.prompts.versions import create_prompt_version
+
+    exp_id = client.create_experiment(UNICODE_EXPERIMENT, tags={"équipe": UNICODE_TEXT})
+
+    def run(name: str, params: dict[str, str], n_metrics: int = 2) -> str:
+        run_id: str = client.create_run(exp_id, run_name=name).info.run_id
+        metrics = [
+            Metric(key=f"loss_{m}", value=1.0 / (s + 1 + m), step=s, timestamp=1_700_000_000_000)
+            for m in range(n_metrics)
+            for s in range(5)
+        ]
+        client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
+        client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    long_run = run(LONG_RUN_NAME, {"shards": LONG_PARAM_VALUE, "lr": "0.001"})
+    unicode_run = run(UNICODE_RUN, {"modèle": UNICODE_TEXT, "lr": "0.01"})
+    wide_params = {
+        f"feature_{i:03d}_{'weight' if i % 2 else 'bias'}": f"{i / 7:.6f}"
+        for i in range(WIDE_PARAMS)
+    }
+    wide_run = run(f"wide-{WIDE_PARAMS}-params", wide_params, n_metrics=6)
+
+    # A model registered from the long-named run, its signature 100 columns wide.
+    model_dir = tmp_path / "long-model-src"
+    model_dir.mkdir()
+    columns = [{"name": f"{UNICODE_RUN} {i}", "dtype": "float64"} for i in range(WIDE_PARAMS)]
+    columns.append({"name": LONG_RUN_NAME, "dtype": "object"})
+    meta = {
+        "flavor": "sklearn",
+        "serialization": "skops",
+        "data": "model.skops",
+        "signature": {"inputs": {"type": "dataframe", "columns": columns}},
+    }
+    (model_dir / "mloop-model.json").write_text(json.dumps(meta))
+    (model_dir / "model.skops").write_bytes(b"not really a model")
+    client.log_artifacts(long_run, model_dir, artifact_path="model")
+    client.create_registered_model(
+        LONG_ASSET_NAME, description=UNICODE_TEXT, tags={"描述": LONG_PARAM_VALUE}
+    )
+    client.create_model_version(
+        LONG_ASSET_NAME,
+        f"runs:/{long_run}/model",
+        tags={"modèle": UNICODE_TEXT, "shards": LONG_PARAM_VALUE},
+        description=LONG_PARAM_VALUE,
+    )
+    client.set_alias(LONG_ASSET_NAME, "champion_" + "x" * 60, 1)
+
+    # A dataset whose column names and values are long and unicode, read by the long run.
+    rng = np.random.default_rng(3)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            LONG_RUN_NAME: rng.normal(0, 1, n),
+            UNICODE_RUN: rng.choice([UNICODE_TEXT, LONG_PARAM_VALUE, "ok"], n),
+            "📈 score": rng.integers(0, 5, n),
+        }
+    )
+    contract = (
+        "contract: long_names\nversion: 1\ncolumns:\n"
+        f"  {json.dumps(LONG_RUN_NAME)}: {{type: float, min: 10}}\n"
+    )
+    contract_file = tmp_path / "long-contract.yaml"  # as text, over 255 bytes reads as a path
+    contract_file.write_text(contract)
+    mloop.set_dataset_policy(LONG_ASSET_NAME, contract_file, required=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the optional contract fails, by design
+        with mloop.start_run(run_id=long_run):
+            mloop.register_dataset(LONG_ASSET_NAME, frame, description=UNICODE_TEXT)
+
+    # A prompt with a long name and long unicode text.
+    runtime.run(
+        lambda ctx: create_prompt_version(
+            ctx,
+            CreatePromptVersion(
+                name=LONG_ASSET_NAME,
+                messages=[
+                    {"role": "system", "content": f"{UNICODE_TEXT} {LONG_PARAM_VALUE}"},
+                    {"role": "user", "content": "{{ question }}"},
+                ],
+                variables={"question": {"type": "string", "description": UNICODE_TEXT}},
+                description=LONG_PARAM_VALUE,
+            ),
+        ),
+        write=True,
+        actor=UNICODE_RUN,
+    )
+
+    # Gateway calls on a long route by a unicode token.
+    now = int(time.time() * 1000)
+    records = [
+        CallRecord(
+            id=f"long{i:04d}",
+            time=now - i * 3_600_000,
+            endpoint="chat",
+            requested_model=LONG_ASSET_NAME,
+            route=LONG_ASSET_NAME if i % 2 else UNICODE_RUN,
+            provider="sim",
+            model=LONG_RUN_NAME[:120],
+            token_name=UNICODE_TEXT,
+            status="ok",
+            http_status=200,
+            latency_ms=100.0 + i,
+            cost_usd=0.01,
+            cache="miss",
+            input_tokens=10,
+            output_tokens=5,
+        )
+        for i in range(12)
+    ]
+    runtime.run(lambda ctx: insert_calls(ctx, records), write=True)
+    return LongNames(
+        experiment_id=exp_id,
+        long_run=long_run,
+        unicode_run=unicode_run,
+        wide_run=wide_run,
+        model=LONG_ASSET_NAME,
+        dataset=LONG_ASSET_NAME,
+        prompt=LONG_ASSET_NAME,
+    )
+
+
+@pytest.fixture
+def long_names(remote: Any, tmp_path: Path) -> LongNames:
+    """The ``remote`` test server holding :func:`log_long_names`' objects."""
+    import mloop
+
+    return log_long_names(mloop.Client(remote.url), remote.runtime, tmp_path)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -32,15 +32,22 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed(request: Request) -> str:
     """Every method some route of the app takes at the request's path (Starlette's own 405
-    names only the first route that matched the path)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    names only the first route that matched the path). Each method is tried against the
+    routes, since an included router matches as a whole and names no methods itself."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -65,13 +72,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("INVALID_PARAMETER_VALUE", message, field), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "HTTP_ERROR"
         )
         headers = exc.headers
         if exc.status_code == 405:  # RFC 9110: say which methods the path takes
             headers = {**(headers or {}), "Allow": _allowed(request)}
+        # Outside the API (an unknown page, a mistyped link) a person reads the answer.
+        ui = getattr(request.app.state, "ui", None)
+        if ui is not None and ui.serves(request):
+            page: Response = ui.handle_error(
+                request, StarletteHTTPException(exc.status_code, exc.detail, headers)
+            )
+            return page
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )

@@ -13,13 +13,21 @@ from fastapi.staticfiles import StaticFiles
 from mloop.auth.authenticator import Authenticator
 from mloop.core.domain import load
 from mloop.domains import DOMAINS
-from mloop.server.ui.core import STATIC_DIR, UI
+from mloop.server.ui.core import STATIC_DIR, UI, first_segment
 from mloop.store.runtime import Runtime
 
 
 def mount_ui(app: FastAPI, runtime: Runtime, auth: Authenticator) -> None:
-    """Add the UI's pages and static files to ``app``."""
-    ui = UI(runtime, auth)
+    """Add the UI's pages and static files to ``app``; call it after the API's surfaces
+    are in ``app.state.surfaces``: the first segments of their paths are the API's roots,
+    where errors stay JSON (:meth:`UI.serves`)."""
+    api_roots = {
+        first_segment(route.path)
+        for surface in getattr(app.state, "surfaces", ())
+        for route in surface.routes
+    }
+    ui = UI(runtime, auth, api_roots)
+    app.state.ui = ui  # the app's error handler renders unknown UI paths with it
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for domain in DOMAINS:
         for page_module in domain.pages:

@@ -5,13 +5,15 @@ The template environment is built once, with every filter and global the templat
 
 Page handlers raise mloop errors as the API handlers do; the :class:`UIRoute` of every UI
 router turns them into HTML pages with the right status (404, 400, 403) or, for a missing
-or bad token, a redirect to the login page.
+or bad token, a redirect to the login page. A path no route takes gets an HTML 404 page too,
+unless it lies under an API root (``/api``, ``/ajax-api``, ``/v1``: :meth:`UI.serves`), where
+the API's JSON error stays. Every error page links back to the section it belongs to.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -60,13 +62,42 @@ SECURITY_HEADERS = {
 }
 
 
+# The sections of the main navigation: the link kind of each one's list page, and its label.
+# A path belongs to the section whose list page shares its first segment; any other path
+# (a run, a comparison, an unknown page) to the experiments, the home page.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("experiments", "Experiments"),
+    ("models", "Models"),
+    ("datasets", "Datasets"),
+    ("gateway", "Gateway"),
+    ("prompts", "Prompts"),
+)
+HOME_SECTION = "experiments"
+
 # Functions and values every template can use, besides the filters of ``formatting``.
 TEMPLATE_GLOBALS: dict[str, Any] = {
     "link_to": link_to,
     "quote_key": quote_key,
     "guardrail_badges": guardrail_badges,
     "version": __version__,
+    "nav_sections": SECTIONS,
 }
+
+ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed"}
+
+
+def first_segment(path: str) -> str:
+    """The first segment of a URL path (``/models/churn`` -> ``models``; ``/`` -> ``""``)."""
+    return path.lstrip("/").split("/", 1)[0]
+
+
+def section_of(path: str) -> str:
+    """The navigation section a UI path belongs to (see :data:`SECTIONS`)."""
+    root = first_segment(path)
+    for section, _label in SECTIONS:
+        if root and root == first_segment(link_to(section)):
+            return section
+    return HOME_SECTION
 
 
 def safe_next(target: str | None) -> str:
@@ -109,11 +140,25 @@ def make_environment() -> jinja2.Environment:
 class UI:
     """The state the page routers share."""
 
-    def __init__(self, runtime: Runtime, auth: Authenticator) -> None:
+    def __init__(
+        self, runtime: Runtime, auth: Authenticator, api_roots: Iterable[str] = ()
+    ) -> None:
         self.runtime = runtime
         self.auth = auth
         self.env = make_environment()
         self.route_class = _route_class(self)
+        # First path segments that belong to the API: errors there stay JSON.
+        self.api_roots = frozenset({"api", *api_roots})
+
+    def serves(self, request: Request) -> bool:
+        """Whether an error at ``request``'s path is the UI's to answer (an HTML page).
+
+        Paths under an API root are the API's; so is a request that asks for JSON only.
+        """
+        if first_segment(request.url.path) in self.api_roots:
+            return False
+        accept = request.headers.get("accept", "")
+        return "text/html" in accept or "json" not in accept
 
     # -- data -----------------------------------------------------------------------------
 
@@ -147,15 +192,28 @@ class UI:
         )
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
-    def error_page(self, request: Request, status_code: int, title: str, message: str) -> Response:
-        return self.render(
+    def error_page(
+        self,
+        request: Request,
+        status_code: int,
+        title: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """An HTML error page that links back to the section of the page asked for."""
+        section = section_of(request.url.path)
+        response = self.render(
             request,
             "error.html",
             None,
             status_code=status_code,
             title=title,
             message=message,
+            section=section,
+            section_label=dict(SECTIONS)[section],
         )
+        response.headers.update(headers or {})
+        return response
 
     def login_redirect(self, request: Request, message: str | None = None) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -184,7 +242,11 @@ class UI:
             detail = first.get("msg", "invalid value")
             return self.error_page(request, 400, "Bad request", f"{where}: {detail}")
         if isinstance(exc, StarletteHTTPException):
-            return self.error_page(request, exc.status_code, "Error", str(exc.detail))
+            title = ERROR_TITLES.get(exc.status_code, "Error")
+            message = str(exc.detail)
+            if exc.status_code == 404 and message == "Not Found":  # the router's own words
+                message = f"There is no page at {request.url.path}."
+            return self.error_page(request, exc.status_code, title, message, exc.headers)
         log.exception("error while rendering %s", request.url.path, exc_info=exc)
         return self.error_page(
             request, 500, "Server error", f"internal error: {type(exc).__name__}"
