@@ -8,6 +8,7 @@ line here. Importing this module imports only the small declarations.
 from __future__ import annotations
 
 import functools
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from mloop.auth.domain import DOMAIN as AUTH
@@ -56,7 +57,14 @@ def all_file_routes() -> list[FileRoute]:
     return [route for domain in DOMAINS for route in domain.load_files()]
 
 
+# Tables of store components that serve several domains (the event logs' segment index).
+STORE_TABLES: tuple[str, ...] = ("mloop.store.eventlog.tables",)
+
+
 def load_all_tables() -> None:
-    """Define every domain's tables on the shared metadata (for migrations)."""
+    """Define every domain's and store component's tables on the shared metadata (for
+    migrations)."""
+    for module in STORE_TABLES:
+        importlib.import_module(module)
     for domain in DOMAINS:
         domain.load_tables()
