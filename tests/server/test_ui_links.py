@@ -324,6 +324,12 @@ def test_dataset_version_page_lists_readers_and_trained_model_versions(
     assert_named_only_in_links(page, [f"{MODEL} v", XSS_NAME, TRAIN_2])
     assert_links_answer(client, page)
 
+    # A model version stays listed when its source run is deleted (its record says so).
+    mloop.Client().delete_run(loop.runs[XSS_NAME])
+    after = read(client, links.dataset_version(DATASET, 1))
+    assert after.hrefs("model_version", name=MODEL, version=1) == [f"{MODEL} v1"]
+    assert after.hrefs("run", run_id=loop.runs[XSS_NAME]) == [XSS_NAME]  # a deleted run's page
+
     only_v2 = read(client, links.dataset_version(DATASET, 2))
     assert only_v2.hrefs("model_version", name=MODEL, version=2) == [f"{MODEL} v2"]
     assert only_v2.hrefs("model_version", name=MODEL, version=1) == []

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
-from typing import IO, Any
-from urllib.parse import quote
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -29,8 +27,8 @@ from mloop.registry.schemas import (
     RegisteredModelList,
 )
 from mloop.registry.versions import get_model_version, list_model_versions
-from mloop.server.ui.artifacts import _stream
 from mloop.server.ui.core import UI
+from mloop.server.ui.downloads import attachment
 from mloop.server.ui.formatting import cut, number
 from mloop.server.ui.params import checked_name, checked_version, query_version
 from mloop.server.ui.signatures import compare_signatures, signature_tables
@@ -255,28 +253,6 @@ def _diff(keys: list[str], columns: list[list[str]]) -> list[tuple[str, list[str
         values = [column[i] for column in columns]
         rows.append((key, values, len(set(values)) > 1))
     return rows
-
-
-def _disposition(path: str) -> str:
-    """``attachment`` with the file's name: ASCII in ``filename`` (headers are Latin-1; other
-    letters become ``_``), the exact name in ``filename*``."""
-    name = posixpath.basename(path) or "file"
-    plain = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    return f"attachment; filename=\"{plain[:100]}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def attachment(handle: IO[bytes], path: str) -> StreamingResponse:
-    """A model file as a download, sent as the artifact browser sends one: an attachment of
-    type octet-stream in a sandbox, so an HTML or SVG file never runs as a page here."""
-    headers = {
-        "Content-Disposition": _disposition(path),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "no-store",
-    }
-    return StreamingResponse(
-        _stream(handle), media_type="application/octet-stream", headers=headers
-    )
 
 
 def router(ui: UI) -> APIRouter:
