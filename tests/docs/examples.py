@@ -17,8 +17,9 @@ A marker on the line right before a fence changes that:
 - ``<!-- example: file PATH -->``: the block is a file the page's examples use; it is written
   to ``PATH`` (relative to the page's working directory, ``$MLOOP_HOME`` expanded) before the
   page's first example runs;
-- ``<!-- example: fails -->``: the example shows an error: every command must exit non-zero
-  (a Python block must raise), and the output shown must be printed.
+- ``<!-- example: fails -->``: the example shows an error: every command must exit non-zero,
+  and the output shown must be printed; ``<!-- example: fails ValidationError -->`` on a
+  Python block: it must raise that exception (or a subclass).
 """
 
 from __future__ import annotations
@@ -86,8 +87,6 @@ def _marker(path: str, number: int, text: str) -> tuple[str, str]:
     if directive in ("syntax-only", "file") and not argument:
         what = "a reason" if directive == "syntax-only" else "a path"
         raise MarkerError(f"{path}:{number}: '{directive}' needs {what}")
-    if directive == "fails" and argument:
-        raise MarkerError(f"{path}:{number}: 'fails' takes no argument, got {argument!r}")
     return directive, argument
 
 
@@ -133,6 +132,14 @@ def parse_markdown(text: str, path: str) -> list[Block]:
             raise MarkerError(f"{path}:{number}: a Python file block must name a .py file")
         if directive == "fails" and block.kind not in ("python", "shell"):
             raise MarkerError(f"{path}:{number}: 'fails' applies to Python and shell blocks")
+        if directive == "fails" and block.kind == "python" and not argument.isidentifier():
+            raise MarkerError(
+                f"{path}:{number}: a Python block marked 'fails' names the exception it raises"
+            )
+        if directive == "fails" and block.kind == "shell" and argument:
+            raise MarkerError(
+                f"{path}:{number}: 'fails' on a shell block takes no argument (show the output)"
+            )
         blocks.append(block)
         pending = None
         index = end + 1

@@ -238,9 +238,16 @@ class Session:
         self.env = dict(os.environ)
         self.cwd = os.getcwd()
         if block["directive"] == "fails":
+            wanted = block["argument"]
             if error is None:
                 raise ExampleFailed(
-                    block["line"], "the block should raise (marked 'fails') but did not", output
+                    block["line"], f"the block should raise {wanted} (marked 'fails')", output
+                )
+            if wanted not in {cls.__name__ for cls in type(error).__mro__}:
+                raise ExampleFailed(
+                    block["line"],
+                    f"the block should raise {wanted} but raised {type(error).__name__}",
+                    output,
                 )
         elif error is not None:
             line = block["line"]
@@ -271,6 +278,7 @@ class Session:
 
 def main(plan_path: str, result_path: str) -> int:
     signal.signal(signal.SIGTERM, _terminated)
+    sys.path[0] = ""  # as in an interactive interpreter: modules in the working directory
     plan = json.loads(Path(plan_path).read_text())
     session = Session(plan)
     failure: dict[str, Any] | None = None

@@ -59,6 +59,8 @@ def test_blocks_carry_their_line_language_and_marker() -> None:
         (["<!-- example: fails -->", "", f"{FENCE}python", FENCE], "right before a fence"),
         (["<!-- example: fails -->"], "not followed by a fence"),
         (["<!-- example: fails -->", f"{FENCE}yaml", FENCE], "applies to Python and shell"),
+        (["<!-- example: fails -->", f"{FENCE}python", FENCE], "names the exception"),
+        (["<!-- example: fails Oops -->", f"{FENCE}console", FENCE], "takes no argument"),
         ([f"{FENCE}python", "x = 1"], "never closed"),
         (
             ["<!-- example: file a.yaml -->", f"{FENCE}yaml", FENCE] * 2,
@@ -108,7 +110,7 @@ def test_shown_output_matches_with_ellipses_and_any_wrapping() -> None:
 
 def _run(tmp_path: Path, *lines: str) -> str | None:
     doc = tmp_path / "docs" / "page.md"
-    doc.parent.mkdir()
+    doc.parent.mkdir(parents=True)
     doc.write_text(page(*lines))
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -187,9 +189,18 @@ def test_output_the_page_shows_must_be_printed(tmp_path: Path) -> None:
 
 
 def test_an_example_marked_fails_must_fail(tmp_path: Path) -> None:
-    failure = _run(tmp_path, "<!-- example: fails -->", f"{FENCE}python", "x = 1", FENCE)
+    failure = _run(tmp_path, "<!-- example: fails KeyError -->", f"{FENCE}python", "x = 1", FENCE)
     assert failure is not None
-    assert failure.startswith("docs/page.md:2: the block should raise")
+    assert failure.startswith("docs/page.md:2: the block should raise KeyError")
+
+
+def test_an_example_marked_fails_must_raise_what_it_names(tmp_path: Path) -> None:
+    lines = ["<!-- example: fails LookupError -->", f"{FENCE}python", "{}['key']", FENCE]
+    assert _run(tmp_path / "subclass", *lines) is None  # KeyError is a LookupError
+    lines = ["<!-- example: fails ValueError -->", f"{FENCE}python", "undefined_name", FENCE]
+    failure = _run(tmp_path / "other", *lines)
+    assert failure is not None
+    assert "should raise ValueError but raised NameError" in failure
 
 
 @pytest.mark.parametrize(
