@@ -471,8 +471,9 @@ def test_calls_list_shows_each_call(runtime: Runtime, client: TestClient) -> Non
     html = client.get("/gateway/calls").text
     row = row_of(html, '<tr data-call="call0001"')
     assert 'href="/gateway/calls/call0001"' in row
-    assert "support-reply@3" in row and "sim/fast" in row
-    assert "120 / 45" in row and "$0.0042" in row and "842 ms" in row and "180 ms" in row
+    assert '<a href="/prompts/support-reply/3"' in row and ">support-reply:3</a>" in row
+    assert "sim/fast" in row
+    assert "120 / 45" in row and "$0.0042" in row and "842 ms" in row and "TTFT 180 ms" in row
     assert "gw-cache-exact" in row and "1 / 1" in row and ">stream<" in row
     assert ">pii: redact<" in row
     assert "length: block" not in row  # it did not fire
@@ -540,6 +541,14 @@ def test_calls_filters_and_paging(runtime: Runtime, client: TestClient) -> None:
         ({"status": "fine"}, "status must be one of ok, error, blocked"),
         ({"cache": "hot"}, "cache must be one of miss, exact, semantic, bypass, off"),
         ({"route": "r" * 300}, "route is longer than 256 characters"),
+        ({"q": "x" * 257}, "q is longer than 256 characters"),
+        ({"from": "yesterday"}, "from must be a UTC date or date and time such as 2025-01-31"),
+        ({"to": "2025-13-01"}, "to must be a UTC date or date and time"),
+        ({"from": "2025-02-01", "to": "2025-01-31"}, "from must be before to"),
+        ({"prompt": "bad name!"}, "prompt must be a prompt name or NAME:VERSION"),
+        ({"prompt": "p:0"}, "the version in prompt must be a whole number from 1"),
+        ({"prompt": "p:x"}, "the version in prompt must be a whole number from 1"),
+        ({"prompt": "p@production"}, "prompt must be a prompt name or NAME:VERSION"),
     ],
 )
 def test_calls_page_rejects_bad_parameters(
@@ -768,3 +777,173 @@ def test_no_spend_jump_no_banner(runtime: Runtime, client: TestClient) -> None:
     records = [call(i, _minutes_to_noon(i + 1), cost_usd=1.0) for i in range(7)]
     store(runtime, [*records, call(99, 0.01, cost_usd=1.0)])
     assert 'id="spend-spike"' not in client.get("/gateway").text
+
+
+# -- issue 12: time range, prompt and text filters; latency per day; target health -----------
+
+
+def test_calls_filter_by_time_range_prompt_and_text(runtime: Runtime, client: TestClient) -> None:
+    midnight = NOW - NOW % DAY
+    records = [
+        call(1, 0, time=midnight - 2 * DAY + 1000, route="a", prompt_name="p", prompt_version=1),
+        call(2, 0, time=midnight - DAY + 1000, route="a", prompt_name="p", prompt_version=2),
+        call(3, 0, time=midnight - DAY + 7_200_000, route="b", prompt_name="q", prompt_version=1),
+        call(
+            4,
+            0,
+            time=midnight + 1000,
+            route="b",
+            status="error",
+            error_code="PROVIDER_ERROR",
+            error_message="Upstream said 100% NO_WAY",
+        ),
+        call(5, 0, time=midnight + 2000, route="a", capture="full", request={"q": "Café olé"}),
+    ]
+    store(runtime, records)
+
+    def ids(**params: str) -> list[str]:
+        page = client.get("/gateway/calls", params=params)
+        assert page.status_code == 200, page.text
+        return sorted(listed_ids(page.text))
+
+    yesterday = time.strftime("%Y-%m-%d", time.gmtime((midnight - DAY) / 1000))
+    assert ids(**{"from": yesterday, "to": yesterday}) == ["call0002", "call0003"]
+    assert ids(**{"from": f"{yesterday}T01:00"}) == ["call0003", "call0004", "call0005"]
+    assert ids(**{"to": f"{yesterday}T01:00"}) == ["call0001", "call0002"]
+    assert ids(prompt="p") == ["call0001", "call0002"]
+    assert ids(prompt="p:2") == ["call0002"]
+    assert ids(prompt="p:2", route="b") == []
+    assert ids(prompt="q:1", status="ok") == ["call0003"]
+    # Text: any case, in the error or the captured content; % and _ are plain characters.
+    assert ids(q="upstream") == ["call0004"]
+    assert ids(q="100%") == ["call0004"] and ids(q="no_way") == ["call0004"]
+    assert ids(q="%") == ["call0004"] and ids(q="_") == ["call0004"]
+    assert ids(q="café") == ["call0005"]
+    assert ids(q="call0003") == ["call0003"]
+    # The form keeps what was asked; quick ranges and the datalist of prompt versions.
+    page = client.get(
+        "/gateway/calls", params={"q": "upstream", "prompt": "p:2", "from": yesterday}
+    ).text
+    assert 'name="q" id="f-q" value="upstream"' in page
+    assert 'id="f-prompt" list="prompt-options" value="p:2"' in page
+    assert f'id="f-from" value="{yesterday}T00:00"' in page
+    assert '<option value="p:1">' in page and '<option value="q">' in page
+    assert 'data-range="24h"' in page and 'id="any-time"' in page
+    assert "No calls match these filters." in page
+
+
+def test_latency_per_day_is_charted_beside_spend(runtime: Runtime, client: TestClient) -> None:
+    midnight = NOW - NOW % DAY
+    yesterday = [10.0, 20.0, 30.0, 40.0, 1000.0]
+    today = [float(v) for v in range(1, 41)]
+    records = [
+        call(i, 0, time=midnight - DAY + i * 1000, latency_ms=v) for i, v in enumerate(yesterday)
+    ]
+    records += [call(100 + i, 0, time=midnight + i, latency_ms=v) for i, v in enumerate(today)]
+    store(runtime, records)
+    html = client.get("/gateway").text
+    charts = charts_of(html)
+    latency = charts["latency"]
+    assert latency["format"] == "ms" and latency["days"] == charts["requests"]["days"]
+    p50, p95 = (s["values"] for s in latency["series"])
+    assert [s["label"] for s in latency["series"]] == ["p50", "p95"]
+    expected = {
+        -2: (nearest_rank(yesterday, 0.5), nearest_rank(yesterday, 0.95)),
+        -1: (nearest_rank(today, 0.5), nearest_rank(today, 0.95)),
+    }
+    assert expected == {-2: (30.0, 1000.0), -1: (20.0, 38.0)}
+    for index, (want50, want95) in expected.items():
+        assert (p50[index], p95[index]) == (want50, want95)
+    assert all(v is None for v in p50[:-2])  # days without calls are gaps, not zeros
+    order = re.findall(r'data-chart-id="(\w+)"', html)
+    assert order[:2] == ["spend", "latency"]
+
+
+def test_target_health_reads_the_call_log_beside_its_count(
+    runtime: Runtime, client: TestClient, configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_KEY", "sk-test")
+    # Calls served by another process (a replica, `mloop demo`, a restarted server): this
+    # server's router has seen nothing, the call log has them all.
+    failed = {"provider": "backup", "model": "slow", "outcome": "timeout", "message": "slow"}
+    answered = {"provider": "sim", "model": "fast", "outcome": "ok"}
+    records = [call(i, 10 + i, route="support") for i in range(9)]
+    records.append(
+        call(20, 1, route="support", fallbacks=1, attempts=[failed, answered])  # newest
+    )
+    records.append(
+        call(
+            21,
+            0.5,
+            route="summarize",
+            status="error",
+            http_status=502,
+            provider=None,
+            model=None,
+            attempts=[{**failed, "provider": "sim", "model": "fast", "message": "down"}],
+        )
+    )
+    store(runtime, records)
+    html = client.get("/gateway").text
+    support = row_of(html, '<tr data-route="support">')
+    fast = support.split('data-target="sim/fast"', 1)[1].split("</li>", 1)[0]
+    assert "10 calls" in fast and "gw-health-healthy" in fast and ">healthy<" in fast
+    assert "last 7d in the call log: 10 calls answered, 0 failed attempts" in fast
+    slow = support.split('data-target="backup/slow"', 1)[1].split("</li>", 1)[0]
+    assert "0 calls, 1 failed" in slow and "last attempt failed" in slow
+    assert "(latest: slow)" in slow
+    summarize = row_of(html, '<tr data-route="summarize">')
+    assert "0 calls, 1 failed" in summarize and "gw-health-failing" in summarize
+    assert "no traffic" not in support + summarize
+    # The router's own record is newer: once it has seen the target, it decides.
+    gateway = client.app.state.gateway.get()  # type: ignore[attr-defined]
+    plan = gateway.router.plan("summarize")
+    gateway.router.record_stream_failure(
+        plan, TargetConfig(provider="sim", model="fast"), ProviderError("timeout", "slow")
+    )
+    summarize = row_of(client.get("/gateway").text, '<tr data-route="summarize">')
+    assert "failing (1 in a row)" in summarize
+    # Nothing in the log and nothing seen since the server started: no traffic, beside 0
+    # calls. (The router's record is per target, whichever route used it.)
+    runtime.run(lambda ctx: ctx.conn.exec_driver_sql("DELETE FROM llm_calls"), write=True)
+    empty = row_of(client.get("/gateway").text, '<tr data-route="support">')
+    assert empty.count("0 calls") == 2 and empty.count("no traffic") == 1
+    slow = empty.split('data-target="backup/slow"', 1)[1].split("</li>", 1)[0]
+    assert "no traffic" in slow
+    assert "failing (1 in a row)" in empty.split('data-target="sim/fast"', 1)[1]
+
+
+def test_target_stats_and_daily_latency_queries(runtime: Runtime) -> None:
+    store(
+        runtime,
+        [
+            call(1, 5, route=None, provider="p", model="m", latency_ms=5.0),
+            call(2, 4, route="r", provider="p", model="m", latency_ms=7.0),
+            call(
+                3,
+                3,
+                route="r",
+                provider="p",
+                model="m",
+                retries=1,
+                attempts=[
+                    {"provider": "p", "model": "m", "outcome": "rate_limit", "message": "429"},
+                    {"provider": "p", "model": "m", "outcome": "ok"},
+                ],
+            ),
+            call(4, 2, route="r", status="error", provider=None, model=None, attempts="junk"),
+        ],
+    )
+    stats = runtime.run(lambda ctx: queries.target_stats(ctx, NOW - DAY, NOW + 1), write=False)
+    assert stats[("(direct)", "p", "m")].answered == 1
+    rm = stats[("r", "p", "m")]
+    assert (rm.answered, rm.failed, rm.last_error) == (2, 1, "429")
+    assert rm.last_failed is False  # the retry on the same target answered, in that call
+    assert set(stats) == {("(direct)", "p", "m"), ("r", "p", "m")}  # junk attempts: none
+    rows = runtime.run(lambda ctx: queries.daily_latency(ctx, NOW - DAY, NOW + 1), write=False)
+    values = sorted([5.0, 7.0, 100.0, 100.0])
+    assert [(p50, p95) for _, p50, p95 in rows] in (
+        [(nearest_rank(values, 0.5), nearest_rank(values, 0.95))],
+        # The four calls may straddle UTC midnight (the test started just after it).
+        [(5.0, 5.0), (7.0, 100.0)] if len(rows) == 2 else [],
+    )

@@ -3,6 +3,8 @@ Approve form, two versions diffed; 404s, escaping, roles and cross-site posts.""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from tests.server.conftest import XSS_NAME
 from tests.server.test_ui import ESCAPED_XSS
 
 from mloop.auth.tokens import create_token
+from mloop.llm.calls.log import CallRecord, insert_calls
 from mloop.prompts.labels import set_prompt_label
 from mloop.prompts.reviews import set_prompt_policy
 from mloop.prompts.schemas import CreatePromptVersion, SetPromptLabel, SetPromptPolicy
@@ -113,12 +116,16 @@ def test_version_page_shows_template_variables_params(client: TestClient) -> Non
     )
 
 
-def test_diff_page_highlights_added_and_removed_lines(client: TestClient) -> None:
+def test_diff_page_marks_changed_lines_and_words(client: TestClient) -> None:
     page = client.get("/prompts/support/diff", params={"a": 1, "b": 2})
     assert page.status_code == 200
     diff = section(page.text, 'id="diff"', "</pre>")
-    assert '<span class="diff-del">-{{ question }}</span>' in diff
-    assert '<span class="diff-add">+Q: {{ question }}</span>' in diff
+    removed = diff.split('<span class="diff-line diff-del">', 1)[1].split("</span><span", 3)
+    assert '<span class="diff-sign">-</span>{{ question }}' in diff
+    assert '<span class="diff-sign">+</span><ins class="diff-word">Q: </ins>{{ question }}' in diff
+    assert removed  # the old line is shown with its number
+    # Unchanged lines are context, escaped like everything else.
+    assert f'<span class="diff-sign"> </span>Be kind. {ESCAPED_XSS}</span>' in diff
     changes = section(page.text, 'id="changes-table"', "</table>")
     assert "params.temperature" in changes
     assert '<span class="diff-del">0.2</span>' in changes
@@ -128,6 +135,103 @@ def test_diff_page_highlights_added_and_removed_lines(client: TestClient) -> Non
     bad_queries: list[dict[str, str]] = [{"a": "1"}, {"a": "x", "b": "2"}]
     for params in bad_queries:
         assert client.get("/prompts/support/diff", params=params).status_code == 400
+
+
+def test_word_diff_marks_words_and_escapes(runtime: Runtime, client: TestClient) -> None:
+    def push(text: str) -> None:
+        runtime.run(
+            lambda ctx: create_prompt_version(ctx, CreatePromptVersion(name="w", text=text)),
+            write=True,
+            actor="ana",
+        )
+
+    push("Answer briefly and politely.\nSign as <b>Bot</b>.\n" + "keep\n" * 8 + "last")
+    push("Answer briefly and warmly.\nSign as <i>Bot</i>.\n" + "keep\n" * 8 + "last!")
+    diff = section(client.get("/prompts/w/diff?a=1&b=2").text, 'id="diff"', "</pre>")
+    assert 'Answer briefly and <del class="diff-word">politely</del>.' in diff
+    assert 'Answer briefly and <ins class="diff-word">warmly</ins>.' in diff
+    assert 'Sign as &lt;<del class="diff-word">b</del>&gt;Bot&lt;/' in diff
+    assert 'Sign as &lt;<ins class="diff-word">i</ins>&gt;Bot&lt;/' in diff
+    assert "<b>" not in diff and "<i>" not in diff
+    # Far-apart changes are two groups with the unchanged middle left out.
+    assert diff.count("diff-gap") == 1
+    assert 'last<ins class="diff-word">!</ins>' in diff
+
+
+def test_variables_with_defaults_are_not_required(runtime: Runtime, client: TestClient) -> None:
+    variables = {
+        "question": {"type": "string"},
+        "product": {"type": "string", "default": "Acme"},
+        "urgent": {"type": "boolean", "required": False},
+    }
+    runtime.run(
+        lambda ctx: create_prompt_version(
+            ctx,
+            CreatePromptVersion(
+                name="d", text="{{ product }} {{ question }} {{ urgent }}", variables=variables
+            ),
+        ),
+        write=True,
+    )
+    table = section(client.get("/prompts/d/1").text, 'id="variables-table"', "</table>")
+    rows = {
+        cells[0]: cells[2]
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in table.split("<tr>")[2:]
+        )
+    }
+    assert rows["question"] == "yes"
+    assert rows["product"] == 'no <span class="muted small">(default)</span>'
+    assert rows["urgent"] == "no"
+
+
+def test_version_page_shows_its_calls_spend_and_latency(
+    runtime: Runtime, client: TestClient
+) -> None:
+    now = int(time.time() * 1000)
+
+    def record(n: int, version: int, **fields: Any) -> CallRecord:
+        values: dict[str, Any] = {
+            "id": f"pc{n:03d}",
+            "time": now - n * 60_000,
+            "endpoint": "chat",
+            "requested_model": "support-route",
+            "route": "support-route",
+            "provider": "sim",
+            "model": "fast",
+            "prompt_name": "support",
+            "prompt_version": version,
+            "status": "ok",
+            "http_status": 200,
+            "latency_ms": 100.0 * n,
+            "cost_usd": 0.01,
+        }
+        values.update(fields)
+        return CallRecord(**values)
+
+    records = [record(n, 2) for n in range(1, 12)]
+    records.append(record(12, 2, status="error", http_status=502, cost_usd=0.0))
+    records.append(record(13, 1, cost_usd=5.0))  # another version
+    records.append(record(14, 2, time=now - 40 * 86_400_000))  # older than the window
+    runtime.run(lambda ctx: insert_calls(ctx, records), write=True)
+    page = client.get("/prompts/support/2").text
+    usage = section(page, 'id="usage"')
+    assert "Calls 12" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", usage))
+    assert "1 errors, 0 blocked" in usage and "$0.1100" in usage
+    latencies = sorted(100.0 * n for n in range(1, 13))
+    p50, p95 = latencies[5], latencies[11]
+    assert (p50, p95) == (600.0, 1200.0)
+    assert "600 ms / 1.20 s" in usage
+    listed = re.findall(r'<tr data-call="([^"]+)"', usage)
+    assert listed == [f"pc{n:03d}" for n in range(1, 11)]  # newest ten
+    assert 'href="/gateway/calls/pc001"' in usage
+    assert 'href="/gateway/calls?prompt=support%3A2" id="all-version-calls"' in usage
+    other = section(client.get("/prompts/support/1").text, 'id="usage"')
+    assert "$5.00" in other and re.findall(r'<tr data-call="([^"]+)"', other) == ["pc013"]
+    # The calls list links back to the version, and filters by it.
+    calls = client.get("/gateway/calls", params={"prompt": "support:2"}).text
+    assert 'href="/prompts/support/2"' in calls
+    assert len(re.findall(r'<tr data-call="', calls)) == 13
 
 
 def test_missing_things_are_404(client: TestClient) -> None:

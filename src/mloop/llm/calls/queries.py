@@ -1,8 +1,9 @@
 """Read queries over the gateway's call log (``llm_calls``) for the UI and reports.
 
 Recent calls with filters and paging, one call with everything recorded about it, and
-aggregates over a time window: totals, per day (optionally per route, model or token) and
-latency percentiles per route.
+aggregates over a time window: totals (of all calls or of a filter's, such as one prompt
+version's), per day (optionally per route, model or token), latency percentiles per route
+and per day, and what the log says about each target of each route.
 
 Definitions the pages rely on:
 
@@ -11,7 +12,10 @@ Definitions the pages rely on:
 * the *cache hit rate* is hits (``exact`` or ``semantic``) over lookups (hits and ``miss``):
   calls that bypassed the cache or had it off are not lookups;
 * latency percentiles are nearest-rank: the p-th percentile of n values is the value at
-  rank ceil(p * n) in ascending order.
+  rank ceil(p * n) in ascending order;
+* the text filter matches a substring, ignoring case (ASCII letters only on SQLite), of the
+  call's id, route, models, provider, prompt, token, project, error and captured request
+  and response.
 
 The SQL is portable between SQLite and PostgreSQL: days are the integer division of the
 millisecond timestamp by 86,400,000 (UTC days), percentiles are read with ORDER BY / OFFSET.
@@ -39,6 +43,7 @@ GROUPS = ("route", "model", "token")
 DIRECT = "(direct)"  # a call that named a provider model instead of a route
 NO_TOKEN = "(no token)"  # a call made without a token (authentication off)
 MAX_PERCENTILE_ROUTES = 100
+MAX_FAILED_CALLS_READ = 5000  # calls whose attempts are read for per-target failures
 
 _c = llm_calls.c
 _DAY = (_c.time // sa.literal_column(str(DAY_MS), sa.BigInteger)).label("day")
@@ -76,9 +81,32 @@ _SUMMARY_COLUMNS = (
 # -- filters ------------------------------------------------------------------------------------
 
 
+_TEXT_COLUMNS = (
+    _c.id,
+    _c.route,
+    _c.requested_model,
+    _c.provider,
+    _c.model,
+    _c.prompt_name,
+    _c.token_name,
+    _c.project,
+    _c.error_code,
+    _c.error_message,
+    _c.request_json,
+    _c.response_json,
+)
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere, lower-cased."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 @dataclass(frozen=True)
 class CallFilter:
-    """Which calls to read; None means any. ``since`` is inclusive, ``until`` exclusive."""
+    """Which calls to read; None means any. ``since`` is inclusive, ``until`` exclusive.
+    ``prompt_version`` narrows ``prompt`` (a prompt name) to one version."""
 
     route: str | None = None  # a route name, or DIRECT
     status: str | None = None
@@ -86,9 +114,26 @@ class CallFilter:
     token: str | None = None  # a token name, or NO_TOKEN
     since: int | None = None
     until: int | None = None
+    prompt: str | None = None
+    prompt_version: int | None = None
+    text: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(v is not None for v in self.__dict__.values())
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         out: list[sa.ColumnElement[bool]] = []
+        if self.prompt is not None:
+            out.append(_c.prompt_name == self.prompt)
+            if self.prompt_version is not None:
+                out.append(_c.prompt_version == self.prompt_version)
+        if self.text:
+            pattern = _like_pattern(self.text)
+            out.append(
+                sa.or_(*(sa.func.lower(col).like(pattern, escape="\\") for col in _TEXT_COLUMNS))
+            )
         if self.route is not None:
             out.append(_c.route.is_(None) if self.route == DIRECT else _c.route == self.route)
         if self.status is not None:
@@ -320,9 +365,10 @@ def _percentile(
     return None if value is None else float(value)
 
 
-def totals(ctx: Context, since: int, until: int) -> Totals:
-    """Everything between ``since`` (inclusive) and ``until`` (exclusive), in one aggregate."""
-    where = _window(since, until)
+def totals(ctx: Context, since: int, until: int, flt: CallFilter | None = None) -> Totals:
+    """Everything between ``since`` (inclusive) and ``until`` (exclusive), or what of it
+    ``flt`` keeps, in one aggregate."""
+    where = _window(since, until) + (flt.where() if flt is not None else [])
     row = ctx.conn.execute(sa.select(*_AGGREGATES).where(*where)).mappings().one()
     out = Totals(**_aggregate_fields(row))
     out.p50_ms = _percentile(ctx, where, out.requests, 0.5)
@@ -403,3 +449,112 @@ def route_stats(ctx: Context, since: int, until: int) -> dict[str, RouteStats]:
         s.p50_ms = _percentile(ctx, route_where, s.requests, 0.5)
         s.p95_ms = _percentile(ctx, route_where, s.requests, 0.95)
     return stats
+
+
+def daily_latency(
+    ctx: Context, since: int, until: int
+) -> list[tuple[int, float | None, float | None]]:
+    """The nearest-rank p50 and p95 latency (ms) per UTC day of the window: ``(day, p50,
+    p95)`` ordered by day; days without calls are absent. One query: each call's rank
+    within its day, keeping the ranks ceil(n / 2) and ceil(95 n / 100), in integers."""
+    ranked = (
+        sa.select(
+            _DAY,
+            _c.latency_ms,
+            sa.func.row_number()
+            .over(partition_by=_DAY, order_by=(_c.latency_ms, _c.id))
+            .label("rank"),
+            sa.func.count().over(partition_by=_DAY).label("n"),
+        )
+        .where(*_window(since, until))
+        .subquery()
+    )
+    n = ranked.c.n
+    p50_rank = (n + 1) // 2
+    p95_rank = (n * 95 + 99) // 100
+    rows = ctx.conn.execute(
+        sa.select(
+            ranked.c.day,
+            ranked.c.latency_ms,
+            ranked.c.rank == p50_rank,
+            ranked.c.rank == p95_rank,
+        ).where(sa.or_(ranked.c.rank == p50_rank, ranked.c.rank == p95_rank))
+    ).all()
+    found: dict[int, list[float | None]] = {}
+    for day, latency, is_p50, is_p95 in rows:
+        entry = found.setdefault(int(day), [None, None])
+        if is_p50:
+            entry[0] = float(latency)
+        if is_p95:
+            entry[1] = float(latency)
+    return [(day, p50, p95) for day, (p50, p95) in sorted(found.items())]
+
+
+@dataclass
+class TargetStats:
+    """What the call log says about one target (provider and model) of one route over a
+    window: the calls it answered and its failed attempts, with the time of the latest of
+    each (ms) and the latest failure's message."""
+
+    answered: int = 0
+    failed: int = 0
+    last_answer: int | None = None
+    last_failure: int | None = None
+    last_error: str = ""
+
+    @property
+    def last_failed(self) -> bool:
+        """Whether the target's latest recorded attempt failed."""
+        if self.last_failure is None:
+            return False
+        return self.last_answer is None or self.last_failure > self.last_answer
+
+
+def target_stats(ctx: Context, since: int, until: int) -> dict[tuple[str, str, str], TargetStats]:
+    """Per ``(route, provider, model)`` (route DIRECT for calls that named a provider
+    model): calls answered, from the call's own columns, and failed attempts, from the
+    attempts of the calls that retried, fell back or failed (the newest
+    :data:`MAX_FAILED_CALLS_READ` of them; other calls had no failed attempt)."""
+    where = _window(since, until)
+    out: dict[tuple[str, str, str], TargetStats] = {}
+
+    def entry(route: str | None, provider: str, model: str) -> TargetStats:
+        return out.setdefault((route or DIRECT, provider, model), TargetStats())
+
+    answered = (
+        sa.select(_c.route, _c.provider, _c.model, sa.func.count(), sa.func.max(_c.time))
+        .where(*where, _c.provider.is_not(None), _c.model.is_not(None))
+        .group_by(_c.route, _c.provider, _c.model)
+    )
+    for route, provider, model, count, last in ctx.conn.execute(answered):
+        stats = entry(route, str(provider), str(model))
+        stats.answered += int(count)
+        stats.last_answer = max(int(last), stats.last_answer or 0)
+    troubled = (
+        sa.select(_c.route, _c.time, _c.attempts_json)
+        .where(*where, sa.or_(_c.retries > 0, _c.fallbacks > 0, _c.status == "error"))
+        .order_by(_c.time.desc())
+        .limit(MAX_FAILED_CALLS_READ)
+    )
+    for route, when, attempts_json in ctx.conn.execute(troubled):
+        for attempt in _dicts(_loads(attempts_json, [])):
+            if attempt.get("outcome") == "ok" or not attempt.get("provider"):
+                continue
+            stats = entry(route, str(attempt["provider"]), str(attempt.get("model") or ""))
+            stats.failed += 1
+            if stats.last_failure is None or int(when) > stats.last_failure:
+                stats.last_failure = int(when)
+                stats.last_error = str(attempt.get("message") or attempt.get("outcome") or "")
+    return out
+
+
+def distinct_prompts(ctx: Context, *, since: int, limit: int = 200) -> list[tuple[str, int | None]]:
+    """The prompt versions (name, version) that calls since ``since`` used, sorted."""
+    rows = ctx.conn.execute(
+        sa.select(_c.prompt_name, _c.prompt_version)
+        .where(_c.time >= since, _c.prompt_name.is_not(None))
+        .group_by(_c.prompt_name, _c.prompt_version)
+        .order_by(_c.prompt_name, _c.prompt_version)
+        .limit(limit)
+    ).all()
+    return [(str(name), None if version is None else int(version)) for name, version in rows]

@@ -1,38 +1,67 @@
-/* mloop UI, gateway pages: the overview's daily charts (uPlot: stacked bars and a line) with
- * the spend chart's route / model / token switch, and the calls page's filters, which apply
- * as soon as one changes. The chart data comes from the page's
- * <script type="application/json" id="gateway-charts"> block, keyed by each holder's
- * data-chart-id. Plain ES2017, no dependencies beyond the vendored uPlot. */
+/* mloop UI, gateway pages: the overview's daily charts (uPlot: stacked bars and lines) with
+ * the spend chart's route / model / token switch, and the calls page's menus, which apply
+ * as soon as one changes (the form works without scripts too). The chart data comes from
+ * the page's <script type="application/json" id="gateway-charts"> block, keyed by each
+ * holder's data-chart-id. The y axis is as wide as its longest label, so "$1234.50" or
+ * "2.50 s" is never cut. Plain ES2017, no dependencies beyond the vendored uPlot. */
 (function () {
   "use strict";
 
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
-  var NAMED = { ok: "#2ca02c", blocked: "#ff7f0e", errors: "#d62728", "hit rate": "#1f77b4", "(other)": "#b0b0b0" };
+  var NAMED = {
+    ok: "#2ca02c", blocked: "#ff7f0e", errors: "#d62728", "hit rate": "#1f77b4",
+    "(other)": "#b0b0b0", p50: "#1f77b4", p95: "#d62728"
+  };
+  var EMPTY = { pct: "no lookups", ms: "no calls" };  // what a day without a value reads
   var HEIGHT = 220;
   var drawn = {};  // chart id -> { plot, box }
+  window.mloopGatewayCharts = drawn;  // read by the browser tests (axis labels fit)
 
   function each(list, fn) { Array.prototype.forEach.call(list, fn); }
 
   function widthOf(box) { return Math.max(box.clientWidth || 0, 260); }
 
+  // Dollars in full, never in exponent notation: enough decimals for the value's first
+  // two significant digits ($0.00042), two for cents, none from $100.
+  function usd(v) {
+    var a = Math.abs(v);
+    if (a === 0) { return "$0"; }
+    if (a >= 100) { return "$" + v.toFixed(0); }
+    if (a >= 1) { return "$" + v.toFixed(2); }
+    var digits = Math.min(Math.max(Math.ceil(-Math.log10(a)) + 1, 2), 12);
+    return "$" + v.toFixed(digits).replace(/(\.\d*?[1-9])0+$/, "$1");
+  }
+
+  function milliseconds(v) {
+    var a = Math.abs(v);
+    if (a >= 1000) { return (v / 1000).toFixed(a >= 10000 ? 1 : 2) + " s"; }
+    return (a >= 10 ? v.toFixed(0) : String(Number(v.toPrecision(2)))) + " ms";
+  }
+
   function formatter(kind) {
-    if (kind === "usd") {
-      return function (v) {
-        if (v === null || v === undefined || !isFinite(v)) { return ""; }
-        var a = Math.abs(v);
-        return "$" + (a === 0 ? "0" : a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : a >= 0.01 ? v.toFixed(3) : v.toPrecision(2));
-      };
-    }
-    if (kind === "pct") {
-      return function (v) {
-        if (v === null || v === undefined || !isFinite(v)) { return ""; }
-        return (v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 0) + "%";
-      };
-    }
+    var plain = function (v) { return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3))); };
+    var fn = kind === "usd" ? usd : kind === "ms" ? milliseconds : kind === "pct"
+      ? function (v) { return (v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 0) + "%"; }
+      : plain;
     return function (v) {
       if (v === null || v === undefined || !isFinite(v)) { return ""; }
-      return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
+      return fn(v);
     };
+  }
+
+  // The y axis's width from its labels as drawn: uPlot calls this with the tick labels of
+  // each layout pass; the axis keeps the widest so the plot does not jump.
+  function axisSize(u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1 && axis._size) { return axis._size; }
+    var widest = 0;
+    u.ctx.save();
+    u.ctx.font = axis.font[0];
+    (values || []).forEach(function (text) {
+      widest = Math.max(widest, u.ctx.measureText(String(text)).width / window.devicePixelRatio);
+    });
+    u.ctx.restore();
+    return Math.ceil(axis.ticks.size + axis.gap + widest + 8);
   }
 
   function colorOf(label, i) { return NAMED[label] || PALETTE[i % PALETTE.length]; }
@@ -55,7 +84,7 @@
       width: widthOf(box),
       height: HEIGHT,
       scales: { x: { time: false, range: [-0.5, n - 0.5] } },
-      axes: [xAxis(spec.days), { size: 56, values: function (u, vals) { return vals.map(fmt); } }],
+      axes: [xAxis(spec.days), { size: axisSize, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true },
       cursor: { drag: { x: false, y: false }, points: { show: false } }
     };
@@ -103,7 +132,8 @@
   function drawLine(box, spec) {
     var fmt = formatter(spec.format);
     var opts = baseOptions(box, spec, fmt);
-    opts.scales.y = spec.format === "pct" ? { range: [0, 1] } : {};
+    opts.scales.y = spec.format === "pct" ? { range: [0, 1] }
+      : { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } };
     opts.series = [{ label: "day", value: function (u, v) { return v === null ? "" : spec.days[v] || ""; } }];
     var data = [dayIndexes(spec.days.length)];
     spec.series.forEach(function (s, i) {
@@ -116,7 +146,7 @@
         points: { show: true, size: 6 },
         value: function (u, v, si, idx) {
           if (idx === null || idx === undefined) { return ""; }
-          return v === null ? "no lookups" : fmt(v);
+          return v === null ? EMPTY[spec.format] || "" : fmt(v);
         }
       });
       data.push(s.values);
@@ -132,6 +162,7 @@
     var plot = spec.type === "stack" ? drawStack(box, spec) : drawLine(box, spec);
     drawn[id] = { plot: plot, box: box };
     holder.setAttribute("data-drawn", "true");
+    holder.setAttribute("data-format", spec.format);
   }
 
   function note(holder, message) {
@@ -184,6 +215,7 @@
   function startFilters() {
     var form = document.getElementById("call-filters");
     if (!form) { return; }
+    // Menus only: a date being typed fires "change" before it is complete.
     each(form.querySelectorAll("select"), function (select) {
       select.addEventListener("change", function () { form.submit(); });
     });

@@ -15,11 +15,11 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
@@ -34,8 +34,10 @@ from mloop.llm.calls.queries import (
     CallFilter,
     DailyRow,
     RouteStats,
+    TargetStats,
 )
 from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
+from mloop.prompts.checks import check_prompt_name
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import cut, json_safe
 from mloop.store.context import Context
@@ -49,7 +51,12 @@ RECENT_ON_OVERVIEW = 10
 MAX_PAGE = 100_000
 MAX_SERIES = 8  # keys drawn on the spend chart; the rest is summed as "(other)"
 MAX_CONTENT_CHARS = 200_000  # captured request/response shown per call
-OPTIONS_DAYS = 30  # the filters offer the routes and tokens seen in this many days
+OPTIONS_DAYS = 30  # the filters offer the routes, tokens and prompts seen in this many days
+MAX_TEXT = 256  # longest text filter value
+# Quick time ranges of the calls page: name -> length.
+QUICK_RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+QUICK_RANGES["30d"] = timedelta(days=30)
+TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what a datetime-local input sends and shows
 DOCS_HINT = "docs/gateway.md"
 
 
@@ -92,9 +99,61 @@ def parse_choice(raw: str, allowed: tuple[str, ...], name: str) -> str | None:
 
 
 def parse_text(raw: str, name: str) -> str | None:
-    if len(raw) > 256:
-        raise ValidationError(f"{name} is longer than 256 characters", field=name)
+    if len(raw) > MAX_TEXT:
+        raise ValidationError(f"{name} is longer than {MAX_TEXT} characters", field=name)
     return raw or None
+
+
+def parse_time(raw: str, name: str, *, end: bool = False) -> int | None:
+    """A UTC date (``2025-01-31``) or date and time (``2025-01-31T13:45``, what a
+    datetime-local input sends) as ms since the epoch; empty means none. A date alone as
+    the end of a range takes in that whole day."""
+    if not raw:
+        return None
+    bad = ValidationError(
+        f"{name} must be a UTC date or date and time such as 2025-01-31 or "
+        f"2025-01-31T13:45, got {raw[:40]!r}",
+        field=name,
+    )
+    if len(raw) > 40:
+        raise bad
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise bad from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if end and len(raw) == 10:  # a date alone: until the end of that day
+        when += timedelta(days=1)
+    return int(when.timestamp() * 1000)
+
+
+def parse_prompt(raw: str) -> tuple[str | None, int | None]:
+    """``NAME`` (any version) or ``NAME:VERSION``; empty means any prompt."""
+    if not raw:
+        return None, None
+    name, sep, number = raw.partition(":")
+    try:
+        check_prompt_name(name, "prompt")
+    except ValidationError:
+        raise ValidationError(
+            f"prompt must be a prompt name or NAME:VERSION, got {raw[:60]!r}", field="prompt"
+        ) from None
+    if not sep:
+        return name, None
+    if not number.isdigit() or not 1 <= int(number) <= 2**31 - 1:
+        raise ValidationError(
+            f"the version in prompt must be a whole number from 1, got {number[:20]!r}",
+            field="prompt",
+        )
+    return name, int(number)
+
+
+def time_value(ms: int | None) -> str:
+    """ms since the epoch as a datetime-local input's value (UTC, to the minute)."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(TIME_FORMAT)
 
 
 # -- the live gateway ------------------------------------------------------------------------------
@@ -109,6 +168,8 @@ class TargetView:
     health: str  # healthy | failing | cooling | idle
     health_label: str
     health_title: str
+    calls: int = 0  # calls of this route it answered in the window (the call log)
+    failed: int = 0  # its failed attempts on this route in the window
 
 
 @dataclass
@@ -187,37 +248,66 @@ def _key_source(p: ProviderConfig) -> str:
     return "none"
 
 
-def _health(h: dict[str, Any] | None) -> tuple[str, str, str]:
-    """(state, label, title) of a target from the router's health record."""
-    if not h:
-        return "idle", "no traffic", "no call since the server started"
-    ok, failed = int(h.get("successes", 0)), int(h.get("failures", 0))
-    title = f"{ok} succeeded, {failed} failed since the server started"
-    if h.get("last_error"):
-        title += f"; last error: {cut(str(h['last_error']), 300)}"
-    cooling = float(h.get("cooling_down_seconds") or 0)
-    if cooling > 0:
-        # Rounded up: a target that just started a 30 s cool-down reads "30s", not "29s".
-        return "cooling", f"cooling down {math.ceil(cooling)}s", title
-    consecutive = int(h.get("consecutive_failures") or 0)
-    if consecutive > 0:
-        return "failing", f"failing ({consecutive} in a row)", title
-    if ok == 0 and failed == 0:
-        return "idle", "no traffic", title
-    return "healthy", "healthy", title
+def _health(
+    live: dict[str, Any] | None, logged: TargetStats | None, window: str
+) -> tuple[str, str, str]:
+    """(state, label, title) of a target of a route.
+
+    The router's record (this server process, since it started) is the newest knowledge
+    and decides when it saw the target at all. Otherwise the call log decides: calls
+    served by another process (another replica, ``mloop demo``, a server since restarted)
+    reach the log, not this router, so a target that answered 9 calls today is healthy,
+    not "no traffic"."""
+    notes = []
+    if logged is not None:
+        notes.append(
+            f"last {window} in the call log: {logged.answered} calls answered, "
+            f"{logged.failed} failed attempts"
+            + (f" (latest: {cut(logged.last_error, 300)})" if logged.failed else "")
+        )
+    ok = int((live or {}).get("successes", 0))
+    failed = int((live or {}).get("failures", 0))
+    notes.append(f"{ok} succeeded, {failed} failed since the server started")
+    if live and live.get("last_error"):
+        notes[-1] += f"; last error: {cut(str(live['last_error']), 300)}"
+    title = "; ".join(notes)
+    if live:
+        cooling = float(live.get("cooling_down_seconds") or 0)
+        if cooling > 0:
+            # Rounded up: a target that just started a 30 s cool-down reads "30s", not "29s".
+            return "cooling", f"cooling down {math.ceil(cooling)}s", title
+        consecutive = int(live.get("consecutive_failures") or 0)
+        if consecutive > 0:
+            return "failing", f"failing ({consecutive} in a row)", title
+        if ok or failed:
+            return "healthy", "healthy", title
+    if logged is not None and (logged.answered or logged.failed):
+        if logged.last_failed:
+            return "failing", "last attempt failed", title
+        return "healthy", "healthy", title
+    return "idle", "no traffic", title
 
 
-def route_views(state: GatewayState, stats: dict[str, RouteStats]) -> list[RouteView]:
+def route_views(
+    state: GatewayState,
+    stats: dict[str, RouteStats],
+    targets: dict[tuple[str, str, str], TargetStats] | None = None,
+    window: str = DEFAULT_WINDOW,
+) -> list[RouteView]:
     """Configured routes, then routes the call log has but the configuration no longer."""
     out: list[RouteView] = []
     config = state.config
+    logged = targets or {}
     if config is not None:
         for name, route in sorted(config.routes.items()):
-            targets = []
+            views = []
             for t in route.targets:
                 provider = config.providers.get(t.provider)
-                health, label, title = _health(state.health.get((t.provider, t.model)))
-                targets.append(
+                found = logged.get((name, t.provider, t.model))
+                health, label, title = _health(
+                    state.health.get((t.provider, t.model)), found, window
+                )
+                views.append(
                     TargetView(
                         provider=t.provider,
                         model=t.model,
@@ -226,13 +316,15 @@ def route_views(state: GatewayState, stats: dict[str, RouteStats]) -> list[Route
                         health=health,
                         health_label=label,
                         health_title=title,
+                        calls=found.answered if found else 0,
+                        failed=found.failed if found else 0,
                     )
                 )
             out.append(
                 RouteView(
                     name=name,
                     configured=True,
-                    targets=targets,
+                    targets=views,
                     description=route.description,
                     retries=route.retries,
                     timeout_seconds=route.timeout_seconds,
@@ -291,10 +383,14 @@ def stack_chart(rows: list[DailyRow], days: list[int], value: str, fmt: str) -> 
 
 
 def overview_charts(
-    by_group: dict[str, list[DailyRow]], per_day: list[DailyRow], days: list[int]
+    by_group: dict[str, list[DailyRow]],
+    per_day: list[DailyRow],
+    days: list[int],
+    latency: list[tuple[int, float | None, float | None]] | None = None,
 ) -> dict[str, Any]:
     index = {r.day: r for r in per_day}
     labels = [day_label(d) for d in days]
+    percentiles = {day: (p50, p95) for day, p50, p95 in latency or []}
 
     def column(fn: Any) -> list[Any]:
         return [fn(index[d]) if d in index else 0 for d in days]
@@ -310,6 +406,15 @@ def overview_charts(
                     {"label": "ok", "values": column(lambda r: r.requests - r.errors - r.blocked)},
                     {"label": "blocked", "values": column(lambda r: r.blocked)},
                     {"label": "errors", "values": column(lambda r: r.errors)},
+                ],
+            },
+            "latency": {
+                "type": "line",
+                "format": "ms",
+                "days": labels,
+                "series": [
+                    {"label": "p50", "values": [percentiles.get(d, (None, None))[0] for d in days]},
+                    {"label": "p95", "values": [percentiles.get(d, (None, None))[1] for d in days]},
                 ],
             },
             "cache": {
@@ -342,10 +447,12 @@ def _overview(ctx: Context, since: int, until: int) -> dict[str, Any]:
         "spike": spike if spike.is_spike else None,
         "totals": queries.totals(ctx, since, until),
         "stats": queries.route_stats(ctx, since, until),
+        "targets": queries.target_stats(ctx, since, until),
         "charts": overview_charts(
             {g: queries.daily(ctx, since, until, g) for g in GROUPS},
             queries.daily(ctx, since, until),
             days,
+            queries.daily_latency(ctx, since, until),
         ),
         "recent": recent,
     }
@@ -363,6 +470,11 @@ def _calls(
     routes = set(queries.distinct_values(ctx, "route", since=since))
     routes |= set(config.routes if config else ())
     tokens = set(queries.distinct_values(ctx, "token", since=since))
+    prompts: set[str] = set()
+    for name, version in queries.distinct_prompts(ctx, since=since):
+        prompts.add(name)
+        if version is not None:
+            prompts.add(f"{name}:{version}")
     # A filter value from a link stays selectable even when it is older than the options.
     if flt.route:
         routes.add(flt.route)
@@ -373,7 +485,16 @@ def _calls(
         "more": more,
         "route_options": sorted(routes),
         "token_options": sorted(tokens),
+        "prompt_options": sorted(prompts),
     }
+
+
+def quick_ranges(now: int) -> list[tuple[str, str]]:
+    """(name, ``from`` value) of the calls page's quick time ranges, ending now."""
+    return [
+        (name, time_value(now - int(length.total_seconds() * 1000)))
+        for name, length in QUICK_RANGES.items()
+    ]
 
 
 def pretty(value: Any) -> tuple[str, bool]:
@@ -461,7 +582,7 @@ def router(ui: UI) -> APIRouter:
             window=window,
             windows=list(WINDOWS),
             state=state,
-            routes=route_views(state, data["stats"]),
+            routes=route_views(state, data["stats"], data["targets"], window),
             providers=provider_views(state.config),
             docs_hint=DOCS_HINT,
             **data,
@@ -474,14 +595,28 @@ def router(ui: UI) -> APIRouter:
         status: str = "",
         cache: str = "",
         token: str = "",
+        prompt: str = "",
+        q: str = "",
+        since: str = Query("", alias="from"),
+        until: str = Query("", alias="to"),
         page: str = "1",
     ) -> HTMLResponse:
         viewer = ui.viewer(request)
+        prompt_name, prompt_version = parse_prompt(prompt)
+        start = parse_time(since, "from")
+        end = parse_time(until, "to", end=True)
+        if start is not None and end is not None and start >= end:
+            raise ValidationError("from must be before to", field="from")
         flt = CallFilter(
             route=parse_text(route, "route"),
             status=parse_choice(status, STATUSES, "status"),
             cache=parse_choice(cache, CACHE_STATES, "cache"),
             token=parse_text(token, "token"),
+            prompt=prompt_name,
+            prompt_version=prompt_version,
+            text=parse_text(q, "q"),
+            since=start,
+            until=end,
         )
         number = parse_page(page)
         state = gateway_state(request, ui)
@@ -492,6 +627,11 @@ def router(ui: UI) -> APIRouter:
             "gateway_calls.html",
             viewer,
             flt=flt,
+            prompt=prompt,
+            q=q,
+            since=time_value(start),
+            until=time_value(end),
+            quick=quick_ranges(now),
             page=number,
             statuses=STATUSES,
             cache_states=CACHE_STATES,

@@ -222,9 +222,21 @@ def gateway() -> str:
 
 
 @link("gateway_calls")
-def gateway_calls(route: str | None = None) -> str:
-    """The call log, filtered to one route when given."""
-    return "/gateway/calls" if route is None else f"/gateway/calls?route={part(route)}"
+def gateway_calls(
+    route: str | None = None,
+    prompt: str | None = None,
+    version: int | None = None,
+    status: str | None = None,
+) -> str:
+    """The call log, filtered to a route, a prompt (one version of it with ``version``)
+    or a status when given."""
+    filters = [
+        ("route", route),
+        ("prompt", prompt if version is None or prompt is None else f"{prompt}:{version}"),
+        ("status", status),
+    ]
+    query = "&".join(f"{key}={part(value)}" for key, value in filters if value is not None)
+    return f"/gateway/calls?{query}" if query else "/gateway/calls"
 
 
 @link("gateway_call")

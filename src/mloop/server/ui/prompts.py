@@ -11,6 +11,7 @@ the page says how to review instead; an author sees why they cannot approve.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -20,9 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from mloop.auth.authenticator import Identity
 from mloop.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from mloop.core.roles import role_allows
+from mloop.llm.calls import queries
+from mloop.llm.calls.queries import CallFilter
 from mloop.prompts.approval import ApprovalPolicy, how_to_review, review_refusal
 from mloop.prompts.checks import check_label, check_prompt_name
-from mloop.prompts.diff import diff_prompt_versions
+from mloop.prompts.diff import diff_prompt_versions, template_text, word_diff
 from mloop.prompts.labels import get_prompt_label_history, resolve_label
 from mloop.prompts.reviews import list_prompt_reviews, review_prompt_version
 from mloop.prompts.schemas import (
@@ -54,6 +57,8 @@ PROMPTS_PER_PAGE = 100
 VERSIONS_PER_PAGE = 200
 MAX_HISTORY = 1000
 MAX_FORM_BYTES = 16_384
+USAGE_DAYS = 30  # a version page sums the gateway calls of this many days
+RECENT_CALLS = 10
 
 
 def _checked_name(raw: str) -> str:
@@ -63,24 +68,6 @@ def _checked_name(raw: str) -> str:
 
 def _checked_version(raw: str) -> int:
     return checked_version(raw, "prompt version")
-
-
-def diff_lines(text: str) -> list[tuple[str, str]]:
-    """Lines of a unified diff with their kind: ``add``, ``del``, ``hunk``, ``file`` or ``ctx``."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith(("+++", "---")):
-            kind = "file"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "ctx"
-        out.append((kind, line))
-    return out
 
 
 def _list_page(ctx: Context, query: str, page_token: str) -> tuple[PromptList, str | None]:
@@ -154,22 +141,43 @@ def review_options(viewer: Identity, prompt: Prompt, v: PromptVersion) -> dict[s
     }
 
 
-def _version_page(ctx: Context, name: str, version: int) -> dict[str, Any]:
+def _usage(ctx: Context, name: str, version: int, now: int) -> dict[str, Any]:
+    """The version's calls through the gateway over the last :data:`USAGE_DAYS` days: the
+    aggregate (calls, errors, spend, latency percentiles) and the newest calls."""
+    flt = CallFilter(prompt=name, prompt_version=version)
+    since = now - USAGE_DAYS * queries.DAY_MS
+    recent, more = queries.list_calls(ctx, flt, limit=RECENT_CALLS)
+    return {
+        "usage": queries.totals(ctx, since, now + 1, flt),
+        "usage_days": USAGE_DAYS,
+        "usage_since": since,
+        "recent_calls": recent,
+        "more_calls": more,
+    }
+
+
+def _version_page(ctx: Context, name: str, version: int, now: int) -> dict[str, Any]:
     info = get_prompt_version(ctx, GetPromptVersion(name=name, version=version))
     prompt = get_prompt(ctx, PromptName(name=name))
     reviews = list_prompt_reviews(ctx, ListPromptReviews(name=name, version=version)).reviews
-    return {"prompt": prompt, "v": info, "reviews": reviews}
+    return {
+        "prompt": prompt,
+        "v": info,
+        "reviews": reviews,
+        **_usage(ctx, prompt.name, version, now),
+    }
 
 
 def _diff_page(ctx: Context, name: str, a: int, b: int) -> dict[str, Any]:
     diff = diff_prompt_versions(ctx, DiffPromptVersions(name=name, a=a, b=b))
+    old, new = (get_prompt_version(ctx, GetPromptVersion(name=name, version=n)) for n in (a, b))
     versions = list_prompt_versions(
         ctx, ListPromptVersions(name=name, max_results=VERSIONS_PER_PAGE)
     ).prompt_versions
     return {
         "prompt": get_prompt(ctx, PromptName(name=name)),
         "diff": diff,
-        "lines": diff_lines(diff.template_diff),
+        "lines": word_diff(template_text(old), template_text(new)),
         "choices": [v.version for v in versions],
     }
 
@@ -242,7 +250,8 @@ def router(ui: UI) -> APIRouter:
             found = ui.read(lambda ctx: _resolve(ctx, name, version), viewer)
             return RedirectResponse(links.prompt_version(name, found), status_code=303)
         wanted = _checked_version(version)
-        data = ui.read(lambda ctx: _version_page(ctx, name, wanted), viewer)
+        now = int(time.time() * 1000)
+        data = ui.read(lambda ctx: _version_page(ctx, name, wanted, now), viewer)
         return ui.render(
             request,
             "prompt.html",
