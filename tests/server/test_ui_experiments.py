@@ -218,12 +218,20 @@ def test_metric_summaries_skip_nan_and_infinities(runtime: Runtime) -> None:
     run_id = client.create_run(exp).info.run_id
     values = [float("nan"), 3.0, float("inf"), -2.5, float("-inf"), 7.0]
     client.log_batch(
-        run_id, metrics=[Metric("m", v, i, 1_700_000_000_000 + i) for i, v in enumerate(values)]
+        run_id,
+        metrics=[
+            Metric(key="m", value=v, step=i, timestamp=1_700_000_000_000 + i)
+            for i, v in enumerate(values)
+        ],
     )
-    client.log_batch(run_id, metrics=[Metric("m", 9.5, 10, 1_700_000_000_100)])
-    client.log_batch(run_id, metrics=[Metric("only_nan", float("nan"), 0, 1_700_000_000_000)])
+    client.log_batch(
+        run_id, metrics=[Metric(key="m", value=9.5, step=10, timestamp=1_700_000_000_100)]
+    )
+    client.log_batch(
+        run_id, metrics=[Metric(key="only_nan", value=float("nan"), timestamp=1_700_000_000_000)]
+    )
     other = client.create_run(exp).info.run_id
-    client.log_batch(other, metrics=[Metric("m", 1.0, 0, 1_700_000_000_000)])
+    client.log_batch(other, metrics=[Metric(key="m", value=1.0, timestamp=1_700_000_000_000)])
     found = runtime.run(lambda ctx: metric_summaries(ctx, [run_id, other, "f" * 32]), write=False)
     assert set(found) == {run_id, other}
     assert found[run_id]["m"] == summaries.MetricSummary(count=7, min_value=-2.5, max_value=9.5)
@@ -239,7 +247,9 @@ def test_metric_summaries_read_runs_in_batches(
     ids = []
     for i in range(3):
         run_id = client.create_run(exp).info.run_id
-        client.log_batch(run_id, metrics=[Metric("m", float(i), 0, 1_700_000_000_000)])
+        client.log_batch(
+            run_id, metrics=[Metric(key="m", value=float(i), timestamp=1_700_000_000_000)]
+        )
         ids.append(run_id)
     monkeypatch.setattr(summaries, "_BATCH", 2)
     found = runtime.run(lambda ctx: metric_summaries(ctx, ids), write=False)

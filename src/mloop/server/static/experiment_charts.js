@@ -236,6 +236,17 @@
     var useLog = logX && numeric && xs[0] > 0;
     var xScale = { time: false, distr: useLog ? 3 : 1 };
     var xAxis = { label: shorten(param, 60), labelSize: 20 };
+    if (numeric) {
+      // Room beyond the outermost points: uPlot draws the points between the indexes of the
+      // scale's ends, and with repeated x values at an end it would leave some out.
+      var lo = xs[0], hi = xs[xs.length - 1];
+      var pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.1 || 1;
+      xScale.range = useLog ? function () { return [lo / 2, hi * 2]; }
+        : function () { return [lo - pad, hi + pad]; };
+      xAxis.values = function (u, splits) {
+        return splits.map(function (v) { return v === null || v === undefined ? "" : fmt(v); });
+      };
+    }
     if (cats) {
       var n = cats.length;
       var every = Math.ceil(n / 12);
@@ -273,6 +284,19 @@
       }
     };
     card._uplot = new window.uPlot(opts, [xs, ys], holder);
+  }
+
+  // Whether a param's values are positive numbers spanning two orders of magnitude or more
+  // (learning rates, regularisation strengths): these read best on a log scale.
+  function spansDecades(runs, param) {
+    var xs = [];
+    for (var i = 0; i < runs.length; i++) {
+      var v = runs[i].params[param];
+      if (v === undefined) { continue; }
+      if (!isNumeric(v) || Number(v) <= 0) { return false; }
+      xs.push(Number(v));
+    }
+    return xs.length > 1 && Math.max.apply(null, xs) / Math.min.apply(null, xs) >= 100;
   }
 
   // Lists the runs at one x value under the scatter, each a link to its run page.
@@ -392,8 +416,16 @@
     if (metricSelect) {
       metricSelect.addEventListener("change", function () { load(metricSelect.value); });
     }
+    // A new param starts on the scale that suits it; the box still overrides.
+    function suggestScale() { logXBox.checked = !!param() && spansDecades(data.runs, param()); }
+
     if (paramSelect) {
-      paramSelect.addEventListener("change", function () { titles(); drawScatterNow(); remember(); });
+      paramSelect.addEventListener("change", function () {
+        suggestScale();
+        titles();
+        drawScatterNow();
+        remember();
+      });
     }
     xSelect.addEventListener("change", drawCurves);
     logBox.addEventListener("change", drawCurves);
@@ -405,6 +437,7 @@
       clearTimeout(timer);
       timer = setTimeout(function () { drawCurves(); drawScatterNow(); drawParallelNow(); }, 150);
     });
+    suggestScale();
     drawAll();
   }
 

@@ -111,8 +111,14 @@ def keys_by_use(runs: list[Run], attr: str) -> list[str]:
 
 
 def varying_params(runs: list[Run], keys: list[str]) -> list[str]:
-    """``keys`` whose value differs between runs (a missing value counts as one value)."""
-    return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+    """The ``keys`` worth an axis: set on at least half of the runs, with at least two
+    different values among them (a param set on one run of many says little)."""
+    chosen = []
+    for key in keys:
+        values = [r.data.params[key] for r in runs if key in r.data.params]
+        if 2 * len(values) >= len(runs) and len(set(values)) > 1:
+            chosen.append(key)
+    return chosen
 
 
 def chart_view(
