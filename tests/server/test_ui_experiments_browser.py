@@ -107,7 +107,7 @@ OUTSIDE_CARD = """
 const card = arguments[0];
 const box = card.getBoundingClientRect();
 const parts = card.querySelectorAll(
-  'h3, canvas, .u-legend, .u-axis, svg.pc, .chart-note, .xchart-readout, .pc-key, fieldset');
+  'h3, canvas, .u-legend, .u-axis, svg.pc, .chart-note, .xchart-readout, .pc-key, details');
 const out = [];
 for (const el of parts) {
   const r = el.getBoundingClientRect();
@@ -286,6 +286,7 @@ def test_chart_view_draws_curves_scatter_and_parallel_coordinates(
     assert axes[-1] == "acc"
 
     # Unticking an axis redraws with one fewer.
+    browser.find_element(By.CSS_SELECTOR, "#xchart-axes summary").click()
     browser.find_element(By.CSS_SELECTOR, '#xchart-parallel input[value="lr"]').click()
     count = "return document.querySelectorAll('#xchart-parallel .pc-axis').length;"
     wait(browser).until(lambda b: b.execute_script(count) == len(axes) - 1)
@@ -317,6 +318,16 @@ def test_chart_view_keeps_its_charts_in_their_cards_on_a_narrow_window(
         )
         for card in browser.find_elements(By.CSS_SELECTOR, ".xchart"):
             assert outside_card(browser, card) == [], card.get_attribute("id")
+        assert page_fits(browser)
+        # The runs table scrolls inside its frame; nothing in a cell beyond the window's
+        # edge (the best values' hidden "(best)" included) widens the page.
+        url = f"{server.url}/experiments/{data.experiment_id}?minmax=1&best=min:acc"
+        visit(browser, url, "runs-narrow")
+        right = browser.execute_script(
+            "return Math.max(...Array.from(document.querySelectorAll('td.best'),"
+            " td => td.getBoundingClientRect().right));"
+        )
+        assert right > 700
         assert page_fits(browser)
     finally:
         browser.set_window_size(1400, 1000)

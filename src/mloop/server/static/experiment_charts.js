@@ -366,7 +366,12 @@
     }
 
     function drawScatterNow() { drawScatter(scatter, data, param(), logXBox.checked); }
-    function drawParallelNow() { drawParallel(parallel, data, chosenAxes()); }
+    function drawParallelNow() {
+      var keys = chosenAxes();
+      var count = parallel.querySelector(".xchart-axes-count");
+      if (count) { count.textContent = keys.length + " of " + axisBoxes.length + " params"; }
+      drawParallel(parallel, data, keys);
+    }
 
     function drawAll() {
       titles();
