@@ -19,6 +19,7 @@ from mloop.datasets.domain import DOMAIN as DATASETS
 from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.prompts.domain import DOMAIN as PROMPTS
 from mloop.registry.domain import DOMAIN as REGISTRY
+from mloop.serving.domain import DOMAIN as SERVING
 from mloop.tracking.domain import DOMAIN as TRACKING
 
 if TYPE_CHECKING:
@@ -26,7 +27,16 @@ if TYPE_CHECKING:
     from mloop.core.operations import Operation
 
 # The order is the UI's page order and the order operations are looked up in.
-DOMAINS: tuple[Domain, ...] = (AUTH, TRACKING, REGISTRY, DATASETS, PROMPTS, GATEWAY, MLFLOW)
+DOMAINS: tuple[Domain, ...] = (
+    AUTH,
+    TRACKING,
+    REGISTRY,
+    DATASETS,
+    PROMPTS,
+    GATEWAY,
+    MLFLOW,
+    SERVING,
+)
 
 
 def all_operations() -> list[Operation[Any, Any]]:

@@ -75,12 +75,21 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "set_dataset_policy",
     "delete_dataset_policy",
     "set_prompt_policy",
+    "delete_endpoint",
 }
+
+# What moves production: a deployer may, a writer may not.
+MOVES_PRODUCTION = {"deploy", "set_traffic_weights", "promote_candidate", "rollback"}
 
 
 def test_destructive_and_governance_operations_need_admin() -> None:
     admin_only = {op.name for op in all_operations() if op.role == "admin"}
     assert admin_only == DESTRUCTIVE_OR_GOVERNANCE
+
+
+def test_deployments_need_the_deployer_role() -> None:
+    deployer_only = {op.name for op in all_operations() if op.role == "deployer"}
+    assert deployer_only == MOVES_PRODUCTION
 
 
 def test_mlflow_deletes_of_models_need_admin(client: tuple[TestClient, dict[str, str]]) -> None:
@@ -98,6 +107,8 @@ def test_grants() -> None:
     assert role_allows("admin", "writer") and role_allows("writer", "reader")
     assert not role_allows("writer", "admin") and not role_allows("reader", "writer")
     assert not role_allows("nobody", "reader")
+    assert role_allows("deployer", "writer") and role_allows("admin", "deployer")
+    assert not role_allows("writer", "deployer") and not role_allows("deployer", "admin")
     assert set(GRANTS) == set(ROLES)
     with pytest.raises(ValueError, match="unknown role 'root'"):
         role_allows("admin", "root")

@@ -13,6 +13,8 @@ import mloop.datasets.tables
 import mloop.llm.calls.tables
 import mloop.prompts.tables
 import mloop.registry.tables
+import mloop.serving.tables
+import mloop.store.eventlog.tables
 import mloop.tracking.tables  # noqa: F401
 from mloop.core.config import Settings
 from mloop.store.migrate import current_revision, head_revision

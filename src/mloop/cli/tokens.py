@@ -24,10 +24,11 @@ T = TypeVar("T")
 
 
 class RoleChoice(StrEnum):
-    """Roles, weakest first: reader < writer < admin."""
+    """Roles, weakest first: reader < writer < deployer < admin."""
 
     reader = "reader"
     writer = "writer"
+    deployer = "deployer"
     admin = "admin"
 
 

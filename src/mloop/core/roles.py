@@ -3,6 +3,8 @@
 - ``reader``: read anything;
 - ``writer``: also log runs, register models, datasets and prompts, move aliases and labels,
   and soft-delete (runs and experiments can be restored);
+- ``deployer``: also move production: deploy model versions to endpoints, change their
+  traffic, promote candidates and roll back;
 - ``admin``: also what cannot be undone or changes the rules: deleting models, model versions
   and dataset versions with their files, and changing registration and approval policies.
 
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-Role = Literal["reader", "writer", "admin"]
-ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
+Role = Literal["reader", "writer", "deployer", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "writer", "deployer", "admin")
 
 GRANTS: dict[str, frozenset[str]] = {
     "reader": frozenset({"reader"}),
     "writer": frozenset({"reader", "writer"}),
+    "deployer": frozenset({"reader", "writer", "deployer"}),
     "admin": frozenset(ROLES),
 }
 

@@ -1,0 +1,201 @@
+"""Request bodies in the formats clients already send, and the answers they expect.
+
+- mloop's own JSON: ``{"inputs": [{"age": 31, ...}, ...]}`` (records) or
+  ``{"inputs": {"age": [31, 45], ...}}`` (columns), optionally with ``"key"``, the request
+  key that keeps a caller on one canary variant. The answer has the predictions and, for
+  classifiers, the class probabilities and a confidence per row.
+- MLflow's scoring protocol, as ``mlflow models serve`` reads it: ``dataframe_split``,
+  ``dataframe_records``, ``instances`` and ``inputs`` (``inputs`` is both: its answer is
+  mloop's, a superset of MLflow's). The answer to the others is ``{"predictions": [...]}``
+  exactly, so an MLflow client works unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from mloop.core.errors import ValidationError
+
+MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_ALLOWED = frozenset({*MLFLOW_KEYS, "key", "params"})
+MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A request's model input (a DataFrame, or an array for list-of-lists inputs), how
+    many rows it has, the JSON to log, which answer to give, and the request key if any."""
+
+    data: Any
+    rows: int
+    logged: Any
+    style: Literal["mloop", "mlflow"]
+    key: str | None = None
+
+
+def _frame(value: Any, field: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, Mapping):
+        columns = dict(value)
+        if columns and all(isinstance(v, list) for v in columns.values()):
+            lengths = {len(v) for v in columns.values()}
+            if len(lengths) > 1:
+                raise ValidationError(
+                    f"{field}: the columns have different lengths {sorted(lengths)}; give one "
+                    "value per row in every column",
+                    field=field,
+                )
+            return pd.DataFrame(columns)
+        return pd.DataFrame([columns])  # one row given as a mapping of scalars
+    if isinstance(value, list):
+        if not value:
+            raise ValidationError(f"{field} is empty: send at least one row", field=field)
+        if all(isinstance(item, Mapping) for item in value):
+            return pd.DataFrame(value)
+        if any(isinstance(item, Mapping) for item in value):
+            raise ValidationError(
+                f"{field} mixes records with other values; send a list of records "
+                '([{"col": value}, ...]) or a list of rows',
+                field=field,
+            )
+        try:
+            return np.asarray(value)
+        except ValueError as exc:  # ragged rows
+            raise ValidationError(f"{field}: {exc}", field=field) from None
+    raise ValidationError(
+        f"{field} must be a list of records, a mapping of columns, or a list of rows; got "
+        f"{type(value).__name__}",
+        field=field,
+    )
+
+
+def _split_frame(value: Any) -> Any:
+    import pandas as pd
+
+    field = "dataframe_split"
+    if not isinstance(value, Mapping) or "data" not in value:
+        raise ValidationError(
+            f'{field} must be an object with "columns" and "data" (pandas orient="split")',
+            field=field,
+        )
+    data = value["data"]
+    columns = value.get("columns")
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise ValidationError(f"{field}.data must be a list of rows (lists)", field=f"{field}.data")
+    if columns is not None and (
+        not isinstance(columns, list) or any(len(row) != len(columns) for row in data)
+    ):
+        raise ValidationError(
+            f"{field}.columns must be a list with one name per value of each row",
+            field=f"{field}.columns",
+        )
+    return pd.DataFrame(data, columns=columns)
+
+
+def _rows(data: Any) -> int:
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape else 1
+
+
+def parse_request(body: bytes) -> ParsedRequest:
+    """The model input of a request body; ValidationError names the field at fault."""
+    if not body:
+        raise ValidationError(
+            'the request body is empty: send JSON such as {"inputs": [{"col": 1.0}]}',
+            field="body",
+        )
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValidationError("the request body is not valid JSON", field="body") from None
+    if not isinstance(payload, dict):
+        raise ValidationError(
+            f"the request body must be a JSON object with one of {', '.join(MLFLOW_KEYS)}",
+            field="body",
+        )
+    unknown = sorted(set(payload) - _ALLOWED)
+    if unknown:
+        raise ValidationError(
+            f"{unknown[0]!r} is not a request field; send one of {', '.join(MLFLOW_KEYS)} "
+            "(and optionally key)",
+            field=unknown[0],
+        )
+    given = [k for k in MLFLOW_KEYS if k in payload]
+    if len(given) != 1:
+        raise ValidationError(
+            f"send exactly one of {', '.join(MLFLOW_KEYS)}; got "
+            f"{', '.join(given) if given else 'none'}",
+            field="body",
+        )
+    if payload.get("params"):
+        raise ValidationError(
+            "params are not supported: mloop endpoints call predict(inputs) only",
+            field="params",
+        )
+    key = payload.get("key")
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH):
+        raise ValidationError(
+            f"key must be a string of 1 to {MAX_KEY_LENGTH} characters", field="key"
+        )
+    name = given[0]
+    value = payload[name]
+    if name == "dataframe_split":
+        data = _split_frame(value)
+    elif name == "dataframe_records":
+        if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
+            raise ValidationError(
+                'dataframe_records must be a list of records ([{"col": value}, ...])',
+                field=name,
+            )
+        data = _frame(value, name)
+    else:
+        data = _frame(value, name)
+    style: Literal["mloop", "mlflow"] = "mloop" if name == "inputs" else "mlflow"
+    return ParsedRequest(data=data, rows=_rows(data), logged=value, style=style, key=key)
+
+
+def to_json_values(values: Any) -> list[Any]:
+    """Predictions as JSON values: arrays and series as lists, frames as records."""
+    if hasattr(values, "to_dict") and hasattr(values, "columns"):
+        return list(values.to_dict(orient="records"))
+    if hasattr(values, "tolist"):
+        return list(values.tolist())
+    return list(values)
+
+
+def answer(
+    style: Literal["mloop", "mlflow"],
+    predictions: list[Any],
+    *,
+    probabilities: list[list[float]] | None,
+    classes: list[Any] | None,
+    confidence: list[float] | None,
+    request_id: str,
+    endpoint: str,
+    variant: str,
+    model: str,
+    version: int,
+) -> bytes:
+    """The response body for the request's style."""
+    if style == "mlflow":
+        return orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(
+        {
+            "predictions": predictions,
+            "probabilities": probabilities,
+            "classes": classes,
+            "confidence": confidence,
+            "request_id": request_id,
+            "endpoint": endpoint,
+            "variant": variant,
+            "model": model,
+            "version": version,
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )

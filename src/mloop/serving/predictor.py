@@ -1,0 +1,114 @@
+"""One loaded model as the runtime uses it: check a request against the signature, predict
+a batch of requests at once, and give each its predictions, class probabilities and
+confidence (the highest probability; None for models without ``predict_proba``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mloop.core.errors import ValidationError
+from mloop.models.loading import LoadedModel
+from mloop.models.signature import enforce_schema
+from mloop.serving.formats import to_json_values
+
+
+class SchemaViolation(ValidationError):
+    """A request that does not match the model's input signature (HTTP 422)."""
+
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one request gets back."""
+
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    confidence: list[float] | None
+
+
+def _is_frame(value: Any) -> bool:
+    return hasattr(value, "columns") and hasattr(value, "iloc")
+
+
+class Predictor:
+    """Predictions of one loaded model (thread-safe as far as the model's predict is)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.schema = (model.signature or {}).get("inputs")
+        classes = getattr(model.unwrap(), "classes_", None)
+        self.classes: list[Any] | None = None if classes is None else to_json_values(classes)
+        try:
+            self._proba: Any = model.predict_proba
+        except AttributeError:
+            self._proba = None
+
+    def check(self, data: Any) -> Any:
+        """``data`` conformed to the signature; SchemaViolation names the column and why."""
+        try:
+            return enforce_schema(self.schema, data)
+        except ValidationError as exc:
+            field = (exc.field or "inputs").replace("model_input", "inputs", 1)
+            message = exc.message.replace("model_input", "the input", 1)
+            raise SchemaViolation(message, field=field) from None
+
+    def predict_batch(self, inputs: Sequence[Any]) -> list[Result]:
+        """Predict several requests in one call where they stack (frames, or arrays)."""
+        if len(inputs) > 1 and not _stackable(inputs):
+            return [self.predict_batch([one])[0] for one in inputs]
+        sizes = [_rows(x) for x in inputs]
+        batch = inputs[0] if len(inputs) == 1 else _stack(inputs)
+        predictions = to_json_values(self.model.predict(batch))
+        total = sum(sizes)
+        if len(predictions) != total:
+            raise RuntimeError(
+                f"the model returned {len(predictions)} predictions for {total} rows"
+            )
+        probabilities: list[list[float]] | None = None
+        confidence: list[float] | None = None
+        if self._proba is not None:
+            import numpy as np
+
+            proba = np.asarray(self._proba(batch), dtype=float)
+            probabilities = proba.tolist()
+            confidence = proba.max(axis=1).tolist() if proba.ndim == 2 else None
+        results = []
+        start = 0
+        for size in sizes:
+            end = start + size
+            results.append(
+                Result(
+                    predictions=predictions[start:end],
+                    probabilities=None if probabilities is None else probabilities[start:end],
+                    confidence=None if confidence is None else confidence[start:end],
+                )
+            )
+            start = end
+        return results
+
+
+def _rows(value: Any) -> int:
+    shape = getattr(value, "shape", None)
+    return int(shape[0]) if shape else 1
+
+
+def _stackable(inputs: Sequence[Any]) -> bool:
+    if all(_is_frame(x) for x in inputs):
+        first = list(inputs[0].columns)
+        return all(list(x.columns) == first for x in inputs)
+    if all(type(x).__name__ == "ndarray" for x in inputs):
+        return len({x.shape[1:] for x in inputs}) == 1 and all(x.ndim >= 1 for x in inputs)
+    return False
+
+
+def _stack(inputs: Sequence[Any]) -> Any:
+    if _is_frame(inputs[0]):
+        import pandas as pd
+
+        return pd.concat(list(inputs), ignore_index=True)
+    import numpy as np
+
+    return np.concatenate(list(inputs))

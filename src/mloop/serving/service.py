@@ -1,0 +1,393 @@
+"""The serving runtime of one process: live deployments, traffic, batching, shadows, logging.
+
+Deployment state lives in the metadata database. The runtime loads an endpoint's live
+deployment on its first request, then re-reads the live deployment ids of the endpoints it
+serves every ``refresh_seconds`` (one indexed query), so a deploy, promotion or rollback
+made anywhere reaches every process serving that endpoint within about that long. A new
+deployment is loaded beside the old one and swapped in whole; when one of its models cannot
+be loaded, the endpoint keeps serving the old one and a ``load_failed`` event says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mloop.core.errors import MloopError, NotFoundError, ServiceUnavailableError, ValidationError
+from mloop.models.loading import LoadedModel
+from mloop.serving.batcher import MicroBatcher
+from mloop.serving.deployments import current_deployment, current_deployment_ids
+from mloop.serving.events import record_event
+from mloop.serving.formats import ParsedRequest
+from mloop.serving.loader import MODELS, ModelCache, StoredVersion, stored_version
+from mloop.serving.predictor import Predictor, Result, SchemaViolation
+from mloop.serving.schemas import Deployment, Variant
+from mloop.serving.traffic import choose, mirrored
+from mloop.store.runtime import Runtime
+
+log = logging.getLogger("mloop.serving")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Micro-batching per loaded model (see :mod:`mloop.serving.batcher`)."""
+
+    max_batch_rows: int = 64
+    max_wait_s: float = 0.0
+    max_in_flight: int = 2
+
+
+@dataclass
+class LiveVariant:
+    variant: Variant
+    stored: StoredVersion
+    predictor: Predictor
+    batcher: MicroBatcher[Result]
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    @property
+    def weight(self) -> int:
+        return self.variant.weight
+
+
+@dataclass
+class LiveEndpoint:
+    name: str
+    deployment: Deployment
+    variants: dict[str, LiveVariant]
+    serving: list[LiveVariant] = field(default_factory=list)
+    shadows: list[LiveVariant] = field(default_factory=list)
+    # The digests of the deployment this one replaced in this process: kept loaded so a
+    # rollback switches back without loading.
+    kept: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One answered request."""
+
+    request_id: str
+    endpoint: str
+    variant: LiveVariant
+    result: Result
+
+
+class ServingService:
+    """Serves endpoints' live deployments in this process (the main server or ``mloop serve``).
+
+    ``inference_log`` gets one record per request and per shadow copy (an
+    :class:`~mloop.store.eventlog.InferenceLog`, or anything with its ``record``); None
+    turns logging off (tests of the runtime alone).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        inference_log: Any = None,
+        models: ModelCache = MODELS,
+        batching: BatchOptions | None = None,
+        refresh_seconds: float = 1.0,
+        threads: int | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.inference_log = inference_log
+        self.models = models
+        self.batching = batching or BatchOptions()
+        self.refresh_seconds = refresh_seconds
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads or min(8, (os.cpu_count() or 2) + 2),
+            thread_name_prefix="mloop-serving",
+        )
+        self.shadow_failures = 0
+        self._live: dict[str, LiveEndpoint] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._batchers: dict[
+            tuple[str, Any], tuple[LoadedModel, Predictor, MicroBatcher[Result]]
+        ] = {}
+        self._failed: set[int] = set()
+        self._refresher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        endpoint: str,
+        request: ParsedRequest,
+        *,
+        key: str | None = None,
+        variant: str | None = None,
+    ) -> Outcome:
+        """Answer one request: choose a variant, check, predict (batched), mirror, log."""
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        live = await self.live(endpoint)
+        chosen = self._choose(live, request_id, key or request.key, variant)
+        try:
+            checked = chosen.predictor.check(request.data)
+            result = await chosen.batcher.submit(checked, request.rows)
+        except Exception as exc:
+            status = "invalid" if isinstance(exc, SchemaViolation) else "error"
+            self._record(request_id, live, chosen, request, None, started, status, exc)
+            if isinstance(exc, MloopError):
+                raise
+            log.exception("variant %s of endpoint %s failed", chosen.name, endpoint)
+            raise ServiceUnavailableError(
+                f"variant {chosen.name!r} (models:/{chosen.variant.model}/"
+                f"{chosen.variant.version}) failed: {type(exc).__name__}: {exc}",
+                field="inputs",
+            ) from exc
+        self._record(request_id, live, chosen, request, result, started, "ok", None)
+        for shadow in mirrored(live.shadows, key or request.key or request_id, endpoint):
+            self._spawn(self._shadow(request_id, live, shadow, request))
+        return Outcome(request_id, endpoint, chosen, result)
+
+    def _choose(
+        self, live: LiveEndpoint, request_id: str, key: str | None, name: str | None
+    ) -> LiveVariant:
+        if name is not None:
+            found = live.variants.get(name)
+            if found is None:
+                raise ValidationError(
+                    f"endpoint {live.name!r} has no variant {name!r} (variants: "
+                    f"{sorted(live.variants)})",
+                    field="X-Mloop-Variant",
+                )
+            return found
+        return choose(live.serving, key or request_id, live.name)
+
+    async def _shadow(
+        self, request_id: str, live: LiveEndpoint, shadow: LiveVariant, request: ParsedRequest
+    ) -> None:
+        """Predict a copy of a request with a shadow variant and record it; never raises."""
+        started = time.perf_counter()
+        try:
+            checked = shadow.predictor.check(request.data)
+            result = await shadow.batcher.submit(checked, request.rows)
+        except Exception as exc:
+            self.shadow_failures += 1
+            status = "invalid" if isinstance(exc, SchemaViolation) else "error"
+            self._record(request_id, live, shadow, request, None, started, status, exc)
+            return
+        self._record(request_id, live, shadow, request, result, started, "ok", None)
+
+    def _record(
+        self,
+        request_id: str,
+        live: LiveEndpoint,
+        variant: LiveVariant,
+        request: ParsedRequest,
+        result: Result | None,
+        started: float,
+        status: str,
+        error: BaseException | None,
+    ) -> None:
+        if self.inference_log is None:
+            return
+        from mloop.store.eventlog.inference import InferenceRecord
+
+        outputs = None
+        confidence = None
+        if result is not None:
+            outputs = {"predictions": result.predictions}
+            if result.probabilities is not None:
+                outputs["probabilities"] = result.probabilities
+            if result.confidence:
+                # A request's confidence is its least confident row's: what review wants.
+                confidence = min(result.confidence)
+        try:
+            self.inference_log.record(
+                InferenceRecord(
+                    request_id=request_id,
+                    endpoint=live.name,
+                    variant=variant.name,
+                    model_name=variant.variant.model,
+                    model_version=variant.variant.version,
+                    inputs=request.logged,
+                    outputs=outputs,
+                    confidence=confidence,
+                    latency_ms=(time.perf_counter() - started) * 1000.0,
+                    status=status,
+                    error=None if error is None else f"{type(error).__name__}: {error}"[:2000],
+                )
+            )
+        except Exception:  # the log must never fail a prediction; its writer counts drops
+            log.exception("could not record request %s of endpoint %s", request_id, live.name)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- deployment state ----------------------------------------------------------------
+
+    async def live(self, endpoint: str) -> LiveEndpoint:
+        """The endpoint's live deployment, loaded on first use."""
+        found = self._live.get(endpoint)
+        if found is not None:
+            return found
+        self._start_refresher()
+        lock = self._locks.setdefault(endpoint, asyncio.Lock())
+        async with lock:
+            found = self._live.get(endpoint)
+            if found is None:
+                found = await self._run(self._load_current, endpoint)
+                self._live[endpoint] = found
+        return found
+
+    async def refresh(self) -> None:
+        """Re-read the live deployment of every endpoint served here; swap in changes."""
+        if not self._live:
+            return
+        names = list(self._live)
+        ids = await self._run(
+            lambda: self.runtime.run(lambda ctx: current_deployment_ids(ctx, names), write=False)
+        )
+        for name in names:
+            live = self._live.get(name)
+            wanted = ids.get(name)
+            if live is None:
+                continue
+            if wanted is None:  # deleted, or nothing deployed any more
+                self._live.pop(name, None)
+                continue
+            if wanted == live.deployment.id or wanted in self._failed:
+                continue
+            try:
+                fresh = await self._run(self._load_current, name, live)
+            except NotFoundError:
+                self._live.pop(name, None)
+                continue
+            except MloopError as exc:
+                await self._run(self._note_failure, name, live.deployment.id, wanted, exc)
+                continue
+            self._live[name] = fresh
+        used = self._digests_in_use()
+        self.models.retain(used)
+        for key in [k for k in self._batchers if k[0] not in used]:
+            del self._batchers[key]
+
+    def _digests_in_use(self) -> set[str]:
+        used: set[str] = set()
+        for live in self._live.values():
+            used.update(v.stored.sha256 for v in live.variants.values())
+            used.update(live.kept)
+        return used
+
+    def _load_current(self, endpoint: str, replacing: LiveEndpoint | None = None) -> LiveEndpoint:
+        """Load the endpoint's live deployment (in a worker thread)."""
+
+        def read(ctx: Any) -> tuple[Deployment | None, list[StoredVersion]]:
+            deployment = current_deployment(ctx, endpoint)
+            if deployment is None:
+                return None, []
+            return deployment, [
+                stored_version(ctx, v.model, v.version) for v in deployment.variants
+            ]
+
+        deployment, stored = self.runtime.run(read, write=False)
+        if deployment is None:
+            raise NotFoundError(
+                f"endpoint {endpoint!r} has no deployment: deploy a model to it first",
+                field="endpoint",
+            )
+        variants: dict[str, LiveVariant] = {}
+        for variant, where in zip(deployment.variants, stored, strict=True):
+            model = self.models.load(self.runtime.artifacts, where, variant.trusted)
+            predictor, batcher = self._predictor(where, variant, model)
+            variants[variant.name] = LiveVariant(variant, where, predictor, batcher)
+        kept: frozenset[str] = frozenset()
+        if replacing is not None:
+            kept = frozenset(v.stored.sha256 for v in replacing.variants.values())
+        return LiveEndpoint(
+            name=endpoint,
+            deployment=deployment,
+            variants=variants,
+            serving=[v for v in variants.values() if v.variant.role != "shadow" and v.weight > 0],
+            shadows=[v for v in variants.values() if v.variant.role == "shadow"],
+            kept=kept,
+        )
+
+    def _predictor(
+        self, stored: StoredVersion, variant: Variant, model: LoadedModel
+    ) -> tuple[Predictor, MicroBatcher[Result]]:
+        """One predictor and batcher per loaded model, shared by the variants that use it."""
+        trust = variant.trusted if isinstance(variant.trusted, bool) else tuple(variant.trusted)
+        key = (stored.sha256, trust)
+        found = self._batchers.get(key)
+        if found is None or found[0] is not model:
+            predictor = Predictor(model)
+            batcher: MicroBatcher[Result] = MicroBatcher(
+                predictor.predict_batch,
+                self.executor,
+                max_batch_rows=self.batching.max_batch_rows,
+                max_wait_s=self.batching.max_wait_s,
+                max_in_flight=self.batching.max_in_flight,
+            )
+            found = (model, predictor, batcher)
+            self._batchers[key] = found
+        return found[1], found[2]
+
+    def _note_failure(self, endpoint: str, serving: int, wanted: int, exc: MloopError) -> None:
+        """Keep serving the old deployment; say so once per deployment in the trail."""
+        self._failed.add(wanted)
+        log.error(
+            "endpoint %s: deployment %s cannot be loaded here, still serving %s: %s",
+            endpoint,
+            wanted,
+            serving,
+            exc.message,
+        )
+        self.runtime.run(
+            lambda ctx: record_event(
+                ctx,
+                endpoint,
+                "load_failed",
+                serving,
+                wanted,
+                reason=exc.message,
+                detail={"host": os.uname().nodename, "pid": os.getpid()},
+                actor="mloop-serving",
+            ),
+            write=True,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _start_refresher(self) -> None:
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # a database hiccup: keep serving, try again next time
+                log.exception("could not refresh deployments")
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def endpoints(self) -> Iterable[LiveEndpoint]:
+        return self._live.values()
+
+    async def aclose(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        # Let shadow predictions in flight finish and record (they never raise).
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.inference_log is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.inference_log.close)
