@@ -232,6 +232,7 @@ def log_datasets() -> DatasetDemo:
 # the stylesheet allows it.
 LONG_RUN_NAME = ("resnet50_finetune_lr0.001_bs256_wd1e4_cosine_warmup500_" * 5)[:250]
 LONG_PARAM_VALUE = ",".join(f"/data/shards/part-{i:05d}.parquet" for i in range(20))[:500]
+LONG_PARAM_KEY = ("model/encoder/layers/0/attention/" * 8)[:160]
 LONG_ASSET_NAME = ("customer_churn_gradient_boosted_trees_with_calibrated_scores_" * 4)[:200]
 UNICODE_EXPERIMENT = "Détection d’anomalies 异常检测 🚀🔥 experiment"  # noqa: RUF001 (a typographic apostrophe)
 UNICODE_RUN = "训练运行 🚀 émoji-run ✅ Überprüfung"
@@ -255,8 +256,8 @@ class LongNames:
 def log_long_names(client: Any, runtime: Any, tmp_path: Path) -> LongNames:
     """Objects with the names that break layouts, through the SDK and the domains.
 
-    An experiment with a unicode and emoji name; a run with a 250-character name and a
-    500-character param value; a run with a unicode and emoji name; a run with 100 params
+    An experiment with a unicode and emoji name; a run with a 250-character name, a
+    500-character param value and a 160-character param key; a run with a unicode and emoji name; a run with 100 params
     (and so 100 param columns); a model, a dataset and a prompt with 200-character names
     (asset names are ASCII by rule) and unicode descriptions, columns and tags; gateway calls
     on a long route. ``client`` talks to the server, and the SDK's module functions must too
@@ -287,7 +288,9 @@ def log_long_names(client: Any, runtime: Any, tmp_path: Path) -> LongNames:
         client.set_terminated(run_id, "FINISHED")
         return run_id
 
-    long_run = run(LONG_RUN_NAME, {"shards": LONG_PARAM_VALUE, "lr": "0.001"})
+    long_run = run(
+        LONG_RUN_NAME, {"shards": LONG_PARAM_VALUE, "lr": "0.001", LONG_PARAM_KEY: "dropout"}
+    )
     unicode_run = run(UNICODE_RUN, {"modèle": UNICODE_TEXT, "lr": "0.01"})
     wide_params = {
         f"feature_{i:03d}_{'weight' if i % 2 else 'bias'}": f"{i / 7:.6f}"

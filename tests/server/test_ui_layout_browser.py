@@ -86,14 +86,27 @@ def test_long_and_unicode_names_fit_every_page(
 def test_cut_names_show_in_full_on_hover(
     browser: Any, long_names: LongNames, remote: ServerHandle
 ) -> None:
-    """The runs table cuts the 250-character name; its title holds all of it."""
+    """The 250-character name is cut in the runs table and in chart legends; its title holds
+    all of it, also on a legend drawn after the page loaded (the log-scale toggle redraws)."""
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
+    cut = "return arguments[0].scrollWidth > arguments[0].clientWidth;"
     look(browser, remote.url + link_to("experiment", experiment_id=long_names.experiment_id), "x")
     link = browser.find_element(
         By.CSS_SELECTOR, f'#runs-table tr[data-run-id="{long_names.long_run}"] td.name a'
     )
-    assert link.text.strip() == LONG_RUN_NAME or LONG_RUN_NAME in (
-        link.get_attribute("title") or ""
+    assert browser.execute_script(cut, link)
+    assert link.get_dom_attribute("title") == LONG_RUN_NAME
+
+    look(browser, remote.url + link_to("run", run_id=long_names.long_run), "run-legend")
+    browser.find_element(By.CSS_SELECTOR, ".chart-log").click()  # new charts, new legends
+    label = wait(browser).until(
+        lambda b: b.find_element(
+            By.CSS_SELECTOR, ".chart .u-legend .u-series:nth-child(2) .u-label"
+        )
     )
-    assert link.size["width"] < 800  # the column does not take the whole name's width
+    assert browser.execute_script(cut, label)
+    assert label.get_dom_attribute("title") is None
+    ActionChains(browser).move_to_element(label).perform()
+    wait(browser).until(lambda b: label.get_dom_attribute("title") == LONG_RUN_NAME)
