@@ -10,6 +10,7 @@ and join ground truth attached later (:meth:`InferenceLog.attach_labels`,
 from __future__ import annotations
 
 import datetime
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,14 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
 
 
+def _float(value: Any) -> Any:
+    """numpy's float32 and integers as Python floats (a model's 1 is a confidence of 1.0);
+    anything else is left for the writer's check to name."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 @dataclass
 class InferenceRecord:
     """One served request. ``inputs`` and ``outputs`` are any JSON-able values (numpy
@@ -77,9 +86,8 @@ class InferenceRecord:
             "model_version": self.model_version,
             "inputs": _json(self.inputs),
             "outputs": None if self.outputs is None else _json(self.outputs),
-            # numpy floats are floats; a model's int 1 is a confidence of 1.0.
-            "confidence": None if self.confidence is None else float(self.confidence),
-            "latency_ms": float(self.latency_ms),
+            "confidence": _float(self.confidence),
+            "latency_ms": _float(self.latency_ms),
             "status": self.status,
             "error": self.error,
         }

@@ -61,7 +61,7 @@ class EventLogWriter:
         source: str,
         schema: pa.Schema,
         *,
-        key_field: str | None = "key",
+        key_field: str | None = None,
         time_field: str = "time",
         max_queue: int = 100_000,
         flush_rows: int = 50_000,
