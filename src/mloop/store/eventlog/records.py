@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ import pyarrow.types as pat
 from mloop.core.errors import ValidationError
 
 _log = logging.getLogger(__name__)
+
+# Records converted to Arrow at a time by the background writer (see to_table_skipping_bad).
+_CHUNK = 4096
 
 
 def _python_types(type_: pa.DataType) -> tuple[type, ...] | None:
@@ -46,11 +50,11 @@ class RecordChecker:
         self.names = frozenset(schema.names)
         self._source = source
         self._fields = tuple(
-            (f.name, f.nullable, _python_types(f.type), str(f.type)) for f in schema
+            (f.name, f.nullable, frozenset(_python_types(f.type) or ()), f) for f in schema
         )
 
     def check(self, record: Mapping[str, Any]) -> None:
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             raise ValidationError(
                 f"an event of the {self._source} log must be a mapping of field to value, "
                 f"not {type(record).__name__}",
@@ -64,22 +68,26 @@ class RecordChecker:
                 f"{', '.join(self.schema.names)}",
                 field=name,
             )
-        for name, nullable, types, type_name in self._fields:
+        for name, nullable, exact_types, arrow_field in self._fields:
             value = record.get(name)
             if value is None:
                 if not nullable:
                     raise ValidationError(
                         f"{name} is required in the {self._source} log", field=name
                     )
-                continue
-            # bool is an int subclass, but True is not a latency or a version number.
-            if types is not None and (
-                not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-            ):
-                raise ValidationError(
-                    f"{name} must be {type_name}, got {type(value).__name__} {value!r:.40}",
-                    field=name,
-                )
+            # The exact type first: a set lookup, cheaper than isinstance on the hot path.
+            elif exact_types and type(value) not in exact_types:
+                self._check_subclass(name, value, arrow_field)
+
+    def _check_subclass(self, name: str, value: Any, arrow_field: pa.Field) -> None:
+        """A value whose type is not one of the column's own: a subclass passes (numpy's
+        float64 is a float), except bool, an int subclass, where a number is expected."""
+        types = _python_types(arrow_field.type) or ()
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ValidationError(
+                f"{name} must be {arrow_field.type}, got {type(value).__name__} {value!r:.40}",
+                field=name,
+            )
 
 
 def to_table(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -94,11 +102,28 @@ def to_table_skipping_bad(
 ) -> tuple[pa.Table, int]:
     """Like :func:`to_table`, but a record Arrow refuses (an int beyond int64, a value of a
     nested column of the wrong shape) is left out instead of failing the batch; returns the
-    table and how many were left out."""
-    try:
-        return to_table(records, schema), 0
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        pass
+    table and how many were left out.
+
+    Converting Python objects holds the interpreter lock, so a large batch is converted in
+    chunks with a yield between them: the request threads of a server never wait behind
+    more than one chunk (a few milliseconds).
+    """
+    tables: list[pa.Table] = []
+    bad = 0
+    for start in range(0, len(records), _CHUNK):
+        if start:
+            time.sleep(0)
+        chunk = records[start : start + _CHUNK]
+        try:
+            tables.append(to_table(chunk, schema))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            table, left_out = _skipping_bad(chunk, schema)
+            tables.append(table)
+            bad += left_out
+    return (pa.concat_tables(tables) if tables else schema.empty_table()), bad
+
+
+def _skipping_bad(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> tuple[pa.Table, int]:
     good: list[Mapping[str, Any]] = []
     bad = 0
     for record in records:
