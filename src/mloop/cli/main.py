@@ -11,6 +11,7 @@ from mloop.cli import (
     data,
     datasets,
     demo,
+    endpoints,
     experiments,
     gateway,
     import_cmd,
@@ -68,7 +69,9 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(import_cmd.app, name="import")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(endpoints.app, name="endpoints")
 app.command("server")(server.server)
+app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
 
 
