@@ -102,6 +102,22 @@ def test_gateway_filters_render_without_the_gateway_router() -> None:
 LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("experiments", {}, "/"),
     ("experiment", {"experiment_id": "7"}, "/experiments/7"),
+    (
+        "experiment",
+        {"experiment_id": "7", "filter": "params.a = 'b&c'", "order_by": ""},
+        "/experiments/7?filter=params.a%20%3D%20%27b%26c%27",
+    ),
+    ("experiment_charts", {"experiment_id": "7"}, "/experiments/7/charts"),
+    (
+        "experiment_charts",
+        {"experiment_id": "7", "order_by": "metrics.auc DESC", "metric": "a/b", "param": "lr"},
+        "/experiments/7/charts?order_by=metrics.auc%20DESC&metric=a%2Fb&param=lr",
+    ),
+    (
+        "experiment_chart_data",
+        {"experiment_id": "7", "filter": "metrics.x > 1"},
+        "/experiments/7/charts/data?filter=metrics.x%20%3E%201",
+    ),
     ("run", {"run_id": "abc123"}, "/runs/abc123"),
     ("compare_runs", {}, "/compare"),
     ("artifacts", {"run_id": "r1"}, "/runs/r1/artifacts"),
