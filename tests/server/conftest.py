@@ -257,11 +257,11 @@ def log_long_names(client: Any, runtime: Any, tmp_path: Path) -> LongNames:
     """Objects with the names that break layouts, through the SDK and the domains.
 
     An experiment with a unicode and emoji name; a run with a 250-character name, a
-    500-character param value and a 160-character param key; a run with a unicode and emoji name; a run with 100 params
-    (and so 100 param columns); a model, a dataset and a prompt with 200-character names
-    (asset names are ASCII by rule) and unicode descriptions, columns and tags; gateway calls
-    on a long route. ``client`` talks to the server, and the SDK's module functions must too
-    (the ``remote`` fixture): datasets are registered through them.
+    500-character param value and a 160-character param key; a run with a unicode and emoji
+    name; a run with 100 params (and so 100 param columns); a model, a dataset and a prompt
+    with 200-character names (asset names are ASCII by rule) and unicode descriptions,
+    columns and tags; gateway calls on a long route. ``client`` talks to the server, and
+    the SDK's module functions must too (the ``remote`` fixture): they register datasets.
     """
     import time
     import warnings
