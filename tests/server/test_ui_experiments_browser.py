@@ -364,3 +364,22 @@ def test_compare_aligns_metric_values_and_drops_repeated_ids(
     for head, value in zip(heads, cells, strict=True):
         assert abs(head - value) < 2, (heads, cells)  # text ends at the same edge
     assert console_errors(browser) == []
+
+
+def test_chart_view_of_runs_without_metrics_or_params(browser: Any, server: ServerHandle) -> None:
+    from selenium.webdriver.common.by import By
+
+    client = mloop.Client(server.url)
+    exp = client.create_experiment("bare")
+    client.set_terminated(client.create_run(exp, run_name="nothing-logged").info.run_id, "FINISHED")
+    browser.get_log("browser")
+    visit(browser, f"{server.url}/experiments/{exp}/charts", "charts-bare")
+    wait(browser).until(
+        lambda b: (
+            "No run shown here has a metric"
+            in b.find_element(By.CSS_SELECTOR, "#xchart-curves .chart-canvas").text
+        )
+    )
+    assert "No run has both" in browser.find_element(By.ID, "xchart-scatter").text
+    assert "No params or metrics" in browser.find_element(By.ID, "xchart-parallel").text
+    assert console_errors(browser) == []
