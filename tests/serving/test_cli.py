@@ -160,7 +160,9 @@ def test_mlflow_scoring_client_and_replicas_follow_deployments(
     call("deploy", endpoint="churn-api", variants=[variant("churn", version=2)])
     for replica in replicas:
         # A replica with two workers answers from either: both must have switched.
-        _wait_for(lambda r=replica: {r.version(frame) for _ in range(8)} == {2}, "the switch")
+        took = _wait_for(lambda r=replica: {r.version(frame) for _ in range(8)} == {2}, "switch")
+        print(f"deploy reached replica {replica.port} after {took:.2f} s")
     call("rollback", endpoint="churn-api")
     for replica in replicas:
-        _wait_for(lambda r=replica: {r.version(frame) for _ in range(8)} == {1}, "the rollback")
+        took = _wait_for(lambda r=replica: {r.version(frame) for _ in range(8)} == {1}, "rollback")
+        print(f"rollback reached replica {replica.port} after {took:.2f} s")
