@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
@@ -48,6 +48,9 @@ class FileRoute:
     check: Callable[[Mapping[str, str]], None] | None = None
     # What a 413 says for this route (``{limit}`` is replaced by the limit in bytes).
     too_large: str = "artifact exceeds the limit of {limit} bytes"
+    # The types of the path parameters (``mloop.core.fields``), for the OpenAPI document;
+    # a parameter not named here is documented as a plain string.
+    param_types: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_upload(self) -> bool:

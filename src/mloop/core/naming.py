@@ -18,9 +18,14 @@ MAX_NAME_LENGTH = 256
 MAX_ALIAS_LENGTH = 256
 RESERVED_ALIASES = frozenset({"latest"})
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
+# The expressions are public so that the OpenAPI document states the same rules
+# (mloop.core.fields): one source, so the schema and the check cannot drift apart.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+ALIAS_CHARS = r"[A-Za-z0-9_\-]"
+VERSION_LIKE = r"[vV]\d+"
+_NAME_RE = re.compile(NAME_PATTERN)
+_ALIAS_RE = re.compile(rf"^{ALIAS_CHARS}+$")
+_VERSION_LIKE_RE = re.compile(rf"^{VERSION_LIKE}$")
 
 
 def require_text(value: object, field: str) -> str:
@@ -40,7 +45,7 @@ def check_asset_name(value: object, field: str = "name", *, what: str = "name") 
             f"{field} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}",
             field=field,
         )
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise ValidationError(
             f"{what} {name[:80]!r} may only contain letters, digits and _ . - and must start "
             "with a letter or digit",
@@ -60,11 +65,11 @@ def check_alias_name(value: object, field: str, *, example: str, reserved_hint: 
             f"{field} is {len(alias)} characters long; the limit is {MAX_ALIAS_LENGTH}",
             field=field,
         )
-    if not _ALIAS_RE.match(alias):
+    if not _ALIAS_RE.fullmatch(alias):
         raise ValidationError(
             f"{field} {alias[:80]!r} may only contain letters, digits, _ and -", field=field
         )
-    if alias.isdigit() or _VERSION_LIKE_RE.match(alias):
+    if alias.isdigit() or _VERSION_LIKE_RE.fullmatch(alias):
         raise ValidationError(
             f"{field} {alias!r} looks like a version number; aliases must be names such as "
             f"{example!r} so that name@alias cannot be mistaken for a version",

@@ -15,8 +15,11 @@ MAX_TAG_VALUE_LENGTH = 8000
 
 # Keys (params, metrics, tags) may contain letters, digits and ``_ - . / : space``,
 # the set MLflow accepts, so keys copied from MLflow code keep working.
-_KEY_RE = re.compile(r"^[\w\-./: ]+$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Public for the OpenAPI document (mloop.core.fields), which states the same rules.
+KEY_PATTERN = r"^[\w\-./: ]+$"
+CONTROL_CHARS = r"\x00-\x1f\x7f"
+_KEY_RE = re.compile(KEY_PATTERN)
+_CONTROL_RE = re.compile(f"[{CONTROL_CHARS}]")
 
 
 def check_name(value: object, field: str, *, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -46,7 +49,7 @@ def check_key(value: object, field: str) -> str:
         raise ValidationError(
             f"{field} {value[:40]!r}... is longer than {MAX_KEY_LENGTH} characters", field=field
         )
-    if not _KEY_RE.match(value):
+    if not _KEY_RE.fullmatch(value):
         raise ValidationError(
             f"{field} {value!r} may only contain letters, digits, spaces and _ - . / :",
             field=field,

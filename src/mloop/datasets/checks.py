@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 
 from mloop.core.errors import ValidationError
+from mloop.core.fields import DIGEST_PATTERN
+from mloop.core.ids import ID_PATTERN
 from mloop.core.naming import (
     MAX_ALIAS_LENGTH,
     MAX_NAME_LENGTH,
@@ -24,8 +26,8 @@ from mloop.core.validation import check_text
 MAX_DESCRIPTION_LENGTH = 65_536
 MAX_SOURCE_LENGTH = 4096
 
-_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
-_UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_DIGEST_RE = re.compile(DIGEST_PATTERN)
+_UPLOAD_ID_RE = re.compile(ID_PATTERN)
 
 
 def check_dataset_name(value: object, field: str = "name") -> str:
@@ -45,7 +47,7 @@ def check_alias(value: object, field: str = "alias") -> str:
 
 def check_digest(value: object, field: str = "digest") -> str:
     """A sha256 digest: 64 lowercase hexadecimal characters."""
-    if not isinstance(value, str) or not _DIGEST_RE.match(value):
+    if not isinstance(value, str) or not _DIGEST_RE.fullmatch(value):
         raise ValidationError(
             f"{field} must be a sha256 digest (64 lowercase hexadecimal characters), "
             f"got {str(value)[:80]!r}",
@@ -55,7 +57,7 @@ def check_digest(value: object, field: str = "digest") -> str:
 
 
 def check_upload_id(value: object, field: str = "upload_id") -> str:
-    if not isinstance(value, str) or not _UPLOAD_ID_RE.match(value):
+    if not isinstance(value, str) or not _UPLOAD_ID_RE.fullmatch(value):
         raise ValidationError(
             f"{field} must be the id the upload returned, got {str(value)[:80]!r}", field=field
         )

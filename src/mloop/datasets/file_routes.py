@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from mloop.core import fields as f
 from mloop.core.files import FileRoute
 from mloop.datasets.checks import check_dataset_name, check_digest
 from mloop.datasets.files import accept_upload, open_version_file
 from mloop.datasets.schemas import DatasetUpload
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
+from mloop.store.versions import Version
 
 
 def _check(params: Mapping[str, str]) -> None:
@@ -43,6 +45,7 @@ UPLOAD_DATASET_FILE = FileRoute(
     tag="datasets",
     response=DatasetUpload,
     check=_check,
+    param_types={"name": f.AssetName, "digest": f.Digest},
     too_large="the dataset file exceeds the server's limit of {limit} bytes "
     "(MLOOP_MAX_ARTIFACT_BYTES)",
 )
@@ -54,5 +57,6 @@ DOWNLOAD_DATASET_FILE = FileRoute(
     summary="Download a dataset version's Parquet",
     tag="datasets",
     media_type="application/vnd.apache.parquet",
+    param_types={"name": f.AssetName, "version": Version},
 )
 FILE_ROUTES = (UPLOAD_DATASET_FILE, DOWNLOAD_DATASET_FILE)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from mloop.core import fields as f
 from mloop.core.operations import Message
+from mloop.datasets.checks import MAX_DESCRIPTION_LENGTH, MAX_SOURCE_LENGTH
 from mloop.store.versions import AliasHistoryQuery, AliasMove
 from mloop.store.versions import Version as Version
 
@@ -18,6 +20,49 @@ MAX_PROFILE_BYTES = 16 * 1024 * 1024
 """The largest profile (as compact JSON) a version may carry."""
 MAX_REPORT_BYTES = 8 * 1024 * 1024
 """The largest validation report (as compact JSON) that is stored."""
+
+# Request field types: the rules the handlers check, stated in the OpenAPI document.
+Description = Annotated[str, f.Rule(maxLength=MAX_DESCRIPTION_LENGTH)]
+ContractYaml = Annotated[
+    str,
+    f.Rule(description="A data contract in YAML; it must parse as one (else 400)"),
+]
+# What ``check_validation`` reads of a ValidationReport.to_dict(); passed must agree with
+# summary.errors == 0, which the server checks.
+_COUNT = {"type": "integer", "minimum": 0}
+REPORT_RULE = f.Rule(
+    required=["contract", "contract_version", "passed", "summary", "checks"],
+    properties={
+        "contract": {"type": "string", "minLength": 1, "maxLength": 256},
+        "contract_version": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 256}]},
+        "passed": {"type": "boolean"},
+        "summary": {
+            "type": "object",
+            "required": ["errors", "warnings"],
+            "properties": {"errors": _COUNT, "warnings": _COUNT},
+        },
+        "checks": {"type": "array"},
+    },
+    description="ValidationReport.to_dict(); passed is true exactly when summary.errors is 0",
+)
+# What ``check_profile`` reads of a DatasetProfile.to_dict(); row_count and the column names
+# must match the version's, which the server checks.
+PROFILE_RULE = f.Rule(
+    required=["format_version", "row_count", "columns"],
+    properties={
+        "format_version": {"type": "integer", "minimum": 1},
+        "columns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}},
+            },
+        },
+    },
+    description="DatasetProfile.to_dict(): its row_count and columns (names, in order) are "
+    "those of this version",
+)
 
 
 # -- datasets ------------------------------------------------------------------------------
@@ -38,8 +83,8 @@ class DatasetPolicy(Message):
 class SchemaField(Message):
     """One column of a dataset version: its name, Arrow type (as text) and nullability."""
 
-    name: str
-    type: str
+    name: Annotated[str, f.Rule(pattern="^[^\\x00]+$", maxLength=10_000)]
+    type: Annotated[str, f.Rule(minLength=1, maxLength=10_000)]
     nullable: bool = True
 
 
@@ -94,13 +139,13 @@ class Dataset(Message):
 
 
 class DatasetName(Message):
-    name: str
+    name: f.AssetName
 
 
 class ListDatasets(Message):
     name_contains: str | None = Field(default=None, max_length=256)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class DatasetList(Message):
@@ -109,13 +154,13 @@ class DatasetList(Message):
 
 
 class UpdateDataset(Message):
-    name: str
-    description: str
+    name: f.AssetName
+    description: Description
 
 
 class SetDatasetPolicy(Message):
-    name: str
-    contract_yaml: str = Field(max_length=MAX_CONTRACT_CHARS)
+    name: f.AssetName
+    contract_yaml: ContractYaml = Field(max_length=MAX_CONTRACT_CHARS)
     required: bool = True
 
 
@@ -134,22 +179,22 @@ class DatasetUpload(Message):
 class ValidationIn(Message):
     """A validation the client ran: the report as ``ValidationReport.to_dict()``."""
 
-    contract_digest: str
-    contract_yaml: str | None = Field(default=None, max_length=MAX_CONTRACT_CHARS)
-    report: dict[str, Any]
+    contract_digest: f.Digest
+    contract_yaml: ContractYaml | None = Field(default=None, max_length=MAX_CONTRACT_CHARS)
+    report: Annotated[dict[str, Any], REPORT_RULE]
 
 
 class CreateDatasetVersion(Message):
-    name: str
-    upload_id: str
-    digest: str
+    name: f.AssetName
+    upload_id: f.Id
+    digest: f.Digest
     row_count: int = Field(ge=0)
     dataset_schema: list[SchemaField] = Field(max_length=MAX_SCHEMA_COLUMNS)
-    profile: dict[str, Any]
-    source: str | None = None
-    run_id: str | None = None
-    description: str | None = None
-    alias: str | None = None
+    profile: Annotated[dict[str, Any], PROFILE_RULE]
+    source: Annotated[str, f.Rule(maxLength=MAX_SOURCE_LENGTH)] | None = None
+    run_id: f.Id | None = None
+    description: Description | None = None
+    alias: f.AliasName | None = None
     validations: list[ValidationIn] = Field(default=[], max_length=MAX_VALIDATIONS_PER_VERSION)
 
 
@@ -164,25 +209,25 @@ class RegisteredDatasetVersion(Message):
 class GetDatasetVersion(Message):
     """One version; without ``version``, the newest."""
 
-    name: str
+    name: f.AssetName
     version: Version | None = None
     include_profile: bool = True
 
 
 class DatasetVersionRef(Message):
-    name: str
+    name: f.AssetName
     version: Version
 
 
 class DatasetVersionByDigest(Message):
-    name: str
-    digest: str
+    name: f.AssetName
+    digest: f.Digest
 
 
 class ListDatasetVersions(Message):
-    name: str
+    name: f.AssetName
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class DatasetVersionList(Message):
@@ -194,20 +239,20 @@ class DatasetVersionList(Message):
 
 
 class SetDatasetAlias(Message):
-    name: str
-    alias: str
+    name: f.AssetName
+    alias: f.AliasName
     version: Version
 
 
 class DatasetAliasRef(Message):
-    name: str
-    alias: str
+    name: f.AssetName
+    alias: f.AliasName
     include_profile: bool = True
 
 
 class DeleteDatasetAlias(Message):
-    name: str
-    alias: str
+    name: f.AssetName
+    alias: f.AliasName
 
 
 class GetDatasetAliasHistory(AliasHistoryQuery):
@@ -226,7 +271,7 @@ class DatasetAliasHistory(Message):
 
 
 class RecordDatasetValidation(Message):
-    name: str
+    name: f.AssetName
     version: Version
     validation: ValidationIn
 
@@ -234,11 +279,11 @@ class RecordDatasetValidation(Message):
 class ListDatasetValidations(Message):
     """Validations of a dataset (or one version), newest first."""
 
-    name: str
+    name: f.AssetName
     version: Version | None = None
     include_reports: bool = False
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class DatasetValidationList(Message):
@@ -266,7 +311,7 @@ class LineageRun(Message):
 
 
 class GetDatasetLineage(Message):
-    name: str
+    name: f.AssetName
     version: Version
     max_results: int = Field(default=1000, ge=1, le=10_000)
 

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from mloop.core.errors import ValidationError
 from mloop.core.naming import check_alias_name, check_asset_name, require_text
 
+# Checked by mloop.prompts.content and .versions, and stated in the OpenAPI document.
+ROLE_PATTERN = r"^[a-z][a-z_]{0,63}$"
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+COMMIT_PATTERN = r"^[0-9a-f]{7,64}$"
+
 
 def check_prompt_name(value: object, field: str = "name") -> str:
     """A prompt name: letters, digits and ``_ . -``, starting with a letter or digit."""

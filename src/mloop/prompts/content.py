@@ -13,12 +13,13 @@ import re
 from typing import Any
 
 from mloop.core.errors import MloopError, ValidationError
+from mloop.prompts.checks import ROLE_PATTERN, VARIABLE_PATTERN
 from mloop.prompts.schemas import MAX_VARIABLES, PromptContent
 from mloop.prompts.template import check_default, check_templates
 
 MAX_CONTENT_BYTES = 1024 * 1024
-_VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_ROLE_RE = re.compile(r"^[a-z][a-z_]{0,63}$")
+_VARIABLE_RE = re.compile(VARIABLE_PATTERN)
+_ROLE_RE = re.compile(ROLE_PATTERN)
 _CONTENT_FIELDS = ("messages", "text", "variables", "params", "output_schema", "description")
 
 
@@ -54,7 +55,7 @@ def check_content(content: PromptContent) -> PromptContent:
         if not clean.messages:
             raise ValidationError("template.messages must not be empty", field="messages")
         for i, message in enumerate(clean.messages):
-            if not _ROLE_RE.match(message.role):
+            if not _ROLE_RE.fullmatch(message.role):
                 raise ValidationError(
                     f"messages[{i}].role {message.role[:40]!r} must be a lowercase word such "
                     "as system, user or assistant",
@@ -65,7 +66,7 @@ def check_content(content: PromptContent) -> PromptContent:
             f"a prompt may declare at most {MAX_VARIABLES} variables", field="variables"
         )
     for name, spec in clean.variables.items():
-        if not _VARIABLE_RE.match(name):
+        if not _VARIABLE_RE.fullmatch(name):
             raise ValidationError(
                 f"variable name {name[:40]!r} must be an identifier (letters, digits and _, "
                 "not starting with a digit)",

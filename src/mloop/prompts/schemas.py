@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from mloop.core import fields as f
 from mloop.core.operations import Message
+from mloop.prompts.checks import COMMIT_PATTERN, ROLE_PATTERN, VARIABLE_PATTERN
 from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
@@ -22,7 +24,7 @@ Decision = Literal["approved", "rejected"]
 class PromptMessage(Message):
     """One message of a chat template; ``content`` is a Jinja2 template."""
 
-    role: str = Field(max_length=64)
+    role: Annotated[str, f.Rule(pattern=ROLE_PATTERN)] = Field(max_length=64)
     content: str = Field(max_length=MAX_TEMPLATE_CHARS)
 
 
@@ -45,11 +47,18 @@ class PromptContent(Message):
     """What a version is: a chat template (``messages``) or a text template (``text``),
     typed variables, model parameters and an optional output JSON schema."""
 
-    messages: list[PromptMessage] | None = Field(default=None, max_length=MAX_MESSAGES)
+    messages: Annotated[list[PromptMessage], f.Rule(minItems=1)] | None = Field(
+        default=None, max_length=MAX_MESSAGES
+    )
     text: str | None = Field(default=None, max_length=MAX_TEMPLATE_CHARS)
-    variables: dict[str, PromptVariable] = Field(default_factory=dict)
+    variables: Annotated[
+        dict[str, PromptVariable],
+        f.Rule(propertyNames={"pattern": VARIABLE_PATTERN}, maxProperties=MAX_VARIABLES),
+    ] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
-    output_schema: dict[str, Any] | None = None
+    output_schema: Annotated[
+        dict[str, Any] | None, f.Rule(description="A JSON Schema; it must be a valid one")
+    ] = None
     description: str = Field(default="", max_length=65_536)
 
 
@@ -81,13 +90,13 @@ class Prompt(Message):
 
 
 class PromptName(Message):
-    name: str
+    name: f.AssetName
 
 
 class ListPrompts(Message):
     name_contains: str | None = Field(default=None, max_length=256)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class PromptList(Message):
@@ -98,11 +107,13 @@ class PromptList(Message):
 class CreatePromptVersion(PromptContent):
     """Register content as the prompt's next version (or find the version that holds it)."""
 
-    name: str
-    git_commit: str | None = Field(default=None, max_length=64)
+    name: f.AssetName
+    git_commit: Annotated[str, f.Rule(pattern=COMMIT_PATTERN)] | None = Field(
+        default=None, max_length=64
+    )
     git_dirty: bool | None = None
     source_path: str | None = Field(default=None, max_length=4096)
-    label: str | None = None
+    label: f.AliasName | None = None
 
 
 class RegisteredPromptVersion(Message):
@@ -115,14 +126,14 @@ class RegisteredPromptVersion(Message):
 class GetPromptVersion(Message):
     """A version by number; without one, the newest."""
 
-    name: str
+    name: f.AssetName
     version: Version | None = None
 
 
 class ListPromptVersions(Message):
-    name: str
+    name: f.AssetName
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class PromptVersionList(Message):
@@ -131,19 +142,19 @@ class PromptVersionList(Message):
 
 
 class SetPromptLabel(Message):
-    name: str
-    label: str
+    name: f.AssetName
+    label: f.AliasName
     version: Version
 
 
 class PromptLabelRef(Message):
-    name: str
-    label: str
+    name: f.AssetName
+    label: f.AliasName
 
 
 class GetPromptLabelHistory(Message):
-    name: str
-    label: str | None = None
+    name: f.AssetName
+    label: f.AliasName | None = None
     max_results: int = Field(default=1000, ge=1, le=10_000)
 
 
@@ -161,7 +172,7 @@ class PromptLabelHistory(Message):
 
 
 class DiffPromptVersions(Message):
-    name: str
+    name: f.AssetName
     a: Version
     b: Version
 
@@ -184,7 +195,7 @@ class PromptDiff(Message):
 
 
 class ReviewPromptVersion(Message):
-    name: str
+    name: f.AssetName
     version: Version
     decision: Decision = "approved"
     comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
@@ -201,7 +212,7 @@ class PromptReview(Message):
 
 
 class ListPromptReviews(Message):
-    name: str
+    name: f.AssetName
     version: Version | None = None
 
 
@@ -214,15 +225,15 @@ class SetPromptPolicy(Message):
     whether an approval needs a reviewer other than the author (None: leave it as it is;
     a new prompt requires one)."""
 
-    name: str
-    require_approval_for: list[str] = Field(default_factory=list, max_length=100)
+    name: f.AssetName
+    require_approval_for: list[f.AliasName] = Field(default_factory=list, max_length=100)
     require_distinct_reviewer: bool | None = None
 
 
 class RenderPrompt(Message):
     """Render a prompt reference (``name``, ``name:3``, ``name@label``) with variables."""
 
-    ref: str = Field(max_length=600)
+    ref: Annotated[str, f.Rule(pattern=f.PROMPT_REF_PATTERN)] = Field(max_length=600)
     variables: dict[str, Any] = Field(default_factory=dict)
 
 

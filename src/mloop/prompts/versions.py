@@ -13,7 +13,7 @@ from mloop.core.naming import decode_page_token, encode_page_token
 from mloop.core.timeutil import now_ms
 from mloop.core.validation import check_text
 from mloop.prompts import tables as t
-from mloop.prompts.checks import check_label, check_prompt_name
+from mloop.prompts.checks import COMMIT_PATTERN, check_label, check_prompt_name
 from mloop.prompts.common import (
     ensure_prompt_row,
     latest_version,
@@ -40,13 +40,13 @@ from mloop.prompts.schemas import (
 )
 from mloop.store.context import Context
 
-_COMMIT_RE = re.compile(r"^[0-9a-f]{7,64}$")
+_COMMIT_RE = re.compile(COMMIT_PATTERN)
 
 
 def _check_commit(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _COMMIT_RE.match(value):
+    if not _COMMIT_RE.fullmatch(value):
         raise ValidationError(
             f"git_commit must be a hexadecimal commit id, got {value[:80]!r}", field="git_commit"
         )

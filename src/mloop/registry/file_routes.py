@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO
 
+from mloop.core import fields as f
 from mloop.core.files import FileRoute
 from mloop.registry.files import open_model_file
 from mloop.store.context import Context
+from mloop.store.versions import Version
 
 
 def _download(ctx: Context, params: Mapping[str, str]) -> IO[bytes]:
@@ -21,5 +23,6 @@ DOWNLOAD_MODEL_FILE = FileRoute(
     handler=_download,
     summary="Download a file of a model version",
     tag="registry",
+    param_types={"name": f.AssetName, "version": Version, "path": f.FilePath},
 )
 FILE_ROUTES = (DOWNLOAD_MODEL_FILE,)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from mloop.core import fields as f
 from mloop.core.operations import Message
+from mloop.registry.checks import MAX_DESCRIPTION_LENGTH
 from mloop.store.versions import AliasHistoryQuery, AliasMove
 from mloop.store.versions import Version as Version
 
 MAX_LIST_RESULTS = 1000
 MAX_TAGS = 1000
+
+# Request field types: the rules the handlers check, stated in the OpenAPI document.
+Description = Annotated[str, f.Rule(maxLength=MAX_DESCRIPTION_LENGTH)]
 
 
 # -- registered models ---------------------------------------------------------------------
@@ -28,19 +33,19 @@ class RegisteredModel(Message):
 
 
 class CreateRegisteredModel(Message):
-    name: str
-    description: str | None = None
-    tags: dict[str, str] = Field(default={}, max_length=MAX_TAGS)
+    name: f.AssetName
+    description: Description | None = None
+    tags: f.Tags = Field(default={}, max_length=MAX_TAGS)
 
 
 class ModelName(Message):
-    name: str
+    name: f.AssetName
 
 
 class ListRegisteredModels(Message):
     name_contains: str | None = Field(default=None, max_length=256)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class RegisteredModelList(Message):
@@ -49,19 +54,19 @@ class RegisteredModelList(Message):
 
 
 class UpdateRegisteredModel(Message):
-    name: str
-    description: str
+    name: f.AssetName
+    description: Description
 
 
 class SetRegisteredModelTag(Message):
-    name: str
-    key: str
-    value: str
+    name: f.AssetName
+    key: f.Key
+    value: f.TagValue
 
 
 class DeleteRegisteredModelTag(Message):
-    name: str
-    key: str
+    name: f.AssetName
+    key: f.Key
 
 
 # -- model versions ------------------------------------------------------------------------
@@ -90,22 +95,23 @@ class ModelVersion(Message):
 
 
 class CreateModelVersion(Message):
-    name: str
-    source: str = Field(max_length=4096)
-    run_id: str | None = None
-    description: str | None = None
-    tags: dict[str, str] = Field(default={}, max_length=MAX_TAGS)
+    name: f.AssetName
+    source: f.RunsUri = Field(max_length=4096)
+    # The run in source, repeated (MLflow clients send both).
+    run_id: f.Id | None = None
+    description: Description | None = None
+    tags: f.Tags = Field(default={}, max_length=MAX_TAGS)
 
 
 class ModelVersionRef(Message):
-    name: str
+    name: f.AssetName
     version: Version
 
 
 class ListModelVersions(Message):
-    name: str
+    name: f.AssetName
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: f.PageToken | None = Field(default=None, max_length=200)
 
 
 class ModelVersionList(Message):
@@ -114,22 +120,22 @@ class ModelVersionList(Message):
 
 
 class UpdateModelVersion(Message):
-    name: str
+    name: f.AssetName
     version: Version
-    description: str
+    description: Description
 
 
 class SetModelVersionTag(Message):
-    name: str
+    name: f.AssetName
     version: Version
-    key: str
-    value: str
+    key: f.Key
+    value: f.TagValue
 
 
 class DeleteModelVersionTag(Message):
-    name: str
+    name: f.AssetName
     version: Version
-    key: str
+    key: f.Key
 
 
 class ModelFileList(Message):
@@ -140,14 +146,14 @@ class ModelFileList(Message):
 
 
 class SetAlias(Message):
-    name: str
-    alias: str
+    name: f.AssetName
+    alias: f.AliasName
     version: Version
 
 
 class AliasRef(Message):
-    name: str
-    alias: str
+    name: f.AssetName
+    alias: f.AliasName
 
 
 class GetAliasHistory(AliasHistoryQuery):

@@ -226,14 +226,20 @@ def _file_openapi_extra(route: FileRoute) -> dict[str, Any]:
     """Path parameters, the streamed body and the answers of one file route."""
     extra: dict[str, Any] = {
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": pydantic.TypeAdapter(route.param_types.get(name, str)).json_schema(),
+            }
             for name in route.params
         ],
         "responses": _errors(),
     }
     if route.is_upload:
         extra["requestBody"] = {
-            "required": True,
+            # No body is an empty file.
+            "required": False,
             "content": {"application/octet-stream": {"schema": {"format": "binary"}}},
         }
     else:

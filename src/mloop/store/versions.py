@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
+from mloop.core import fields as f
 from mloop.core.operations import Message
 
 MAX_VERSION = 999_999_999
@@ -18,6 +19,8 @@ def _version(value: object) -> object:
     them) are accepted."""
     if isinstance(value, bool):
         raise ValueError("version must be a positive integer, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON Schema's integer: 3.0 is 3
     if isinstance(value, str):
         if not value.isdigit() or len(value) > 9:
             raise ValueError(f"version must be a positive integer, got {value!r}")
@@ -36,8 +39,8 @@ Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(_version)]
 class AliasHistoryQuery(Message):
     """Alias moves of one asset (or one of its aliases), oldest first."""
 
-    name: str
-    alias: str | None = None
+    name: f.AssetName
+    alias: f.AliasName | None = None
     max_results: int = Field(default=1000, ge=1, le=100_000)
 
 

@@ -31,7 +31,8 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
     """Experiment ids travel as strings of digits (as in MLflow)."""
     text = str(value)
-    if isinstance(value, bool) or not text.isdigit() or len(text) > 18:
+    # ASCII digits only, as the OpenAPI document states (``int`` would take other digits).
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ValidationError(f"{field} must be a string of digits, got {value!r}", field=field)
     return int(text)
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from mloop.core import fields as f
 from mloop.core.files import FileRoute
 from mloop.store.context import Context
 from mloop.store.runtime import Runtime
@@ -35,6 +36,7 @@ UPLOAD_ARTIFACT = FileRoute(
     summary="Upload an artifact file",
     tag="tracking",
     response=ArtifactFile,
+    param_types={"run_id": f.Id, "path": f.FilePath},
 )
 DOWNLOAD_ARTIFACT = FileRoute(
     name="download_artifact",
@@ -43,5 +45,6 @@ DOWNLOAD_ARTIFACT = FileRoute(
     handler=_download,
     summary="Download an artifact file",
     tag="tracking",
+    param_types={"run_id": f.Id, "path": f.FilePath},
 )
 FILE_ROUTES = (UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT)

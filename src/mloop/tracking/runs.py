@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import BindParameter, bindparam, insert, select, update
 
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
-from mloop.core.ids import new_id
+from mloop.core.ids import ID_PATTERN, new_id
 from mloop.core.naming import decode_page_token, encode_page_token
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
@@ -49,7 +49,7 @@ def check_run_id(value: object) -> str:
     return value
 
 
-_NEW_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_NEW_RUN_ID = re.compile(ID_PATTERN)
 
 
 def _chosen_run_id(ctx: Context, value: str) -> str:

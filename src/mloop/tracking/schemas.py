@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
+from mloop.core import fields as f
 from mloop.core.operations import Message
+from mloop.core.validation import MAX_PARAM_VALUE_LENGTH
 
 RunStatus = Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]
 ViewType = Literal["active", "deleted", "all"]
@@ -15,6 +17,17 @@ MAX_BATCH_METRICS = 100_000
 MAX_BATCH_PARAMS = 1_000
 MAX_BATCH_TAGS = 1_000
 MAX_SEARCH_RESULTS = 50_000
+
+# Request field types: the rules the handlers check, stated in the OpenAPI document.
+TagValue = f.TagValue
+Tags = f.Tags
+StrictTime = f.Time  # true is not a time
+
+# Rules JSON Schema cannot state (the server answers 400 naming the field).
+END_TIME_RULE = "Milliseconds since the epoch; not before the run's start_time"
+FILTER_RULE = "A filter in the search language, such as \"metrics.rmse < 1 and params.lr = '0.1'\""
+ORDER_BY_RULE = 'A metric, param, tag or attribute, then ASC or DESC: "metrics.rmse DESC"'
+COLUMNS_RULE = "keys, values, steps and timestamps must have the same length"
 
 
 # -- experiments -------------------------------------------------------------------------
@@ -31,13 +44,13 @@ class Experiment(Message):
 
 
 class CreateExperiment(Message):
-    name: str
-    artifact_location: str | None = None
-    tags: dict[str, str] = {}
+    name: f.DisplayName
+    artifact_location: f.FilePath | None = None
+    tags: Tags = {}
 
 
 class ExperimentId(Message):
-    experiment_id: str
+    experiment_id: f.ExperimentId
 
 
 class ExperimentName(Message):
@@ -53,9 +66,9 @@ class ExperimentList(Message):
 
 
 class SetExperimentTag(Message):
-    experiment_id: str
-    key: str
-    value: str
+    experiment_id: f.ExperimentId
+    key: f.Key
+    value: TagValue
 
 
 # -- runs --------------------------------------------------------------------------------
@@ -77,11 +90,11 @@ class RunInfo(Message):
 class DatasetInput(Message):
     """A reference to a dataset a run read (or wrote), for lineage."""
 
-    name: str
-    digest: str
-    source: str = ""
-    source_type: str = ""
-    context: str = "training"
+    name: Annotated[str, f.Rule(minLength=1, maxLength=256)]
+    digest: Annotated[str, f.text(64)]
+    source: Annotated[str, f.text(4096)] = ""
+    source_type: Annotated[str, f.text(64)] = ""
+    context: Annotated[str, f.text(64)] = "training"
     dataset_schema: str | None = None
 
 
@@ -98,33 +111,34 @@ class Run(Message):
 
 
 class CreateRun(Message):
-    experiment_id: str | None = None
+    experiment_id: f.ExperimentId | None = None
     # Only to keep an id from elsewhere (an imported MLflow run); new runs get a fresh one.
-    run_id: str | None = None
-    run_name: str | None = None
-    start_time: StrictInt | None = None  # true is not a time
-    tags: dict[str, str] = {}
-    parent_run_id: str | None = None
-    user_id: str | None = None
+    run_id: f.Id | None = None
+    # Empty or left out: a generated name.
+    run_name: f.DisplayName | Annotated[str, f.Rule(maxLength=0)] | None = None
+    start_time: StrictTime | None = None
+    tags: Tags = {}
+    parent_run_id: f.Id | None = None
+    user_id: Annotated[str, f.text(256)] | None = None
 
 
 class RunId(Message):
-    run_id: str
+    run_id: f.Id
 
 
 class UpdateRun(Message):
-    run_id: str
+    run_id: f.Id
     status: RunStatus | None = None
-    end_time: StrictInt | None = None  # true is not a time
-    run_name: str | None = None
+    end_time: Annotated[StrictTime | None, f.Rule(description=END_TIME_RULE)] = None
+    run_name: f.DisplayName | None = None
 
 
 class SearchRuns(Message):
-    experiment_ids: list[str] = []
-    filter: str = ""
-    order_by: list[str] = []
+    experiment_ids: list[f.ExperimentId] = []
+    filter: Annotated[str, f.Rule(description=FILTER_RULE)] = ""
+    order_by: list[Annotated[str, f.Rule(description=ORDER_BY_RULE)]] = []
     max_results: int = Field(default=100, ge=1, le=MAX_SEARCH_RESULTS)
-    page_token: str | None = None
+    page_token: f.PageToken | None = None
     view: ViewType = "active"
 
 
@@ -137,38 +151,38 @@ class RunPage(Message):
 
 
 class MetricIn(Message):
-    key: str
+    key: f.Key
     value: float
-    timestamp: int
-    step: int = 0
+    timestamp: f.Time
+    step: f.Step = 0
 
 
 class ParamIn(Message):
-    key: str
-    value: str
+    key: f.Key
+    value: Annotated[str, f.text(MAX_PARAM_VALUE_LENGTH)]
 
 
 class TagIn(Message):
-    key: str
-    value: str
+    key: f.Key
+    value: TagValue
 
 
 class MetricColumns(Message):
     """Many metric values as parallel columns: the compact form bulk clients send."""
 
-    keys: list[str] = Field(max_length=MAX_BATCH_METRICS)
+    keys: list[f.Key] = Field(max_length=MAX_BATCH_METRICS, description=COLUMNS_RULE)
     values: list[float] = Field(max_length=MAX_BATCH_METRICS)
-    steps: list[int] = Field(max_length=MAX_BATCH_METRICS)
-    timestamps: list[int] = Field(max_length=MAX_BATCH_METRICS)
+    steps: list[f.Step] = Field(max_length=MAX_BATCH_METRICS)
+    timestamps: list[f.Time] = Field(max_length=MAX_BATCH_METRICS)
 
 
 class LogBatch(Message):
-    run_id: str
+    run_id: f.Id
     metrics: list[MetricIn] = Field(default=[], max_length=MAX_BATCH_METRICS)
     metric_columns: MetricColumns | None = None
     # Ends the run in the same transaction, so its final metrics and status land together.
     end_status: RunStatus | None = None
-    end_time: StrictInt | None = None  # true is not a time
+    end_time: Annotated[StrictTime | None, f.Rule(description=END_TIME_RULE)] = None
     params: list[ParamIn] = Field(default=[], max_length=MAX_BATCH_PARAMS)
     tags: list[TagIn] = Field(default=[], max_length=MAX_BATCH_TAGS)
     batch_id: str | None = Field(default=None, max_length=64)
@@ -180,28 +194,28 @@ class LogBatchResult(Message):
 
 
 class SetTag(Message):
-    run_id: str
-    key: str
-    value: str
+    run_id: f.Id
+    key: f.Key
+    value: TagValue
 
 
 class DeleteTag(Message):
-    run_id: str
-    key: str
+    run_id: f.Id
+    key: f.Key
 
 
 class LogInputs(Message):
-    run_id: str
+    run_id: f.Id
     datasets: list[DatasetInput] = Field(max_length=1000)
 
 
 class GetMetricHistory(Message):
     """One page of a metric's history; ``max_results`` above the page size is reduced to it."""
 
-    run_id: str
-    key: str
+    run_id: f.Id
+    key: f.Key
     max_results: int | None = Field(default=None, ge=1, le=1_000_000)
-    page_token: str | None = None
+    page_token: f.PageToken | None = None
 
 
 class MetricPoint(Message):
@@ -221,8 +235,8 @@ class MetricHistory(Message):
 
 
 class ListArtifacts(Message):
-    run_id: str
-    path: str = ""
+    run_id: f.Id
+    path: f.RelativePath = ""
 
 
 class ArtifactFile(Message):
