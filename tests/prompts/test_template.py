@@ -141,3 +141,12 @@ def test_parse_prompt_ref_refuses_malformed_references(ref: Any) -> None:
     with pytest.raises(ValidationError) as err:
         parse_prompt_ref(ref)
     assert err.value.field == "ref"
+
+
+def test_a_variable_with_a_default_needs_no_value() -> None:
+    from mloop.prompts.schemas import PromptVariable
+
+    assert PromptVariable().needs_value
+    assert not PromptVariable(default="Acme").needs_value  # required, but the default fills it
+    assert not PromptVariable(required=False).needs_value
+    assert not PromptVariable(default=0, type="integer").needs_value  # a falsy default counts
