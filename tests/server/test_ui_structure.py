@@ -120,6 +120,19 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("run", {"run_id": "abc123"}, "/runs/abc123"),
     ("compare_runs", {}, "/compare"),
+    ("compare_runs", {"runs": ["a1", "b2"]}, "/compare?runs=a1,b2"),
+    (
+        "model_version_file",
+        {"name": "churn", "version": 3, "path": "a/b c"},
+        "/models/churn/versions/3/files?path=a%2Fb%20c",
+    ),
+    ("model_compare", {"name": "churn"}, "/models/churn/compare"),
+    ("model_compare", {"name": "churn", "versions": [1, 3]}, "/models/churn/compare?versions=1,3"),
+    (
+        "dataset_validation",
+        {"name": "tx", "version": 2, "validation_id": 5},
+        "/datasets/tx/2#validation-5",
+    ),
     ("artifacts", {"run_id": "r1"}, "/runs/r1/artifacts"),
     ("artifacts", {"run_id": "r1", "path": "a b/c.txt"}, "/runs/r1/artifacts?path=a%20b%2Fc.txt"),
     (
