@@ -230,8 +230,12 @@ def test_http_without_authentication(remote: ServerHandle) -> None:
 
 @pytest.fixture
 def authenticated(runtime: Runtime) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    def token(who: str, role: str) -> str:
+        secret: str = runtime.run(lambda ctx: create_token(ctx, who, role), write=True)
+        return secret
+
     tokens = {
-        who: runtime.run(lambda ctx, w=who, r=role: create_token(ctx, w, r), write=True)
+        who: token(who, role)
         for who, role in (("ana", "writer"), ("bob", "writer"), ("root", "admin"))
     }
     with TestClient(create_app(runtime, auth_enabled=True)) as client:
@@ -241,7 +245,7 @@ def authenticated(runtime: Runtime) -> Iterator[tuple[TestClient, dict[str, str]
 def test_http_with_authentication(authenticated: tuple[TestClient, dict[str, str]]) -> None:
     http, auth = authenticated
 
-    def post(path: str, body: dict[str, Any], who: str) -> httpx.Response:
+    def post(path: str, body: dict[str, Any], who: str) -> Any:
         return http.post(f"{API}{path}", json=body, headers={"authorization": auth[who]})
 
     assert post("/versions/create", {"name": "p", "text": "hi"}, "ana").status_code == 200
