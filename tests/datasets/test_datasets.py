@@ -269,6 +269,14 @@ def test_required_policy_refuses_bad_data_and_stores_nothing(
     assert settings is not None
 
 
+def test_a_long_contract_given_as_text_is_stored_as_text(sdk: str) -> None:
+    # Longer than a file name may be: looking it up as a path must not fail (ENAMETOOLONG).
+    long_contract = CONTRACT + "".join(f"# note {i}: {'x' * 60}\n" for i in range(10))
+    mloop.register_dataset("tx", frame())
+    dataset = mloop.set_dataset_policy("tx", long_contract)
+    assert dataset.policy is not None and dataset.policy.contract_yaml == long_contract
+
+
 def test_explicit_contract_and_stored_validations(sdk: str, contract_file: Path) -> None:
     from mloop.data import Column, Contract
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -305,6 +306,21 @@ def test_artifact_paths_are_checked(client: TestClient, demo: Demo, path: str, s
     assert client.get(f"/runs/{run_id}/artifacts", params={"path": path}).status_code == status
     download = client.get(f"/runs/{run_id}/artifacts/download", params={"path": path})
     assert download.status_code == status
+
+
+def test_a_non_ascii_artifact_name_downloads_with_an_ascii_fallback(
+    client: TestClient, demo: Demo, tmp_path: Path
+) -> None:
+
+    run_id = demo.runs["baseline"]
+    source = tmp_path / "résumé-ü.txt"
+    source.write_text("bonjour")
+    mloop.Client().log_artifact(run_id, str(source))
+    download = client.get(f"/runs/{run_id}/artifacts/download", params={"path": source.name})
+    assert download.status_code == 200 and download.content == b"bonjour"
+    header = download.headers["content-disposition"]
+    assert 'filename="r_sum_-_.txt"' in header  # Latin-1 headers: ASCII only here
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9-%C3%BC.txt" in header
 
 
 def test_download_without_path_is_400(client: TestClient, demo: Demo) -> None:

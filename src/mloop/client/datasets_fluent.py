@@ -212,7 +212,7 @@ def _load_contract(contract: Any, field: str = "contract") -> tuple[Contract, st
 def _contract_text(contract: str | os.PathLike[str], field: str = "contract") -> str:
     """A policy contract given as a YAML file path or as YAML text."""
     looks_like_yaml = isinstance(contract, str) and ("\n" in contract or ":" in contract)
-    if looks_like_yaml and not Path(contract).is_file():  # a path may hold a colon (C:\...)
+    if looks_like_yaml and not _is_file(str(contract)):  # a path may hold a colon (C:\...)
         return str(contract)
     if not isinstance(contract, str | os.PathLike):
         raise ValidationError(
@@ -221,9 +221,17 @@ def _contract_text(contract: str | os.PathLike[str], field: str = "contract") ->
             field=field,
         )
     path = Path(contract)
-    if not path.is_file():
+    if not _is_file(path):
         raise NotFoundError(f"{field}: no such contract file: {path}", field=field)
     return path.read_text(encoding="utf-8")
+
+
+def _is_file(path: str | os.PathLike[str]) -> bool:
+    # YAML text longer than a file name makes the OS refuse the lookup (ENAMETOOLONG).
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
 
 
 def _contracts_for(

@@ -101,7 +101,9 @@ def _stream(handle: IO[bytes]) -> Iterator[bytes]:
 
 def _disposition(kind: str, path: str) -> str:
     name = posixpath.basename(path) or "artifact"
-    fallback = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100] or "artifact"
+    # Headers are Latin-1: only ASCII goes in filename, the exact name in filename*.
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    fallback = plain[:100] or "artifact"
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
