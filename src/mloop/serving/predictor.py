@@ -39,12 +39,13 @@ class Predictor:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         self.schema = (model.signature or {}).get("inputs")
-        classes = getattr(model.unwrap(), "classes_", None)
+        # Each request is checked against the signature on arrival (check), so a batch of
+        # checked requests goes to the underlying model without checking it again.
+        self._model = model.unwrap()
+        classes = getattr(self._model, "classes_", None)
         self.classes: list[Any] | None = None if classes is None else to_json_values(classes)
-        try:
-            self._proba: Any = model.predict_proba
-        except AttributeError:
-            self._proba = None
+        proba = getattr(self._model, "predict_proba", None)
+        self._proba: Any = proba if callable(proba) else None
 
     def check(self, data: Any) -> Any:
         """``data`` conformed to the signature; SchemaViolation names the column and why."""
@@ -61,7 +62,7 @@ class Predictor:
             return [self.predict_batch([one])[0] for one in inputs]
         sizes = [_rows(x) for x in inputs]
         batch = inputs[0] if len(inputs) == 1 else _stack(inputs)
-        predictions = to_json_values(self.model.predict(batch))
+        predictions = to_json_values(self._model.predict(batch))
         total = sum(sizes)
         if len(predictions) != total:
             raise RuntimeError(
