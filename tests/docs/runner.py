@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -33,6 +34,26 @@ import yaml
 
 _DROPPED = {"_", "SHLVL", "OLDPWD", "PWD"}
 _children: set[subprocess.Popen[bytes]] = set()
+
+
+# Shell variables a command sets without exporting them (RUN_ID=$(...)) live on in a
+# reader's terminal: each command saves those that a fresh bash does not have, and the next
+# one starts by declaring them again.
+_SAVE_VARIABLES = """for __example_name in $(compgen -v); do
+  case " {baseline} " in *" $__example_name "*) continue;; esac
+  case "$__example_name" in __example_*) continue;; esac
+  __example_decl=$(declare -p "$__example_name" 2>/dev/null) || continue
+  [[ $__example_decl =~ ^declare\\ -[a-zA-Z-]*[rx] ]] && continue  # exported, read-only
+  printf '%s\\n' "$__example_decl"
+done > "{out}"
+"""
+
+
+@functools.cache
+def _baseline() -> str:
+    """The variables a fresh bash has, as a space-separated list."""
+    names = subprocess.run(["bash", "-c", "compgen -v"], capture_output=True, text=True)
+    return " ".join(names.stdout.split())
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
@@ -122,6 +143,7 @@ class Session:
         self.namespace = types.ModuleType("__main__")
         self.namespace.__dict__["__builtins__"] = __builtins__
         self.ran: list[int] = []
+        self.shell_variables = ""  # `declare` lines: what commands set without exporting
 
     def note(self, line: int) -> None:
         with self.progress.open("a") as out:
@@ -168,9 +190,12 @@ class Session:
     def _bash(self, command: str) -> tuple[int, str]:
         with tempfile.TemporaryDirectory() as scratch:
             env_file, cwd_file = Path(scratch, "env"), Path(scratch, "cwd")
+            vars_file = Path(scratch, "vars")
             script = (
-                f"set -o pipefail\n{command}\n__example_status=$?\n"
-                f'env -0 > "{env_file}"\npwd > "{cwd_file}"\nexit $__example_status\n'
+                f"{self.shell_variables}\nset -o pipefail\n{command}\n__example_status=$?\n"
+                f'env -0 > "{env_file}"\npwd > "{cwd_file}"\n'
+                f"{_SAVE_VARIABLES.format(baseline=_baseline(), out=vars_file)}"
+                "exit $__example_status\n"
             )
             # Its own process group, so a timeout ends what the command started too.
             child = subprocess.Popen(
@@ -198,6 +223,8 @@ class Session:
                 self.env = {k: v for k, v in env.items() if k not in _DROPPED}
             if cwd_file.exists():
                 self.cwd = cwd_file.read_text().strip() or self.cwd
+            if vars_file.exists():
+                self.shell_variables = vars_file.read_text()
             return child.returncode, out.decode(errors="replace")
 
     # -- python --------------------------------------------------------------------------
