@@ -205,7 +205,7 @@ def odd_site(server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> ServerHan
             token_name=UNICODE_TEXT,
             status="error" if i % 5 == 0 else "ok",
             http_status=502 if i % 5 == 0 else 200,
-            error_code=("PROVIDER_" + "X" * 60) if i % 5 == 0 else None,
+            error_code=("PROVIDER_" + "X" * 55) if i % 5 == 0 else None,  # the column holds 64
             error_message=UNICODE_TEXT if i % 5 == 0 else None,
             latency_ms=1000.0 + 250 * i,
             ttft_ms=123.0,
