@@ -148,7 +148,7 @@ def serving_http(server: ServerParts) -> list[Surface]:
     server.on_close.append(holder.aclose)
     handlers = EndpointHandlers(holder.get, server.auth)
     return [
-        Surface("serving", handlers.routes(), error_response, _method_not_allowed, documented=True)
+        Surface("serving", handlers.routes(), error_response, _method_not_allowed)
     ]
 
 
