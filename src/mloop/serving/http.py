@@ -147,9 +147,7 @@ def serving_http(server: ServerParts) -> list[Surface]:
     server.state["serving"] = holder
     server.on_close.append(holder.aclose)
     handlers = EndpointHandlers(holder.get, server.auth)
-    return [
-        Surface("serving", handlers.routes(), error_response, _method_not_allowed)
-    ]
+    return [Surface("serving", handlers.routes(), error_response, _method_not_allowed)]
 
 
 def standalone_app(runtime: Any, endpoint: str, *, auth_enabled: bool, **options: Any) -> Any:
