@@ -104,6 +104,17 @@ _VERSION_NUMBER = "(?!0+$)[0-9]{1,9}"
 PROMPT_REF_PATTERN = rf"^{_NAME_BODY}(?::(?:latest|{_VERSION_NUMBER})|@{_ALIAS_BODY})?$"
 
 
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def text(max_length: int, description: str | None = None) -> Rule:
+    """Free text of at most ``max_length`` characters, without NUL (:func:`check_text`)."""
+    keywords: dict[str, Any] = {"maxLength": max_length, "pattern": NO_NUL_PATTERN}
+    if description:
+        keywords["description"] = description
+    return Rule(**keywords)
+
+
 AssetName = Annotated[
     str,
     Rule(
@@ -146,7 +157,7 @@ _KEY_RULE: dict[str, Any] = {
 Key = Annotated[str, Rule(**_KEY_RULE)]
 """A param, metric or tag key (:func:`mloop.core.validation.check_key`)."""
 
-TagValue = Annotated[str, Rule(maxLength=MAX_TAG_VALUE_LENGTH)]
+TagValue = Annotated[str, text(MAX_TAG_VALUE_LENGTH)]
 
 # Keys are stated as propertyNames: a ``dict[Key, ...]`` would reach the schema as
 # ``patternProperties``, which lets other keys through.
@@ -209,11 +220,3 @@ RunsUri = Annotated[
 
 PageToken = Annotated[str, Rule(description=PAGE_TOKEN_RULE)]
 """A page token (:func:`mloop.core.naming.decode_page_token`)."""
-
-
-def text(max_length: int, description: str | None = None) -> Rule:
-    """Free text of at most ``max_length`` characters (:func:`check_text`)."""
-    keywords: dict[str, Any] = {"maxLength": max_length}
-    if description:
-        keywords["description"] = description
-    return Rule(**keywords)

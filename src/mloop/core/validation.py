@@ -69,6 +69,13 @@ def check_text(value: object, field: str, *, max_length: int) -> str:
         raise ValidationError(
             f"{field} is {len(value)} characters long; the limit is {max_length}", field=field
         )
+    return check_no_nul(value, field)
+
+
+def check_no_nul(value: str, field: str) -> str:
+    """Text without NUL characters, which PostgreSQL cannot store in a text column."""
+    if "\x00" in value:
+        raise ValidationError(f"{field} must not contain NUL characters", field=field)
     return value
 
 

@@ -22,7 +22,7 @@ MAX_REPORT_BYTES = 8 * 1024 * 1024
 """The largest validation report (as compact JSON) that is stored."""
 
 # Request field types: the rules the handlers check, stated in the OpenAPI document.
-Description = Annotated[str, f.Rule(maxLength=MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[str, f.text(MAX_DESCRIPTION_LENGTH)]
 ContractYaml = Annotated[
     str,
     f.Rule(description="A data contract in YAML; it must parse as one (else 400)"),
@@ -191,7 +191,7 @@ class CreateDatasetVersion(Message):
     row_count: int = Field(ge=0)
     dataset_schema: list[SchemaField] = Field(max_length=MAX_SCHEMA_COLUMNS)
     profile: Annotated[dict[str, Any], PROFILE_RULE]
-    source: Annotated[str, f.Rule(maxLength=MAX_SOURCE_LENGTH)] | None = None
+    source: Annotated[str, f.text(MAX_SOURCE_LENGTH)] | None = None
     run_id: f.Id | None = None
     description: Description | None = None
     alias: f.AliasName | None = None

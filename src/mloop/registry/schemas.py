@@ -16,7 +16,7 @@ MAX_LIST_RESULTS = 1000
 MAX_TAGS = 1000
 
 # Request field types: the rules the handlers check, stated in the OpenAPI document.
-Description = Annotated[str, f.Rule(maxLength=MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[str, f.text(MAX_DESCRIPTION_LENGTH)]
 
 
 # -- registered models ---------------------------------------------------------------------

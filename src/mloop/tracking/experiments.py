@@ -141,8 +141,11 @@ def get_experiment(ctx: Context, req: ExperimentId) -> Experiment:
 @operations.get("/experiments/get-by-name", ExperimentName, Experiment, quick=True)
 def get_experiment_by_name(ctx: Context, req: ExperimentName) -> Experiment:
     """Get an experiment by its name."""
+    # Checked as created, so that a name no experiment can have (NUL, which PostgreSQL
+    # refuses in a query) is a 400 rather than a database error.
+    name = check_name(req.name, "name")
     row = ctx.conn.execute(
-        select(t.experiments.c.experiment_id).where(t.experiments.c.name == req.name)
+        select(t.experiments.c.experiment_id).where(t.experiments.c.name == name)
     ).first()
     if row is None:
         raise NotFoundError(f"experiment {req.name!r} does not exist", field="name")

@@ -15,6 +15,7 @@ from mloop.core.validation import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
     check_key,
+    check_no_nul,
     check_text,
 )
 from mloop.store.context import Context
@@ -245,6 +246,7 @@ def set_tag(ctx: Context, req: SetTag) -> Empty:
 def delete_tag(ctx: Context, req: DeleteTag) -> Empty:
     """Remove a tag from a run."""
     require_active_run(ctx, req.run_id)
+    check_key(req.key, "key")  # a key no tag can have is a 400, not a database error
     result = ctx.conn.execute(
         delete(t.tags).where(t.tags.c.run_id == req.run_id, t.tags.c.key == req.key)
     )
@@ -267,6 +269,8 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
         check_text(d.context, f"datasets[{i}].context", max_length=64)
         check_text(d.source, f"datasets[{i}].source", max_length=4096)
         check_text(d.source_type, f"datasets[{i}].source_type", max_length=64)
+        if d.dataset_schema is not None:
+            check_no_nul(d.dataset_schema, f"datasets[{i}].dataset_schema")
     keys = [(d.name, d.digest, d.context) for d in req.datasets]
     existing = set()
     if keys:
@@ -315,6 +319,7 @@ def get_metric_history(ctx: Context, req: GetMetricHistory) -> MetricHistory:
     limit = min(req.max_results or MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)
     offset = decode_page_token(req.page_token)
     load_run_row(ctx, req.run_id)
+    check_key(req.key, "key")  # a key no metric can have is a 400, not a database error
     chunks = ctx.conn.execute(
         select(
             t.metric_chunks.c.step_data,

@@ -54,7 +54,7 @@ class ExperimentId(Message):
 
 
 class ExperimentName(Message):
-    name: str
+    name: f.DisplayName
 
 
 class ListExperiments(Message):
@@ -90,12 +90,12 @@ class RunInfo(Message):
 class DatasetInput(Message):
     """A reference to a dataset a run read (or wrote), for lineage."""
 
-    name: Annotated[str, f.Rule(minLength=1, maxLength=256)]
+    name: Annotated[str, f.text(256), f.Rule(minLength=1)]
     digest: Annotated[str, f.text(64)]
     source: Annotated[str, f.text(4096)] = ""
     source_type: Annotated[str, f.text(64)] = ""
     context: Annotated[str, f.text(64)] = "training"
-    dataset_schema: str | None = None
+    dataset_schema: Annotated[str, f.Rule(pattern=f.NO_NUL_PATTERN)] | None = None
 
 
 class RunData(Message):
