@@ -203,6 +203,36 @@ def test_sdk_follows_the_rule_embedded_and_remote(
         assert client.list_prompt_reviews("p") == []
 
 
+def test_sdk_names_the_caller_with_mloop_user_embedded_and_remote(
+    sdk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLOOP_USER is the embedded store's actor and the X-Mloop-User a server without
+    # authentication reads: the SDK can approve there as a named reviewer. It is read when
+    # a process first connects, so each user here gets fresh connections.
+    from mloop.client.connection import close_all
+
+    monkeypatch.setenv("MLOOP_USER", "ana")
+    close_all()
+    mloop.register_prompt("p", text="hi")
+    with pytest.raises(PermissionDeniedError, match="'ana' registered version 1"):
+        mloop.Client().review_prompt_version("p", 1)
+    monkeypatch.setenv("MLOOP_USER", "bob")
+    close_all()
+    assert mloop.Client().review_prompt_version("p", 1).reviewer == "bob"
+    assert [r.reviewer for r in mloop.Client().list_prompt_reviews("p")] == ["bob"]
+
+
+def test_mloop_user_must_travel_in_a_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mloop.core.config import get_settings
+
+    monkeypatch.setenv("MLOOP_USER", "名前")
+    with pytest.raises(ValueError, match="MLOOP_USER must be Latin-1"):
+        get_settings()
+    monkeypatch.setenv("MLOOP_USER", "x" * 129)
+    with pytest.raises(ValueError, match="1 to 128 printable"):
+        get_settings()
+
+
 # -- the HTTP API ---------------------------------------------------------------------------------
 
 

@@ -216,7 +216,7 @@ def test_migration_keeps_a_database_whose_names_already_clash(
     # Nothing was renamed or deleted, and the check still refuses new clashes.
     runtime = Runtime(settings=None, db=db, artifacts=None)  # type: ignore[arg-type]
     with pytest.raises(ConflictError, match="'SOFA' clashes with 'sofa'"):
-        runtime.run(lambda ctx: MODELS.create(ctx, "SOFA"), write=True)
+        runtime.run(lambda ctx: MODELS.create(ctx, "SOFA"), write=True, actor="me")
     with db.read() as conn:
         names = sorted(conn.execute(text("SELECT name FROM registered_models")).scalars())
     assert names == ["Lamp", "lamp", "sofa"]

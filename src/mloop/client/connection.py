@@ -50,7 +50,7 @@ def _settings_for(uri: str) -> Settings:
         )
     if Path(uri).expanduser().resolve() == settings.home:
         return settings
-    return dataclasses.replace(Settings.for_home(uri), token=settings.token)
+    return dataclasses.replace(Settings.for_home(uri), token=settings.token, user=settings.user)
 
 
 def backend_for(uri: str | None = None) -> Backend:

@@ -56,6 +56,8 @@ class RemoteBackend:
         headers = {"User-Agent": "mloop-sdk"}
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
+        elif settings.user:
+            headers["X-Mloop-User"] = settings.user  # read only by a server without auth
         self.http = httpx.Client(base_url=self.uri, headers=headers, timeout=_TIMEOUT)
         self.json = JsonTransport(self.uri, headers)
         spool = settings.home / "spool" / hashlib.sha256(self.uri.encode()).hexdigest()[:16]

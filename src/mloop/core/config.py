@@ -7,6 +7,9 @@
 - ``MLOOP_S3_ENDPOINT_URL``: endpoint of an S3-compatible store.
 - ``MLOOP_TRACKING_URI`` (unset: embedded): ``http://host:port`` of an mloop server.
 - ``MLOOP_TOKEN``: bearer token the client sends to a server.
+- ``MLOOP_USER`` (the login name): who the embedded store records as the actor, and the name
+  the client sends a server without authentication (``X-Mloop-User``); with a token, the
+  token names the caller and this is not sent.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     tracking_uri: str | None = None
     token: str | None = None
+    user: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     # With authentication on, the OpenAPI document and /api/docs need a token unless this is
@@ -66,6 +70,21 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
+def _user_env() -> str | None:
+    """``MLOOP_USER``: a name that can travel in an HTTP header (printable Latin-1, at most
+    128 characters)."""
+    raw = os.environ.get("MLOOP_USER", "").strip()
+    if not raw:
+        return None
+    try:
+        raw.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("MLOOP_USER must be Latin-1 text (it travels in an HTTP header)") from None
+    if len(raw) > 128 or not raw.isprintable():
+        raise ValueError("MLOOP_USER must be 1 to 128 printable characters")
+    return raw
+
+
 def _bool_env(name: str) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -85,6 +104,7 @@ def get_settings() -> Settings:
         s3_endpoint_url=os.environ.get("MLOOP_S3_ENDPOINT_URL") or None,
         tracking_uri=os.environ.get("MLOOP_TRACKING_URI") or None,
         token=os.environ.get("MLOOP_TOKEN") or None,
+        user=_user_env(),
         max_request_bytes=_int_env("MLOOP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
         max_artifact_bytes=_int_env("MLOOP_MAX_ARTIFACT_BYTES", DEFAULT_MAX_ARTIFACT_BYTES),
         public_api_docs=_bool_env("MLOOP_PUBLIC_API_DOCS"),

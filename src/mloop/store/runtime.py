@@ -36,7 +36,8 @@ class Runtime:
         """Run ``fn`` inside one transaction."""
         tx = self.db.write() if write else self.db.read()
         with tx as conn:
-            return fn(Context(conn=conn, artifacts=self.artifacts, actor=actor or _default_actor()))
+            who = actor or self.settings.user or _default_actor()
+            return fn(Context(conn=conn, artifacts=self.artifacts, actor=who))
 
     def close(self) -> None:
         self.db.dispose()

@@ -19,18 +19,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD/DROP COLUMN, not batch_alter_table: on SQLite a batch rebuilds the table and
+# loses the expression index ux_prompts_lower_name (0006), which it cannot reflect.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("prompts") as batch:
-        batch.add_column(
-            sa.Column(
-                "require_distinct_reviewer",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.true(),
-            )
-        )
+    op.add_column(
+        "prompts",
+        sa.Column(
+            "require_distinct_reviewer", sa.Boolean(), nullable=False, server_default=sa.true()
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("prompts") as batch:
-        batch.drop_column("require_distinct_reviewer")
+    op.drop_column("prompts", "require_distinct_reviewer")
