@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the browser tests need: headless Chromium and its driver.
+# Debian packages the tests need: headless Chromium and its driver (browser tests), jq (the
+# docs' shell examples pipe JSON through it).
 set -euo pipefail
-if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v jq >/dev/null; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null; then
@@ -16,4 +17,4 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver jq >/dev/null

@@ -225,6 +225,26 @@ def test_freshness_of_dates_and_zoned_timestamps() -> None:
     assert z.status == "passed" and z.observed["age_seconds"] == 3600
 
 
+def test_freshness_and_profile_of_nanosecond_timestamps() -> None:
+    # pandas 2 makes datetime64[ns] (zoned or not) by default; DuckDB's epoch_us takes only
+    # microsecond timestamps, so these are cast first.
+    df = pd.DataFrame(
+        {
+            "z": pd.to_datetime(["2024-06-01T13:00:00+02:00", "2024-01-01T00:00:00+02:00"]),
+            "n": pd.to_datetime(["2024-06-01T10:00:00", "2024-01-01T00:00:00"]),
+        }
+    ).astype({"z": "datetime64[ns, UTC]", "n": "datetime64[ns]"})
+    contract = Contract(name="c", freshness=[Freshness("z", "2h"), Freshness("n", "2h")])
+    report = validate(df, contract, now=NOW)
+    assert report.check("z.freshness").observed["age_seconds"] == 3600
+    assert report.check("n.freshness").observed["age_seconds"] == 2 * 3600
+    profile = profile_dataset(df)
+    assert [(c.min, c.max) for c in profile.columns] == [
+        ("2023-12-31T22:00:00+00:00", "2024-06-01T11:00:00+00:00"),
+        ("2024-01-01T00:00:00", "2024-06-01T10:00:00"),
+    ]
+
+
 def test_freshness_on_a_number_column_is_an_error() -> None:
     report = validate(_clean(), Contract(name="c", freshness=Freshness("amount", "1d")))
     assert report.check("amount.freshness").status == "error"

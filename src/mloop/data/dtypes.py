@@ -104,3 +104,18 @@ def is_float(t: pa.DataType) -> bool:
 
 def is_bool(t: pa.DataType) -> bool:
     return bool(pat.is_boolean(t))
+
+
+def epoch_us_sql(value: str, t: pa.DataType) -> str:
+    """SQL giving ``value`` (a temporal column of Arrow type ``t``, or an aggregate of it) as
+    microseconds since the epoch, naive values read as UTC.
+
+    DuckDB's ``epoch_us`` takes microsecond timestamps only: dates and the nanosecond
+    timestamps pandas makes by default (``datetime64[ns, tz]``) are cast first.
+    """
+    if pat.is_date(t):
+        return f"epoch_us(CAST({value} AS TIMESTAMP))"
+    if pat.is_timestamp(t) and t.unit == "ns":
+        target = "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+        return f"epoch_us(CAST({value} AS {target}))"
+    return f"epoch_us({value})"

@@ -328,7 +328,10 @@ class _Plan:
                 exprs += [f"min({c})", f"max({c})"]
             elif kind == "temporal":  # as epoch microseconds: zoned values would need pytz
                 names += ["min", "max"]
-                exprs += [f"epoch_us(min({c}))", f"epoch_us(max({c}))"]
+                exprs += [
+                    dtypes.epoch_us_sql(f"min({c})", f.type),
+                    dtypes.epoch_us_sql(f"max({c})", f.type),
+                ]
             if kind == "numeric":
                 names += ["mean"]
                 exprs += [f"avg({self._value(f)})"]

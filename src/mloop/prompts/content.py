@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from mloop.core.errors import MloopError, ValidationError
+from mloop.core.errors import ValidationError
 from mloop.prompts.checks import ROLE_PATTERN, VARIABLE_PATTERN
 from mloop.prompts.schemas import MAX_VARIABLES, PromptContent
 from mloop.prompts.template import check_default, check_templates
@@ -24,12 +24,8 @@ _CONTENT_FIELDS = ("messages", "text", "variables", "params", "output_schema", "
 
 
 def _check_output_schema(schema: dict[str, Any]) -> None:
-    try:
-        import jsonschema
-    except ImportError as exc:
-        raise MloopError(
-            "checking output_schema needs the jsonschema package: pip install 'mloop[llm]'"
-        ) from exc
+    import jsonschema  # a core dependency, imported here to keep `import mloop` light
+
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from mloop.core import fields as f
 from mloop.core.operations import Message
@@ -227,7 +227,8 @@ class SetPromptPolicy(Message):
 
     name: f.AssetName
     require_approval_for: list[f.AliasName] = Field(default_factory=list, max_length=100)
-    require_distinct_reviewer: bool | None = None
+    # Strict: 0 and 1 are not booleans here (the schema says boolean).
+    require_distinct_reviewer: StrictBool | None = None
 
 
 class RenderPrompt(Message):

@@ -171,10 +171,7 @@ def epoch_us_of_max(name: str, fields: dict[str, pa.Field]) -> str:
 
     Returned as a number so that zoned timestamps need no time-zone conversion in Python.
     """
-    c = quote_ident(name)
-    if pa.types.is_date(fields[name].type):
-        return f"epoch_us(CAST(max({c}) AS TIMESTAMP))"
-    return f"epoch_us(max({c}))"
+    return dtypes.epoch_us_sql(f"max({quote_ident(name)})", fields[name].type)
 
 
 def as_double(c: str, arrow_type: pa.DataType) -> str:

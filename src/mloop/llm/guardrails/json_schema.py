@@ -38,13 +38,8 @@ _FENCE = re.compile(r"\A\s*```[A-Za-z0-9_-]{0,20}[ \t]*\n(.*)\n[ \t]*```\s*\Z", 
 
 
 def _jsonschema() -> Any:
-    try:
-        import jsonschema
-    except ImportError:
-        raise OptionError(
-            "check",
-            "the json_schema check needs the jsonschema package: pip install 'mloop[llm]'",
-        ) from None
+    import jsonschema  # a core dependency, imported on first use to keep imports light
+
     return jsonschema
 
 
