@@ -23,6 +23,7 @@ from mloop.serving.endpoints import ENDPOINTS, endpoint_message, load_endpoint_r
 from mloop.serving.events import record_event
 from mloop.serving.loader import MODELS, stored_version
 from mloop.serving.ops import operations
+from mloop.serving.rollouts import end_running, plan_rollout, start_rollout
 from mloop.serving.schemas import (
     Deploy,
     Deployment,
@@ -113,7 +114,7 @@ def _check_loads(ctx: Context, variants: Sequence[Variant]) -> None:
             raise _at(index, exc) from None
 
 
-def _switch(
+def switch(
     ctx: Context,
     endpoint: Any,
     strategy: Strategy,
@@ -121,10 +122,20 @@ def _switch(
     kind: EventKind,
     reason: str,
     detail: dict[str, Any],
+    *,
+    actor: str | None = None,
+    keep_rollout: bool = False,
 ) -> Deployment:
-    """Write a new deployment replacing the live one, point the endpoint at it, audit it."""
+    """Write a new deployment replacing the live one, point the endpoint at it, audit it
+    (in the caller's transaction, under the endpoint's row lock).
+
+    A change made by hand ends the endpoint's running rollout; the rollout's own steps
+    (``keep_rollout``) do not.
+    """
     previous = endpoint.current_deployment
     now = now_ms()
+    if not keep_rollout:
+        end_running(ctx, endpoint.name, "cancelled", f"replaced by hand ({kind} by {ctx.actor})")
     new_id = ctx.conn.execute(
         insert(t.deployments)
         .values(
@@ -133,7 +144,7 @@ def _switch(
             variants_json=json.dumps([v.model_dump() for v in variants]),
             state="active",
             previous_id=previous,
-            created_by=ctx.actor,
+            created_by=actor or ctx.actor,
             created_at=now,
         )
         .returning(t.deployments.c.id)
@@ -143,7 +154,9 @@ def _switch(
             update(t.deployments).where(t.deployments.c.id == previous).values(state="superseded")
         )
     ENDPOINTS.touch(ctx, endpoint.name, current_deployment=new_id)
-    record_event(ctx, endpoint.name, kind, previous, new_id, reason=reason, detail=detail)
+    record_event(
+        ctx, endpoint.name, kind, previous, new_id, reason=reason, detail=detail, actor=actor
+    )
     return load_deployment(ctx, new_id)
 
 
@@ -154,7 +167,7 @@ def _summary(variants: Sequence[Variant]) -> list[dict[str, Any]]:
     ]
 
 
-def _live(ctx: Context, endpoint: Any) -> Deployment:
+def live_deployment(ctx: Context, endpoint: Any) -> Deployment:
     if endpoint.current_deployment is None:
         raise ValidationError(
             f"endpoint {endpoint.name!r} has no deployment yet: deploy a model first",
@@ -167,45 +180,68 @@ def _live(ctx: Context, endpoint: Any) -> Deployment:
 def deploy(ctx: Context, req: Deploy) -> Deployment:
     """Deploy model versions to an endpoint with a strategy; each is loaded first."""
     endpoint = load_endpoint_row(ctx, req.endpoint, lock=True)
-    versions = [_resolve(ctx, i, spec) for i, spec in enumerate(req.variants)]
-    variants = plan_variants(req.strategy, req.variants, versions)
+    specs = req.variants
+    if req.rollout is not None:
+        specs = plan_rollout(req.strategy, specs, req.rollout)
+    versions = [_resolve(ctx, i, spec) for i, spec in enumerate(specs)]
+    variants = plan_variants(req.strategy, specs, versions)
     _check_loads(ctx, variants)
-    detail = {"strategy": req.strategy, "variants": _summary(variants)}
-    return _switch(ctx, endpoint, req.strategy, variants, "deploy", req.reason, detail)
+    detail: dict[str, Any] = {"strategy": req.strategy, "variants": _summary(variants)}
+    if req.rollout is not None:
+        detail["rollout"] = req.rollout.model_dump(exclude_none=True)
+    deployed = switch(ctx, endpoint, req.strategy, variants, "deploy", req.reason, detail)
+    if req.rollout is not None:
+        start_rollout(ctx, deployed, req.rollout)
+    return deployed
 
 
 @operations.post("/weights", SetWeights, Deployment, role="deployer", quick=True)
 def set_traffic_weights(ctx: Context, req: SetWeights) -> Deployment:
     """Change the traffic percents of a canary (or the mirrored share of shadows)."""
     endpoint = load_endpoint_row(ctx, req.endpoint, lock=True)
-    live = _live(ctx, endpoint)
+    live = live_deployment(ctx, endpoint)
     variants = reweight(live.strategy, live.variants, req.weights)
     detail = {"weights": {v.name: v.weight for v in variants}}
-    return _switch(ctx, endpoint, live.strategy, variants, "weights", req.reason, detail)
+    return switch(ctx, endpoint, live.strategy, variants, "weights", req.reason, detail)
 
 
 @operations.post("/promote", Promote, Deployment, role="deployer", quick=True)
 def promote_candidate(ctx: Context, req: Promote) -> Deployment:
     """Make a candidate (or shadow) the stable variant; blue/green swaps the two."""
     endpoint = load_endpoint_row(ctx, req.endpoint, lock=True)
-    live = _live(ctx, endpoint)
+    live = live_deployment(ctx, endpoint)
     strategy, variants = promote(live.strategy, live.variants, req.variant)
     promoted = next(v for v in variants if v.role == "stable")
     detail = {"variant": promoted.name, "model": promoted.model, "version": promoted.version}
-    return _switch(ctx, endpoint, strategy, variants, "promote", req.reason, detail)
+    return switch(ctx, endpoint, strategy, variants, "promote", req.reason, detail)
 
 
 @operations.post("/rollback", Rollback, Deployment, role="deployer", quick=True)
 def rollback(ctx: Context, req: Rollback) -> Deployment:
     """Go back to the deployment the live one replaced, at once (its models are loaded)."""
     endpoint = load_endpoint_row(ctx, req.endpoint, lock=True)
-    live = _live(ctx, endpoint)
+    live = live_deployment(ctx, endpoint)
     if live.previous_id is None:
         raise ValidationError(
             f"endpoint {endpoint.name!r} has no earlier deployment to roll back to",
             field="endpoint",
         )
-    target = live.previous_id
+    end_running(ctx, endpoint.name, "cancelled", f"rolled back by hand by {ctx.actor}")
+    return restore(ctx, endpoint, live, live.previous_id, reason=req.reason)
+
+
+def restore(
+    ctx: Context,
+    endpoint: Any,
+    live: Deployment,
+    target: int,
+    *,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> Deployment:
+    """Make an earlier deployment ``target`` live again (a rollback), in the caller's
+    transaction under the endpoint's lock: the live one is marked rolled back."""
     ctx.conn.execute(
         update(t.deployments).where(t.deployments.c.id == live.id).values(state="rolled_back")
     )
@@ -213,7 +249,9 @@ def rollback(ctx: Context, req: Rollback) -> Deployment:
         update(t.deployments).where(t.deployments.c.id == target).values(state="active")
     )
     ENDPOINTS.touch(ctx, endpoint.name, current_deployment=target)
-    record_event(ctx, endpoint.name, "rollback", live.id, target, reason=req.reason)
+    record_event(
+        ctx, endpoint.name, "rollback", live.id, target, reason=reason, detail=detail, actor=actor
+    )
     return load_deployment(ctx, target)
 
 

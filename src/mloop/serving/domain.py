@@ -7,7 +7,16 @@ DOMAIN = Domain(
     summary="Endpoints serving registered model versions with single, blue/green, canary and "
     "shadow deployments, audited and rolled back in one step",
     operations="mloop.serving.ops:operations",
-    handlers=("mloop.serving.endpoints", "mloop.serving.deployments", "mloop.serving.events"),
+    handlers=(
+        "mloop.serving.endpoints",
+        "mloop.serving.deployments",
+        "mloop.serving.events",
+        "mloop.serving.rollouts",
+        "mloop.serving.evaluator",
+        "mloop.serving.labels",
+        "mloop.serving.ab",
+    ),
     tables=("mloop.serving.tables",),
     http=("mloop.serving.http:serving_http",),
+    pages=("mloop.server.ui.endpoints",),
 )

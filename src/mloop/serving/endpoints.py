@@ -89,6 +89,7 @@ def delete_endpoint(ctx: Context, req: EndpointName) -> Empty:
     """Delete an endpoint and its deployments; its event history is kept."""
     row = load_endpoint_row(ctx, req.name, lock=True)
     record_event(ctx, row.name, "delete", row.current_deployment, None, reason="")
+    ctx.conn.execute(delete(t.rollouts).where(t.rollouts.c.endpoint == row.name))
     ctx.conn.execute(delete(t.deployments).where(t.deployments.c.endpoint == row.name))
     ctx.conn.execute(delete(t.endpoints).where(t.endpoints.c.name == row.name))
     return Empty()

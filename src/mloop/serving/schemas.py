@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from mloop.core.operations import Message
 
 Strategy = Literal["single", "blue_green", "canary", "shadow"]
 VariantRole = Literal["stable", "candidate", "shadow"]
-EventKind = Literal["deploy", "weights", "promote", "rollback", "load_failed", "delete"]
+EventKind = Literal["deploy", "weights", "promote", "rollback", "load_failed", "delete", "advance"]
 DeploymentState = Literal["active", "superseded", "rolled_back"]
 
 MAX_VARIANTS = 8
@@ -48,6 +48,207 @@ class ListEndpoints(Message):
 class EndpointList(Message):
     endpoints: list[Endpoint]
     next_page_token: str | None = None
+
+
+# -- rollouts: ramp plans and health rules --------------------------------------------------
+
+RuleKind = Literal["error_rate", "latency", "prediction_shift", "accuracy", "mae", "rmse"]
+ShiftTest = Literal["auto", "ks", "chi2", "psi"]
+RolloutState = Literal["running", "completed", "rolled_back", "cancelled"]
+RuleStatus = Literal["ok", "breached", "waiting"]
+CheckAction = Literal["none", "wait", "advance", "promote", "rollback"]
+
+MAX_STEPS = 20
+MAX_RULES = 20
+MAX_WINDOW_SECONDS = 7 * 86400
+
+
+class RampPlan(Message):
+    """A canary's traffic steps in percent, e.g. ``[5, 25, 50, 100]``; a step advances when
+    it has lasted ``min_seconds`` AND the candidate served ``min_requests`` in it, with
+    every health rule healthy. Reaching 100 promotes the candidate."""
+
+    steps: list[int] = Field(min_length=1, max_length=MAX_STEPS)
+    min_seconds: int = Field(default=300, ge=0, le=MAX_WINDOW_SECONDS)
+    min_requests: int = Field(default=100, ge=0, le=1_000_000_000)
+
+
+class HealthRule(Message):
+    """One health rule over a sliding window of the candidate's requests.
+
+    ``threshold`` is breached when: ``error_rate`` (share of requests that failed) is above
+    it; ``latency`` (the ``quantile`` of latency in ms, default 0.99) is above it;
+    ``prediction_shift`` against the stable variant: the test's p-value is below it
+    (``ks`` for numbers, ``chi2`` for classes; ``auto`` picks) or, for ``psi``, the
+    population stability index is above it; ``accuracy`` on labelled requests is below it;
+    ``mae`` or ``rmse`` on labelled requests is above it.
+    """
+
+    kind: RuleKind
+    threshold: float
+    window_seconds: int = Field(default=300, ge=1, le=MAX_WINDOW_SECONDS)
+    min_samples: int = Field(
+        default=30, ge=1, le=1_000_000_000, description="Fewer in the window: wait, hold the ramp"
+    )
+    quantile: float | None = Field(default=None, description="latency only (default 0.99)")
+    test: ShiftTest | None = Field(default=None, description="prediction_shift only")
+    on: Literal["prediction", "confidence"] | None = Field(
+        default=None, description="prediction_shift only: compare predictions or confidence"
+    )
+
+
+class RolloutSpec(Message):
+    ramp: RampPlan | None = None
+    rules: list[HealthRule] = Field(default_factory=list, max_length=MAX_RULES)
+
+
+class RuleCheck(Message):
+    """One rule as evaluated: what was observed over its window, against its threshold."""
+
+    index: int
+    kind: RuleKind
+    status: RuleStatus
+    observed: float | None = None
+    threshold: float
+    window_seconds: int
+    samples: int
+    detail: str = ""
+
+
+class CheckResult(Message):
+    """One evaluation of an endpoint's running rollout, and what it did."""
+
+    endpoint: str
+    rollout_id: int | None = None
+    at: int
+    action: CheckAction
+    reason: str = ""
+    step: int | None = None
+    weight: int | None = None
+    step_seconds: float | None = None
+    step_requests: int | None = None
+    rules: list[RuleCheck] = Field(default_factory=list)
+    deployment: int | None = Field(default=None, description="The live deployment after it")
+
+
+class Rollout(Message):
+    """A canary rollout: where its ramp stands and what its rules last saw."""
+
+    id: int
+    endpoint: str
+    deployment_id: int = Field(description="The deployment of the current step")
+    base_deployment: int | None = Field(description="Where a breach rolls back to")
+    stable: str
+    candidate: str
+    ramp: RampPlan | None = None
+    rules: list[HealthRule]
+    step: int = Field(description="Index into ramp.steps (0 without a ramp)")
+    weight: int = Field(description="The candidate's percent of traffic now")
+    step_started_at: int
+    state: RolloutState
+    reason: str = ""
+    revision: int = Field(description="Bumped by every action on the rollout")
+    created_by: str
+    started_at: int
+    updated_at: int
+    last_check: CheckResult | None = None
+
+
+class RolloutList(Message):
+    rollouts: list[Rollout]
+
+
+class CheckEndpoint(Message):
+    endpoint: str
+
+
+class ListRollouts(Message):
+    endpoint: str
+    max_results: int = Field(default=20, ge=1, le=MAX_LIST_RESULTS)
+
+
+# -- ground truth and A/B analysis ----------------------------------------------------------
+
+MAX_LABELS = 100_000
+
+
+class LabelItem(Message):
+    request_id: str = Field(min_length=1, max_length=256)
+    label: JsonValue = Field(description="The true outcome (any JSON value, not null)")
+    time: int | None = Field(default=None, ge=0, description="ms since the epoch (default now)")
+
+
+class AttachLabels(Message):
+    endpoint: str
+    labels: list[LabelItem] = Field(min_length=1, max_length=MAX_LABELS)
+    origin: str | None = Field(default=None, max_length=256)
+
+
+class LabelsAttached(Message):
+    stored: int
+    unmatched: int = Field(description="Labels whose request id is not in the endpoint's log")
+    unmatched_examples: list[str] = Field(default_factory=list)
+
+
+class CompareVariants(Message):
+    endpoint: str
+    since: int | None = Field(
+        default=None, ge=0, description="ms since the epoch (default: 24 h ago)"
+    )
+    until: int | None = Field(default=None, ge=0, description="ms since the epoch (default: now)")
+    metric: Literal["auto", "accuracy", "mae"] = "auto"
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+
+class Interval(Message):
+    low: float
+    high: float
+
+
+class VariantStats(Message):
+    """One model version's requests over the period, with intervals."""
+
+    model: str
+    version: int
+    variants: list[str]
+    requests: int
+    errors: int
+    error_rate: float | None = None
+    error_rate_ci: Interval | None = None
+    latency_mean_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    labelled: int = 0
+    metric: str | None = None
+    metric_value: float | None = None
+    metric_ci: Interval | None = None
+
+
+class Difference(Message):
+    """A version against the baseline: the difference (version minus baseline), its
+    interval and the test's p-value."""
+
+    measure: str
+    test: str
+    difference: float | None = None
+    ci: Interval | None = None
+    p_value: float | None = None
+    significant: bool = False
+
+
+class VariantComparison(Message):
+    version: VariantStats
+    differences: list[Difference]
+
+
+class Comparison(Message):
+    endpoint: str
+    since: int
+    until: int
+    confidence_level: float
+    metric: str | None = None
+    baseline: VariantStats | None = None
+    others: list[VariantComparison] = Field(default_factory=list)
 
 
 # -- deployments ----------------------------------------------------------------------------
@@ -94,6 +295,11 @@ class Deploy(Message):
     strategy: Strategy = "single"
     variants: list[VariantSpec] = Field(min_length=1, max_length=MAX_VARIANTS)
     reason: str = Field(default="", max_length=MAX_REASON)
+    rollout: RolloutSpec | None = Field(
+        default=None,
+        description="A canary's ramp plan and health rules: it advances by itself while "
+        "healthy and rolls back on a breach",
+    )
 
 
 class Deployment(Message):
