@@ -68,6 +68,7 @@ SECURITY_HEADERS = {
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("experiments", "Experiments"),
     ("models", "Models"),
+    ("endpoints", "Endpoints"),
     ("datasets", "Datasets"),
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),

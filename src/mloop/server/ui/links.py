@@ -242,3 +242,43 @@ def gateway_calls(
 @link("gateway_call")
 def gateway_call(call_id: str) -> str:
     return f"/gateway/calls/{part(call_id)}"
+
+
+# -- serving -------------------------------------------------------------------------------
+
+
+@link("endpoints")
+def endpoints() -> str:
+    return "/endpoints"
+
+
+@link("endpoint")
+def endpoint(name: str, range: str | None = None) -> str:
+    """An endpoint's page, its charts over ``range`` (``1h``, ``24h``...) when given."""
+    return f"/endpoints/{part(name)}" + _query({"range": range})
+
+
+@link("endpoint_event")
+def endpoint_event(name: str, event_id: int) -> str:
+    """One deployment event, in its endpoint's history."""
+    return f"/endpoints/{part(name)}#event-{part(event_id)}"
+
+
+@link("endpoint_deployment")
+def endpoint_deployment(name: str, deployment_id: int) -> str:
+    """One deployment of an endpoint, in its list of deployments."""
+    return f"/endpoints/{part(name)}#deployment-{part(deployment_id)}"
+
+
+@link("endpoint_rollback")
+def endpoint_rollback(name: str) -> str:
+    """Where an endpoint's Rollback form posts."""
+    return f"/endpoints/{part(name)}/rollback"
+
+
+@link("inference_request")
+def inference_request(name: str, request_id: str, time: int | None = None) -> str:
+    """One request in an endpoint's inference log; ``time`` (ms) narrows the search."""
+    return f"/endpoints/{part(name)}/requests/{part(request_id)}" + _query(
+        {"t": None if time is None else str(time)}
+    )

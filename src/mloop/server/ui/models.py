@@ -32,6 +32,7 @@ from mloop.server.ui.downloads import attachment
 from mloop.server.ui.formatting import cut, number
 from mloop.server.ui.params import checked_name, checked_version, query_version
 from mloop.server.ui.signatures import compare_signatures, signature_tables
+from mloop.serving.lineage import endpoints_serving
 from mloop.store.artifacts import clean_relative_path
 from mloop.store.context import Context
 from mloop.tracking.runs import load_runs
@@ -158,6 +159,7 @@ def _version_page(ctx: Context, name: str, version: int) -> dict[str, Any]:
         "training": training_data(ctx, found),
         "signature": signature_tables(found.signature),
         "compare_with": list(others.items()),
+        "served_by": endpoints_serving(ctx, found.name, version),
         "history": [
             e for e in reversed(history.entries) if version in (e.from_version, e.to_version)
         ],
