@@ -28,7 +28,6 @@ from mloop.serving.logaccess import InTransaction
 from mloop.serving.ops import operations
 from mloop.serving.rollouts import (
     claim,
-    end_running,
     running_rollouts,
     save_step,
     take_revision,
@@ -161,15 +160,12 @@ def apply(ctx: Context, rollout: Rollout, result: CheckResult) -> CheckResult:
     """Carry out a decision on ``rollout`` as read at its ``revision``, unless the rollout
     moved meanwhile (another evaluator acted, a person changed the endpoint)."""
     endpoint = load_endpoint_row(ctx, rollout.endpoint, lock=True)
-    if endpoint.current_deployment != rollout.deployment_id:
-        end_running(ctx, rollout.endpoint, "cancelled", "the endpoint was changed meanwhile")
-        return result.model_copy(
-            update={"action": "none", "reason": "the endpoint was changed meanwhile"}
-        )
     if not take_revision(ctx, rollout, rollout.revision):
         return result.model_copy(
             update={"action": "none", "reason": "another evaluator acted on this rollout first"}
         )
+    if endpoint.current_deployment != rollout.deployment_id:  # changes by hand end rollouts
+        return result.model_copy(update={"action": "none", "reason": "the endpoint changed"})
     live = load_deployment(ctx, rollout.deployment_id)
     detail: dict[str, Any] = {"rollout": rollout.id, "step": rollout.step, "weight": rollout.weight}
     if result.action in ("wait", "none"):
