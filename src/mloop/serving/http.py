@@ -60,10 +60,12 @@ class ServingHolder:
     """Builds the process's :class:`~mloop.serving.service.ServingService` on the first
     prediction, so that a server nobody asks for predictions imports no pandas or pyarrow."""
 
-    def __init__(self, runtime: Any, **options: Any) -> None:
+    def __init__(self, runtime: Any, *, check_seconds: float = 10.0, **options: Any) -> None:
         self._runtime = runtime
         self._options = options
         self._service: Any = None
+        self._check_seconds = check_seconds
+        self._evaluator: Any = None
 
     def get(self) -> Any:
         if self._service is None:
@@ -73,11 +75,29 @@ class ServingHolder:
             options = dict(self._options)
             options.setdefault("inference_log", InferenceLog(self._runtime))
             self._service = ServingService(self._runtime, **options)
+            service = self._service
+            self._evaluator = start_evaluator(
+                self._runtime,
+                lambda: [live.name for live in list(service.endpoints())],
+                self._check_seconds,
+            )
         return self._service
 
     async def aclose(self) -> None:
+        if self._evaluator is not None:
+            await run_in_threadpool(self._evaluator.close)
         if self._service is not None:
             await self._service.aclose()
+
+
+def start_evaluator(runtime: Any, endpoints: Callable[[], list[str]], interval_s: float) -> Any:
+    """Check the rollouts of the endpoints this process serves, in the background (the
+    replicas claim each rollout once per interval; see :mod:`mloop.serving.evaluator`)."""
+    from mloop.serving.evaluator import RolloutEvaluator
+
+    evaluator = RolloutEvaluator(runtime, endpoints=endpoints, interval_s=interval_s)
+    evaluator.start()
+    return evaluator
 
 
 async def _authorize(request: Request, auth: Any) -> None:
@@ -150,8 +170,11 @@ def serving_http(server: ServerParts) -> list[Surface]:
     return [Surface("serving", handlers.routes(), error_response, _method_not_allowed)]
 
 
-def standalone_app(runtime: Any, endpoint: str, *, auth_enabled: bool, **options: Any) -> Any:
-    """The app of ``mloop serve ENDPOINT``: MLflow's scoring server paths for one endpoint."""
+def standalone_app(
+    runtime: Any, endpoint: str, *, auth_enabled: bool, check_seconds: float = 10.0, **options: Any
+) -> Any:
+    """The app of ``mloop serve ENDPOINT``: MLflow's scoring server paths for one endpoint,
+    checking the endpoint's rollout every ``check_seconds``."""
     from starlette.applications import Starlette
     from starlette.routing import Route as StarletteRoute
 
@@ -182,7 +205,9 @@ def standalone_app(runtime: Any, endpoint: str, *, auth_enabled: bool, **options
             await service.live(endpoint)  # load now: a broken deployment shows at start
         except MloopError as exc:
             log.error("endpoint %s is not served yet: %s", endpoint, exc.message)
+        evaluator = start_evaluator(runtime, lambda: [endpoint], check_seconds)
         yield
+        await run_in_threadpool(evaluator.close)
         await service.aclose()
 
     app = Starlette(

@@ -26,6 +26,7 @@ class ServeOptions:
     max_batch_rows: int = 64
     max_wait_ms: float = 0.0
     refresh_seconds: float = 1.0
+    check_seconds: float = 10.0  # how often the endpoint's rollout is checked
 
 
 def build_app(settings: Settings, options: ServeOptions) -> Any:
@@ -51,6 +52,7 @@ def build_app(settings: Settings, options: ServeOptions) -> Any:
             max_batch_rows=options.max_batch_rows, max_wait_s=options.max_wait_ms / 1000.0
         ),
         refresh_seconds=options.refresh_seconds,
+        check_seconds=options.check_seconds,
     )
 
 
