@@ -13,7 +13,7 @@ import pytest
 from tests.serving.rollout_testing import canary, current, events, traffic
 
 from mloop.core.config import Settings
-from mloop.serving.evaluator import RolloutEvaluator, check_endpoint
+from mloop.serving.evaluator import RolloutEvaluator, check_rollout
 from mloop.serving.schemas import CheckResult
 from mloop.store.runtime import Runtime, open_runtime
 
@@ -43,7 +43,7 @@ def _together(replicas: tuple[Runtime, Runtime], endpoint: str, now: int) -> lis
     def run(rt: Runtime) -> None:
         try:
             barrier.wait()
-            results.append(check_endpoint(rt, endpoint, now=now))
+            results.append(check_rollout(rt, endpoint, now=now))
         except BaseException as exc:  # reported below
             failures.append(exc)
 
@@ -88,16 +88,14 @@ def test_two_evaluators_never_both_roll_back(
     assert sorted(r.action for r in results) == ["none", "rollback"]
     kinds = [e.kind for e in events("churn-api")]
     assert kinds == ["deploy", "deploy", "rollback"]
-    live = check_endpoint(runtime, "churn-api", now=rollout.started_at + 11 * S)
+    live = check_rollout(runtime, "churn-api", now=rollout.started_at + 11 * S)
     assert live.action == "none" and live.reason == "no rollout is running"
 
 
 def test_background_evaluators_claim_each_rollout_once_per_interval(
     runtime: Runtime, replicas: tuple[Runtime, Runtime]
 ) -> None:
-    rollout = canary(
-        "churn-api", ramp={"steps": [10, 100], "min_seconds": 600, "min_requests": 0}
-    )
+    rollout = canary("churn-api", ramp={"steps": [10, 100], "min_seconds": 600, "min_requests": 0})
     clock = {"now": rollout.started_at + S}
     evaluators = [
         RolloutEvaluator(rt, interval_s=10, clock=lambda: clock["now"]) for rt in replicas

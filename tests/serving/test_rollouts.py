@@ -12,7 +12,7 @@ from tests.serving.rollout_testing import canary, current, events, traffic
 from tests.serving.serving_testing import call, variant
 
 from mloop.core.errors import ValidationError
-from mloop.serving.evaluator import check_endpoint
+from mloop.serving.evaluator import check_rollout
 from mloop.store.runtime import Runtime
 
 S = 1000  # ms
@@ -36,12 +36,12 @@ def test_ramp_advances_only_after_min_time_and_min_requests(runtime: Runtime) ->
     traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=10)
     traffic(runtime, "churn-api", "stable", 1, start=t0 + S, count=90)
     # Long enough, too few requests: holds.
-    held = check_endpoint(runtime, "churn-api", now=t0 + 61 * S)
+    held = check_rollout(runtime, "churn-api", now=t0 + 61 * S)
     assert held.action == "wait" and held.step_requests == 10
     assert "10 of 20 requests in this step" in held.reason
     traffic(runtime, "churn-api", "candidate", 2, start=t0 + 62 * S, count=15)
     # Enough requests, and (still) long enough: advances to 50.
-    advanced = check_endpoint(runtime, "churn-api", now=t0 + 64 * S)
+    advanced = check_rollout(runtime, "churn-api", now=t0 + 64 * S)
     assert advanced.action == "advance", advanced.reason
     assert "advanced to 50%" in advanced.reason
     live = call("endpoint_status", name="churn-api").deployment
@@ -52,10 +52,10 @@ def test_ramp_advances_only_after_min_time_and_min_requests(runtime: Runtime) ->
 
     # The new step counts its own requests and time: plenty of requests, too soon.
     traffic(runtime, "churn-api", "candidate", 2, start=t1 + S, count=40)
-    soon = check_endpoint(runtime, "churn-api", now=t1 + 30 * S)
+    soon = check_rollout(runtime, "churn-api", now=t1 + 30 * S)
     assert soon.action == "wait" and "the step has lasted 30 of 60 s" in soon.reason
     assert soon.step_requests == 40
-    done = check_endpoint(runtime, "churn-api", now=t1 + 60 * S)
+    done = check_rollout(runtime, "churn-api", now=t1 + 60 * S)
     assert done.action == "promote" and "ramp complete" in done.reason
     live = call("endpoint_status", name="churn-api").deployment
     assert live.strategy == "single" and [(v.version, v.weight) for v in live.variants] == [
@@ -69,7 +69,7 @@ def test_ramp_advances_only_after_min_time_and_min_requests(runtime: Runtime) ->
     assert advance.detail["weights"] == {"candidate": 50, "stable": 50}
     assert advance.detail["step_requests"] == 25
     # A finished rollout is not checked again.
-    assert check_endpoint(runtime, "churn-api", now=t1 + 999 * S).action == "none"
+    assert check_rollout(runtime, "churn-api", now=t1 + 999 * S).action == "none"
 
 
 def _broken_latency(i: int) -> float:
@@ -128,7 +128,7 @@ def test_a_breach_of_each_rule_rolls_back_and_records_why(runtime: Runtime, case
         confidence=lambda i: 0.6 + (i % 40) / 100,
     )
     traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=60, **spec["candidate"])
-    result = check_endpoint(runtime, "churn-api", now=t0 + 30 * S)
+    result = check_rollout(runtime, "churn-api", now=t0 + 30 * S)
     assert result.action == "rollback", result
     breached = [c for c in result.rules if c.status == "breached"]
     assert [c.kind for c in breached] == [spec["rule"]["kind"]]
@@ -168,7 +168,7 @@ def test_a_breach_on_labelled_outcomes_rolls_back(
     rollout = canary("churn-api", rules=[rule])
     t0 = rollout.started_at
     ids = traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=40)
-    waiting = check_endpoint(runtime, "churn-api", now=t0 + 30 * S)
+    waiting = check_rollout(runtime, "churn-api", now=t0 + 30 * S)
     assert waiting.action == "none" and waiting.rules[0].status == "waiting"
     assert "0 of the 10 samples needed" in waiting.rules[0].detail
     call(
@@ -176,7 +176,7 @@ def test_a_breach_on_labelled_outcomes_rolls_back(
         endpoint="churn-api",
         labels=[{"request_id": r, "label": labels(i)} for i, r in enumerate(ids)],
     )
-    result = check_endpoint(runtime, "churn-api", now=t0 + 31 * S)
+    result = check_rollout(runtime, "churn-api", now=t0 + 31 * S)
     assert result.action == "rollback"
     assert result.rules[0].observed == pytest.approx(observed)
     assert result.rules[0].samples == 40
@@ -204,7 +204,7 @@ def test_healthy_rollouts_are_left_alone(runtime: Runtime) -> None:
         status=lambda i: "error" if i % 10 == 0 else "ok",
     )
     for seconds in (30, 60, 120):
-        result = check_endpoint(runtime, "churn-api", now=t0 + seconds * S)
+        result = check_rollout(runtime, "churn-api", now=t0 + seconds * S)
         assert result.action == "none" and result.reason == "healthy", result
         assert [c.status for c in result.rules] == ["ok"] * 4
     assert result.rules[0].observed == pytest.approx(0.1)
@@ -221,7 +221,7 @@ def test_errors_from_before_the_window_or_the_rollout_do_not_count(runtime: Runt
     traffic(runtime, "churn-api", "candidate", 2, start=t0 - 100 * S, count=50, status="error")
     traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=50, status="error")
     traffic(runtime, "churn-api", "candidate", 2, start=t0 + 200 * S, count=50)
-    result = check_endpoint(runtime, "churn-api", now=t0 + 230 * S)
+    result = check_rollout(runtime, "churn-api", now=t0 + 230 * S)
     assert result.action == "none" and result.rules[0].observed == 0.0
     assert result.rules[0].samples == 50
 
@@ -234,7 +234,7 @@ def test_a_canary_without_an_earlier_deployment_rolls_back_to_its_stable_variant
     traffic(
         runtime, "churn-api", "candidate", 2, start=rollout.started_at + S, count=20, status="error"
     )
-    assert check_endpoint(runtime, "churn-api", now=rollout.started_at + 9 * S).action == (
+    assert check_rollout(runtime, "churn-api", now=rollout.started_at + 9 * S).action == (
         "rollback"
     )
     live = call("endpoint_status", name="churn-api").deployment
@@ -248,7 +248,7 @@ def test_changes_by_hand_end_the_rollout(runtime: Runtime) -> None:
     call("set_traffic_weights", endpoint="churn-api", weights={"candidate": 20, "stable": 80})
     ended = current("churn-api")
     assert ended.state == "cancelled" and "weights by" in ended.reason
-    assert check_endpoint(runtime, "churn-api", now=rollout.started_at + 999 * S).action == "none"
+    assert check_rollout(runtime, "churn-api", now=rollout.started_at + 999 * S).action == "none"
     canary_again = {"steps": [5, 100]}
     call(
         "deploy",

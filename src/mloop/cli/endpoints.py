@@ -9,11 +9,19 @@ import typer
 from rich.markup import escape
 
 from mloop.cli._common import get_client
-from mloop.cli._output import err_console, fmt_time, info, print_json, print_mapping, print_table
+from mloop.cli._output import (
+    err_console,
+    fmt_time,
+    info,
+    print_json,
+    print_mapping,
+    print_table,
+    warn,
+)
 from mloop.core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from mloop.serving.schemas import Deployment
+    from mloop.serving.schemas import CheckResult, Comparison, Deployment
 
 app = typer.Typer(
     help="Endpoints: deploy model versions (single, blue/green, canary, shadow), change "
@@ -50,6 +58,86 @@ def _variant(uri: str, field: str, *, weight: int | None, trusted: bool) -> dict
         spec["version"] = parsed.version
     if weight is not None:
         spec["weight"] = weight
+    return spec
+
+
+# CLI rule names: (API kind, direction of a breach, extra fields).
+_RULES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "error_rate": ("error_rate", ">", {}),
+    "shift": ("prediction_shift", "<", {}),
+    "shift_ks": ("prediction_shift", "<", {"test": "ks"}),
+    "shift_chi2": ("prediction_shift", "<", {"test": "chi2"}),
+    "confidence_shift": ("prediction_shift", "<", {"test": "ks", "on": "confidence"}),
+    "psi": ("prediction_shift", ">", {"test": "psi"}),
+    "accuracy": ("accuracy", "<", {}),
+    "mae": ("mae", ">", {}),
+    "rmse": ("rmse", ">", {}),
+}
+
+
+def parse_rule(text: str, *, window: int, min_samples: int) -> dict[str, Any]:
+    """A health rule from ``NAME>THRESHOLD`` or ``NAME<THRESHOLD`` (see ``deploy --help``)."""
+    import re
+
+    match = re.fullmatch(r"\s*([a-z_0-9]+)\s*([<>])\s*([-+0-9.eE]+)\s*", text)
+    if match is None:
+        raise ValidationError(
+            f"--rule {text!r} must look like NAME>THRESHOLD or NAME<THRESHOLD, e.g. "
+            "error_rate>0.05 or latency_p99>50",
+            field="rule",
+        )
+    name, op, number = match.groups()
+    extra: dict[str, Any] = {}
+    latency = re.fullmatch(r"latency_p(\d{2,3})", name)
+    if latency:
+        digits = latency.group(1)
+        kind, direction = "latency", ">"
+        extra = {"quantile": int(digits) / (10 ** len(digits))}
+    elif name in _RULES:
+        kind, direction, extra = _RULES[name]
+    else:
+        raise ValidationError(
+            f"--rule {text!r}: unknown rule {name!r}; use one of "
+            f"{', '.join([*_RULES, 'latency_p99'])}",
+            field="rule",
+        )
+    if op != direction:
+        raise ValidationError(
+            f"--rule {text!r}: {name} is breached when it is "
+            f"{'above' if direction == '>' else 'below'} the threshold: write "
+            f"{name}{direction}{number}",
+            field="rule",
+        )
+    try:
+        threshold = float(number)
+    except ValueError:
+        raise ValidationError(
+            f"--rule {text!r}: {number!r} is not a number", field="rule"
+        ) from None
+    return {
+        "kind": kind,
+        "threshold": threshold,
+        "window_seconds": window,
+        "min_samples": min_samples,
+        **extra,
+    }
+
+
+def _rollout(
+    ramp: str | None, step_seconds: int, step_requests: int, rules: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if ramp is None and not rules:
+        return None
+    spec: dict[str, Any] = {"rules": rules}
+    if ramp is not None:
+        try:
+            steps = [int(part) for part in ramp.split(",")]
+        except ValueError:
+            raise ValidationError(
+                f"--ramp {ramp!r} must be percents separated by commas, e.g. 5,25,50,100",
+                field="ramp",
+            ) from None
+        spec["ramp"] = {"steps": steps, "min_seconds": step_seconds, "min_requests": step_requests}
     return spec
 
 
@@ -129,10 +217,44 @@ def deploy(
             "--trusted", help="Let the models run code when loaded (pickle, Python models)."
         ),
     ] = False,
+    ramp: Annotated[
+        str | None,
+        typer.Option(
+            "--ramp",
+            help="A canary's ramp plan in percent, e.g. 5,25,50,100: each healthy step "
+            "advances by itself, 100 promotes.",
+        ),
+    ] = None,
+    step_seconds: Annotated[
+        int, typer.Option("--step-seconds", min=0, help="Minimum time of a ramp step.")
+    ] = 300,
+    step_requests: Annotated[
+        int,
+        typer.Option("--step-requests", min=0, help="Minimum candidate requests of a ramp step."),
+    ] = 100,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule",
+            help="A health rule of the canary, breached -> rolled back: error_rate>0.05, "
+            "latency_p99>50 (ms), shift<0.01 (p-value vs stable), psi>0.25, "
+            "confidence_shift<0.01, accuracy<0.8, mae>2, rmse>3. Repeatable.",
+        ),
+    ] = None,
+    window: Annotated[
+        int, typer.Option("--window", min=1, help="The rules' sliding window in seconds.")
+    ] = 300,
+    min_samples: Annotated[
+        int, typer.Option("--min-samples", min=1, help="Fewer in a rule's window: wait.")
+    ] = 30,
     reason: ReasonOption = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy model versions to an endpoint; each is loaded first, or nothing changes."""
+    """Deploy model versions to an endpoint; each is loaded first, or nothing changes.
+
+    A canary with --ramp and/or --rule is a rollout: mloop advances it step by step while
+    its rules hold and rolls it back automatically when one is breached.
+    """
     candidates = candidate or []
     weights = weight or []
     if weights and len(weights) != len(candidates):
@@ -145,8 +267,15 @@ def deploy(
         variants.append(
             _variant(uri, "candidate", weight=weights[i] if weights else None, trusted=trusted)
         )
+    rules = [parse_rule(r, window=window, min_samples=min_samples) for r in rule or []]
+    rollout = _rollout(ramp, step_seconds, step_requests, rules)
     deployed = get_client().call(
-        "deploy", endpoint=name, strategy=strategy.value, variants=variants, reason=reason
+        "deploy",
+        endpoint=name,
+        strategy=strategy.value,
+        variants=variants,
+        reason=reason,
+        rollout=rollout,
     )
     if as_json:
         print_json(deployment_dict(deployed))
@@ -248,6 +377,198 @@ def events(
             for e in found
         ],
     )
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _print_check(result: CheckResult) -> None:
+    if result.rollout_id is None:
+        info(f"{result.endpoint}: {result.reason}.")
+        return
+    print_table(
+        f"Rollout {result.rollout_id} of {result.endpoint}: {result.action}",
+        ["rule", "kind", "status", "observed", "threshold", "window", "samples", "detail"],
+        [
+            (
+                c.index,
+                c.kind,
+                c.status,
+                _number(c.observed),
+                f"{c.threshold:g}",
+                f"{c.window_seconds} s",
+                c.samples,
+                c.detail,
+            )
+            for c in result.rules
+        ],
+    )
+    step = "" if result.step is None else f"step {result.step + 1} at {result.weight}%, "
+    info(
+        f"{step}{result.step_requests} requests in {result.step_seconds or 0:.0f} s. "
+        f"{result.action}: {result.reason}"
+    )
+
+
+@app.command("check")
+def check(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")], as_json: JsonOption = False
+) -> None:
+    """Check the endpoint's rollout now: roll back on a breached rule, advance a healthy step.
+
+    Exits 1 when the check rolled the candidate back (for CI). Needs deployer.
+    """
+    result = get_client().call("check_endpoint", endpoint=name)
+    if as_json:
+        print_json(result.model_dump())
+    else:
+        _print_check(result)
+    if result.action == "rollback":
+        raise typer.Exit(1)
+
+
+@app.command("rollouts")
+def rollouts(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The endpoint's rollouts, newest first: ramp, step, state and why it ended."""
+    found = get_client().call("list_endpoint_rollouts", endpoint=name, max_results=limit)
+    if as_json:
+        print_json([r.model_dump() for r in found.rollouts])
+        return
+    print_table(
+        f"Rollouts of {name}",
+        ["id", "state", "candidate", "ramp", "step", "weight", "rules", "started", "why"],
+        [
+            (
+                r.id,
+                r.state,
+                r.candidate,
+                "-" if r.ramp is None else " -> ".join(map(str, r.ramp.steps)),
+                "-" if r.ramp is None else f"{r.step + 1}/{len(r.ramp.steps)}",
+                f"{r.weight}%",
+                ", ".join(f"{rule.kind} {rule.threshold:g}" for rule in r.rules) or "-",
+                fmt_time(r.started_at),
+                r.reason or (r.last_check.reason if r.last_check else "-"),
+            )
+            for r in found.rollouts
+        ],
+    )
+
+
+def _interval(ci: Any) -> str:
+    return "-" if ci is None else f"[{ci.low:.4g}, {ci.high:.4g}]"
+
+
+def _print_comparison(found: Comparison) -> None:
+    if found.baseline is None:
+        info(f"{found.endpoint}: no requests in the period.")
+        return
+    metric = found.metric or "metric"
+    rows = []
+    for stats in [found.baseline, *(o.version for o in found.others)]:
+        rows.append(
+            (
+                f"{stats.model}/{stats.version}",
+                ", ".join(stats.variants),
+                stats.requests,
+                f"{_number(stats.error_rate, 3)} {_interval(stats.error_rate_ci)}",
+                _number(stats.latency_p50_ms, 3),
+                _number(stats.latency_p99_ms, 3),
+                stats.labelled,
+                f"{_number(stats.metric_value, 3)} {_interval(stats.metric_ci)}",
+            )
+        )
+    level = f"{found.confidence_level:.0%}"
+    print_table(
+        f"Versions of {found.endpoint} ({level} intervals; baseline first)",
+        ["version", "variants", "requests", "error rate", "p50 ms", "p99 ms", "labelled", metric],
+        rows,
+    )
+    print_table(
+        "Against the baseline",
+        ["version", "measure", "difference", "interval", "p-value", "test", "significant"],
+        [
+            (
+                f"{o.version.model}/{o.version.version}",
+                d.measure,
+                _number(d.difference),
+                _interval(d.ci),
+                _number(d.p_value, 3),
+                d.test,
+                "yes" if d.significant else "no",
+            )
+            for o in found.others
+            for d in o.differences
+        ],
+    )
+
+
+@app.command("compare")
+def compare(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    hours: Annotated[float, typer.Option("--hours", min=0.001, help="The last N hours.")] = 24.0,
+    metric: Annotated[
+        str, typer.Option("--metric", help="auto, accuracy (classes) or mae (numbers).")
+    ] = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the endpoint's model versions: labelled outcomes, latency and errors, with
+    confidence intervals and significance tests against the live stable version."""
+    from mloop.core.timeutil import now_ms
+
+    until = now_ms()
+    found = get_client().call(
+        "compare_variants",
+        endpoint=name,
+        since=until - int(hours * 3_600_000),
+        until=until,
+        metric=metric,
+    )
+    if as_json:
+        print_json(found.model_dump())
+        return
+    _print_comparison(found)
+
+
+@app.command("labels")
+def labels(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    file: Annotated[
+        str, typer.Argument(help="CSV or Parquet with request_id, label and optionally time.")
+    ],
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="Who says so (default: the file's name).")
+    ] = None,
+) -> None:
+    """Attach ground truth to the endpoint's requests from a file, by request id.
+
+    Every row is checked first: a bad row is named by its line and nothing is stored.
+    """
+    from pathlib import Path
+
+    from mloop.serving.labels import chunks, read_label_file
+
+    found = read_label_file(file)
+    client = get_client()
+    stored = unmatched = 0
+    examples: list[str] = []
+    for part in chunks(found):
+        done = client.call(
+            "attach_labels", endpoint=name, labels=part, origin=origin or Path(file).name
+        )
+        stored += done.stored
+        unmatched += done.unmatched
+        examples += done.unmatched_examples
+    info(f"Attached {stored} labels to {name}.")
+    if unmatched:
+        warn(
+            f"{unmatched} of them match no logged request of {name} (yet: the log is written "
+            f"every few seconds), e.g. {', '.join(examples[:3])}"
+        )
 
 
 @app.command("delete")

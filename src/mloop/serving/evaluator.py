@@ -1,6 +1,6 @@
 """The rollout evaluator: checks a running rollout's rules and ramp, and acts on them.
 
-One check (:func:`check_endpoint`) reads the window its rules need from the inference log,
+One check (:func:`check_rollout`) reads the window its rules need from the inference log,
 decides (:func:`decide`: a breached rule rolls back; a step that has lasted its minimum time
 AND served its minimum requests with every rule healthy advances, and the step to 100
 promotes), then acts in one transaction under the endpoint's row lock, by compare-and-set
@@ -251,7 +251,7 @@ def _nothing(endpoint: str, now: int) -> CheckResult:
     return CheckResult(endpoint=endpoint, at=now, action="none", reason="no rollout is running")
 
 
-def check_endpoint(runtime: Any, endpoint: str, *, now: int | None = None) -> CheckResult:
+def check_rollout(runtime: Any, endpoint: str, *, now: int | None = None) -> CheckResult:
     """Check the endpoint's running rollout now (or at ``now``, ms: an injected clock) and
     act on it. Reads the log outside any transaction; acts in one."""
     at = now_ms() if now is None else now
@@ -272,7 +272,7 @@ def check_endpoint(runtime: Any, endpoint: str, *, now: int | None = None) -> Ch
 
 
 @operations.post("/rollouts/check", CheckEndpoint, CheckResult, role="deployer")
-def check_endpoint_now(ctx: Context, req: CheckEndpoint) -> CheckResult:
+def check_endpoint(ctx: Context, req: CheckEndpoint) -> CheckResult:
     """Check an endpoint's rollout now: roll back on a breached rule, advance a healthy step."""
     at = now_ms()
     load_endpoint_row(ctx, req.endpoint, lock=True)  # one check at a time per endpoint
@@ -328,7 +328,7 @@ class RolloutEvaluator:
             if not claimed:
                 continue
             try:
-                results.append(check_endpoint(self.runtime, rollout.endpoint, now=now))
+                results.append(check_rollout(self.runtime, rollout.endpoint, now=now))
             except Exception:  # one endpoint's trouble must not stop the others' checks
                 log.exception("could not check the rollout of endpoint %s", rollout.endpoint)
             self.checks += 1
