@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from mloop.auth.tokens import create_token
 from mloop.core.timeutil import now_ms
 from mloop.server.app import create_app
 from mloop.server.ui import links
-from mloop.server.ui.formatting import ms
+from mloop.server.ui.formatting import ms, number
 from mloop.serving.deployments import deploy, endpoint_status
 from mloop.serving.endpoints import create_endpoint
 from mloop.serving.events import list_deployment_events
@@ -65,8 +66,12 @@ def _register(runtime: Runtime) -> dict[int, tuple[str, str]]:
     return runs
 
 
-def _deploy(runtime: Runtime, actor: str, **fields: Any) -> None:
+def deploy_as(runtime: Runtime, actor: str, **fields: Any) -> None:
     runtime.run(lambda ctx: deploy(ctx, Deploy(**fields)), write=True, actor=actor)
+
+
+def create_as(runtime: Runtime, request: CreateEndpoint) -> None:
+    runtime.run(lambda ctx: create_endpoint(ctx, request), write=True, actor="ana")
 
 
 def traffic(now: int) -> list[InferenceRecord]:
@@ -120,17 +125,11 @@ def serve_loop(runtime: Runtime) -> Served:
     nothing deployed; traffic for both in the inference log."""
     runs = _register(runtime)
     for name, description in ((ENDPOINT, f"churn risk {XSS_NAME}"), (SHADOWED, ""), ("idle", "")):
-        runtime.run(
-            lambda ctx, n=name, d=description: create_endpoint(
-                ctx, CreateEndpoint(name=n, description=d)
-            ),
-            write=True,
-            actor="ana",
-        )
+        create_as(runtime, CreateEndpoint(name=name, description=description))
     v1 = {"model": "churn", "version": 1}
     v2 = {"model": "churn", "version": 2}
-    _deploy(runtime, "ana", endpoint=ENDPOINT, variants=[v1], reason="first release")
-    _deploy(
+    deploy_as(runtime, "ana", endpoint=ENDPOINT, variants=[v1], reason="first release")
+    deploy_as(
         runtime,
         "bob",
         endpoint=ENDPOINT,
@@ -138,7 +137,7 @@ def serve_loop(runtime: Runtime) -> Served:
         variants=[v1, {**v2, "weight": 25}],
         reason=f"try v2 {XSS_NAME}",
     )
-    _deploy(
+    deploy_as(
         runtime, "ana", endpoint=SHADOWED, strategy="shadow", variants=[v1, {**v2, "weight": 50}]
     )
     now = now_ms()
@@ -436,7 +435,7 @@ def test_without_authentication_the_page_shows_the_command_and_refuses_posts(
 @pytest.fixture
 def tokens(runtime: Runtime, served: Served) -> dict[str, str]:
     return {
-        role: runtime.run(lambda ctx, r=role: create_token(ctx, f"dora-{r}", r), write=True)
+        role: runtime.run(partial(create_token, name=f"dora-{role}", role=role), write=True)
         for role in ("reader", "writer", "deployer", "admin")
     }
 
@@ -516,3 +515,77 @@ def test_links_of_every_kind_resolve(client: TestClient, served: Served) -> None
     for url in (links.endpoints(), links.endpoint(SHADOWED), links.model_version("churn", 1)):
         _, found = page(client, url)
         assert_links_answer(client, found)
+
+
+# -- rollouts and A/B analysis ----------------------------------------------------------------
+
+
+def test_a_rollout_shows_its_ramp_rules_and_last_check(
+    runtime: Runtime, client: TestClient, served: Served
+) -> None:
+    from mloop.serving.evaluator import check_rollout
+
+    html, _ = page(client, links.endpoint(ENDPOINT))
+    assert 'id="rollout"' not in html  # no rollout, no section
+    deploy_as(
+        runtime,
+        "bob",
+        endpoint=ENDPOINT,
+        strategy="canary",
+        variants=[{"model": "churn", "version": 1}, {"model": "churn", "version": 2, "weight": 5}],
+        reason="ramp v2",
+        rollout={
+            "ramp": {"steps": [5, 25, 50, 100], "min_seconds": 60, "min_requests": 40},
+            "rules": [
+                {"kind": "error_rate", "threshold": 0.05, "min_samples": 20},
+                {"kind": "latency", "threshold": 250, "quantile": 0.95},
+            ],
+        },
+    )
+    html, _ = page(client, links.endpoint(ENDPOINT))
+    section = html.split('id="rollout"', 1)[1].split("</section>", 1)[0]
+    steps = re.findall(r'<li class="ep-step( \w+)?"[^>]*>(\d+)%</li>', section)
+    assert steps == [(" current", "5"), ("", "25"), ("", "50"), ("", "100")]
+    assert "at least 60 s and 40 requests" in section and "Step 1 of 4 (5%)" in section
+    rules = re.findall(r'<tr data-rule="(\d)">(.*?)</tr>', section, re.S)
+    assert [i for i, _ in rules] == ["0", "1"]
+    assert "error rate" in rules[0][1] and "above 0.05" in rules[0][1]
+    assert "latency p95" in rules[1][1] and "above 250 ms" in rules[1][1]
+    assert "not checked yet" in rules[0][1]
+    # A check with no candidate traffic in the rule's window waits, and the page says so.
+    result = check_rollout(runtime, ENDPOINT)
+    html, _ = page(client, links.endpoint(ENDPOINT))
+    section = html.split('id="rollout"', 1)[1].split("</section>", 1)[0]
+    assert "Last checked" in section and result.action in section
+    assert 'class="status ep-rule-waiting">waiting' in section
+
+
+def test_ab_comparison_compares_the_versions_with_traffic(
+    runtime: Runtime, client: TestClient, served: Served
+) -> None:
+    # Ground truth for every answered request: the label is 1, predictions alternate.
+    answered = [r for r in served.records if r.status == "ok"]
+    InferenceLog(runtime).attach_labels([(r.request_id, 1) for r in answered], origin="test")
+    html, found = page(client, links.endpoint(ENDPOINT))
+    table = html.split('id="ab-table"', 1)[1].split("</table>", 1)[0]
+    rows = dict(re.findall(r'<tr data-version="(\d)">(.*?)</tr>', table, re.S))
+    assert list(rows) == ["1", "2"] and "baseline" in rows["1"]
+    for version, row in rows.items():
+        # Requests the signature refused are the caller's, not the version's: left out.
+        records = [
+            r for r in served.records if r.model_version == int(version) and r.status != "invalid"
+        ]
+        nums = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
+        assert nums[0] == str(len(records))
+        labelled = [r for r in records if r.status == "ok"]
+        assert nums[5] == str(len(labelled))
+        accuracy = sum(r.outputs["predictions"][0] == 1 for r in labelled) / len(labelled)
+        assert nums[6].startswith(number(accuracy) + " <span")  # then its interval
+    differences = html.split('id="ab-differences"', 1)[1].split("</table>", 1)[0]
+    measures = re.findall(r'data-measure="(\w+)"', differences)
+    assert measures == ["error_rate", "latency_mean_ms", "accuracy"]
+    assert found.hrefs("model_version", name="churn", version=2)
+    html, _ = page(client, links.endpoint(SHADOWED))
+    assert 'id="ab"' in html  # the shadow's version had traffic too
+    html, _ = page(client, links.endpoint("idle"))
+    assert 'id="ab"' not in html

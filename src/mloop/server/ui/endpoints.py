@@ -52,8 +52,10 @@ from mloop.server.ui.params import checked_name
 from mloop.serving.deployments import endpoint_status, load_deployment, rollback
 from mloop.serving.endpoints import check_endpoint_name, list_endpoints, load_endpoint_row
 from mloop.serving.events import list_deployment_events
+from mloop.serving.rollouts import list_rollouts
 from mloop.serving.schemas import (
     MAX_REASON,
+    Comparison,
     Deployment,
     DeploymentEvent,
     EndpointName,
@@ -84,6 +86,7 @@ DEFAULT_RANGE = "1h"
 LIST_WINDOW = HOUR  # the list's traffic figures cover this long
 ENDPOINTS_PER_PAGE = 100
 MAX_EVENTS = 200
+MAX_ROLLOUTS = 10
 RECENT_REQUESTS = 50
 MAX_FORM_BYTES = 8192
 MAX_CONTENT_CHARS = 100_000  # a request's inputs or outputs shown, at most
@@ -241,8 +244,11 @@ def _endpoint_page(ctx: Context, name: str) -> dict[str, Any]:
         except NotFoundError:
             # An event of an endpoint deleted and created again under the same name.
             continue
+    rollouts = list_rollouts(ctx, status.endpoint.name, limit=MAX_ROLLOUTS)
     return {
         "endpoint": status.endpoint,
+        "rollout": rollouts[0] if rollouts else None,
+        "earlier_rollouts": rollouts[1:],
         "live": _deployment_view(ctx, status.deployment) if status.deployment else None,
         "events": [EventView(e, _detail(e)) for e in events],
         "deployments": {i: _deployment_view(ctx, d) for i, d in deployments.items()},
@@ -284,6 +290,7 @@ class Traffic:
     totals: dict[str, Any] = field(default_factory=dict)  # variant -> WindowStats
     charts: dict[str, Any] | None = None
     recent: list[Any] = field(default_factory=list)
+    comparison: Comparison | None = None  # model versions compared (A/B); None: fewer than two
 
 
 def _roles_at(
@@ -412,13 +419,27 @@ def _traffic(
         recent = traffic_stats.recent_requests(
             ui.runtime, name, since=since, until=until, limit=RECENT_REQUESTS
         )
+        comparison = _comparison(ui, name, since, until, live) if len(totals) > 1 else None
     except (MloopError, OSError) as exc:  # a segment that cannot be read: say so, keep the page
         log.warning("the inference log of endpoint %s cannot be read: %s", name, exc)
         message = exc.message if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"
         return Traffic(error=f"the inference log cannot be read: {cut(message, 500)}")
     switches = _roles_at(events, page["raw_deployments"])
     charts = traffic_charts(series, since, until, bucket, switches, order) if series else None
-    return Traffic(totals=totals, charts=charts, recent=recent)
+    return Traffic(totals=totals, charts=charts, recent=recent, comparison=comparison)
+
+
+def _comparison(
+    ui: UI, name: str, since: int, until: int, live: DeploymentView | None
+) -> Comparison | None:
+    """The A/B analysis of the range (the serving domain's, against the stable variant's
+    version), when two model versions or more had traffic in it."""
+    from mloop.serving.ab import compare
+
+    stable = next((v for v in live.variants if v.role == "stable"), None) if live else None
+    baseline = (stable.model, stable.version) if stable else None
+    found = compare(ui.runtime, name, since=since, until=until, baseline=baseline)
+    return found if found.baseline is not None and found.others else None
 
 
 def _list_traffic(ui: UI, names: list[str], now: int) -> tuple[dict[str, Any], str | None]:
