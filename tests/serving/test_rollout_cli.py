@@ -57,7 +57,7 @@ def test_a_ramp_from_the_command_line_advances_and_a_breach_exits_1(
     traffic(runtime, "churn-api", "candidate", 2, start=rollout.started_at, count=20, spacing_ms=1)
     assert "promote" in cli.ok("endpoints", "check", "churn-api").output
     listed = cli.ok("endpoints", "rollouts", "churn-api")
-    assert "completed" in listed.output and "25 -> 100" in listed.output
+    assert "completed" in listed.output and "25,100" in listed.output
 
     cli.ok(
         "endpoints",

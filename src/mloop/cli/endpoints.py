@@ -447,7 +447,7 @@ def rollouts(
                 r.id,
                 r.state,
                 r.candidate,
-                "-" if r.ramp is None else " -> ".join(map(str, r.ramp.steps)),
+                "-" if r.ramp is None else ",".join(map(str, r.ramp.steps)),
                 "-" if r.ramp is None else f"{r.step + 1}/{len(r.ramp.steps)}",
                 f"{r.weight}%",
                 ", ".join(f"{rule.kind} {rule.threshold:g}" for rule in r.rules) or "-",
