@@ -85,10 +85,9 @@ def proportion_difference(
     )
 
 
-def mean_difference(
-    measure: str, a: Sequence[float], b: Sequence[float], confidence_level: float
-) -> Difference:
-    """Welch's t-test of mean(a) - mean(b), with its interval."""
+def mean_difference(measure: str, a: Any, b: Any, confidence_level: float) -> Difference:
+    """Welch's t-test of mean(a) - mean(b) (sequences or arrays of numbers), with its
+    interval."""
     import numpy as np
     from scipy import stats
 
