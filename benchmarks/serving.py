@@ -482,7 +482,8 @@ def _turn(server: Server, tmp: Path, pool: np.ndarray, args: argparse.Namespace)
             console.print(
                 f"  {server.name:8} c={concurrency:<3} {got['throughput_rps']:8.1f} req/s  "
                 f"p50 {got['p50_ms'] or 0:7.2f} ms  p99 {got['p99_ms'] or 0:7.2f} ms  "
-                f"errors {sum(got['errors'].values())}  load {got['loadavg_after'][0]:.2f}"
+                f"errors {sum(got['errors'].values()) + sum(got['bad_status'].values())}  "
+                f"load {got['loadavg_after'][0]:.2f}"
             )
             out["measurements"].append(got)
             if proc.poll() is not None:
