@@ -81,6 +81,19 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     assert redacted and "4242 4242" not in (redacted[0]["request_json"] or "")
     assert "injection: block" in result.stdout and "pii: redact" in result.stdout
 
+    # The serving step: the challenger's canary advanced and was promoted by mloop, the broken
+    # candidate was rolled back by mloop on a health rule, all in the endpoint's history.
+    events = client.call("list_deployment_events", endpoint="tumour-check").events
+    trail = [(e.kind, e.actor) for e in reversed(events)]
+    assert trail[:2] == [("deploy", trail[0][1]), ("deploy", trail[0][1])]
+    assert ("advance", "mloop") in trail and ("promote", "mloop") in trail
+    assert trail[-1] == ("rollback", "mloop") and "health rule" in events[0].reason
+    live = client.call("endpoint_status", name="tumour-check").deployment
+    assert [(v.model, v.version) for v in live.variants] == [
+        ("demo-classifier", challenger.version)
+    ]
+    assert "rolled back by itself" in result.stdout
+
 
 def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys

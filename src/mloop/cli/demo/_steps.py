@@ -15,6 +15,7 @@ from mloop.cli.demo import (
     mlflow_client,
     random_forest,
     register,
+    serving,
     sgd,
     verify,
 )
@@ -29,5 +30,6 @@ STEPS: tuple[DemoStep, ...] = (
     mlflow_client.STEP,
     register.STEP,
     verify.STEP,
+    serving.STEP,
     llm.STEP,
 )
