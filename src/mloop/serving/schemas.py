@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
+from mloop.core.fields import NO_NUL_PATTERN, AssetName, Rule, Time, text
 from mloop.core.operations import Message
 
 Strategy = Literal["single", "blue_green", "canary", "shadow"]
@@ -68,7 +69,11 @@ class RampPlan(Message):
     it has lasted ``min_seconds`` AND the candidate served ``min_requests`` in it, with
     every health rule healthy. Reaching 100 promotes the candidate."""
 
-    steps: list[int] = Field(min_length=1, max_length=MAX_STEPS)
+    steps: list[Annotated[int, Rule(minimum=1, maximum=100)]] = Field(
+        min_length=1,
+        max_length=MAX_STEPS,
+        description="Percents from 1 to 100, increasing, the last 100",
+    )
     min_seconds: int = Field(default=300, ge=0, le=MAX_WINDOW_SECONDS)
     min_requests: int = Field(default=100, ge=0, le=1_000_000_000)
 
@@ -90,7 +95,9 @@ class HealthRule(Message):
     min_samples: int = Field(
         default=30, ge=1, le=1_000_000_000, description="Fewer in the window: wait, hold the ramp"
     )
-    quantile: float | None = Field(default=None, description="latency only (default 0.99)")
+    quantile: Annotated[float, Rule(exclusiveMinimum=0, exclusiveMaximum=1)] | None = Field(
+        default=None, description="latency only (default 0.99)"
+    )
     test: ShiftTest | None = Field(default=None, description="prediction_shift only")
     on: Literal["prediction", "confidence"] | None = Field(
         default=None, description="prediction_shift only: compare predictions or confidence"
@@ -159,11 +166,11 @@ class RolloutList(Message):
 
 
 class CheckEndpoint(Message):
-    endpoint: str
+    endpoint: AssetName
 
 
 class ListRollouts(Message):
-    endpoint: str
+    endpoint: AssetName
     max_results: int = Field(default=20, ge=1, le=MAX_LIST_RESULTS)
 
 
@@ -173,15 +180,17 @@ MAX_LABELS = 100_000
 
 
 class LabelItem(Message):
-    request_id: str = Field(min_length=1, max_length=256)
-    label: JsonValue = Field(description="The true outcome (any JSON value, not null)")
-    time: int | None = Field(default=None, ge=0, description="ms since the epoch (default now)")
+    request_id: Annotated[str, Rule(minLength=1, maxLength=256, pattern=NO_NUL_PATTERN)]
+    label: Annotated[JsonValue, Rule(**{"not": {"type": "null"}})] = Field(
+        description="The true outcome (any JSON value, not null)"
+    )
+    time: Time | None = Field(default=None, description="ms since the epoch (default now)")
 
 
 class AttachLabels(Message):
-    endpoint: str
+    endpoint: AssetName
     labels: list[LabelItem] = Field(min_length=1, max_length=MAX_LABELS)
-    origin: str | None = Field(default=None, max_length=256)
+    origin: Annotated[str, text(256)] | None = None
 
 
 class LabelsAttached(Message):
@@ -191,11 +200,11 @@ class LabelsAttached(Message):
 
 
 class CompareVariants(Message):
-    endpoint: str
-    since: int | None = Field(
-        default=None, ge=0, description="ms since the epoch (default: 24 h ago)"
+    endpoint: AssetName
+    since: Time | None = Field(
+        default=None, description="ms since the epoch (default: 24 h before until)"
     )
-    until: int | None = Field(default=None, ge=0, description="ms since the epoch (default: now)")
+    until: Time | None = Field(default=None, description="ms since the epoch (default: now)")
     metric: Literal["auto", "accuracy", "mae"] = "auto"
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
 
