@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
-from mloop.core.fields import NO_NUL_PATTERN, AssetName, Rule, Time, text
+from mloop.core.fields import MAX_SAFE_INTEGER, NO_NUL_PATTERN, AssetName, Rule, Time, text
 from mloop.core.operations import Message
 
 Strategy = Literal["single", "blue_green", "canary", "shadow"]
@@ -201,10 +201,15 @@ class LabelsAttached(Message):
 
 class CompareVariants(Message):
     endpoint: AssetName
-    since: Time | None = Field(
-        default=None, description="ms since the epoch (default: 24 h before until)"
+    since: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        description="ms since the epoch, before until (default: 24 h before until)",
     )
-    until: Time | None = Field(default=None, description="ms since the epoch (default: now)")
+    until: int | None = Field(
+        default=None, ge=0, le=MAX_SAFE_INTEGER, description="ms since the epoch (default: now)"
+    )
     metric: Literal["auto", "accuracy", "mae"] = "auto"
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1.0)
 
