@@ -79,7 +79,13 @@ DESTRUCTIVE_OR_GOVERNANCE = {
 }
 
 # What moves production: a deployer may, a writer may not.
-MOVES_PRODUCTION = {"deploy", "set_traffic_weights", "promote_candidate", "rollback"}
+MOVES_PRODUCTION = {
+    "deploy",
+    "set_traffic_weights",
+    "promote_candidate",
+    "rollback",
+    "check_endpoint",  # a check advances, promotes or rolls back a rollout
+}
 
 
 def test_destructive_and_governance_operations_need_admin() -> None:
