@@ -145,7 +145,8 @@ class GatewayConfig(BaseModel):
     # The connection pools of the Redis clients (``redis_url`` and a Redis ``cache_backend``):
     # size, waits and timeouts; see mloop.llm.redis_client.
     redis_pool: RedisPoolConfig = Field(default_factory=RedisPoolConfig)
-    # Price overrides, a file in the format of mloop/llm/cost/prices.yaml.
+    # Price overrides, a file in the format of mloop/llm/cost/prices.yaml; a relative path
+    # in a configuration file is read from that file's folder.
     prices_path: str | None = None
 
     @model_validator(mode="after")
@@ -205,7 +206,11 @@ class GatewayConfig(BaseModel):
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}" if mark is not None else ""
             raise ValidationError(f"{path}:{line} is not valid YAML: {exc}") from None
-        return cls.from_dict(data, source=str(path))
+        config = cls.from_dict(data, source=str(path))
+        if config.prices_path and not Path(config.prices_path).expanduser().is_absolute():
+            # Beside the configuration, so a folder holding both can move as a whole.
+            config.prices_path = str(path.parent / config.prices_path)
+        return config
 
 
 def config_path(home: Path) -> Path | None:

@@ -391,3 +391,19 @@ def test_price_objects_validate_themselves() -> None:
         _price(start=date(2024, 1, 1), effective_to=date(2024, 1, 1))
     with pytest.raises(ValidationError, match="significant digits"):
         _price(input=Decimal("0." + "1" * 40))
+
+
+def test_a_relative_prices_path_is_read_beside_the_configuration_file(tmp_path: Path) -> None:
+    from mloop.llm.config import GatewayConfig
+
+    folder = tmp_path / "moved-later"
+    folder.mkdir()
+    (folder / "prices.yaml").write_text("prices: []\n")
+    config = {"providers": {"sim": {"kind": "simulated"}}, "prices_path": "prices.yaml"}
+    (folder / "gateway.yaml").write_text(yaml.safe_dump(config))
+    moved = folder.rename(tmp_path / "elsewhere")
+    loaded = GatewayConfig.from_file(moved / "gateway.yaml")
+    assert loaded.prices_path == str(moved / "prices.yaml")
+    absolute = {**config, "prices_path": str(tmp_path / "abs.yaml")}
+    (moved / "gateway.yaml").write_text(yaml.safe_dump(absolute))
+    assert GatewayConfig.from_file(moved / "gateway.yaml").prices_path == str(tmp_path / "abs.yaml")

@@ -128,7 +128,7 @@ def gateway_config(home: Any) -> tuple[dict[str, Any], str]:
             }
         },
         "capture": "redacted",
-        "prices_path": str(prices),
+        "prices_path": prices.name,  # beside gateway.yaml: the demo folder can move
     }
     return config, note
 
@@ -189,12 +189,13 @@ def run_llm_step(ctx: DemoContext) -> None:
     _register_prompts()
     ctx.advance()
     raw, note = gateway_config(ctx.home)
-    (ctx.home / "gateway.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    config_file = ctx.home / "gateway.yaml"
+    config_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     runtime = ctx.open_store()
     calls: list[_Call] = []
     try:
         app = create_app(runtime)
-        gateway = build_gateway(runtime, GatewayConfig.from_dict(raw, source="demo gateway"))
+        gateway = build_gateway(runtime, GatewayConfig.from_file(config_file))
         app.state.gateway.set(gateway)
         with background_server(runtime, app) as url, httpx.Client(base_url=url, timeout=60) as http:
             questions = [
