@@ -191,6 +191,13 @@ def _to_dataframe(value: Any, names: list[Any]) -> Any:
     )
 
 
+def _missing_column(name: Any, names: list[Any]) -> ValidationError:
+    return ValidationError(
+        f"{_FIELD} is missing the required column {name!r} (the model expects columns {names})",
+        field=f"{_FIELD}.{name}",
+    )
+
+
 def _enforce_dataframe(schema: Schema, value: Any) -> Any:
     columns = schema.get("columns") or []
     names = [c["name"] for c in columns]
@@ -199,11 +206,7 @@ def _enforce_dataframe(schema: Schema, value: Any) -> Any:
     for column in columns:
         name = column["name"]
         if name not in present:
-            raise ValidationError(
-                f"{_FIELD} is missing the required column {name!r} (the model expects columns "
-                f"{names})",
-                field=f"{_FIELD}.{name}",
-            )
+            raise _missing_column(name, names)
     frame = frame[names]
     converted = {}
     for column in columns:
@@ -288,6 +291,60 @@ def enforce_schema(schema: Schema | None, value: Any) -> Any:
     if kind == "list":
         return _enforce_list(schema, value)
     return value
+
+
+# -- a fast path for numeric tables ------------------------------------------------------------
+
+# Column dtypes a table of JSON numbers converts to with numpy exactly as pandas would: floats,
+# int64, and bool (which numbers never convert to, so it is always refused).
+_NUMERIC_DTYPES = frozenset({"float16", "float32", "float64", "int64", "bool"})
+
+
+def numeric_dataframe_columns(schema: Schema | None) -> list[tuple[str, str]] | None:
+    """The ``(name, dtype)`` of each column of a dataframe schema whose columns are all named
+    by distinct strings and of a dtype in float16/32/64, int64 or bool; None for any other
+    schema (its inputs take :func:`enforce_schema`'s general path)."""
+    import numpy as np
+
+    if not schema or schema.get("type") != "dataframe":
+        return None
+    found: list[tuple[str, str]] = []
+    for column in schema.get("columns") or []:
+        name, expected = column.get("name"), str(column.get("dtype", "object"))
+        try:
+            dtype = np.dtype(expected).name
+        except TypeError:
+            return None
+        if not isinstance(name, str) or dtype not in _NUMERIC_DTYPES:
+            return None
+        found.append((name, expected))
+    if not found or len({name for name, _ in found}) != len(found):
+        return None
+    return found
+
+
+def check_numeric_table(
+    columns: list[tuple[str, str]], given: Sequence[str], integer: Sequence[bool]
+) -> list[int]:
+    """:func:`enforce_schema`'s checks, with the same errors, for a table of numbers whose
+    columns are named ``given`` (distinct) and hold int64 values where ``integer`` is true and
+    float64 values elsewhere, against ``columns`` from :func:`numeric_dataframe_columns`.
+
+    Returns the position in ``given`` of each schema column, in the schema's order; the
+    caller casts each column to its schema dtype (what the general path does), which is exact
+    for the integers a float64 holds exactly."""
+    where = {name: i for i, name in enumerate(given)}
+    positions: list[int] = []
+    for name, _ in columns:
+        found = where.get(name)
+        if found is None:
+            raise _missing_column(name, [n for n, _ in columns])
+        positions.append(found)
+    for (name, expected), i in zip(columns, positions, strict=True):
+        actual = "int64" if integer[i] else "float64"
+        if actual != expected:
+            _check_dtype(expected, actual, f"column {name!r}", f"{_FIELD}.{name}")
+    return positions
 
 
 # -- input examples ------------------------------------------------------------------------

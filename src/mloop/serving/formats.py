@@ -19,6 +19,7 @@ from typing import Any, Literal
 import orjson
 
 from mloop.core.errors import ValidationError
+from mloop.serving.numeric import NumericRows, from_mapping, from_records, from_split
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _ALLOWED = frozenset({*MLFLOW_KEYS, "key", "params"})
@@ -27,8 +28,9 @@ MAX_KEY_LENGTH = 256
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """A request's model input (a DataFrame, or an array for list-of-lists inputs), how
-    many rows it has, the JSON to log, which answer to give, and the request key if any."""
+    """A request's model input (NumericRows for rows of numbers, a DataFrame, or an array
+    for list-of-lists inputs), how many rows it has, the JSON to log, which answer to give,
+    and the request key if any."""
 
     data: Any
     rows: int
@@ -37,7 +39,15 @@ class ParsedRequest:
     key: str | None = None
 
 
-def _frame(value: Any, field: str) -> Any:
+def _frame(value: Any, field: str, numeric: bool) -> Any:
+    if numeric:
+        found: NumericRows | None = None
+        if isinstance(value, Mapping):
+            found = from_mapping(value)
+        elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+            found = from_records(value)
+        if found is not None:
+            return found
     import numpy as np
     import pandas as pd
 
@@ -75,9 +85,7 @@ def _frame(value: Any, field: str) -> Any:
     )
 
 
-def _split_frame(value: Any) -> Any:
-    import pandas as pd
-
+def _split_frame(value: Any, numeric: bool) -> Any:
     field = "dataframe_split"
     if not isinstance(value, Mapping) or "data" not in value:
         raise ValidationError(
@@ -95,6 +103,12 @@ def _split_frame(value: Any) -> Any:
             f"{field}.columns must be a list with one name per value of each row",
             field=f"{field}.columns",
         )
+    if numeric:
+        found = from_split(columns, data)
+        if found is not None:
+            return found
+    import pandas as pd
+
     return pd.DataFrame(data, columns=columns)
 
 
@@ -103,8 +117,11 @@ def _rows(data: Any) -> int:
     return int(shape[0]) if shape else 1
 
 
-def parse_request(body: bytes) -> ParsedRequest:
-    """The model input of a request body; ValidationError names the field at fault."""
+def parse_request(body: bytes, *, numeric: bool = True) -> ParsedRequest:
+    """The model input of a request body; ValidationError names the field at fault.
+
+    Rows of plain numbers become :class:`~mloop.serving.numeric.NumericRows` (no pandas);
+    ``numeric=False`` makes a DataFrame of every table (the general path)."""
     if not body:
         raise ValidationError(
             'the request body is empty: send JSON such as {"inputs": [{"col": 1.0}]}',
@@ -146,16 +163,16 @@ def parse_request(body: bytes) -> ParsedRequest:
     name = given[0]
     value = payload[name]
     if name == "dataframe_split":
-        data = _split_frame(value)
+        data = _split_frame(value, numeric)
     elif name == "dataframe_records":
         if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
             raise ValidationError(
                 'dataframe_records must be a list of records ([{"col": value}, ...])',
                 field=name,
             )
-        data = _frame(value, name)
+        data = _frame(value, name, numeric)
     else:
-        data = _frame(value, name)
+        data = _frame(value, name, numeric)
     style: Literal["mloop", "mlflow"] = "mloop" if name == "inputs" else "mlflow"
     return ParsedRequest(data=data, rows=_rows(data), logged=value, style=style, key=key)
 

@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mloop.core.errors import ValidationError
 from mloop.models.loading import LoadedModel
-from mloop.models.signature import enforce_schema
+from mloop.models.signature import check_numeric_table, enforce_schema, numeric_dataframe_columns
+from mloop.serving.estimators import fitted_on_array, predicts_argmax_of_proba
 from mloop.serving.formats import to_json_values
+from mloop.serving.numeric import CheckedRows, NumericLayout, NumericRows
 
 
 class SchemaViolation(ValidationError):
@@ -46,23 +50,57 @@ class Predictor:
         self.classes: list[Any] | None = None if classes is None else to_json_values(classes)
         proba = getattr(self._model, "predict_proba", None)
         self._proba: Any = proba if callable(proba) else None
+        # predict is classes_[argmax(predict_proba)] itself: one call gives both.
+        self._predict_from_proba = self._proba is not None and predicts_argmax_of_proba(self._model)
+        columns = numeric_dataframe_columns(self.schema)
+        self.layout: NumericLayout | None = None
+        if columns is not None:
+            self.layout = NumericLayout(
+                columns, as_array=fitted_on_array(self._model, len(columns))
+            )
 
     def check(self, data: Any) -> Any:
         """``data`` conformed to the signature; SchemaViolation names the column and why."""
         try:
+            if isinstance(data, NumericRows):
+                if self.layout is not None:
+                    return self._check_numeric(data, self.layout)
+                data = data.to_frame()
             return enforce_schema(self.schema, data)
         except ValidationError as exc:
             field = (exc.field or "inputs").replace("model_input", "inputs", 1)
             message = exc.message.replace("model_input", "the input", 1)
             raise SchemaViolation(message, field=field) from None
 
+    @staticmethod
+    def _check_numeric(data: NumericRows, layout: NumericLayout) -> CheckedRows:
+        positions = check_numeric_table(layout.columns, data.columns, data.integer)
+        values = data.values
+        if positions != list(range(values.shape[1])):  # reorder, drop columns not used
+            values = values[:, positions]
+        return CheckedRows(values, layout)
+
     def predict_batch(self, inputs: Sequence[Any]) -> list[Result]:
         """Predict several requests in one call where they stack (frames, or arrays)."""
+        layout = self.layout
+        if layout is not None and all(isinstance(x, CheckedRows) for x in inputs):
+            values = inputs[0].values if len(inputs) == 1 else np.vstack([x.values for x in inputs])
+            return self._predict(layout.model_input(values), [x.shape[0] for x in inputs])
+        if layout is not None:  # numbers beside requests that took the general path
+            inputs = [layout.frame(x.values) if isinstance(x, CheckedRows) else x for x in inputs]
         if len(inputs) > 1 and not _stackable(inputs):
             return [self.predict_batch([one])[0] for one in inputs]
-        sizes = [_rows(x) for x in inputs]
         batch = inputs[0] if len(inputs) == 1 else _stack(inputs)
-        predictions = to_json_values(self._model.predict(batch))
+        return self._predict(batch, [_rows(x) for x in inputs])
+
+    def _predict(self, batch: Any, sizes: list[int]) -> list[Result]:
+        proba: Any = None
+        if self._predict_from_proba:
+            proba = np.asarray(self._proba(batch), dtype=float)
+            raw = self._model.classes_.take(np.argmax(proba, axis=1), axis=0)
+        else:
+            raw = self._model.predict(batch)
+        predictions = to_json_values(raw)
         total = sum(sizes)
         if len(predictions) != total:
             raise RuntimeError(
@@ -71,9 +109,8 @@ class Predictor:
         probabilities: list[list[float]] | None = None
         confidence: list[float] | None = None
         if self._proba is not None:
-            import numpy as np
-
-            proba = np.asarray(self._proba(batch), dtype=float)
+            if proba is None:
+                proba = np.asarray(self._proba(batch), dtype=float)
             probabilities = proba.tolist()
             confidence = proba.max(axis=1).tolist() if proba.ndim == 2 else None
         results = []
@@ -110,6 +147,4 @@ def _stack(inputs: Sequence[Any]) -> Any:
         import pandas as pd
 
         return pd.concat(list(inputs), ignore_index=True)
-    import numpy as np
-
     return np.concatenate(list(inputs))
