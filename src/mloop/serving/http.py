@@ -2,7 +2,8 @@
 MLflow-style ``/invocations``, ``/ping``, ``/health`` and ``/version`` of ``mloop serve``.
 
 Errors have mloop's shape (``{"error": {"code", "message", "field"}}``); a request that does
-not match the model's signature gets 422 naming the column and why. Headers:
+not match the model's signature gets 422 naming the column and why, and one beyond what the
+endpoint may hold at once 503 with ``Retry-After``. Headers:
 ``X-Mloop-Request-Key`` keeps a caller on one canary variant (as the body's ``key`` does),
 ``X-Mloop-Variant`` asks for a variant by name (to try a blue/green candidate before the
 switch); answers carry ``X-Mloop-Request-Id`` and ``X-Mloop-Variant``.
@@ -35,6 +36,9 @@ def error_response(
     if isinstance(exc, MloopError):
         body = {"error": exc.to_dict()}
         code = exc.http_status
+        retry_after = getattr(exc, "retry_after_s", None)  # an overloaded endpoint's
+        if retry_after is not None:
+            headers = {**(headers or {}), "retry-after": str(retry_after)}
     else:
         log.error("unexpected serving error", exc_info=exc)
         body = {

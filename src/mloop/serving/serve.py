@@ -27,6 +27,8 @@ class ServeOptions:
     max_wait_ms: float = 0.0
     refresh_seconds: float = 1.0
     check_seconds: float = 10.0  # how often the endpoint's rollout is checked
+    # Requests a worker holds at once (predicting or queued); beyond: 503 with Retry-After.
+    max_pending: int = 256
 
 
 def build_app(settings: Settings, options: ServeOptions) -> Any:
@@ -53,6 +55,7 @@ def build_app(settings: Settings, options: ServeOptions) -> Any:
         ),
         refresh_seconds=options.refresh_seconds,
         check_seconds=options.check_seconds,
+        max_pending=options.max_pending,
     )
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,20 @@ from mloop.serving.traffic import choose, mirrored
 from mloop.store.runtime import Runtime
 
 log = logging.getLogger("mloop.serving")
+
+DEFAULT_MAX_PENDING = 256
+"""Requests of one endpoint a process holds at once (predicting or waiting for a batch):
+about a fifth of a second of work at the rates measured on two cores (benchmarks/README.md),
+far above what a client pool of 64 connections keeps in flight."""
+
+
+class OverloadedError(ServiceUnavailableError):
+    """The endpoint holds as many requests as it may in this process: answered at once with
+    503 and ``Retry-After`` instead of queueing without bound."""
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,12 @@ class ServingService:
     ``inference_log`` gets one record per request and per shadow copy (an
     :class:`~mloop.store.eventlog.InferenceLog`, or anything with its ``record``); None
     turns logging off (tests of the runtime alone).
+
+    ``max_pending`` bounds the requests (and shadow copies) of one endpoint that this
+    process holds at once, predicting or waiting for a batch; beyond it a request is refused
+    at once with :class:`OverloadedError` (503, ``Retry-After: retry_after_s``), logged with
+    status ``"overloaded"`` and counted in ``overloaded``, so overload costs admitted
+    requests nothing and queues stay short.
     """
 
     def __init__(
@@ -99,7 +120,11 @@ class ServingService:
         batching: BatchOptions | None = None,
         refresh_seconds: float = 1.0,
         threads: int | None = None,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        retry_after_s: int = 1,
     ) -> None:
+        if max_pending < 1 or retry_after_s < 0:
+            raise ValueError("max_pending must be >= 1 and retry_after_s >= 0")
         self.runtime = runtime
         self.inference_log = inference_log
         self.models = models
@@ -110,6 +135,11 @@ class ServingService:
             thread_name_prefix="mloop-serving",
         )
         self.shadow_failures = 0
+        self.max_pending = max_pending
+        self.retry_after_s = retry_after_s
+        self.overloaded: Counter[str] = Counter()  # refused requests per endpoint
+        self._pending: Counter[str] = Counter()
+        self._overload_logged: dict[str, float] = {}
         self._live: dict[str, LiveEndpoint] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._batchers: dict[
@@ -134,6 +164,9 @@ class ServingService:
         request_id = uuid.uuid4().hex
         live = await self.live(endpoint)
         chosen = self._choose(live, request_id, key or request.key, variant)
+        if self._pending[live.name] >= self.max_pending:
+            raise self._refuse(request_id, live, chosen, request, started)
+        self._pending[live.name] += 1
         try:
             checked = chosen.predictor.check(request.data)
             result = await chosen.batcher.submit(checked, request.rows)
@@ -148,10 +181,40 @@ class ServingService:
                 f"{chosen.variant.version}) failed: {type(exc).__name__}: {exc}",
                 field="inputs",
             ) from exc
+        finally:
+            self._pending[live.name] -= 1
         self._record(request_id, live, chosen, request, result, started, "ok", None)
         for shadow in mirrored(live.shadows, key or request.key or request_id, endpoint):
             self._spawn(self._shadow(request_id, live, shadow, request))
         return Outcome(request_id, endpoint, chosen, result)
+
+    def _refuse(
+        self,
+        request_id: str,
+        live: LiveEndpoint,
+        variant: LiveVariant,
+        request: ParsedRequest,
+        started: float,
+    ) -> OverloadedError:
+        """Count, log and record a request refused for overload; the error to raise."""
+        self.overloaded[live.name] += 1
+        error = OverloadedError(
+            f"endpoint {live.name!r} is overloaded: {self.max_pending} requests are already "
+            f"being served by this process; retry after {self.retry_after_s} s, or add "
+            "workers or replicas",
+            retry_after_s=self.retry_after_s,
+        )
+        now = time.monotonic()
+        if now - self._overload_logged.get(live.name, -60.0) >= 10.0:  # not once per request
+            self._overload_logged[live.name] = now
+            log.warning(
+                "endpoint %s is overloaded: refusing requests beyond %d pending (%d so far)",
+                live.name,
+                self.max_pending,
+                self.overloaded[live.name],
+            )
+        self._record(request_id, live, variant, request, None, started, "overloaded", error)
+        return error
 
     def _choose(
         self, live: LiveEndpoint, request_id: str, key: str | None, name: str | None
@@ -172,6 +235,10 @@ class ServingService:
     ) -> None:
         """Predict a copy of a request with a shadow variant and record it; never raises."""
         started = time.perf_counter()
+        if self._pending[live.name] >= self.max_pending:  # a copy never queues past the bound
+            self._refuse(request_id, live, shadow, request, started)
+            return
+        self._pending[live.name] += 1
         try:
             checked = shadow.predictor.check(request.data)
             result = await shadow.batcher.submit(checked, request.rows)
@@ -180,6 +247,8 @@ class ServingService:
             status = "invalid" if isinstance(exc, SchemaViolation) else "error"
             self._record(request_id, live, shadow, request, None, started, status, exc)
             return
+        finally:
+            self._pending[live.name] -= 1
         self._record(request_id, live, shadow, request, result, started, "ok", None)
 
     def _record(
