@@ -25,6 +25,7 @@ class ServeOptions:
     auth: bool = False
     max_batch_rows: int = 64
     max_wait_ms: float = 0.0
+    max_in_flight: int = 1  # batches predicted at once (see BatchOptions)
     refresh_seconds: float = 1.0
     check_seconds: float = 10.0  # how often the endpoint's rollout is checked
     # Requests a worker holds at once (predicting or queued); beyond: 503 with Retry-After.
@@ -51,7 +52,9 @@ def build_app(settings: Settings, options: ServeOptions) -> Any:
         options.endpoint,
         auth_enabled=options.auth,
         batching=BatchOptions(
-            max_batch_rows=options.max_batch_rows, max_wait_s=options.max_wait_ms / 1000.0
+            max_batch_rows=options.max_batch_rows,
+            max_wait_s=options.max_wait_ms / 1000.0,
+            max_in_flight=options.max_in_flight,
         ),
         refresh_seconds=options.refresh_seconds,
         check_seconds=options.check_seconds,
