@@ -97,6 +97,25 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "digest": "the body's sha256 must be digest",
         "body": "the body must be a Parquet file",
     },
+    "GET /api/v1/serving/endpoints/list": {"page_token": PAGE_TOKEN},
+    "POST /api/v1/serving/deploy": {
+        "rollout.*": "rules across fields: thresholds per rule kind, increasing ramp steps",
+        "rollout": "a rollout ramps a canary only",
+        "variants": "the strategy decides the roles, weights and count of variants",
+        "variants.*": "the strategy decides the roles and weights of variants",
+        "model": "the model version must exist and load (stored state)",
+        "alias": "the alias must point at a version (stored state)",
+    },
+    "POST /api/v1/serving/weights": {
+        "weights": "the weights must name the live variants and add up to 100 (stored state)",
+    },
+    "POST /api/v1/serving/promote": {
+        "variant": "the live deployment must have that candidate (stored state)",
+    },
+    "POST /api/v1/serving/rollback": {
+        "endpoint": "there must be a deployment to roll back to (stored state)",
+    },
+    "GET /api/v1/serving/compare": {"since": "since must be before until (two fields)"},
     "GET /api/v1/prompts/list": {"page_token": PAGE_TOKEN},
     "GET /api/v1/prompts/versions/list": {"page_token": PAGE_TOKEN},
     "GET /api/v1/prompts/versions/get": {"version": "the prompt must have a version (stored)"},

@@ -74,9 +74,8 @@ def list_endpoints(ctx: Context, req: ListEndpoints) -> EndpointList:
     offset = decode_page_token(req.page_token)
     query = select(t.endpoints).order_by(t.endpoints.c.name)
     if req.name_contains:
-        query = query.where(
-            func.lower(t.endpoints.c.name).contains(req.name_contains.lower(), autoescape=True)
-        )
+        part = check_text(req.name_contains, "name_contains", max_length=256)
+        query = query.where(func.lower(t.endpoints.c.name).contains(part.lower(), autoescape=True))
     rows = list(ctx.conn.execute(query.limit(req.max_results + 1).offset(offset)))
     token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
     return EndpointList(

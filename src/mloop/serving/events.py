@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from mloop.core.naming import check_asset_name
 from mloop.core.timeutil import now_ms
+from mloop.core.validation import check_text
 from mloop.serving import tables as t
 from mloop.serving.ops import operations
-from mloop.serving.schemas import DeploymentEvent, EventKind, EventList, ListEvents
+from mloop.serving.schemas import MAX_REASON, DeploymentEvent, EventKind, EventList, ListEvents
 from mloop.store.context import Context
 
 
@@ -27,6 +29,8 @@ def record_event(
     actor: str | None = None,
 ) -> None:
     """Append one event (in the caller's transaction)."""
+    # NUL cannot be stored in PostgreSQL text; the length is the request's bound.
+    reason = check_text(reason, "reason", max_length=MAX_REASON)
     ctx.conn.execute(
         insert(t.deployment_events).values(
             endpoint=endpoint,
@@ -45,8 +49,10 @@ def record_event(
 def list_deployment_events(ctx: Context, req: ListEvents) -> EventList:
     """An endpoint's deployment events, newest first (also after the endpoint is deleted)."""
     e = t.deployment_events
+    # Checked although nothing is looked up by it: a name no endpoint can have is a mistake.
+    name = check_asset_name(req.endpoint, "endpoint", what="endpoint name")
     rows = ctx.conn.execute(
-        select(e).where(e.c.endpoint == req.endpoint).order_by(e.c.id.desc()).limit(req.max_results)
+        select(e).where(e.c.endpoint == name).order_by(e.c.id.desc()).limit(req.max_results)
     )
     return EventList(
         events=[

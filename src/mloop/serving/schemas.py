@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
-from mloop.core.fields import MAX_SAFE_INTEGER, NO_NUL_PATTERN, AssetName, Rule, Time, text
+from mloop.core.fields import (
+    MAX_SAFE_INTEGER,
+    NO_NUL_PATTERN,
+    AliasName,
+    AssetName,
+    PageToken,
+    Rule,
+    Time,
+    text,
+)
 from mloop.core.operations import Message
 
 Strategy = Literal["single", "blue_green", "canary", "shadow"]
@@ -17,6 +26,9 @@ DeploymentState = Literal["active", "superseded", "rolled_back"]
 MAX_VARIANTS = 8
 MAX_LIST_RESULTS = 1000
 MAX_REASON = 2000
+MAX_DESCRIPTION = 5000
+
+Reason = Annotated[str, text(MAX_REASON)]
 
 
 # -- endpoints ------------------------------------------------------------------------------
@@ -32,18 +44,18 @@ class Endpoint(Message):
 
 
 class CreateEndpoint(Message):
-    name: str
-    description: str | None = None
+    name: AssetName
+    description: Annotated[str, text(MAX_DESCRIPTION)] | None = None
 
 
 class EndpointName(Message):
-    name: str
+    name: AssetName
 
 
 class ListEndpoints(Message):
-    name_contains: str | None = Field(default=None, max_length=256)
+    name_contains: Annotated[str, text(256)] | None = Field(default=None, max_length=256)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
-    page_token: str | None = Field(default=None, max_length=200)
+    page_token: PageToken | None = Field(default=None, max_length=200)
 
 
 class EndpointList(Message):
@@ -272,10 +284,10 @@ class VariantSpec(Message):
     """One variant of a deployment as asked for: a model version, or an alias resolved to
     its version when the deployment is made."""
 
-    model: str = Field(description="The registered model's name")
+    model: AssetName = Field(description="The registered model's name")
     version: int | None = Field(default=None, ge=1)
-    alias: str | None = Field(default=None, max_length=256)
-    name: str | None = Field(
+    alias: AliasName | None = Field(default=None, max_length=256)
+    name: AssetName | None = Field(
         default=None, description="The variant's name (default: from its role and position)"
     )
     weight: int | None = Field(
@@ -305,10 +317,10 @@ class Variant(Message):
 
 
 class Deploy(Message):
-    endpoint: str
+    endpoint: AssetName
     strategy: Strategy = "single"
     variants: list[VariantSpec] = Field(min_length=1, max_length=MAX_VARIANTS)
-    reason: str = Field(default="", max_length=MAX_REASON)
+    reason: Reason = Field(default="", max_length=MAX_REASON)
     rollout: RolloutSpec | None = Field(
         default=None,
         description="A canary's ramp plan and health rules: it advances by itself while "
@@ -328,22 +340,22 @@ class Deployment(Message):
 
 
 class SetWeights(Message):
-    endpoint: str
+    endpoint: AssetName
     weights: dict[str, int] = Field(description="Percent of traffic per variant name")
-    reason: str = Field(default="", max_length=MAX_REASON)
+    reason: Reason = Field(default="", max_length=MAX_REASON)
 
 
 class Promote(Message):
-    endpoint: str
-    variant: str | None = Field(
+    endpoint: AssetName
+    variant: AssetName | None = Field(
         default=None, description="The variant to promote (default: the only candidate)"
     )
-    reason: str = Field(default="", max_length=MAX_REASON)
+    reason: Reason = Field(default="", max_length=MAX_REASON)
 
 
 class Rollback(Message):
-    endpoint: str
-    reason: str = Field(default="", max_length=MAX_REASON)
+    endpoint: AssetName
+    reason: Reason = Field(default="", max_length=MAX_REASON)
 
 
 class EndpointStatus(Message):
@@ -353,7 +365,7 @@ class EndpointStatus(Message):
 
 
 class ListEvents(Message):
-    endpoint: str
+    endpoint: AssetName
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
 
 

@@ -22,6 +22,9 @@ def _version(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # JSON Schema's integer: 3.0 is 3
     if isinstance(value, str):
+        whole, dot, fraction = value.partition(".")
+        if dot and not fraction.strip("0"):
+            value = whole  # "3.0" in a query string: JSON Schema's integer 3.0, as above
         if not value.isdigit() or len(value) > 9:
             raise ValueError(f"version must be a positive integer, got {value!r}")
         return int(value)
