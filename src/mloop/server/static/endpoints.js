@@ -17,35 +17,8 @@
 
   function widthOf(box) { return Math.max(box.clientWidth || 0, 260); }
 
-  function milliseconds(v) {
-    var a = Math.abs(v);
-    if (a >= 1000) { return (v / 1000).toFixed(a >= 10000 ? 1 : 2) + " s"; }
-    return (a >= 10 ? v.toFixed(0) : String(Number(v.toPrecision(2)))) + " ms";
-  }
-
-  function formatter(kind) {
-    var fn = kind === "ms" ? milliseconds
-      : kind === "pct" ? function (v) { return (v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 0) + "%"; }
-      : function (v) { return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3))); };
-    return function (v) {
-      if (v === null || v === undefined || !isFinite(v)) { return ""; }
-      return fn(v);
-    };
-  }
-
-  // The y axis's width from its labels as drawn (uPlot calls this each layout pass).
-  function axisSize(u, values, axisIdx, cycleNum) {
-    var axis = u.axes[axisIdx];
-    if (cycleNum > 1 && axis._size) { return axis._size; }
-    var widest = 0;
-    u.ctx.save();
-    u.ctx.font = axis.font[0];
-    (values || []).forEach(function (text) {
-      widest = Math.max(widest, u.ctx.measureText(String(text)).width / window.devicePixelRatio);
-    });
-    u.ctx.restore();
-    return Math.ceil(axis.ticks.size + axis.gap + widest + 8);
-  }
+  var formatter = window.mloopChartFormat.formatter;  // chart_format.js
+  var axisSize = window.mloopChartFormat.axisSize;
 
   function colorOf(spec, variant) {
     var i = spec.variants.indexOf(variant);
