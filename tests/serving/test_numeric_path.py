@@ -312,8 +312,12 @@ def _same_results(got: Result, expected: Result, name: str) -> None:
     if expected.probabilities is None:
         assert got.probabilities is None, name
     else:
+        assert got.probabilities is not None, name
         np.testing.assert_allclose(
-            got.probabilities, expected.probabilities, rtol=1e-12, atol=1e-15
+            np.asarray(got.probabilities),
+            np.asarray(expected.probabilities),
+            rtol=1e-12,
+            atol=1e-15,
         )
 
 
