@@ -213,6 +213,19 @@ def test_healthy_rollouts_are_left_alone(runtime: Runtime) -> None:
     assert current("churn-api").last_check == result
 
 
+def test_requests_refused_as_invalid_or_overloaded_are_not_the_models_doing(
+    runtime: Runtime,
+) -> None:
+    rollout = canary("churn-api", rules=[ERROR_RULE])
+    t0 = rollout.started_at
+    traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=40)
+    for status in ("invalid", "overloaded"):
+        traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=40, status=status)
+    result = check_rollout(runtime, "churn-api", now=t0 + 60 * S)
+    assert result.action == "none" and result.rules[0].observed == 0.0
+    assert result.rules[0].samples == 40
+
+
 def test_errors_from_before_the_window_or_the_rollout_do_not_count(runtime: Runtime) -> None:
     rule = {**ERROR_RULE, "window_seconds": 60}
     rollout = canary("churn-api", rules=[rule])

@@ -162,9 +162,9 @@ def _result(
 
 
 def served_mask(side: Side, start: int) -> np.ndarray:
-    """Requests the variant answered or failed on (a request refused as invalid is the
-    caller's fault, not the model's)."""
-    return side.since(start) & (side.status != "invalid")
+    """Requests the variant answered or failed on: a request refused as invalid is the
+    caller's fault, and one refused as overloaded never reached the model."""
+    return side.since(start) & ~np.isin(side.status, ("invalid", "overloaded"))
 
 
 def predictions_of(outputs: Any) -> list[Any]:
