@@ -602,6 +602,21 @@ def serve(
             "--max-wait-ms", min=0, help="Hold a batch that is not full this long (0: never)."
         ),
     ] = 0.0,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--max-in-flight", min=1, max=64, help="Batches predicted at once per worker."
+        ),
+    ] = 1,
+    max_pending: Annotated[
+        int,
+        typer.Option(
+            "--max-pending",
+            min=1,
+            max=1_000_000,
+            help="Requests a worker holds at once; beyond, 503 with Retry-After.",
+        ),
+    ] = 256,
 ) -> None:
     """Serve one endpoint (MLflow's /invocations, /ping, /version) from the configured store.
 
@@ -622,7 +637,12 @@ def serve(
             soft_wrap=True,
         )
         options = ServeOptions(
-            endpoint=endpoint, auth=enabled, max_batch_rows=max_batch_rows, max_wait_ms=max_wait_ms
+            endpoint=endpoint,
+            auth=enabled,
+            max_batch_rows=max_batch_rows,
+            max_wait_ms=max_wait_ms,
+            max_in_flight=max_in_flight,
+            max_pending=max_pending,
         )
         run(options, host=host, port=port, workers=workers)
     except ValidationError as exc:
