@@ -85,6 +85,10 @@ MOVES_PRODUCTION = {
     "promote_candidate",
     "rollback",
     "check_endpoint",  # a check advances, promotes or rolls back a rollout
+    # The same on gateway routes: a rollout moves a route's traffic.
+    "start_route_rollout",
+    "check_route_rollout",
+    "end_route_rollout",
 }
 
 

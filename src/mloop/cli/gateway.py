@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from mloop.cli import gateway_secrets
+from mloop.cli import gateway_rollouts, gateway_secrets
 from mloop.cli._output import console, fail, print_json, print_table
 
 app = typer.Typer(help="The LLM gateway: configuration and provider keys.", no_args_is_help=True)
 app.add_typer(gateway_secrets.app, name="secrets")
+app.add_typer(gateway_rollouts.app, name="rollout")
 
 
 @app.command("check")

@@ -15,6 +15,8 @@ DOMAIN = Domain(
         "mloop.serving.evaluator",
         "mloop.serving.labels",
         "mloop.serving.ab",
+        "mloop.llm.rollouts.policy",
+        "mloop.llm.rollouts.checks",
     ),
     tables=("mloop.serving.tables",),
     http=("mloop.serving.http:serving_http",),

@@ -35,6 +35,7 @@ from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.record import Caller, CallState
 from mloop.llm.guardrails.pipeline import GuardrailPipeline
 from mloop.llm.providers.base import Provider
+from mloop.llm.rollouts.traffic import RouteTraffic, request_key
 from mloop.llm.router import NoTargetLeft, Plan, Router
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
 from mloop.llm.usage import Usage
@@ -94,6 +95,7 @@ class Gateway:
         budgets: BudgetGuard | None = None,
         rate_limits: RateLimiter | None = None,
         prompts: PromptResolver | None = None,
+        rollouts: RouteTraffic | None = None,
         redis: Any = None,
     ) -> None:
         self.config = config
@@ -105,6 +107,7 @@ class Gateway:
         self.budgets = budgets or BudgetGuard(config.budgets)
         self.rate_limits = rate_limits or InMemoryRateLimiter(config.rate_limits)
         self.prompts = prompts
+        self.rollouts = rollouts  # canaries of prompt versions and targets on routes
         self._redis = redis  # the client shared limits and budgets use, closed with the gateway
         self.guardrails: dict[str, GuardrailPipeline] = {
             name: GuardrailPipeline.from_config(
@@ -158,6 +161,9 @@ class Gateway:
             plan = self.router.plan(request.model)
             call.record.route = plan.route
             call.capture = plan.config.capture or self.config.capture
+            request, plan, on_candidate_target = await self._apply_rollout(
+                request, plan, caller, call
+            )
             if request.prompt is not None:
                 request = await self._render_prompt(request, call)
             if request.messages is None:
@@ -175,7 +181,12 @@ class Gateway:
                 request = checked.request
             if self.budgets.blocks(plan.route, caller.token_name, caller.project):
                 request = capped(request, plan.config)  # before the cache: it changes answers
-            found = await self._cache_lookup(request, plan, caller, call)
+            # A candidate target must answer itself: a cached answer of another would hide it.
+            found = (
+                None
+                if on_candidate_target
+                else await self._cache_lookup(request, plan, caller, call)
+            )
             if found is not None and found.entry is not None:
                 return self._cached(request, found, call)  # free: no budget applies
             await self._check_budgets(plan, caller, call, estimate_chat(request, plan.config))
@@ -191,6 +202,34 @@ class Gateway:
         if request.stream:
             return GatewayStream(_as_chunks(result.body, _wants_usage(request)), call.headers())
         return GatewayResponse(body=result.body, headers=call.headers())
+
+    async def _apply_rollout(
+        self, request: ChatRequest, plan: Plan, caller: Caller, call: CallState
+    ) -> tuple[ChatRequest, Plan, bool]:
+        """The request and plan under the route's rollout, and whether the request goes to
+        a candidate target (sent there alone, so its failures count against it)."""
+        if self.rollouts is None or plan.route is None:
+            return request, plan, False
+        key = request_key(caller.headers, caller.token_name, call.record.id)
+        arm = await self.rollouts.arm(plan.route, request.prompt, key)
+        if arm is None:
+            return request, plan, False
+        rollout = arm.rollout
+        call.record.metadata["rollout"] = {"id": rollout.id, "side": arm.side}
+        if not arm.candidate:
+            return request, plan, False
+        if rollout.variant_kind == "prompt":
+            name = (rollout.prompt or "").partition("@")[0]
+            return request.model_copy(update={"prompt": f"{name}:{rollout.candidate}"}), plan, False
+        provider, _, model = rollout.candidate.partition("/")
+        if provider not in self.providers:
+            call.record.metadata["rollout"]["side"] = "stable (unknown provider)"
+            return request, plan, False
+        target = TargetConfig(provider=provider, model=model)
+        # Named before the call, so a failure is logged against the candidate.
+        call.record.provider, call.record.model = provider, model
+        call.record.cache = "bypass"
+        return request, Plan(plan.route, plan.config, (target,)), True
 
     async def _render_prompt(self, request: ChatRequest, call: CallState) -> ChatRequest:
         if self.prompts is None:

@@ -28,6 +28,7 @@ from mloop.llm.gateway.caching import GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.service import Gateway
 from mloop.llm.providers.base import Provider
+from mloop.llm.rollouts.traffic import RouteTraffic
 from mloop.llm.router import Attempts, Router
 from mloop.llm.types import EmbeddingRequest, EmbeddingResult
 from mloop.store.runtime import Runtime
@@ -139,6 +140,7 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
         budgets=budgets,
         rate_limits=rate_limits,
         prompts=PromptResolver(runtime),
+        rollouts=RouteTraffic(runtime),
         redis=redis_client,
     )
 
