@@ -44,12 +44,15 @@ def chat(handle: ServerHandle, key: str, **body: Any) -> httpx.Response:
 
 
 def start(handle: ServerHandle, **fields: Any) -> Any:
+    # These tests check with an injected clock: the background checks would race them.
+    gateway = handle.app.state.gateway.get()
+    gateway.rollout_checks.close()
     rollout = handle.runtime.run(
         lambda ctx: start_route_rollout(ctx, StartRouteRollout(route=ROUTE, **fields)),
         write=True,
         actor="alice",
     )
-    handle.app.state.gateway.get().rollouts.invalidate()  # no wait for the cache's refresh
+    gateway.rollouts.invalidate()  # no wait for the cache's refresh
     return rollout
 
 
@@ -285,3 +288,31 @@ def test_the_command_line_starts_lists_checks_and_ends_a_rollout(runtime: Any) -
         "gateway", "rollout", "start", ROUTE, "--target", "backup/gpt-4.1", "--rule", "accuracy<0.9"
     )
     assert bad.exit_code != 0 and "call log" in bad.output
+
+
+def test_the_background_evaluator_checks_each_rollout_once_per_interval(
+    start_gateway: Callable[..., ServerHandle], fake: FakeProvider
+) -> None:
+    from mloop.llm.rollouts.checks import RouteRolloutEvaluator, claim
+
+    handle = start_gateway()
+    rollout = start(
+        handle,
+        target="backup/gpt-4.1",
+        ramp=RampPlan(steps=[50, 100], min_seconds=0, min_requests=1000),
+        rules=[HealthRule(kind="error_rate", threshold=0.1, min_samples=3)],
+    )
+    fake.script(*[server_error(500) for _ in range(60)], model="gpt-4.1")
+    for i in range(12):
+        chat(handle, f"user-{i}")
+    calls(handle)  # the call log is written
+    clock = [now_ms()]
+    one = RouteRolloutEvaluator(handle.runtime, interval_s=10, clock=lambda: clock[0])
+    # Another replica checked it a moment ago: within the interval, this one leaves it.
+    assert handle.runtime.run(lambda ctx: claim(ctx, rollout.id, clock[0] - 1, 9000), write=True)
+    assert one.run_once() == []
+    clock[0] += 9_000
+    (result,) = one.run_once()
+    assert result.action == "rollback" and "error_rate" in result.reason
+    clock[0] += 10_000
+    assert one.run_once() == []  # nothing runs any more

@@ -35,6 +35,7 @@ from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.record import Caller, CallState
 from mloop.llm.guardrails.pipeline import GuardrailPipeline
 from mloop.llm.providers.base import Provider
+from mloop.llm.rollouts.checks import RouteRolloutEvaluator
 from mloop.llm.rollouts.traffic import RouteTraffic, request_key
 from mloop.llm.router import NoTargetLeft, Plan, Router
 from mloop.llm.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
@@ -96,6 +97,7 @@ class Gateway:
         rate_limits: RateLimiter | None = None,
         prompts: PromptResolver | None = None,
         rollouts: RouteTraffic | None = None,
+        rollout_checks: RouteRolloutEvaluator | None = None,
         redis: Any = None,
     ) -> None:
         self.config = config
@@ -108,6 +110,7 @@ class Gateway:
         self.rate_limits = rate_limits or InMemoryRateLimiter(config.rate_limits)
         self.prompts = prompts
         self.rollouts = rollouts  # canaries of prompt versions and targets on routes
+        self.rollout_checks = rollout_checks  # their background evaluator, closed with us
         self._redis = redis  # the client shared limits and budgets use, closed with the gateway
         self.guardrails: dict[str, GuardrailPipeline] = {
             name: GuardrailPipeline.from_config(
@@ -122,6 +125,8 @@ class Gateway:
         self._prices_today: dict[tuple[str, str, date], Price | None] = {}
 
     async def aclose(self) -> None:
+        if self.rollout_checks is not None:
+            await asyncio.to_thread(self.rollout_checks.close)
         for provider in self.providers.values():
             await provider.aclose()
         if self.cache is not None:

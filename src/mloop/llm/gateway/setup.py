@@ -28,6 +28,7 @@ from mloop.llm.gateway.caching import GatewayCache
 from mloop.llm.gateway.prompting import PromptResolver
 from mloop.llm.gateway.service import Gateway
 from mloop.llm.providers.base import Provider
+from mloop.llm.rollouts.checks import RouteRolloutEvaluator
 from mloop.llm.rollouts.traffic import RouteTraffic
 from mloop.llm.router import Attempts, Router
 from mloop.llm.types import EmbeddingRequest, EmbeddingResult
@@ -131,6 +132,10 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
     if config.budgets:
         windows = budgets.windows()
         budgets.load(runtime.run(lambda ctx: current_spend(ctx, windows), write=False))
+    # The gateway's process checks the route rollouts it applies (one check per rollout and
+    # interval across replicas).
+    rollout_checks = RouteRolloutEvaluator(runtime)
+    rollout_checks.start()
     return Gateway(
         config,
         providers,
@@ -141,6 +146,7 @@ def build_gateway(runtime: Runtime, config: GatewayConfig | None = None) -> Gate
         rate_limits=rate_limits,
         prompts=PromptResolver(runtime),
         rollouts=RouteTraffic(runtime),
+        rollout_checks=rollout_checks,
         redis=redis_client,
     )
 

@@ -10,6 +10,9 @@ revision, so two gateway replicas checking at once never both act.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,8 @@ from mloop.llm.rollouts.schemas import RouteName, RouteRollout
 from mloop.serving.ops import operations
 from mloop.serving.schemas import CheckResult, Rollout
 from mloop.store.context import Context
+
+log = logging.getLogger("mloop.llm.rollouts")
 
 ACTOR = "mloop"
 """Who the audit trail says advanced, promoted or rolled back: the rollout itself."""
@@ -172,16 +177,85 @@ def check_route(runtime: Any, route: str, *, now: int | None = None) -> CheckRes
     return runtime.run(lambda ctx: check_in(ctx, route, at), write=True, actor=ACTOR)
 
 
-def check_all(runtime: Any, *, now: int | None = None) -> list[CheckResult]:
-    """Check every running route rollout (what a gateway's background evaluator runs)."""
-    running = runtime.run(
-        lambda ctx: [x.route for x in live_rollouts(ctx) if x.state == "running"], write=False
-    )
-    return [check_route(runtime, route, now=now) for route in running]
-
-
 @operations.post("/routes/rollouts/check", RouteName, CheckResult, role="deployer")
 def check_route_rollout(ctx: Context, req: RouteName) -> CheckResult:
     """Check a route's rollout now: roll back on a breached rule, advance a healthy step."""
     route = check_asset_name(req.route, "route", what="route name")
     return check_in(ctx, route, now_ms())
+
+
+def claim(ctx: Context, rollout_id: int, now: int, hold_ms: int) -> bool:
+    """Claim the rollout for one check; False when another replica checked it less than
+    ``hold_ms`` ago (so replicas share the work instead of repeating it)."""
+    r = t.route_rollouts
+    claimed = ctx.conn.execute(
+        update(r)
+        .where(
+            r.c.id == rollout_id,
+            r.c.state == "running",
+            (r.c.checked_at.is_(None)) | (r.c.checked_at <= now - hold_ms),
+        )
+        .values(checked_at=now)
+    )
+    return claimed.rowcount == 1
+
+
+class RouteRolloutEvaluator:
+    """Checks the running route rollouts every ``interval_s`` in a background thread of the
+    gateway's process; with several replicas each rollout is checked once per interval."""
+
+    def __init__(
+        self, runtime: Any, *, interval_s: float = 10.0, clock: Callable[[], int] = now_ms
+    ) -> None:
+        if not 0 < interval_s <= 3600:
+            raise ValueError("interval_s must be more than 0 and at most 3600")
+        self.runtime = runtime
+        self.interval_s = interval_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[CheckResult]:
+        """Claim and check each running rollout nobody checked this interval."""
+        running = self.runtime.run(
+            lambda ctx: [x for x in live_rollouts(ctx) if x.state == "running"], write=False
+        )
+        # A claim lasts a little less than the interval, so this process's next round finds
+        # it free while another replica's round within the interval does not.
+        hold = int(self.interval_s * 900)
+        results: list[CheckResult] = []
+        for rollout in running:
+            now = self._clock()
+            claimed = self.runtime.run(
+                lambda ctx, r=rollout, at=now: claim(ctx, r.id, at, hold), write=True
+            )
+            if not claimed:
+                continue
+            try:
+                results.append(check_route(self.runtime, rollout.route, now=now))
+            except Exception:  # one route's trouble must not stop the others' checks
+                log.exception("could not check the rollout of route %s", rollout.route)
+        for result in results:
+            if result.action in ("advance", "promote", "rollback"):
+                log.warning("route %s: %s: %s", result.endpoint, result.action, result.reason)
+        return results
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="mloop-route-rollouts", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception:  # the database is down: try again next interval
+                log.exception("could not check route rollouts")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
