@@ -108,9 +108,11 @@ EXEMPT_400: dict[str, dict[str, str]] = {
     },
     "POST /api/v1/serving/weights": {
         "weights": "the weights must name the live variants and add up to 100 (stored state)",
+        "endpoint": "the endpoint must have a live deployment (stored state)",
     },
     "POST /api/v1/serving/promote": {
         "variant": "the live deployment must have that candidate (stored state)",
+        "endpoint": "the endpoint must have a live deployment (stored state)",
     },
     "POST /api/v1/serving/rollback": {
         "endpoint": "there must be a deployment to roll back to (stored state)",
