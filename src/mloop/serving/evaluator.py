@@ -17,10 +17,10 @@ checks it. The operation ``check_endpoint`` (``mloop endpoints check``) checks a
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mloop.core.periodic import PeriodicTask
 from mloop.core.timeutil import now_ms
 from mloop.serving.deployments import load_deployment, restore, switch
 from mloop.serving.endpoints import load_endpoint_row
@@ -285,7 +285,7 @@ def check_endpoint(ctx: Context, req: CheckEndpoint) -> CheckResult:
     return apply(ctx, rollout, decide(rollout, window, at))
 
 
-class RolloutEvaluator:
+class RolloutEvaluator(PeriodicTask):
     """Checks running rollouts in a background thread (see the module docstring).
 
     ``endpoints`` returns the endpoints to watch (those the process serves); None watches
@@ -300,15 +300,11 @@ class RolloutEvaluator:
         interval_s: float = 10.0,
         clock: Clock = now_ms,
     ) -> None:
-        if not 0 < interval_s <= 3600:
-            raise ValueError("interval_s must be more than 0 and at most 3600")
+        super().__init__(interval_s=interval_s, thread_name="mloop-rollouts")
         self.runtime = runtime
-        self.interval_s = interval_s
         self.checks = 0
         self._endpoints = endpoints
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[CheckResult]:
         """Claim and check each running rollout not checked by anyone this interval."""
@@ -336,21 +332,3 @@ class RolloutEvaluator:
             if result.action in ("advance", "promote", "rollback"):
                 log.warning("endpoint %s: %s: %s", result.endpoint, result.action, result.reason)
         return results
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="mloop-rollouts", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # the database is down: try again next interval
-                log.exception("could not check rollouts")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None

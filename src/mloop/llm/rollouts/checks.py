@@ -11,7 +11,6 @@ revision, so two gateway replicas checking at once never both act.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from sqlalchemy import select, update
 
 from mloop.core.naming import check_asset_name
+from mloop.core.periodic import PeriodicTask
 from mloop.core.timeutil import now_ms
 from mloop.llm.calls.tables import llm_calls
 from mloop.llm.rollouts import tables as t
@@ -200,20 +200,16 @@ def claim(ctx: Context, rollout_id: int, now: int, hold_ms: int) -> bool:
     return claimed.rowcount == 1
 
 
-class RouteRolloutEvaluator:
+class RouteRolloutEvaluator(PeriodicTask):
     """Checks the running route rollouts every ``interval_s`` in a background thread of the
     gateway's process; with several replicas each rollout is checked once per interval."""
 
     def __init__(
         self, runtime: Any, *, interval_s: float = 10.0, clock: Callable[[], int] = now_ms
     ) -> None:
-        if not 0 < interval_s <= 3600:
-            raise ValueError("interval_s must be more than 0 and at most 3600")
+        super().__init__(interval_s=interval_s, thread_name="mloop-route-rollouts")
         self.runtime = runtime
-        self.interval_s = interval_s
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[CheckResult]:
         """Claim and check each running rollout nobody checked this interval."""
@@ -239,23 +235,3 @@ class RouteRolloutEvaluator:
             if result.action in ("advance", "promote", "rollback"):
                 log.warning("route %s: %s: %s", result.endpoint, result.action, result.reason)
         return results
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, name="mloop-route-rollouts", daemon=True
-            )
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # the database is down: try again next interval
-                log.exception("could not check route rollouts")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
