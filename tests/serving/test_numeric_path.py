@@ -22,16 +22,17 @@ import pandas as pd
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from sklearn import config_context
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import BaggingClassifier, ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from mloop.models.signature import infer_schema
-from mloop.serving.estimators import fitted_on_array, predicts_argmax_of_proba
+from mloop.serving.estimators import fitted_on_array, predicts_argmax_of_proba, takes_array
 from mloop.serving.formats import parse_request
 from mloop.serving.numeric import CheckedRows, NumericRows
 from mloop.serving.predictor import Predictor, Result, SchemaViolation
@@ -274,9 +275,9 @@ def test_predictions_and_probabilities_match_the_models_own(
         predictor = Predictor(_Loaded(model, schema))  # type: ignore[arg-type]
         checked = [predictor.check(parse_request(body).data) for body in bodies]
         assert all(isinstance(c, CheckedRows) for c in checked), name
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # no "fitted without feature names" warning
+        with warnings.catch_warnings(record=True) as caught:
             results = predictor.predict_batch(checked)
+        assert [str(w.message) for w in caught] == [], name  # nothing about feature names
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             own = Result(
@@ -346,6 +347,20 @@ def test_which_estimators_get_an_array_and_which_predict_from_probabilities(
         ColumnTransformer([("s", StandardScaler(), ["f1"])]), LinearRegression()
     )
     assert not fitted_on_array(by_name.fit(frame, frame["f0"]), 8)
+
+    names = list(frame.columns)
+    assert takes_array(LogisticRegression().fit(frame, labels), names)
+    assert not takes_array(LogisticRegression().fit(frame, labels), names[::-1])
+    assert takes_array(
+        make_pipeline(StandardScaler(), LogisticRegression()).fit(frame, labels), names
+    )
+    assert not takes_array(by_name, names)
+    add_one = make_pipeline(FunctionTransformer(lambda x: x + 1), LinearRegression())
+    assert not takes_array(add_one.fit(frame, frame["f0"]), names)
+    scaled = make_pipeline(StandardScaler(), LinearRegression()).set_output(transform="pandas")
+    assert not takes_array(scaled.fit(frame, frame["f0"]), names)
+    with config_context(transform_output="pandas"):
+        assert not takes_array(LogisticRegression().fit(frame, labels), names)
 
     class Custom(LogisticRegression):  # code of the user's: nothing assumed
         pass

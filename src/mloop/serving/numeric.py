@@ -9,7 +9,8 @@ strings; integers within 2**53, which a float64 holds exactly) is kept as
 checked against a dataframe signature of float, int64 or bool columns by
 :func:`mloop.models.signature.check_numeric_table`, with the general path's errors. A batch
 of such requests is stacked into one array and becomes one DataFrame with the signature's
-column dtypes, or, for a scikit-learn estimator fitted on an array, stays an array.
+column dtypes, or, for a scikit-learn estimator that takes an array in its stead
+(:func:`mloop.serving.estimators.takes_array`), stays an array.
 
 Anything else (strings, nulls, other schemas, other models) takes the general pandas path,
 and :meth:`NumericRows.to_frame` gives the DataFrame that path would have parsed, so both
@@ -72,7 +73,7 @@ class CheckedRows:
 class NumericLayout:
     """How checked rows become the model's input: one DataFrame with the signature's column
     names and dtypes (what the general path gives), or the array a DataFrame of those dtypes
-    converts to (``as_array``; only for estimators fitted without feature names)."""
+    converts to (``as_array``; only for estimators that take an array in its stead)."""
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, as_array: bool) -> None:
         self.columns = list(columns)

@@ -13,7 +13,7 @@ import numpy as np
 from mloop.core.errors import ValidationError
 from mloop.models.loading import LoadedModel
 from mloop.models.signature import check_numeric_table, enforce_schema, numeric_dataframe_columns
-from mloop.serving.estimators import fitted_on_array, predicts_argmax_of_proba
+from mloop.serving.estimators import predicts_argmax_of_proba, takes_array
 from mloop.serving.formats import to_json_values
 from mloop.serving.numeric import CheckedRows, NumericLayout, NumericRows
 
@@ -55,9 +55,8 @@ class Predictor:
         columns = numeric_dataframe_columns(self.schema)
         self.layout: NumericLayout | None = None
         if columns is not None:
-            self.layout = NumericLayout(
-                columns, as_array=fitted_on_array(self._model, len(columns))
-            )
+            names = [name for name, _ in columns]
+            self.layout = NumericLayout(columns, as_array=takes_array(self._model, names))
 
     def check(self, data: Any) -> Any:
         """``data`` conformed to the signature; SchemaViolation names the column and why."""
