@@ -37,6 +37,7 @@ class LabelledClassification:
     proba: np.ndarray | None
     n_rows: int
     n_missing_labels: int
+    labelled_rows: np.ndarray  # the input rows that have a label (a boolean mask)
 
     @property
     def binary(self) -> bool:
@@ -49,6 +50,19 @@ class LabelledClassification:
     @property
     def n_labelled(self) -> int:
         return len(self.true)
+
+    def rows(self, selected: np.ndarray) -> LabelledClassification:
+        """The same problem on the input rows in ``selected`` (a boolean mask of all rows)."""
+        kept = selected[self.labelled_rows]
+        return dataclasses.replace(
+            self,
+            true=self.true[kept],
+            pred=self.pred[kept],
+            proba=None if self.proba is None else self.proba[kept],
+            n_rows=int(selected.sum()),
+            n_missing_labels=int((selected & ~self.labelled_rows).sum()),
+            labelled_rows=self.labelled_rows[selected],
+        )
 
 
 def prepare_classification(
@@ -96,6 +110,7 @@ def prepare_classification(
         proba=None if proba is None else proba[labelled],
         n_rows=n_rows,
         n_missing_labels=n_rows - int(labelled.sum()),
+        labelled_rows=labelled,
     )
 
 
