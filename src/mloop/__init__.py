@@ -21,11 +21,11 @@ from mloop.core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 # Flavor modules load on first use (``mloop.sklearn.log_model``), as in MLflow, and need
-# scikit-learn only then.
+# their library (scikit-learn, LightGBM, XGBoost) only then.
 _EXPORTS: dict[str, str] = {name: "mloop.client" for name in _CLIENT_EXPORTS}
 __all__ = [*sorted(_CLIENT_EXPORTS), "__version__"]
 _get_export, __dir__ = lazy_exports(__name__, _EXPORTS)
-_LAZY_SUBMODULES = frozenset({"sklearn", "pyfunc"})
+_LAZY_SUBMODULES = frozenset({"sklearn", "pyfunc", "lightgbm", "xgboost"})
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,7 @@ class LoadedModel:
         self.metadata = metadata
         self.uri = uri or str(path)
         self._model = model
+        self._predicting = predicting(model)
 
     @property
     def flavor(self) -> str:
@@ -54,18 +55,26 @@ class LoadedModel:
         return enforce_schema((self.metadata.signature or {}).get("inputs"), model_input)
 
     def predict(self, model_input: Any) -> Any:
-        return self._model.predict(self._checked(model_input))
+        return self._predicting.predict(self._checked(model_input))
 
     @property
     def predict_proba(self) -> Callable[[Any], Any]:
         """The model's ``predict_proba`` with the same input checks (classifiers only)."""
-        method = getattr(self._model, "predict_proba", None)
+        method = getattr(self._predicting, "predict_proba", None)
         if not callable(method):
             raise AttributeError(f"this {self.flavor} model has no predict_proba")
         return lambda model_input: method(self._checked(model_input))
 
     def __repr__(self) -> str:
         return f"LoadedModel(flavor={self.flavor!r}, uri={self.uri!r})"
+
+
+def predicting(model: Any) -> Any:
+    """What predicts for ``model`` on a DataFrame or an array: the model itself, or for an
+    XGBoost Booster, whose own ``predict`` takes a DMatrix, an adapter."""
+    from mloop.models.xgboost_model import BoosterPredictor, is_booster
+
+    return BoosterPredictor(model) if is_booster(model) else model
 
 
 def load_model_dir(
@@ -85,15 +94,31 @@ def load_model_dir(
     if not (root / MODEL_FILE).is_file() and is_mlflow_model_dir(root):
         return _load_mlflow_dir(root, trusted, name)
     metadata = read_metadata(root)
-    if metadata.flavor == "sklearn":
-        from mloop.models.sklearn_model import load_estimator
-
-        model = load_estimator(root, metadata, trusted, model=name)
-    else:
+    if metadata.flavor == "pyfunc":
         from mloop.models.python_model import load_python_model
 
         model = load_python_model(root, metadata, trusted=trusted, model=name)
+    else:
+        model = _load_native(root, metadata, trusted, name, mlflow=False)
     return LoadedModel(root, metadata, model, uri=uri)
+
+
+def _load_native(
+    root: Path, metadata: ModelMetadata, trusted: bool | Sequence[str], name: str, *, mlflow: bool
+) -> Any:
+    """A model of a flavor mloop reads itself. LightGBM's and XGBoost's files are data
+    only, so ``trusted`` does not apply to them."""
+    if metadata.flavor == "lightgbm":
+        from mloop.models.lightgbm_model import load_lightgbm
+
+        return load_lightgbm(root, metadata, model=name)
+    if metadata.flavor == "xgboost":
+        from mloop.models.xgboost_model import load_xgboost
+
+        return load_xgboost(root, metadata, model=name, mlflow=mlflow)
+    from mloop.models.sklearn_model import load_estimator
+
+    return load_estimator(root, metadata, trusted, model=name)
 
 
 class _MlflowPyfuncModel(LoadedModel):
@@ -108,6 +133,5 @@ def _load_mlflow_dir(root: Path, trusted: bool | Sequence[str], name: str) -> Lo
     if metadata.flavor == MLFLOW_FLAVOR:
         model = load_mlflow_pyfunc(root, metadata, trusted, model=name)
         return _MlflowPyfuncModel(root, metadata, model, name)
-    from mloop.models.sklearn_model import load_estimator
-
-    return LoadedModel(root, metadata, load_estimator(root, metadata, trusted, model=name), name)
+    model = _load_native(root, metadata, trusted, name, mlflow=True)
+    return LoadedModel(root, metadata, model, name)

@@ -30,6 +30,26 @@ MAX_METADATA_BYTES = 1024 * 1024
 SERIALIZATIONS: dict[str, tuple[str, ...]] = {
     "sklearn": ("skops", "pickle"),
     "pyfunc": ("code", "pickle"),
+    "lightgbm": ("text",),  # LightGBM's model text file
+    "xgboost": ("ubj", "json", "xgb"),  # XGBoost's UBJSON, JSON, or MLflow's model.xgb
+}
+# What the boosting flavors recreate, as "module:Name": the only classes they create, so
+# the model file chooses among these and never names code to import.
+MODEL_CLASSES: dict[str, tuple[str, ...]] = {
+    "lightgbm": (
+        "lightgbm:Booster",
+        "lightgbm:LGBMClassifier",
+        "lightgbm:LGBMRegressor",
+        "lightgbm:LGBMRanker",
+    ),
+    "xgboost": (
+        "xgboost:Booster",
+        "xgboost:XGBClassifier",
+        "xgboost:XGBRegressor",
+        "xgboost:XGBRanker",
+        "xgboost:XGBRFClassifier",
+        "xgboost:XGBRFRegressor",
+    ),
 }
 _CLASS_REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _ARTIFACT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -97,7 +117,7 @@ class ModelMetadata:
                 field=f"{where}.serialization",
             )
         data = _optional_path(body, "data", where)
-        if data is None and (flavor == "sklearn" or serialization == "pickle"):
+        if data is None and (flavor != "pyfunc" or serialization == "pickle"):
             raise ValidationError(f"{where}.data must name the payload file", field=f"{where}.data")
         model_class = body.get("model_class")
         if flavor == "pyfunc" and serialization == "code":
@@ -106,6 +126,12 @@ class ModelMetadata:
                     f"{where}.model_class must be 'module:QualifiedName', got {model_class!r}",
                     field=f"{where}.model_class",
                 )
+        elif flavor in MODEL_CLASSES and model_class not in MODEL_CLASSES[flavor]:
+            raise ValidationError(
+                f"{where}.model_class {model_class!r} is not one of "
+                f"{', '.join(MODEL_CLASSES[flavor])}",
+                field=f"{where}.model_class",
+            )
         elif model_class is not None and not isinstance(model_class, str):
             raise ValidationError(
                 f"{where}.model_class must be a string", field=f"{where}.model_class"
@@ -218,7 +244,8 @@ def read_metadata(model_dir: str | Path) -> ModelMetadata:
     if not path.is_file():
         raise ValidationError(
             f"{model_dir} is not an mloop model directory: it has no {MODEL_FILE}. "
-            "Save models with mloop.sklearn.save_model or mloop.pyfunc.save_model",
+            "Save models with mloop.sklearn.save_model, mloop.pyfunc.save_model, "
+            "mloop.lightgbm.save_model or mloop.xgboost.save_model",
             field="model_uri",
         )
     with open(path, "rb") as handle:

@@ -6,6 +6,10 @@ treat it like a native model:
 
 - scikit-learn models saved with skops (MLflow's default) load natively, under the same
   trust rules as mloop's own; pickled ones need ``trusted=True``;
+- LightGBM Boosters (``model.lgb``, LightGBM's text file) and XGBoost models (Boosters and
+  wrappers, in XGBoost's own format) load natively through mloop's ``lightgbm`` and
+  ``xgboost`` flavors, without ``trusted``: their files are data. (``mlflow.lightgbm``
+  pickles or skops-saves LightGBM's scikit-learn wrappers; those take the next rule.)
 - every other flavor loads through ``mlflow.pyfunc`` when the ``mlflow`` package is installed,
   and only with ``trusted=True``, because MLflow's loaders unpickle and import code; bundled
   code that would hide an importable module is refused, and ``sys.path`` is restored after.
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mloop.core.errors import ValidationError
-from mloop.models.metadata import MAX_METADATA_BYTES, ModelMetadata, resolve_inside
+from mloop.models.metadata import MAX_METADATA_BYTES, MODEL_CLASSES, ModelMetadata, resolve_inside
 from mloop.store.artifacts import clean_relative_path
 
 MLMODEL_FILE = "MLmodel"
@@ -111,6 +115,18 @@ def parse_mlmodel(raw: bytes, *, where: str = MLMODEL_FILE) -> ModelMetadata:
                 library_versions=versions,
                 **common,
             )
+    boosted = _boosting_flavor(flavors, where)
+    if boosted is not None:
+        flavor, serialization, payload, model_class, version_key = boosted
+        versions[flavor] = str(flavors[flavor].get(version_key, ""))
+        return ModelMetadata(
+            flavor=flavor,
+            serialization=serialization,
+            data=payload,
+            model_class=model_class,
+            library_versions=versions,
+            **common,
+        )
     if not pyfunc:
         raise ValidationError(
             f"{where} has no python_function flavor; mloop can only load MLflow models that "
@@ -126,6 +142,33 @@ def parse_mlmodel(raw: bytes, *, where: str = MLMODEL_FILE) -> ModelMetadata:
         library_versions=versions,
         **common,
     )
+
+
+def _boosting_flavor(flavors: dict[str, Any], where: str) -> tuple[str, str, str, str, str] | None:
+    """(flavor, serialization, data, model_class, version key) of a LightGBM Booster or an
+    XGBoost model MLflow saved in the library's own format; None for anything else."""
+    lgb = flavors.get("lightgbm")
+    # MLflow saves Boosters with Booster.save_model (text); wrappers with skops or pickle.
+    if (
+        isinstance(lgb, dict)
+        and isinstance(lgb.get("data"), str)
+        and lgb.get("model_class", "lightgbm.basic.Booster") == "lightgbm.basic.Booster"
+    ):
+        data = clean_relative_path(lgb["data"], f"{where}.lightgbm.data")
+        return "lightgbm", "text", data, "lightgbm:Booster", "lgb_version"
+    xgb = flavors.get("xgboost")
+    if isinstance(xgb, dict) and isinstance(xgb.get("data"), str):
+        model_class = str(xgb.get("model_class", "xgboost.core.Booster"))
+        reference = "xgboost:" + model_class.rsplit(".", 1)[-1]
+        fmt = str(xgb.get("model_format", "xgb"))
+        if (
+            model_class.startswith("xgboost.")
+            and reference in MODEL_CLASSES["xgboost"]
+            and fmt in ("ubj", "json", "xgb")
+        ):
+            data = clean_relative_path(xgb["data"], f"{where}.xgboost.data")
+            return "xgboost", fmt, data, reference, "xgb_version"
+    return None
 
 
 def read_mlmodel(model_dir: str | Path) -> ModelMetadata:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mloop.core.errors import ValidationError
-from mloop.models.loading import LoadedModel
+from mloop.models.loading import LoadedModel, predicting
 from mloop.models.signature import check_numeric_table, enforce_schema, numeric_dataframe_columns
 from mloop.serving.estimators import predicts_argmax_of_proba, takes_array
 from mloop.serving.formats import to_json_values
@@ -44,8 +44,9 @@ class Predictor:
         self.model = model
         self.schema = (model.signature or {}).get("inputs")
         # Each request is checked against the signature on arrival (check), so a batch of
-        # checked requests goes to the underlying model without checking it again.
-        self._model = model.unwrap()
+        # checked requests goes to the underlying model without checking it again (through
+        # an adapter where its own predict takes another type: XGBoost's Booster).
+        self._model = predicting(model.unwrap())
         classes = getattr(self._model, "classes_", None)
         self.classes: list[Any] | None = None if classes is None else to_json_values(classes)
         proba = getattr(self._model, "predict_proba", None)
