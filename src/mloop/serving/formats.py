@@ -3,7 +3,9 @@
 - mloop's own JSON: ``{"inputs": [{"age": 31, ...}, ...]}`` (records) or
   ``{"inputs": {"age": [31, 45], ...}}`` (columns), optionally with ``"key"``, the request
   key that keeps a caller on one canary variant. The answer has the predictions and, for
-  classifiers, the class probabilities and a confidence per row.
+  classifiers, the class probabilities and a confidence per row. ``"entities"`` (a list
+  of records of entity keys, one per row) asks the endpoint to look up the rows' features
+  (:mod:`mloop.serving.features`); ``inputs`` then holds the other features, as records.
 - MLflow's scoring protocol, as ``mlflow models serve`` reads it: ``dataframe_split``,
   ``dataframe_records``, ``instances`` and ``inputs`` (``inputs`` is both: its answer is
   mloop's, a superset of MLflow's). The answer to the others is ``{"predictions": [...]}``
@@ -22,7 +24,7 @@ from mloop.core.errors import ValidationError
 from mloop.serving.numeric import NumericRows, from_mapping, from_records, from_split
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_ALLOWED = frozenset({*MLFLOW_KEYS, "key", "params"})
+_ALLOWED = frozenset({*MLFLOW_KEYS, "key", "params", "entities"})
 MAX_KEY_LENGTH = 256
 
 
@@ -30,13 +32,17 @@ MAX_KEY_LENGTH = 256
 class ParsedRequest:
     """A request's model input (NumericRows for rows of numbers, a DataFrame, or an array
     for list-of-lists inputs), how many rows it has, the JSON to log, which answer to give,
-    and the request key if any."""
+    and the request key if any.
+
+    With ``entities`` (records of entity keys), ``data`` is the request's own inputs as
+    records, or None, until :func:`mloop.serving.features.with_features` joins them."""
 
     data: Any
     rows: int
     logged: Any
     style: Literal["mloop", "mlflow"]
     key: str | None = None
+    entities: list[dict[str, Any]] | None = None
 
 
 def _frame(value: Any, field: str, numeric: bool) -> Any:
@@ -144,6 +150,8 @@ def parse_request(body: bytes, *, numeric: bool = True) -> ParsedRequest:
             field=unknown[0],
         )
     given = [k for k in MLFLOW_KEYS if k in payload]
+    if "entities" in payload:
+        return _entity_request(payload, given)
     if len(given) != 1:
         raise ValidationError(
             f"send exactly one of {', '.join(MLFLOW_KEYS)}; got "
@@ -155,11 +163,7 @@ def parse_request(body: bytes, *, numeric: bool = True) -> ParsedRequest:
             "params are not supported: mloop endpoints call predict(inputs) only",
             field="params",
         )
-    key = payload.get("key")
-    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH):
-        raise ValidationError(
-            f"key must be a string of 1 to {MAX_KEY_LENGTH} characters", field="key"
-        )
+    key = _key(payload)
     name = given[0]
     value = payload[name]
     if name == "dataframe_split":
@@ -175,6 +179,64 @@ def parse_request(body: bytes, *, numeric: bool = True) -> ParsedRequest:
         data = _frame(value, name, numeric)
     style: Literal["mloop", "mlflow"] = "mloop" if name == "inputs" else "mlflow"
     return ParsedRequest(data=data, rows=_rows(data), logged=value, style=style, key=key)
+
+
+def _key(payload: dict[str, Any]) -> str | None:
+    key = payload.get("key")
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH):
+        raise ValidationError(
+            f"key must be a string of 1 to {MAX_KEY_LENGTH} characters", field="key"
+        )
+    return key
+
+
+def _records(value: Any, field: str) -> list[dict[str, Any]]:
+    """``value`` as a non-empty list of non-empty records with string keys."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError(
+            f'{field} must be a non-empty list of records ([{{"id": 7}}, ...]), one per row',
+            field=field,
+        )
+    for i, record in enumerate(value):
+        if not isinstance(record, dict) or not record:
+            raise ValidationError(
+                f"{field}[{i}] must be a non-empty record of names and values", field=field
+            )
+    return value
+
+
+def _entity_request(payload: dict[str, Any], given: list[str]) -> ParsedRequest:
+    """A request with entity keys: ``entities`` and, optionally, ``inputs`` as records."""
+    other = [name for name in given if name != "inputs"]
+    if other:
+        raise ValidationError(
+            f'entities go with "inputs" (records), not {other[0]}', field=other[0]
+        )
+    entities = _records(payload["entities"], "entities")
+    for i, record in enumerate(entities):
+        for name, value in record.items():
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise ValidationError(
+                    f"entities[{i}].{name} must be a string or a number (an entity key)",
+                    field=f"entities[{i}].{name}",
+                )
+    inputs = None
+    if "inputs" in payload:
+        inputs = _records(payload["inputs"], "inputs")
+        if len(inputs) != len(entities):
+            raise ValidationError(
+                f"inputs has {len(inputs)} rows and entities {len(entities)}; give one "
+                "record of each per row",
+                field="inputs",
+            )
+    return ParsedRequest(
+        data=inputs,
+        rows=len(entities),
+        logged={"entities": entities, "inputs": inputs},
+        style="mloop",
+        key=_key(payload),
+        entities=entities,
+    )
 
 
 def to_json_values(values: Any) -> list[Any]:

@@ -26,6 +26,7 @@ from mloop.models.loading import LoadedModel
 from mloop.serving.batcher import MicroBatcher
 from mloop.serving.deployments import current_deployment, current_deployment_ids
 from mloop.serving.events import record_event
+from mloop.serving.features import FeatureLookup, with_features
 from mloop.serving.formats import ParsedRequest
 from mloop.serving.loader import MODELS, ModelCache, StoredVersion, stored_version
 from mloop.serving.predictor import Predictor, Result, SchemaViolation
@@ -111,6 +112,9 @@ class ServingService:
     :class:`~mloop.store.eventlog.InferenceLog`, or anything with its ``record``); None
     turns logging off (tests of the runtime alone).
 
+    ``feature_lookup`` resolves requests' entity keys to features
+    (:mod:`mloop.serving.features`); without one such requests are answered 422.
+
     ``max_pending`` bounds the requests (and shadow copies) of one endpoint that this
     process holds at once, predicting or waiting for a batch; beyond it a request is refused
     at once with :class:`OverloadedError` (503, ``Retry-After: retry_after_s``), logged with
@@ -129,6 +133,7 @@ class ServingService:
         threads: int | None = None,
         max_pending: int = DEFAULT_MAX_PENDING,
         retry_after_s: int = 1,
+        feature_lookup: FeatureLookup | None = None,
     ) -> None:
         if max_pending < 1 or retry_after_s < 0:
             raise ValueError("max_pending must be >= 1 and retry_after_s >= 0")
@@ -144,6 +149,7 @@ class ServingService:
         self.shadow_failures = 0
         self.max_pending = max_pending
         self.retry_after_s = retry_after_s
+        self.feature_lookup = feature_lookup
         self.overloaded: Counter[str] = Counter()  # refused requests per endpoint
         self._pending: Counter[str] = Counter()
         self._overload_logged: dict[str, float] = {}
@@ -170,6 +176,8 @@ class ServingService:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex
         live = await self.live(endpoint)
+        if request.entities is not None:
+            request = await self._resolve(request, live.name)
         chosen = self._choose(live, request_id, key or request.key, variant)
         if self._pending[live.name] >= self.max_pending:
             raise self._refuse(request_id, live, chosen, request, started)
@@ -194,6 +202,22 @@ class ServingService:
         for shadow in mirrored(live.shadows, key or request.key or request_id, endpoint):
             self._spawn(self._shadow(request_id, live, shadow, request))
         return Outcome(request_id, endpoint, chosen, result)
+
+    async def _resolve(self, request: ParsedRequest, endpoint: str) -> ParsedRequest:
+        """The request with its entities' features looked up (in a worker thread)."""
+        try:
+            resolved: ParsedRequest = await self._run(
+                with_features, request, endpoint, self.feature_lookup
+            )
+        except MloopError:
+            raise
+        except Exception as exc:
+            log.exception("feature lookup failed for endpoint %s", endpoint)
+            raise ServiceUnavailableError(
+                f"the feature lookup of endpoint {endpoint!r} failed: {type(exc).__name__}: {exc}",
+                field="entities",
+            ) from exc
+        return resolved
 
     def _refuse(
         self,
