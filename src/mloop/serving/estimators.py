@@ -12,7 +12,9 @@
   Classifiers whose ``predict`` thresholds a decision function (logistic regression,
   gradient boosting, SVMs) can disagree with that argmax at a tie, so they are not listed;
   ``tests/serving/test_numeric_path.py`` checks each listed class against its own
-  ``predict``.
+  ``predict``. LightGBM's ``LGBMClassifier`` is one too (its predict is
+  ``_le.inverse_transform(argmax(predict_proba(X)))``, the same labels) unless trained with
+  an objective function; ``tests/serving/test_boosted_serving.py`` checks it.
 """
 
 from __future__ import annotations
@@ -121,6 +123,10 @@ def _argmax_predicts() -> set[Any]:
 def predicts_argmax_of_proba(estimator: Any) -> bool:
     """Whether ``estimator.predict(X)`` is ``classes_.take(argmax(predict_proba(X)))``
     (for a pipeline: whether its last step's is)."""
+    if _is_lightgbm_classifier(estimator):
+        return not callable(estimator.objective) and not callable(
+            getattr(estimator, "_objective", None)
+        )
     if not _is_sklearn(estimator):
         return False
     from sklearn.pipeline import Pipeline
@@ -132,3 +138,12 @@ def predicts_argmax_of_proba(estimator: Any) -> bool:
         return False
     # Forests with several outputs give a prediction per output.
     return getattr(estimator, "n_outputs_", 1) == 1 and hasattr(estimator, "classes_")
+
+
+def _is_lightgbm_classifier(estimator: Any) -> bool:
+    """Whether ``estimator`` is LightGBM's LGBMClassifier itself (not a subclass)."""
+    if type(estimator).__module__ != "lightgbm.sklearn":
+        return False
+    from lightgbm import LGBMClassifier
+
+    return type(estimator) is LGBMClassifier
