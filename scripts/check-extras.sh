@@ -5,8 +5,8 @@
 # Usage: scripts/check-extras.sh [PYTHON]   (default: .venv/bin/python; needs the index)
 set -u
 PY=${1:-.venv/bin/python}
-COMBOS=("" sklearn s3 postgres data mlflow redis llm embeddings all dev
-        "sklearn,data,mlflow" "all,dev" "all,embeddings,dev")
+COMBOS=("" sklearn s3 postgres data mlflow redis llm embeddings boosting all dev
+        "sklearn,data,mlflow" "all,dev" "all,boosting,embeddings,dev")
 out=$(mktemp -d)
 status=0
 for combo in "${COMBOS[@]}"; do
