@@ -49,8 +49,7 @@ class Bootstrap:
             )
         if not 0.0 < self.confidence < 1.0:
             raise ValidationError(
-                f"bootstrap confidence must be between 0 and 1 (e.g. 0.95), got "
-                f"{self.confidence}",
+                f"bootstrap confidence must be between 0 and 1 (e.g. 0.95), got {self.confidence}",
                 field="bootstrap.confidence",
             )
 

@@ -35,7 +35,6 @@ from mloop.core.errors import ValidationError
 from mloop.monitoring.performance.bootstrap import Bootstrap, point_weights, resampled
 from mloop.monitoring.performance.calibration import (
     bin_index,
-    check_bins,
     confidence_and_hit,
     expected_calibration_error,
 )
@@ -233,7 +232,9 @@ def _values(
     return out
 
 
-def _average(per_class: np.ndarray, support: np.ndarray, average: Average, positive: int) -> np.ndarray:
+def _average(
+    per_class: np.ndarray, support: np.ndarray, average: Average, positive: int
+) -> np.ndarray:
     if average == "binary":
         return per_class[:, positive]
     return nan_average(per_class, support if average == "weighted" else None)

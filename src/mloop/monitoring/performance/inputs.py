@@ -28,7 +28,7 @@ def as_array(values: Any, field: str) -> np.ndarray:
     """A 1-D numpy array of ``values``, whatever array type they come in."""
     if values is None:
         raise ValidationError(f"{field} is required", field=field)
-    array = _to_numpy(values)
+    array = to_numpy(values)
     if array.ndim != 1:
         raise ValidationError(
             f"{field} must be one-dimensional (one value per row), got shape {array.shape}",
@@ -39,15 +39,16 @@ def as_array(values: Any, field: str) -> np.ndarray:
     return array
 
 
-def _to_numpy(values: Any) -> np.ndarray:
+def to_numpy(values: Any) -> np.ndarray:
+    """``values`` as a numpy array (any shape), converted from pandas, Arrow or Polars."""
     if isinstance(values, np.ndarray):
         return values
-    to_numpy = getattr(values, "to_numpy", None)
-    if callable(to_numpy):
+    convert = getattr(values, "to_numpy", None)
+    if callable(convert):
         try:  # pyarrow copies only when asked to (strings, nulls)
-            return np.asarray(to_numpy(zero_copy_only=False))
+            return np.asarray(convert(zero_copy_only=False))
         except TypeError:  # pandas and Polars take no such argument
-            return np.asarray(to_numpy())
+            return np.asarray(convert())
     if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
         raise ValidationError("expected an array of values, one per row, got a scalar")
     array = np.asarray(values)
@@ -230,16 +231,21 @@ def _floats(array: np.ndarray, field: str) -> np.ndarray:
 
 
 def as_probabilities(
-    values: Any, n_rows: int, classes: tuple[Any, ...], positive: int, field: str = "y_proba"
+    values: Any,
+    n_rows: int | None,
+    classes: tuple[Any, ...],
+    positive: int,
+    field: str = "y_proba",
 ) -> np.ndarray:
     """An ``(n_rows, len(classes))`` float64 matrix of class probabilities, checked.
 
     A 1-D input is the probability of the positive class of a binary problem; a 2-D input
-    has one column per class, in the order of ``classes``.
+    has one column per class, in the order of ``classes``. ``n_rows`` None takes any
+    number of rows but none.
     """
     if values is None:
         raise ValidationError(f"{field} is required", field=field)
-    array = _to_numpy(values)
+    array = to_numpy(values)
     if array.dtype.kind == "O" and array.ndim == 1:  # a column of per-row lists
         try:
             array = np.array([np.asarray(row, dtype=np.float64) for row in array])
@@ -256,6 +262,10 @@ def as_probabilities(
                 field=field,
             )
         matrix = _binary_matrix(matrix, len(classes), positive)
+    if n_rows is None:
+        n_rows = matrix.shape[0]
+        if n_rows == 0:
+            raise ValidationError(f"{field} is empty: there are no rows", field=field)
     if matrix.ndim != 2 or matrix.shape[0] != n_rows:
         raise ValidationError(
             f"{field} must have one row per prediction ({n_rows}), got shape {matrix.shape}",

@@ -31,7 +31,9 @@ class RankedScores:
         is_start[1:] = ordered[1:] != ordered[:-1]
         self.starts = np.flatnonzero(is_start)
 
-    def auc(self, positive: np.ndarray, negative: np.ndarray, self_pairs: bool = False) -> np.ndarray:
+    def auc(
+        self, positive: np.ndarray, negative: np.ndarray, self_pairs: bool = False
+    ) -> np.ndarray:
         """AUC for each row of the ``(b, n)`` positive and negative weights (NaN where a side
         weighs nothing).
 
@@ -49,4 +51,3 @@ class RankedScores:
             numerator = numerator - 0.5 * both
             denominator = denominator - both
         return ratio(numerator, denominator)
-

@@ -127,4 +127,3 @@ def _values(
         "mape": ratio(weighted_sum(weights, relative), weighted_sum(weights, nonzero)),
         "r2": 1.0 - ratio(sse, sst),
     }
-

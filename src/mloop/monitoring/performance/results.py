@@ -61,7 +61,9 @@ def make_metric(
     return Metric(value=value, low=low, high=high)
 
 
-def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
+def percentile_interval(
+    samples: np.ndarray, confidence: float
+) -> tuple[float | None, float | None]:
     """The central ``confidence`` interval of ``samples``, NaNs left out (None, None if all are)."""
     kept = samples[np.isfinite(samples)]
     if kept.size == 0:
