@@ -59,6 +59,7 @@ def test_every_page_module_is_known() -> None:
         "gateway",
         "models",
         "prompts",
+        "route_rollouts",
         "runs",
     }
 
@@ -183,6 +184,13 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("gateway_calls", {}, "/gateway/calls"),
     ("gateway_calls", {"route": "(direct)"}, "/gateway/calls?route=%28direct%29"),
     ("gateway_call", {"call_id": "c1"}, "/gateway/calls/c1"),
+    ("gateway_calls", {"route": "r", "q": "gpt-4.1"}, "/gateway/calls?route=r&q=gpt-4.1"),
+    ("gateway_route", {"name": "support"}, "/gateway/routes/support"),
+    ("gateway_route", {"name": "a/b", "window": "24h"}, "/gateway/routes/a%2Fb?window=24h"),
+    ("route_rollout", {"rollout_id": 3}, "/gateway/rollouts/3"),
+    ("route_rollout_event", {"rollout_id": 3, "event_id": 9}, "/gateway/rollouts/3#event-9"),
+    ("route_rollout_end", {"rollout_id": 3}, "/gateway/rollouts/3/end"),
+    ("route_rollout_check", {"rollout_id": 3}, "/gateway/rollouts/3/check"),
 ]
 
 

@@ -1,5 +1,7 @@
-"""Gateway pages: the overview (KPIs, daily charts, routes with their health), the recent
-calls with filters, and one call with its attempts, guardrail decisions and content.
+"""Gateway pages: the overview (KPIs, daily charts, routes with their health, live route
+rollouts), one route (its targets, figures and rollouts), the recent calls with filters, and
+one call with its attempts, guardrail decisions and content. A rollout's own page is
+:mod:`mloop.server.ui.route_rollouts`.
 
 Numbers come from the call log (:mod:`mloop.llm.calls.queries`); routes, targets and health
 from the server's live gateway (``app.state.gateway``). A broken gateway configuration is
@@ -14,7 +16,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +25,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
+from mloop.core.naming import check_asset_name
 from mloop.llm.calls import queries
 from mloop.llm.calls.queries import (
     CACHE_STATES,
@@ -37,6 +40,8 @@ from mloop.llm.calls.queries import (
     TargetStats,
 )
 from mloop.llm.config import GatewayConfig, ProviderConfig, config_path
+from mloop.llm.rollouts.policy import list_route_rollouts, live_rollouts
+from mloop.llm.rollouts.schemas import ListRouteRollouts, RouteRollout
 from mloop.prompts.checks import check_prompt_name
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import cut, json_safe
@@ -58,6 +63,8 @@ QUICK_RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timede
 QUICK_RANGES["30d"] = timedelta(days=30)
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what a datetime-local input sends and shows
 DOCS_HINT = "docs/gateway.md"
+ROUTE_ROLLOUTS = 50  # a route page lists its newest this many rollouts
+MAX_ROUTE_NAME = 256
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -455,6 +462,38 @@ def _overview(ctx: Context, since: int, until: int) -> dict[str, Any]:
             queries.daily_latency(ctx, since, until),
         ),
         "recent": recent,
+        "rollouts": live_rollouts(ctx),
+    }
+
+
+def checked_route(raw: str) -> str:
+    """A name a route could have (the configuration allows any text); anything else, and
+    the calls that named a provider model directly, name no route page (404)."""
+    if not raw or len(raw) > MAX_ROUTE_NAME or raw == DIRECT or not raw.isprintable():
+        raise NotFoundError(f"route {raw[:80]!r} does not exist", field="route")
+    return raw
+
+
+def _route_rollouts(ctx: Context, name: str) -> list[RouteRollout]:
+    """The route's rollouts, newest first; a name no rollout may have has none."""
+    try:
+        check_asset_name(name, "route")
+    except ValidationError:
+        return []
+    return list_route_rollouts(
+        ctx, ListRouteRollouts(route=name, max_results=ROUTE_ROLLOUTS)
+    ).rollouts
+
+
+def _route(ctx: Context, name: str, since: int, until: int) -> dict[str, Any]:
+    totals = queries.totals(ctx, since, until, CallFilter(route=name))
+    targets = queries.target_stats(ctx, since, until)
+    logged, _ = queries.list_calls(ctx, CallFilter(route=name), limit=1)
+    return {
+        "stats": {name: RouteStats(route=name, **asdict(totals))},
+        "targets": {k: v for k, v in targets.items() if k[0] == name},
+        "rollouts": _route_rollouts(ctx, name),
+        "logged": bool(logged),
     }
 
 
@@ -586,6 +625,36 @@ def router(ui: UI) -> APIRouter:
             providers=provider_views(state.config),
             docs_hint=DOCS_HINT,
             **data,
+        )
+
+    @r.get("/gateway/routes/{name:path}", response_class=HTMLResponse, name="ui_gateway_route")
+    def route_page(request: Request, name: str, window: str = DEFAULT_WINDOW) -> HTMLResponse:
+        viewer = ui.viewer(request)
+        name = checked_route(name)
+        window = parse_window(window)
+        until = int(time.time() * 1000) + 1
+        since = until - WINDOWS[window] * DAY_MS
+        state = gateway_state(request, ui)
+        data = ui.read(lambda ctx: _route(ctx, name, since, until), viewer)
+        found = [
+            v for v in route_views(state, data["stats"], data["targets"], window) if v.name == name
+        ]
+        configured = bool(state.config and name in state.config.routes)
+        if not (configured or data["logged"] or data["rollouts"]):
+            raise NotFoundError(
+                f"route {name!r} is neither configured nor in the call log", field="route"
+            )
+        view = found[0] if found else RouteView(name=name, configured=False)
+        return ui.render(
+            request,
+            "gateway_route.html",
+            viewer,
+            window=window,
+            windows=list(WINDOWS),
+            state=state,
+            route=view,
+            rollouts=data["rollouts"],
+            docs_hint=DOCS_HINT,
         )
 
     @r.get("/gateway/calls", response_class=HTMLResponse, name="ui_gateway_calls")

@@ -227,13 +227,15 @@ def gateway_calls(
     prompt: str | None = None,
     version: int | None = None,
     status: str | None = None,
+    q: str | None = None,
 ) -> str:
-    """The call log, filtered to a route, a prompt (one version of it with ``version``)
-    or a status when given."""
+    """The call log, filtered to a route, a prompt (one version of it with ``version``),
+    a status or a text (``q``: a model's name, say) when given."""
     filters = [
         ("route", route),
         ("prompt", prompt if version is None or prompt is None else f"{prompt}:{version}"),
         ("status", status),
+        ("q", q),
     ]
     query = "&".join(f"{key}={part(value)}" for key, value in filters if value is not None)
     return f"/gateway/calls?{query}" if query else "/gateway/calls"
@@ -242,6 +244,36 @@ def gateway_calls(
 @link("gateway_call")
 def gateway_call(call_id: str) -> str:
     return f"/gateway/calls/{part(call_id)}"
+
+
+@link("gateway_route")
+def gateway_route(name: str, window: str | None = None) -> str:
+    """A route's page: its targets, figures over ``window`` (``24h``...) and rollouts."""
+    return f"/gateway/routes/{part(name)}" + _query({"window": window})
+
+
+@link("route_rollout")
+def route_rollout(rollout_id: int) -> str:
+    """A canary rollout on a route (its id is unique across routes)."""
+    return f"/gateway/rollouts/{part(rollout_id)}"
+
+
+@link("route_rollout_event")
+def route_rollout_event(rollout_id: int, event_id: int) -> str:
+    """One event of a route rollout, in its history."""
+    return f"/gateway/rollouts/{part(rollout_id)}#event-{part(event_id)}"
+
+
+@link("route_rollout_end")
+def route_rollout_end(rollout_id: int) -> str:
+    """Where a route rollout's End form posts."""
+    return f"/gateway/rollouts/{part(rollout_id)}/end"
+
+
+@link("route_rollout_check")
+def route_rollout_check(rollout_id: int) -> str:
+    """Where a route rollout's Check now form posts."""
+    return f"/gateway/rollouts/{part(rollout_id)}/check"
 
 
 # -- serving -------------------------------------------------------------------------------
