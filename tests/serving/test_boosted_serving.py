@@ -218,7 +218,7 @@ def test_which_boosted_models_predict_from_probabilities(frame: pd.DataFrame) ->
         xgb.XGBClassifier(n_estimators=2).fit(frame, labels == "churn")
     )
 
-    def objective(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def objective(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         grad = 1 / (1 + np.exp(-y_pred)) - y_true
         return grad, np.full_like(grad, 0.25)
 
@@ -260,5 +260,5 @@ def test_lightgbm_predict_is_the_argmax_of_its_probabilities(
     assert predictor._predict_from_proba
     probe = rng.integers(0, 3, size=(60, 3)).astype(float)
     result = predictor.predict_batch([probe])[0]
-    assert result.predictions == model.predict(probe).tolist()
-    assert result.probabilities == model.predict_proba(probe).tolist()
+    assert result.predictions == np.asarray(model.predict(probe)).tolist()
+    assert result.probabilities == np.asarray(model.predict_proba(probe)).tolist()
