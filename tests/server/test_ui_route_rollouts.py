@@ -168,11 +168,12 @@ def store_rollouts(runtime: Runtime, route: str = ROUTE, prompt: str = PROMPT) -
         reason=f"warmer tone {XSS_NAME}",
     )
     backdate(runtime, rollout.id, start)
-    calls = [prompt_call(i, start + 30_000 + i * 40_000, route=route) for i in range(60)]
+    on_route = {"route": route, "requested_model": route, "prompt_name": prompt}
+    calls = [prompt_call(i, start + 30_000 + i * 40_000, **on_route) for i in range(60)]
     noise = [
-        prompt_call(100, now - MINUTE, route=route, prompt_name=None, prompt_version=None),
-        prompt_call(104, start - MINUTE, route=route),  # v2 before the start
-        prompt_call(108, now - MINUTE, route="other"),  # v2 on another route
+        prompt_call(100, now - MINUTE, **{**on_route, "prompt_name": None, "prompt_version": None}),
+        prompt_call(104, start - MINUTE, **on_route),  # v2 before the start
+        prompt_call(108, now - MINUTE, **{**on_route, "route": "other"}),  # another route
     ]
     runtime.run(lambda ctx: insert_calls(ctx, calls + noise), write=True)
     advanced_at = start + 20 * MINUTE
@@ -365,11 +366,10 @@ def test_split_table_matches_the_call_log(client: TestClient, stored: Stored) ->
         step_mine = [c for c in in_step if side_of(c) == side]
         assert nums(row) == [
             planned,
-            str(len(step_mine)),
-            percent(len(step_mine) / len(in_step)),
+            f"{len(step_mine)} "
+            f'<span class="muted small">({percent(len(step_mine) / len(in_step))})</span>',
             str(expected.requests),
-            str(expected.errors),
-            str(expected.invalid),
+            f'{expected.errors} <span class="muted small">+{expected.invalid} invalid</span>',
             percent(expected.error_rate),
             ms(expected.p50),
             ms(expected.p99),
@@ -377,7 +377,7 @@ def test_split_table_matches_the_call_log(client: TestClient, stored: Stored) ->
     # The noise is left out: a call without the prompt, one before the start, another route.
     assert (
         sum(
-            int(nums(row_of(html, "sides-table", "data-side", s))[3])
+            int(nums(row_of(html, "sides-table", "data-side", s))[2])
             for s in ("stable", "candidate")
         )
         == 60
