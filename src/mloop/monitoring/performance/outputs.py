@@ -59,7 +59,7 @@ class ValueDistribution:
     histogram: Histogram
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _lists(dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ class LabelDistribution:
     labels: tuple[LabelCount, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _lists(dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +91,7 @@ class ConfidenceSummary:
     share_for_review: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _lists(dataclasses.asdict(self))
 
 
 def label_distribution(
@@ -169,6 +169,15 @@ def confidence_summary(
     if n_review is not None and finite.size:
         share = n_review / finite.size
     return ConfidenceSummary(distribution, review_threshold, n_review, share)
+
+
+def _lists(value: Any) -> Any:
+    """Tuples as lists, all the way down, so the dict equals its JSON round trip."""
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
 
 
 def _numbers(values: Any, field: str) -> np.ndarray:

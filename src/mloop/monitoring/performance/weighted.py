@@ -24,8 +24,14 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def nan_average(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The mean over the last axis of the values that are not NaN (weighted when asked);
-    NaN where none is, or where their weights sum to zero."""
+    """The mean over the last axis of the values that are not NaN, weighted when asked;
+    NaN where none is. Where the defined values all weigh zero the plain mean is taken, as
+    scikit-learn's weighted averages do."""
     defined = ~np.isnan(values)
-    w = defined.astype(np.float64) if weights is None else np.where(defined, weights, 0.0)
-    return ratio((np.where(defined, values, 0.0) * w).sum(axis=-1), w.sum(axis=-1))
+    filled = np.where(defined, values, 0.0)
+    plain = ratio(filled.sum(axis=-1), defined.sum(axis=-1))
+    if weights is None:
+        return plain
+    w = np.where(defined, weights, 0.0)
+    weighted = ratio((filled * w).sum(axis=-1), w.sum(axis=-1))
+    return np.where(np.isnan(weighted), plain, weighted)
