@@ -25,6 +25,7 @@ from tests.server.test_ui_links import Page, assert_links_answer, assert_named_o
 from mloop.auth.tokens import create_token
 from mloop.core.timeutil import now_ms
 from mloop.llm.calls.log import CallRecord, insert_calls
+from mloop.llm.calls.tables import llm_calls
 from mloop.llm.rollouts import tables as route_tables
 from mloop.llm.rollouts.checks import check_route
 from mloop.llm.rollouts.policy import list_route_rollout_events, start_route_rollout
@@ -508,6 +509,66 @@ def test_gateway_page_lists_the_live_rollouts(client: TestClient, stored: Stored
     route_row = html.split(f'<tr data-route="{ROUTE}">', 1)[1].split("</tr>", 1)[0]
     assert f"rollout #{stored.prompt.id} running · 50%" in text_of(route_row)
     assert found.hrefs("route_rollout", rollout_id=stored.prompt.id)
+
+
+def test_a_route_only_in_the_call_log_has_a_page(
+    runtime: Runtime, client: TestClient, stored: Stored
+) -> None:
+    # The configuration allows no "/" or markup in a route's name; an older call log may.
+    odd = f"team/{XSS_NAME}"
+    runtime.run(lambda ctx: insert_calls(ctx, [prompt_call(200, now_ms(), route=odd)]), write=True)
+    html, found = page(client, links.gateway())
+    assert found.hrefs("gateway_route", name=odd) == [odd]
+    html, _ = page(client, links.gateway_route(odd))
+    assert f"team/{ESCAPED_XSS}" in html and "Not in the gateway configuration" in html
+
+
+# -- through the gateway ----------------------------------------------------------------------
+
+
+def test_calls_through_the_gateway_are_counted_on_the_side_they_took(
+    runtime: Runtime, stored: Stored
+) -> None:
+    """The gateway splits requests naming the label; the page counts each call on the side
+    the call log's metadata says it took."""
+    route = "summarize"  # its rollout was rolled back: start a prompt rollout there
+    with TestClient(create_app(runtime)) as web:
+        gateway = quiet(web).app.state.gateway.get()  # type: ignore[attr-defined]
+        rollout = start_as(
+            runtime,
+            "alice",
+            route=route,
+            prompt=f"{PROMPT}@production",
+            prompt_version=2,
+            ramp=RampPlan(steps=[40, 100], min_seconds=3600, min_requests=1000),
+        )
+        gateway.rollouts.invalidate()
+        for i in range(30):
+            answer = web.post(
+                "/v1/chat/completions",
+                json={
+                    "model": route,
+                    "prompt": f"{PROMPT}@production",
+                    "variables": {"question": "?"},
+                },
+                headers={"x-mloop-sticky": f"user-{i}"},
+            )
+            assert answer.status_code == 200, answer.text
+        gateway.log.flush()
+        sides = runtime.run(
+            lambda ctx: [
+                json.loads(m)["rollout"]["side"]
+                for m in ctx.conn.execute(
+                    sa.select(llm_calls.c.metadata_json).where(llm_calls.c.route == route)
+                ).scalars()
+                if "rollout" in json.loads(m)
+            ],
+            write=False,
+        )
+        assert len(sides) == 30 and 0 < sides.count("candidate") < 30
+        html, _ = page(web, links.route_rollout(rollout.id))
+        for side in ("stable", "candidate"):
+            assert nums(row_of(html, "sides-table", "data-side", side))[2] == str(sides.count(side))
 
 
 # -- bad input --------------------------------------------------------------------------------
