@@ -11,6 +11,7 @@ import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from mloop.alerts.domain import DOMAIN as ALERTS
 from mloop.auth.domain import DOMAIN as AUTH
 from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
@@ -36,6 +37,7 @@ DOMAINS: tuple[Domain, ...] = (
     GATEWAY,
     MLFLOW,
     SERVING,
+    ALERTS,
 )
 
 

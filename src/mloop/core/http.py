@@ -78,13 +78,16 @@ class ServerParts:
     """What a domain's HTTP factory gets from the server.
 
     ``auth`` is the server's :class:`~mloop.auth.authenticator.Authenticator`; ``state``
-    entries become attributes of ``app.state``; ``on_close`` coroutines run at shutdown.
+    entries become attributes of ``app.state``; ``on_start`` coroutines run when the server
+    starts serving (background workers start there, not when an app is merely built) and
+    ``on_close`` ones at shutdown.
     """
 
     runtime: Any
     auth: Any
     state: dict[str, Any] = field(default_factory=dict)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 async def receive_upload(request: Request, limit: int, too_large: str | None = None) -> Path:

@@ -37,6 +37,8 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for start in parts.on_start:
+            await start()
         yield
         for close in parts.on_close:
             await close()
