@@ -76,9 +76,11 @@ def test_entities_are_resolved_joined_to_inputs_and_logged(
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["predictions"] == direct.json()["predictions"]
     assert resolved.json()["probabilities"] == direct.json()["probabilities"]
-    logged = log.records[0].inputs
-    assert logged["entities"] == body["entities"]
-    assert logged["inputs"] == plain["inputs"]  # the feature vector the model got
+    # Each row: the entity's keys and the feature vector the model got.
+    assert log.records[0].inputs == [
+        {"customer_id": 7, **plain["inputs"][0]},
+        {"customer_id": 9, **plain["inputs"][1]},
+    ]
 
 
 def test_without_a_lookup_entities_get_422_saying_what_to_send(

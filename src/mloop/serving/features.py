@@ -10,8 +10,8 @@ The endpoint's :data:`FeatureLookup` turns each entity's keys into that entity's
 row become the model's input row, which is then checked against the signature like any
 other. The feature store is where lookups will come from; until a server is given one,
 a request with entity keys is answered 422 saying so (:class:`UnresolvedEntities`). The
-inference log records the entity keys and the row the model got, so monitoring sees the
-feature vector.
+inference log records each row as the entity's keys plus the features the model got (a
+feature named like a key wins), so monitoring sees the feature vector.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def with_features(
         )
     given: list[Mapping[str, Any]] = request.data if request.data is not None else []
     rows: list[dict[str, Any]] = []
+    logged: list[dict[str, Any]] = []
     for i, features in enumerate(found):
         row = dict(features)
         own = given[i] if given else {}
@@ -70,13 +71,14 @@ def with_features(
             )
         row.update(own)
         rows.append(row)
+        logged.append({**entities[i], **row})
     import pandas as pd
 
     frame = pd.DataFrame(rows)
     return ParsedRequest(
         data=frame,
         rows=len(rows),
-        logged={"entities": entities, "inputs": rows},
+        logged=logged,
         style=request.style,
         key=request.key,
     )

@@ -31,8 +31,8 @@ MAX_KEY_LENGTH = 256
 @dataclass(frozen=True)
 class ParsedRequest:
     """A request's model input (NumericRows for rows of numbers, a DataFrame, or an array
-    for list-of-lists inputs), how many rows it has, the JSON to log, which answer to give,
-    and the request key if any.
+    for list-of-lists inputs), how many rows it has, the JSON to log (its rows as records,
+    whatever the format), which answer to give, and the request key if any.
 
     With ``entities`` (records of entity keys), ``data`` is the request's own inputs as
     records, or None, until :func:`mloop.serving.features.with_features` joins them."""
@@ -178,7 +178,25 @@ def parse_request(body: bytes, *, numeric: bool = True) -> ParsedRequest:
     else:
         data = _frame(value, name, numeric)
     style: Literal["mloop", "mlflow"] = "mloop" if name == "inputs" else "mlflow"
-    return ParsedRequest(data=data, rows=_rows(data), logged=value, style=style, key=key)
+    logged = _as_records(value, split=name == "dataframe_split")
+    return ParsedRequest(data=data, rows=_rows(data), logged=logged, style=style, key=key)
+
+
+def _as_records(value: Any, *, split: bool) -> Any:
+    """A parsed table as the inference log keeps it, whatever format it came in: records
+    (``[{"col": value}, ...]``), so that monitors read one shape; rows without column
+    names stay a list of rows."""
+    if split:
+        columns = value.get("columns")
+        data = value["data"]
+        return data if columns is None else [dict(zip(columns, row, strict=True)) for row in data]
+    if isinstance(value, Mapping):
+        cells = list(value.values())
+        if cells and all(isinstance(cell, list) for cell in cells):
+            names = list(value)
+            return [dict(zip(names, row, strict=True)) for row in zip(*cells, strict=True)]
+        return [value]
+    return value
 
 
 def _key(payload: dict[str, Any]) -> str | None:
