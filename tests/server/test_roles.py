@@ -76,6 +76,13 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "delete_dataset_policy",
     "set_prompt_policy",
     "delete_endpoint",
+    # Alert rules and channels decide who is woken up and where alerts (and secrets) go.
+    "create_alert_rule",
+    "update_alert_rule",
+    "delete_alert_rule",
+    "create_alert_channel",
+    "delete_alert_channel",
+    "test_alert_channel",
 }
 
 # What moves production: a deployer may, a writer may not.
