@@ -172,7 +172,8 @@ def bias_audit(
     decisions = as_array(y_pred, "y_pred")
     columns = _columns(sensitive)
     truths = None if y_true is None else as_array(y_true, "y_true")
-    n_rows = check_lengths(y_pred=decisions, y_true=truths, **columns)
+    named = {f"sensitive.{name}": values for name, values in columns.items()}
+    n_rows = check_lengths(y_pred=decisions, y_true=truths, **named)
     _check_min_group_size(min_group_size)
     if missing_mask(decisions).any():
         raise ValidationError(
