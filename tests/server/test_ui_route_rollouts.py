@@ -482,6 +482,18 @@ def test_a_rolled_back_target_rollout_says_why(client: TestClient, stored: Store
     assert_named_only_in_links(found, ["backup/big", TARGET_ROUTE])
 
 
+def test_a_one_step_ramp_shows_without_a_decision(
+    runtime: Runtime, client: TestClient, stored: Stored
+) -> None:
+    # A ramp of [100] puts the candidate at 100% at once: there is no next step to decide on.
+    rollout = start_as(
+        runtime, "alice", route=TARGET_ROUTE, target="backup/big", ramp=RampPlan(steps=[100])
+    )
+    html, _ = page(client, links.route_rollout(rollout.id))
+    standing = section(html, "standing")
+    assert "the candidate at 100%" in standing and 'id="next-check"' not in standing
+
+
 # -- the route page and the gateway page -------------------------------------------------------
 
 

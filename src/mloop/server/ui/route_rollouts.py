@@ -335,8 +335,10 @@ def _page(ctx: Context, rollout_id: int, now: int) -> dict[str, Any]:
     running = rollout.state == "running"
     step = side_totals(ctx, rollout, rollout.step_started_at, until) if running else {}
     # What the rules read now and what a check would do: serving's decision, not acted on.
+    # A ramp of one step (100) has no step to decide on: serving's decide cannot take it.
+    last_step = rollout.ramp is not None and rollout.step + 1 >= len(rollout.ramp.steps)
     current: CheckResult | None = (
-        decide(rollout, read_window(ctx, rollout, now), now) if running else None
+        decide(rollout, read_window(ctx, rollout, now), now) if running and not last_step else None
     )
     others = list_route_rollouts(
         ctx, ListRouteRollouts(route=rollout.route, max_results=OTHER_ROLLOUTS + 1)
