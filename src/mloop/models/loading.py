@@ -85,7 +85,8 @@ def load_model_dir(
     ``trusted``: ``True`` accepts every type in a skops file, allows pickle payloads and runs
     the code of Python models (and MLflow pyfunc models); a list of type names accepts just
     those skops types. Anything that would run code is refused, before any of it runs, unless
-    ``trusted`` is ``True``; ``uri`` names the model in that refusal.
+    ``trusted`` is ``True``; ``uri`` names the model in that refusal. LightGBM and XGBoost
+    models run no code when loaded and need no ``trusted``.
     """
     root = Path(path)
     if not root.is_dir():
