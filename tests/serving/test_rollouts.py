@@ -342,3 +342,19 @@ def test_bad_rollouts_are_refused_naming_the_field(
     assert caught.value.field == field
     assert call("endpoint_status", name="churn-api").deployment is None
     assert call("list_endpoint_rollouts", endpoint="churn-api").rollouts == []
+
+
+def test_a_ramp_of_one_step_holds_at_100_then_promotes(runtime: Runtime) -> None:
+    """[100] sends all traffic to the candidate at once, kept undoable until it is healthy
+    for the step's minimums (it used to fail every check looking for a next step)."""
+    ramp = {"steps": [100], "min_seconds": 60, "min_requests": 5}
+    rollout = canary("churn-api", ramp=ramp, rules=[ERROR_RULE])
+    t0 = rollout.step_started_at
+    assert (rollout.step, rollout.weight) == (0, 100)
+    traffic(runtime, "churn-api", "candidate", 2, start=t0 + S, count=10)
+    held = check_rollout(runtime, "churn-api", now=t0 + 30 * S)
+    assert held.action == "wait" and "the step has lasted 30 of 60 s" in held.reason
+    done = check_rollout(runtime, "churn-api", now=t0 + 61 * S)
+    assert done.action == "promote" and "ramp complete" in done.reason
+    live = call("endpoint_status", name="churn-api").deployment
+    assert [(v.version, v.weight) for v in live.variants] == [(2, 100)]

@@ -122,11 +122,13 @@ def decide(rollout: Rollout, window: Window, now: int) -> CheckResult:
         missing.insert(0, f"{step_requests} of {ramp.min_requests} requests in this step")
     if missing:
         return result.model_copy(update={"reason": "holding: " + "; ".join(missing)})
-    following = ramp.steps[rollout.step + 1]
     healthy = (
         f"step {rollout.step + 1} of {len(ramp.steps)} ({rollout.weight}%) healthy for "
         f"{step_seconds:.0f} s and {step_requests} requests"
     )
+    # A ramp of one step ([100]) starts at its last step: once healthy, it promotes.
+    last = rollout.step + 1 >= len(ramp.steps)
+    following = 100 if last else ramp.steps[rollout.step + 1]
     if following == 100:
         return result.model_copy(
             update={"action": "promote", "reason": f"{healthy}: ramp complete, promoted"}
