@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Test processes per pass: more than the 2 cores, since many tests wait on servers and sockets.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint install-demo install-test
 
@@ -28,5 +30,5 @@ lint:
 
 ## Install everything the tests need, lint, then run the suite on SQLite and on PostgreSQL.
 test: install-test lint
-	$(BIN)/pytest -q
-	MLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	MLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -n $(TEST_WORKERS)
