@@ -19,7 +19,6 @@ from typing import Any
 from mloop.core.timeutil import now_ms
 from mloop.serving.deployments import current_deployment
 from mloop.serving.endpoints import load_endpoint_row
-from mloop.serving.logaccess import InTransaction
 from mloop.serving.ops import operations
 from mloop.serving.schemas import (
     CompareVariants,
@@ -30,6 +29,7 @@ from mloop.serving.schemas import (
     VariantStats,
 )
 from mloop.store.context import Context
+from mloop.store.eventlog.transaction import InTransaction
 
 DAY_MS = 86_400_000
 

@@ -24,7 +24,6 @@ from mloop.core.periodic import PeriodicTask
 from mloop.core.timeutil import now_ms
 from mloop.serving.deployments import load_deployment, restore, switch
 from mloop.serving.endpoints import load_endpoint_row
-from mloop.serving.logaccess import InTransaction
 from mloop.serving.ops import operations
 from mloop.serving.rollouts import (
     claim,
@@ -35,6 +34,7 @@ from mloop.serving.rollouts import (
 from mloop.serving.schemas import CheckEndpoint, CheckResult, Deployment, Rollout, RuleCheck
 from mloop.serving.strategies import promote, reweight
 from mloop.store.context import Context
+from mloop.store.eventlog.transaction import InTransaction
 
 if TYPE_CHECKING:
     from mloop.serving.health import Window

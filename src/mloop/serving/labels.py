@@ -15,10 +15,10 @@ from typing import Any
 
 from mloop.core.errors import ValidationError
 from mloop.serving.endpoints import load_endpoint_row
-from mloop.serving.logaccess import InTransaction
 from mloop.serving.ops import operations
 from mloop.serving.schemas import MAX_LABELS, AttachLabels, LabelsAttached
 from mloop.store.context import Context
+from mloop.store.eventlog.transaction import InTransaction
 
 COLUMNS = ("request_id", "label", "time")
 MAX_REPORTED = 10  # bad rows named in one error

@@ -1,4 +1,4 @@
-"""Reading and writing the inference log from inside an operation's transaction."""
+"""Reading and writing an event log from inside an operation's transaction."""
 
 from __future__ import annotations
 
