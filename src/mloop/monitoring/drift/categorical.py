@@ -53,10 +53,10 @@ def aligned_counts(
     side built from a profile's top values contributes only those (known on both sides).
     """
     a, b = reference.categories, current.categories
-    if (a.capped and a.kept == "top") or (b.capped and b.kept == "top"):
+    if "top" in (a.kept, b.kept):
         # Only the categories a profile named are known; each must be known on both sides.
-        top, rest = (a, b) if a.capped and a.kept == "top" else (b, a)
-        labels = [x for x in top.counts if not rest.capped or x in rest.counts]
+        top, rest = (a, b) if a.kept == "top" else (b, a)
+        labels = [x for x in top.vocabulary if rest.known(x)]
     else:
         labels = sorted({*a.counts, *b.counts}, key=label_rank)
         if a.capped or b.capped:

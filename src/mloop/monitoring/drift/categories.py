@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,15 +50,24 @@ def label_rank(label: str) -> tuple[int, str]:
 class CategoryCounts:
     """Counts of the kept categories, and ``other``: values of categories not kept.
 
-    ``kept`` says how a capped summary chose its categories: ``hash`` (the rule above) or
-    ``top`` (the most frequent ones, as a dataset profile keeps them; such counts cannot be
-    merged, and a comparison uses only the categories they name).
+    ``kept`` says how the counted categories were chosen: ``hash`` (the rule above) or
+    ``top``: a fixed ``vocabulary`` of labels counted exactly, every other value counted as
+    ``other``. A dataset profile that kept only its most frequent values gives ``top``
+    counts, and a window summarised like such a reference counts the same vocabulary.
+    ``top`` counts merge only with counts of the same vocabulary.
     """
 
     counts: Mapping[str, int]
     other: int = 0
     max_categories: int = DEFAULT_MAX_CATEGORIES
     kept: Literal["hash", "top"] = "hash"
+    vocabulary: tuple[str, ...] = ()
+
+    def known(self, label: str) -> bool:
+        """Whether this label's count is known exactly (a missing label then counts 0)."""
+        if self.kept == "top":
+            return label in self.vocabulary
+        return not self.capped or label in self.counts
 
     @property
     def total(self) -> int:
@@ -71,13 +80,18 @@ class CategoryCounts:
 
     def merge(self, other: CategoryCounts) -> CategoryCounts:
         """Counts of both parts (associative and commutative, exactly)."""
-        if "top" in (self.kept, other.kept) and (self.capped or other.capped):
-            raise ValidationError(
-                "category counts that kept only a profile's top values cannot be merged: "
-                "the counts of the other categories are unknown",
-                field="categories",
-            )
-        counter = CategoryCounter(max_categories=min(self.max_categories, other.max_categories))
+        vocabulary: tuple[str, ...] | None = None
+        if "top" in (self.kept, other.kept):
+            if (self.kept, self.vocabulary) != (other.kept, other.vocabulary):
+                raise ValidationError(
+                    "category counts that kept only a profile's top values merge only with "
+                    "counts of the same values: the counts of other categories are unknown",
+                    field="categories",
+                )
+            vocabulary = self.vocabulary
+        counter = CategoryCounter(
+            max_categories=min(self.max_categories, other.max_categories), vocabulary=vocabulary
+        )
         counter.add_counts(self.counts.items(), other=self.other)
         counter.add_counts(other.counts.items(), other=other.other)
         return counter.result()
@@ -92,6 +106,7 @@ class CategoryCounts:
             "other": self.other,
             "max_categories": self.max_categories,
             "kept": self.kept,
+            **({"vocabulary": list(self.vocabulary)} if self.kept == "top" else {}),
         }
 
     @classmethod
@@ -101,6 +116,7 @@ class CategoryCounts:
             other = int(data.get("other", 0))
             cap = int(data.get("max_categories", DEFAULT_MAX_CATEGORIES))
             kept = str(data.get("kept", "hash"))
+            vocabulary = tuple(str(label) for label in data.get("vocabulary") or ())
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"not category counts: {exc}", field="categories") from exc
         if (
@@ -108,20 +124,29 @@ class CategoryCounts:
             or other < 0
             or len(pairs) > cap
             or kept not in ("hash", "top")
+            or (kept == "top" and not {label for label, _ in pairs} <= set(vocabulary))
         ):
             raise ValidationError(
                 "not category counts: counts must be positive, other non-negative, at most "
-                "max_categories categories kept, and kept 'hash' or 'top'",
+                "max_categories categories kept, and kept 'hash' or 'top' (with every "
+                "counted label in its vocabulary)",
                 field="categories",
             )
-        return cls(dict(pairs), other, cap, "top" if kept == "top" else "hash")
+        if kept == "top":
+            return cls(dict(pairs), other, cap, "top", vocabulary)
+        return cls(dict(pairs), other, cap)
 
 
 class CategoryCounter:
     """Accumulates (label, count) pairs into ``CategoryCounts``; holds at most twice the cap
     between compactions."""
 
-    def __init__(self, *, max_categories: int = DEFAULT_MAX_CATEGORIES) -> None:
+    def __init__(
+        self,
+        *,
+        max_categories: int = DEFAULT_MAX_CATEGORIES,
+        vocabulary: Sequence[str] | None = None,
+    ) -> None:
         if not isinstance(max_categories, int) or max_categories < 2:
             raise ValidationError(
                 f"max_categories must be an integer of at least 2, not {max_categories!r}",
@@ -133,11 +158,21 @@ class CategoryCounter:
         self._ranks: dict[str, tuple[int, str]] = {}
         # Once capped, a label ranked above this can never be kept.
         self._bar: tuple[int, str] | None = None
+        # A fixed vocabulary: only these labels are counted, the rest is ``other``.
+        self.vocabulary = None if vocabulary is None else tuple(vocabulary)
+        self._words = None if vocabulary is None else frozenset(vocabulary)
 
     def add_counts(self, pairs: Iterable[tuple[str, int]], *, other: int = 0) -> None:
         """Add counts per label, and ``other``: values of categories a capped part dropped."""
         counts = self.counts
         self.other += other
+        if self._words is not None:
+            for label, count in pairs:
+                if label in self._words:
+                    counts[label] = counts.get(label, 0) + count
+                else:
+                    self.other += count
+            return
         for label, count in pairs:
             if label in counts:
                 counts[label] += count
@@ -172,5 +207,8 @@ class CategoryCounter:
     def result(self) -> CategoryCounts:
         # A capped part keeps exactly max_categories labels, all ranked below the labels it
         # dropped, so the bottom ranks of what arrived are the bottom ranks of the union.
+        if self.vocabulary is not None:
+            counts = {label: n for label, n in self.counts.items() if n > 0}
+            return CategoryCounts(counts, self.other, self.max_categories, "top", self.vocabulary)
         self._compact()
         return CategoryCounts(dict(self.counts), self.other, self.max_categories)

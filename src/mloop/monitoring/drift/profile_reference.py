@@ -87,7 +87,9 @@ def _categorical(col: ColumnProfile, profile: DatasetProfile) -> CategoricalSumm
     return CategoricalSummary(
         type=col.type,
         nulls=col.null_count,
-        categories=CategoryCounts(
-            counts, max(other, 0), max(cap, len(counts)), "top" if other > 0 else "hash"
+        categories=(
+            CategoryCounts(counts, other, max(cap, len(counts)), "top", tuple(counts))
+            if other > 0
+            else CategoryCounts(counts, 0, max(cap, len(counts)))
         ),
     )

@@ -74,6 +74,8 @@ class _NumericColumn:
         # Chan et al.'s pairwise update: stable where sum-of-squares would cancel.
         n = values.size
         mean = float(values.mean())
+        if not np.isfinite(mean):  # the sum overflowed: values near the float limits
+            mean = float((values / n).sum())
         deviations = values - mean
         m2 = float(np.einsum("i,i->", deviations, deviations))  # no BLAS threads
         if self.mean is None:
@@ -81,8 +83,8 @@ class _NumericColumn:
         else:
             total = self.count + n
             delta = mean - self.mean
-            self.mean += delta * n / total
-            self.m2 += m2 + delta * delta * self.count * n / total
+            self.mean = self.mean * (self.count / total) + mean * (n / total)
+            self.m2 += m2 + delta * delta * (self.count / total) * n
         self.count += n
         self.sketch.add(values)
 
@@ -101,10 +103,12 @@ class _NumericColumn:
 
 
 class _CategoricalColumn:
-    def __init__(self, type_name: str, max_categories: int) -> None:
+    def __init__(
+        self, type_name: str, max_categories: int, vocabulary: Sequence[str] | None = None
+    ) -> None:
         self.type = type_name
         self.nulls = 0
-        self.counter = CategoryCounter(max_categories=max_categories)
+        self.counter = CategoryCounter(max_categories=max_categories, vocabulary=vocabulary)
 
     def add(self, array: pa.Array) -> None:
         self.nulls += array.null_count
@@ -169,13 +173,12 @@ def summarize(
             if isinstance(ref, NumericSummary) and isinstance(ref.sketch, QuantileSketch):
                 buckets, shift = ref.sketch.max_buckets, ref.sketch.shift
             builders[name] = _NumericColumn(str(t), buckets, shift)
+        elif isinstance(ref, CategoricalSummary):
+            counts = ref.categories
+            vocabulary = counts.vocabulary if counts.kept == "top" else None
+            builders[name] = _CategoricalColumn(str(t), counts.max_categories, vocabulary)
         else:
-            cap = (
-                ref.categories.max_categories
-                if isinstance(ref, CategoricalSummary)
-                else max_categories
-            )
-            builders[name] = _CategoricalColumn(str(t), cap)
+            builders[name] = _CategoricalColumn(str(t), max_categories)
     sampler = RowSampler(list(plan), list(plan.values()), sample_rows, seed)
     rows = _run(batches.batches, builders, sampler, batches.num_rows, threads, progress)
     skipped = {

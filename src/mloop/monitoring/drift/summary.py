@@ -97,9 +97,11 @@ class NumericSummary:
             mean = self.mean if other.mean is None else other.mean
             m2 = self.m2 + other.m2
         else:
+            # Weighted, not ``a + delta * nb / n``: the difference of two huge means of
+            # opposite sign would overflow.
+            mean = self.mean * (self.count / n) + other.mean * (other.count / n)
             delta = other.mean - self.mean
-            mean = self.mean + delta * other.count / n
-            m2 = self.m2 + other.m2 + delta * delta * self.count * other.count / n
+            m2 = self.m2 + other.m2 + delta * delta * (self.count / n) * other.count
         return NumericSummary(
             type=_merge_types(self.type, other.type),
             count=n,
@@ -122,8 +124,8 @@ class NumericSummary:
             "nan": self.nan,
             "pos_inf": self.pos_inf,
             "neg_inf": self.neg_inf,
-            "mean": self.mean,
-            "m2": self.m2,
+            "mean": _number_out(self.mean),
+            "m2": _number_out(self.m2),
             "histogram" if binned else "sketch": self.sketch.to_dict(),
         }
 
@@ -134,7 +136,7 @@ class NumericSummary:
             sketch = BinnedCounts.from_dict(data["histogram"])
         else:
             sketch = QuantileSketch.from_dict(data["sketch"])
-        mean = data.get("mean")
+        mean = _number_in(data.get("mean"))
         summary = cls(
             type=str(data.get("type", "double")),
             count=int(data["count"]),
@@ -142,8 +144,8 @@ class NumericSummary:
             nan=int(data.get("nan", 0)),
             pos_inf=int(data.get("pos_inf", 0)),
             neg_inf=int(data.get("neg_inf", 0)),
-            mean=None if mean is None else float(mean),
-            m2=float(data.get("m2", 0.0)),
+            mean=mean,
+            m2=_number_in(data.get("m2", 0.0)) or 0.0,
             sketch=sketch,
         )
         if summary.count != sketch.count:
@@ -153,6 +155,18 @@ class NumericSummary:
                 field="count",
             )
         return summary
+
+
+def _number_out(value: float | None) -> float | str | None:
+    """JSON has no infinity: moments of values near the float limits can overflow, and are
+    written as the strings ``inf`` and ``-inf``."""
+    if value is None or math.isfinite(value):
+        return value
+    return "inf" if value > 0 else "-inf" if value < 0 else "nan"
+
+
+def _number_in(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _merge_distributions(a: Distribution, b: Distribution) -> Distribution:
