@@ -36,8 +36,8 @@ import numpy as np
 from mloop.core.errors import ValidationError
 from mloop.monitoring.fairness.rates import (
     RATES,
+    GroupedRows,
     Outcomes,
-    group_counts,
     group_rates,
     min_over_max,
     spread,
@@ -332,15 +332,16 @@ def _group_values(
     indicators: np.ndarray, grouping: Groups, bootstrap: Bootstrap | None, stratified: bool
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray] | None]:
     """Counts and rates per group of the data, and the rates of every resample."""
-    counts = group_counts(point_weights(len(indicators)), indicators, grouping)
+    rows = GroupedRows(indicators, grouping)
+    counts = rows.counts(point_weights(len(indicators)))
     rates = group_rates(counts)
     if bootstrap is None:
         return counts, rates, None
     samples = resampled(
-        lambda w: group_rates(group_counts(w, indicators, grouping)),
+        lambda w: group_rates(rows.counts(w)),
         len(indicators),
         bootstrap,
-        strata=grouping.codes if stratified else None,
+        strata=rows.codes if stratified else None,
     )
     return counts, rates, samples
 

@@ -60,20 +60,33 @@ class Outcomes:
         ).astype(np.float64)
 
 
-def group_counts(
-    weights: np.ndarray, indicators: np.ndarray, groups: Groups
-) -> dict[str, np.ndarray]:
-    """Each of ``_COUNTS`` per group: ``(b, groups)`` arrays of weighted sums."""
-    sums = np.zeros((weights.shape[0], len(groups), len(_COUNTS)))
-    order = np.argsort(groups.codes, kind="stable")
-    present, starts = np.unique(groups.codes[order], return_index=True)
-    for code, rows in zip(present.tolist(), np.split(order, starts[1:]), strict=True):
-        sums[:, code, :] = weights[:, rows] @ indicators[rows]
-    return {name: sums[:, :, i] for i, name in enumerate(_COUNTS)}
+class GroupedRows:
+    """The rows' indicators sorted by group once, so each group is a contiguous block.
+
+    ``counts(weights)`` then sums each group's block with one matrix product and no copy;
+    weights must be in the same sorted order (``codes`` are the sorted group codes, the
+    strata for a stratified bootstrap).
+    """
+
+    def __init__(self, indicators: np.ndarray, groups: Groups) -> None:
+        order = np.argsort(groups.codes, kind="stable")
+        self.codes = groups.codes[order]
+        self.indicators = indicators[order]
+        self.n_groups = len(groups)
+        present, starts = np.unique(self.codes, return_index=True)
+        stops = np.append(starts[1:], len(self.codes))
+        self.blocks = list(zip(present.tolist(), starts.tolist(), stops.tolist(), strict=True))
+
+    def counts(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Each of ``_COUNTS`` per group: ``(b, groups)`` arrays of weighted sums."""
+        sums = np.zeros((weights.shape[0], self.n_groups, len(_COUNTS)))
+        for code, start, stop in self.blocks:
+            sums[:, code, :] = weights[:, start:stop] @ self.indicators[start:stop]
+        return {name: sums[:, :, i] for i, name in enumerate(_COUNTS)}
 
 
 def group_rates(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rates of ``RATES`` from ``group_counts``' sums (NaN where undefined)."""
+    """The rates of ``RATES`` from ``GroupedRows.counts`` (NaN where undefined)."""
     positives = counts["positives"]
     return {
         "selection_rate": ratio(counts["selected"], counts["rows"]),

@@ -26,7 +26,7 @@ from mloop.core.errors import ValidationError
 from mloop.monitoring.performance.bootstrap import Bootstrap, point_weights, resampled
 from mloop.monitoring.performance.labelled import LabelledClassification, prepare_classification
 from mloop.monitoring.performance.results import Metric, finite_or_none, make_metric
-from mloop.monitoring.performance.weighted import ratio, weighted_sum
+from mloop.monitoring.performance.weighted import column_sums, ratio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,10 +152,15 @@ def expected_calibration_error(
     n_bins: int,
 ) -> np.ndarray:
     """ECE for each row of ``weights``: ``sum_b |sum w*p - sum w*y| / sum w`` over bins."""
-    gap = np.zeros(weights.shape[0])
     residual = confidence - hit
-    for b in range(n_bins):
-        rows = np.flatnonzero(index == b)
-        if rows.size:
-            gap += np.abs(weighted_sum(weights[:, rows], residual[rows]))
-    return ratio(gap, weights.sum(axis=1))
+    sums = column_sums(weights, lambda part: bin_columns(residual, index, n_bins, part), n_bins)
+    return ratio(np.abs(sums).sum(axis=1), weights.sum(axis=1))
+
+
+def bin_columns(residual: np.ndarray, index: np.ndarray, n_bins: int, part: slice) -> np.ndarray:
+    """Rows ``part`` of the ``(n, n_bins)`` matrix holding each row's ``p - y`` in its bin's
+    column: its weighted column sums are the per-bin gaps before the absolute value."""
+    rows = residual[part]
+    out = np.zeros((len(rows), n_bins))
+    out[np.arange(len(rows)), index[part]] = rows
+    return out

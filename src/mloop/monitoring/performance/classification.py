@@ -33,15 +33,11 @@ import numpy as np
 
 from mloop.core.errors import ValidationError
 from mloop.monitoring.performance.bootstrap import Bootstrap, point_weights, resampled
-from mloop.monitoring.performance.calibration import (
-    bin_index,
-    confidence_and_hit,
-    expected_calibration_error,
-)
+from mloop.monitoring.performance.calibration import bin_columns, bin_index
 from mloop.monitoring.performance.labelled import LabelledClassification, prepare_classification
 from mloop.monitoring.performance.ranking import RankedScores
 from mloop.monitoring.performance.results import Metric, make_metric
-from mloop.monitoring.performance.weighted import nan_average, ratio, weighted_sum
+from mloop.monitoring.performance.weighted import column_sums, nan_average, ratio
 
 Average = Literal["binary", "macro", "weighted"]
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "ece")
@@ -170,14 +166,11 @@ def _assemble(
         return {name: empty for name in METRICS}, tuple(
             ClassMetrics(c, 0, 0, empty, empty, empty) for c in data.classes
         )
-
-    def compute(weights: np.ndarray) -> dict[str, np.ndarray]:
-        return _values(weights, data, average)
-
-    point = compute(point_weights(n))
-    samples = resampled(compute, n, bootstrap) if bootstrap is not None else None
+    window = _Window(data, average)
+    point = window.values(point_weights(n))
+    samples = resampled(window.values, n, bootstrap) if bootstrap is not None else None
     level = bootstrap.confidence if bootstrap is not None else 0.95
-    reasons = _reasons(data, average, point)
+    reasons = _reasons(data, average)
 
     def metric(name: str, column: int | None = None) -> Metric:
         values = point[name][0] if column is None else point[name][0, column]
@@ -201,98 +194,112 @@ def _assemble(
     return metrics, per_class
 
 
-def _values(
-    weights: np.ndarray, data: LabelledClassification, average: Average
-) -> dict[str, np.ndarray]:
-    """Every metric for each row of ``weights``: ``(b,)`` arrays, ``(b, k)`` per class."""
-    total = weights.sum(axis=1)
-    k = len(data.classes)
-    support = np.empty((weights.shape[0], k))
-    predicted = np.empty_like(support)
-    hits = np.empty_like(support)
-    for c in range(k):
-        is_true, is_pred = data.true == c, data.pred == c
-        support[:, c] = weighted_sum(weights, is_true)
-        predicted[:, c] = weighted_sum(weights, is_pred)
-        hits[:, c] = weighted_sum(weights, is_true & is_pred)
-    precision = ratio(hits, predicted)
-    recall = ratio(hits, support)
-    f1 = ratio(2.0 * hits, support + predicted)
-    out = {
-        "accuracy": ratio(hits.sum(axis=1), total),
-        "class_support": support,
-        "class_predicted": predicted,
-        "class_precision": precision,
-        "class_recall": recall,
-        "class_f1": f1,
-    }
-    for name, per_class in (("precision", precision), ("recall", recall), ("f1", f1)):
-        out[name] = _average(per_class, support, average, data.positive)
-    out.update(_probability_values(weights, data, average, support, total))
-    return out
+class _Window:
+    """The labelled rows, arranged once for any number of weightings.
 
+    Every metric but ROC AUC is a ratio of weighted column sums, so ``values`` takes them
+    all in one matrix product per chunk of rows (columns: ones, correct, then per class
+    labelled / predicted / hits, then log loss, Brier and the ECE bins). A binary window's
+    rows are sorted by score first, so ROC AUC needs no reordering per weighting.
+    """
 
-def _average(
-    per_class: np.ndarray, support: np.ndarray, average: Average, positive: int
-) -> np.ndarray:
-    if average == "binary":
-        return per_class[:, positive]
-    return nan_average(per_class, support if average == "weighted" else None)
+    def __init__(self, data: LabelledClassification, average: Average) -> None:
+        self.average, self.binary, self.positive = average, data.binary, data.positive
+        self.k = len(data.classes)
+        true, pred, proba = data.true, data.pred, data.proba
+        if self.binary and proba is not None:
+            order = np.argsort(proba[:, data.positive], kind="stable")
+            true, pred, proba = true[order], pred[order], proba[order]
+        self.true, self.pred, self.proba = true, pred, proba
+        self.n_columns = 2 + 3 * self.k
+        self.ranked: list[tuple[RankedScores, np.ndarray]] = []
+        if proba is not None:
+            self.n_columns += 2 + _ECE_BINS
+            rows = np.arange(len(true))
+            self.loss = -np.log(np.clip(proba[rows, true], _EPS, 1.0 - _EPS))
+            if self.binary:
+                score, hit = proba[:, self.positive], (true == self.positive).astype(np.float64)
+                self.brier = (score - hit) ** 2
+            else:
+                onehot = np.zeros_like(proba)
+                onehot[rows, true] = 1.0
+                self.brier = ((proba - onehot) ** 2).sum(axis=1)
+                score = proba.max(axis=1)
+                hit = (np.argmax(proba, axis=1) == true).astype(np.float64)
+            self.residual, self.bins = score - hit, bin_index(score, _ECE_BINS)
+            if self.k >= 2:
+                scored = [self.positive] if self.binary else range(self.k)
+                self.ranked = [(RankedScores(proba[:, c]), true == c) for c in scored]
 
+    def columns(self, part: slice) -> np.ndarray:
+        true, pred = self.true[part], self.pred[part]
+        classes = np.arange(self.k)
+        is_true = true[:, None] == classes
+        is_pred = pred[:, None] == classes
+        pieces = [
+            np.ones((len(true), 1)),
+            (true == pred)[:, None],
+            is_true,
+            is_pred,
+            is_true & is_pred,
+        ]
+        if self.proba is not None:
+            pieces += [
+                self.loss[part, None],
+                self.brier[part, None],
+                bin_columns(self.residual, self.bins, _ECE_BINS, part),
+            ]
+        return np.hstack(pieces).astype(np.float64, copy=False)
 
-def _probability_values(
-    weights: np.ndarray,
-    data: LabelledClassification,
-    average: Average,
-    support: np.ndarray,
-    total: np.ndarray,
-) -> dict[str, np.ndarray]:
-    proba = data.proba
-    if proba is None:
+    def values(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Every metric for each row of ``weights``: ``(b,)`` arrays, ``(b, k)`` per class."""
+        sums = column_sums(weights, self.columns, self.n_columns)
+        k = self.k
+        total, correct = sums[:, 0], sums[:, 1]
+        support, predicted, hits = (
+            sums[:, 2 : 2 + k],
+            sums[:, 2 + k : 2 + 2 * k],
+            sums[:, 2 + 2 * k : 2 + 3 * k],
+        )
+        precision = ratio(hits, predicted)
+        recall = ratio(hits, support)
+        f1 = ratio(2.0 * hits, support + predicted)
+        out = {
+            "accuracy": ratio(correct, total),
+            "class_support": support,
+            "class_predicted": predicted,
+            "class_precision": precision,
+            "class_recall": recall,
+            "class_f1": f1,
+        }
+        for name, per_class in (("precision", precision), ("recall", recall), ("f1", f1)):
+            out[name] = self._average(per_class, support)
         nan = np.full(weights.shape[0], np.nan)
-        return {"roc_auc": nan, "log_loss": nan, "brier": nan, "ece": nan}
-    rows = np.arange(len(data.true))
-    loss = -np.log(np.clip(proba[rows, data.true], _EPS, 1.0 - _EPS))
-    onehot = np.zeros_like(proba)
-    onehot[rows, data.true] = 1.0
-    if data.binary:
-        brier = (proba[:, data.positive] - onehot[:, data.positive]) ** 2
-    else:
-        brier = ((proba - onehot) ** 2).sum(axis=1)
-    confidence, hit = confidence_and_hit(data)
-    return {
-        "roc_auc": _roc_auc(weights, data, proba, average, support),
-        "log_loss": ratio(weighted_sum(weights, loss), total),
-        "brier": ratio(weighted_sum(weights, brier), total),
-        "ece": expected_calibration_error(
-            weights, confidence, hit, bin_index(confidence, _ECE_BINS), _ECE_BINS
-        ),
-    }
+        if self.proba is None:
+            out.update(roc_auc=nan, log_loss=nan, brier=nan, ece=nan)
+            return out
+        rest = sums[:, 2 + 3 * k :]
+        out["log_loss"] = ratio(rest[:, 0], total)
+        out["brier"] = ratio(rest[:, 1], total)
+        out["ece"] = ratio(np.abs(rest[:, 2:]).sum(axis=1), total)
+        out["roc_auc"] = self._roc_auc(weights, support) if self.ranked else nan
+        return out
+
+    def _average(self, per_class: np.ndarray, support: np.ndarray) -> np.ndarray:
+        if self.average == "binary":
+            return per_class[:, self.positive]
+        return nan_average(per_class, support if self.average == "weighted" else None)
+
+    def _roc_auc(self, weights: np.ndarray, support: np.ndarray) -> np.ndarray:
+        aucs = np.column_stack(
+            [ranked.auc_of_labels(weights, labels) for ranked, labels in self.ranked]
+        )
+        if self.binary:
+            return aucs[:, 0]
+        return nan_average(aucs, support if self.average == "weighted" else None)
 
 
-def _roc_auc(
-    weights: np.ndarray,
-    data: LabelledClassification,
-    proba: np.ndarray,
-    average: Average,
-    support: np.ndarray,
-) -> np.ndarray:
-    if len(data.classes) < 2:
-        return np.full(weights.shape[0], np.nan)
-    scored = [data.positive] if data.binary else range(len(data.classes))
-    aucs = np.empty((weights.shape[0], len(scored)))
-    for column, c in enumerate(scored):
-        is_positive = data.true == c
-        ranked = RankedScores(proba[:, c])
-        aucs[:, column] = ranked.auc(weights * is_positive, weights * ~is_positive, self_pairs=True)
-    if data.binary:
-        return aucs[:, 0]
-    return nan_average(aucs, support if average == "weighted" else None)
-
-
-def _reasons(
-    data: LabelledClassification, average: Average, point: dict[str, np.ndarray]
-) -> dict[tuple[str, int | None], str]:
+def _reasons(data: LabelledClassification, average: Average) -> dict[tuple[str, int | None], str]:
     """Why each undefined value is undefined, keyed by (metric, class column or None)."""
     reasons: dict[tuple[str, int | None], str] = {}
     for k, label in enumerate(data.classes):

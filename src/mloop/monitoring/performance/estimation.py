@@ -196,8 +196,12 @@ class CBPE:
         values: _BinaryWindow | _AccuracyWindow
         if self.binary:
             positive = self.classes.index(self.positive_label)
+            # Rows in score order: ROC AUC then needs no reordering per simulation.
+            order = np.argsort(proba[:, positive], kind="stable")
             values = _BinaryWindow(
-                calibrated[:, positive], pred == positive, RankedScores(proba[:, positive])
+                calibrated[order, positive],
+                pred[order] == positive,
+                RankedScores(proba[order, positive]),
             )
         else:
             rows = np.arange(len(pred))
@@ -339,10 +343,13 @@ class _BinaryWindow:
 
     def _values(self, positive: np.ndarray, self_pairs: bool) -> dict[str, np.ndarray]:
         negative = 1.0 - positive
-        tp, fp = positive @ self.decided, negative @ self.decided
-        fn, tn = positive @ (1.0 - self.decided), negative @ (1.0 - self.decided)
+        n = positive.shape[1]
+        tp = positive @ self.decided
+        fp = self.decided.sum() - tp
+        fn = positive.sum(axis=1) - tp
+        tn = n - tp - fp - fn
         return {
-            "accuracy": ratio(tp + tn, tp + tn + fp + fn),
+            "accuracy": ratio(tp + tn, np.full_like(tp, n)),
             "precision": ratio(tp, tp + fp),
             "recall": ratio(tp, tp + fn),
             "f1": ratio(2.0 * tp, 2.0 * tp + fp + fn),

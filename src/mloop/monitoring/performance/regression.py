@@ -24,7 +24,7 @@ import numpy as np
 from mloop.monitoring.performance.bootstrap import Bootstrap, point_weights, resampled
 from mloop.monitoring.performance.inputs import as_finite_floats, as_optional_floats, check_lengths
 from mloop.monitoring.performance.results import Metric, make_metric
-from mloop.monitoring.performance.weighted import ratio, weighted_sum
+from mloop.monitoring.performance.weighted import column_sums, ratio
 
 METRICS = ("mae", "rmse", "mape", "r2")
 
@@ -78,8 +78,10 @@ def report_from_arrays(
         empty = Metric(value=None, reason=f"no labelled rows yet ({n_rows} rows await labels)")
         return RegressionReport(n_rows, 0, n_rows, 0, {name: empty for name in METRICS})
 
+    columns = _columns(target, predicted, zero)
+
     def compute(weights: np.ndarray) -> dict[str, np.ndarray]:
-        return _values(weights, target, predicted, zero)
+        return _values(column_sums(weights, lambda part: columns[part], columns.shape[1]))
 
     point = compute(point_weights(n))
     samples = resampled(compute, n, bootstrap) if bootstrap is not None else None
@@ -105,25 +107,30 @@ def report_from_arrays(
     )
 
 
-def _values(
-    weights: np.ndarray, target: np.ndarray, predicted: np.ndarray, zero: np.ndarray
-) -> dict[str, np.ndarray]:
-    total = weights.sum(axis=1)
+def _columns(target: np.ndarray, predicted: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    """Per row: 1, |error|, error^2, relative error (0 for a zero target), target is not
+    zero, centred target and its square; every metric is a ratio of their weighted sums."""
     error = predicted - target
     nonzero = ~zero
     relative = np.zeros_like(error)
     relative[nonzero] = np.abs(error[nonzero]) / np.abs(target[nonzero])
     # Centre the targets first: the sum of squares about the mean then loses no precision.
     centred = target - target.mean()
-    mean = ratio(weighted_sum(weights, centred), total)
-    sst = weighted_sum(weights, centred**2) - total * mean**2
-    sse = weighted_sum(weights, error**2)
-    scale = weighted_sum(weights, centred**2)
+    return np.column_stack(
+        [np.ones_like(error), np.abs(error), error**2, relative, nonzero, centred, centred**2]
+    )
+
+
+def _values(sums: np.ndarray) -> dict[str, np.ndarray]:
+    total, absolute, squared, relative, nonzero, centred, centred_squared = sums.T
+    mean = ratio(centred, total)
+    sst = centred_squared - total * mean**2
     # Constant targets leave SST at rounding noise: treat it as zero.
-    sst = np.where(sst > 1e-12 * np.maximum(scale, np.finfo(np.float64).tiny), sst, 0.0)
+    floor = 1e-12 * np.maximum(centred_squared, np.finfo(np.float64).tiny)
+    sst = np.where(sst > floor, sst, 0.0)
     return {
-        "mae": ratio(weighted_sum(weights, np.abs(error)), total),
-        "rmse": np.sqrt(ratio(sse, total)),
-        "mape": ratio(weighted_sum(weights, relative), weighted_sum(weights, nonzero)),
-        "r2": 1.0 - ratio(sse, sst),
+        "mae": ratio(absolute, total),
+        "rmse": np.sqrt(ratio(squared, total)),
+        "mape": ratio(relative, nonzero),
+        "r2": 1.0 - ratio(squared, sst),
     }

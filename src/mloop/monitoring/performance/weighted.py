@@ -1,4 +1,4 @@
-"""Weighted sums and safe ratios over a ``(b, n)`` matrix of row weights.
+"""Weighted column sums and safe ratios over a ``(b, n)`` matrix of row weights.
 
 Every metric is built from these: with one row of ones they give the metric of the data,
 with bootstrap counts they give it for every resample at once (see ``bootstrap``).
@@ -6,12 +6,30 @@ with bootstrap counts they give it for every resample at once (see ``bootstrap``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+# Cells of one chunk of per-row columns built for ``column_sums`` (float64: 16 MiB).
+CHUNK_CELLS = 2**21
 
-def weighted_sum(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``sum_i weights[:, i] * values[i]`` for each row of ``weights``: shape ``(b,)``."""
-    return weights @ np.asarray(values, dtype=np.float64)
+
+def column_sums(
+    weights: np.ndarray, columns: Callable[[slice], np.ndarray], n_columns: int
+) -> np.ndarray:
+    """``weights @ C`` for the ``(n, n_columns)`` matrix C whose rows ``columns(part)`` builds
+    for a slice of rows: one matrix product per chunk of rows, so C never exists whole.
+
+    Returns a ``(b, n_columns)`` array: every weighted sum a metric needs, for every row of
+    ``weights``, in one pass over the weights.
+    """
+    n_rows = weights.shape[1]
+    step = max(1, CHUNK_CELLS // max(n_columns, 1))
+    total = np.zeros((weights.shape[0], n_columns))
+    for start in range(0, n_rows, step):
+        part = slice(start, min(n_rows, start + step))
+        total += weights[:, part] @ columns(part)
+    return total
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
