@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic
 from sqlalchemy import insert, select, update
 
 from mloop.alerts import tables as t
@@ -39,6 +41,7 @@ from mloop.alerts.rules import enabled_rules
 from mloop.alerts.schemas import Alert, AlertRule, Evaluate, Evaluation
 from mloop.core.errors import ValidationError
 from mloop.core.timeutil import now_ms
+from mloop.core.validation import from_pydantic
 from mloop.store.context import Context
 from mloop.store.sql import insert_ignore
 
@@ -75,18 +78,30 @@ def evaluate_rules(
     oldest first. Checked like the ``evaluate_alerts`` operation's request; raises
     :class:`~mloop.core.errors.ValidationError` naming the field.
     """
-    req = Evaluate.model_validate(
-        {
-            "source": source,
-            "metrics": dict(metrics),
-            "window_start": window_start,
-            "window_end": window_end,
-            "subject": dict(subject or {}),
-            "reference": None if reference is None else dict(reference),
-            "links": None if links is None else dict(links),
-        }
-    )
+    try:
+        req = Evaluate.model_validate(
+            {
+                "source": source,
+                "metrics": _numbers(metrics),
+                "window_start": window_start,
+                "window_end": window_end,
+                "subject": dict(subject or {}),
+                "reference": None if reference is None else _numbers(reference),
+                "links": None if links is None else dict(links),
+            }
+        )
+    except pydantic.ValidationError as exc:
+        raise from_pydantic(exc) from None
     return _evaluate(ctx, req, now_ms() if now is None else now)
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with numpy scalars (float32, int64...) as Python floats; anything else is
+    left for the message check to refuse with its field."""
+    return {
+        key: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v
+        for key, v in values.items()
+    }
 
 
 @operations.post("/evaluate", Evaluate, Evaluation, role="writer")
@@ -96,6 +111,12 @@ def evaluate_alerts(ctx: Context, req: Evaluate) -> Evaluation:
 
 
 def _evaluate(ctx: Context, req: Evaluate, now: int) -> list[Alert]:
+    for name in ("window_start", "window_end"):
+        if getattr(req, name) < 0:
+            raise ValidationError(
+                f"{name} must be a time in ms since the epoch, not {getattr(req, name)}",
+                field=name,
+            )
     if req.window_end < req.window_start:
         raise ValidationError(
             f"window_end ({req.window_end}) is before window_start ({req.window_start})",
@@ -210,6 +231,7 @@ def _apply(
                 note=f"the window from {window.start} no longer breaches: {result.message}",
                 actor=RESOLVER,
                 detail={"value": _finite(result.value), "window_start": window.start},
+                at=window.now,
             )
         return None
     if streak < rule.consecutive:

@@ -125,6 +125,7 @@ Host = checked(
 )
 HeaderValue = checked(HEADER_VALUE_PATTERN, 4096, "header value", "must be printable ASCII text")
 
+
 def _check_keys(
     pattern: re.Pattern[str], max_items: int, what: str, rule: str, max_key: int
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:

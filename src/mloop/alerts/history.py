@@ -176,13 +176,19 @@ def resolve_alert(ctx: Context, req: ChangeAlert) -> Alert:
 
 
 def resolve_row(
-    ctx: Context, row: Any, *, note: str, actor: str, detail: dict[str, Any] | None = None
+    ctx: Context,
+    row: Any,
+    *,
+    note: str,
+    actor: str,
+    detail: dict[str, Any] | None = None,
+    at: int | None = None,
 ) -> Alert:
-    """Resolve the locked alert ``row``: the event, and the deliveries to its rule's
-    channels that want resolutions."""
+    """Resolve the locked alert ``row`` (at ``at``, default now): the event, and the
+    deliveries to its rule's channels that want resolutions."""
     from mloop.alerts.delivery import enqueue
 
-    now = now_ms()
+    now = now_ms() if at is None else at
     ctx.conn.execute(
         update(t.alerts)
         .where(t.alerts.c.id == row.id)

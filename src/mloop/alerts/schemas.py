@@ -77,7 +77,9 @@ class RuleSpec(Message):
     severity: Severity = "warning"
     cooldown_seconds: int = Field(default=900, ge=0, le=MAX_COOLDOWN_SECONDS)
     auto_resolve: bool = True
-    channels: list[AssetName] = Field(default_factory=list, max_length=MAX_RULE_CHANNELS)
+    channels: Annotated[list[AssetName], Rule(uniqueItems=True)] = Field(
+        default_factory=list, max_length=MAX_RULE_CHANNELS, description="Channel names"
+    )
     enabled: bool = True
     description: Description = ""
 
