@@ -98,7 +98,9 @@ def test_missing_predictions_and_non_finite_values_are_errors() -> None:
 def test_scalars_and_matrices_where_columns_belong() -> None:
     with pytest.raises(ValidationError, match="one-dimensional"):
         classification_metrics(np.zeros((2, 2)), [0, 1])
-    with pytest.raises(ValidationError, match="got a scalar"):
+    with pytest.raises(
+        ValidationError, match="y_true must be an array of values, one per row, got a scalar"
+    ):
         regression_metrics(3.0, 3.0)
 
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from mloop.core.lazy import lazy_exports
 
 EXPORTS: dict[str, str] = {
-    "AttributeAudit": "mloop.monitoring.fairness.audit",
-    "BiasAudit": "mloop.monitoring.fairness.audit",
+    "AttributeAudit": "mloop.monitoring.fairness.report",
+    "BiasAudit": "mloop.monitoring.fairness.report",
     "Finding": "mloop.monitoring.fairness.compare",
-    "GroupMetrics": "mloop.monitoring.fairness.audit",
+    "GroupMetrics": "mloop.monitoring.fairness.report",
     "RATES": "mloop.monitoring.fairness.rates",
     "bias_audit": "mloop.monitoring.fairness.audit",
     "compare_audits": "mloop.monitoring.fairness.compare",
@@ -29,6 +29,7 @@ __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
-    from mloop.monitoring.fairness.audit import AttributeAudit, BiasAudit, GroupMetrics, bias_audit
+    from mloop.monitoring.fairness.audit import bias_audit
     from mloop.monitoring.fairness.compare import Finding, compare_audits
     from mloop.monitoring.fairness.rates import RATES
+    from mloop.monitoring.fairness.report import AttributeAudit, BiasAudit, GroupMetrics

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mloop.core.errors import ValidationError
-from mloop.monitoring.fairness.audit import BiasAudit
 from mloop.monitoring.fairness.rates import RATES
+from mloop.monitoring.fairness.report import BiasAudit
 from mloop.monitoring.performance.results import Metric
 
 

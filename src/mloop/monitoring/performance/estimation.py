@@ -41,13 +41,12 @@ Assumptions (the estimate is wrong, silently, when they fail):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from mloop.core.errors import ValidationError
-from mloop.monitoring.performance.bootstrap import BLOCK_CELLS
 from mloop.monitoring.performance.calibrators import (
     Calibrator,
     IdentityCalibrator,
@@ -55,6 +54,7 @@ from mloop.monitoring.performance.calibrators import (
     fit_isotonic,
     fit_sigmoid,
 )
+from mloop.monitoring.performance.expectation import AccuracyExpectation, BinaryExpectation
 from mloop.monitoring.performance.inputs import (
     as_array,
     as_probabilities,
@@ -66,11 +66,8 @@ from mloop.monitoring.performance.inputs import (
 from mloop.monitoring.performance.labelled import prepare_classification
 from mloop.monitoring.performance.ranking import RankedScores
 from mloop.monitoring.performance.results import Metric, finite_or_none, make_metric
-from mloop.monitoring.performance.weighted import ratio
 
 Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
-BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-MULTICLASS_METRICS = ("accuracy",)
 MIN_ISOTONIC_ROWS = 1000
 
 
@@ -193,19 +190,19 @@ class CBPE:
         proba = self._probabilities(y_proba)
         pred = self._predictions(y_pred, proba)
         calibrated = self._calibrated(proba)
-        values: _BinaryWindow | _AccuracyWindow
+        values: BinaryExpectation | AccuracyExpectation
         if self.binary:
             positive = self.classes.index(self.positive_label)
             # Rows in score order: ROC AUC then needs no reordering per simulation.
             order = np.argsort(proba[:, positive], kind="stable")
-            values = _BinaryWindow(
+            values = BinaryExpectation(
                 calibrated[order, positive],
                 pred[order] == positive,
                 RankedScores(proba[order, positive]),
             )
         else:
             rows = np.arange(len(pred))
-            values = _AccuracyWindow(calibrated[rows, pred])
+            values = AccuracyExpectation(calibrated[rows, pred])
         point = values.expected()
         simulated = values.simulated(n_simulations, np.random.default_rng(seed))
         metrics: dict[str, Metric] = {}
@@ -318,77 +315,3 @@ def _check_band(confidence: float, n_simulations: int) -> None:
             f"n_simulations must be an integer of at least 2, got {n_simulations!r}",
             field="n_simulations",
         )
-
-
-def _simulated_labels(
-    probability: np.ndarray, n_simulations: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Blocks of ``(b, n)`` 0/1 labels drawn from ``probability``."""
-    n = len(probability)
-    per_block = max(1, BLOCK_CELLS // max(n, 1))
-    for start in range(0, n_simulations, per_block):
-        rows = min(per_block, n_simulations - start)
-        yield (rng.random((rows, n)) < probability).astype(np.float64)
-
-
-class _BinaryWindow:
-    """Expected and simulated binary metrics of calibrated probabilities and decisions."""
-
-    names = BINARY_METRICS
-
-    def __init__(self, probability: np.ndarray, decided: np.ndarray, ranked: RankedScores) -> None:
-        self.probability = probability
-        self.decided = decided.astype(np.float64)
-        self.ranked = ranked
-
-    def _values(self, positive: np.ndarray, self_pairs: bool) -> dict[str, np.ndarray]:
-        negative = 1.0 - positive
-        n = positive.shape[1]
-        tp = positive @ self.decided
-        fp = self.decided.sum() - tp
-        fn = positive.sum(axis=1) - tp
-        tn = n - tp - fp - fn
-        return {
-            "accuracy": ratio(tp + tn, np.full_like(tp, n)),
-            "precision": ratio(tp, tp + fp),
-            "recall": ratio(tp, tp + fn),
-            "f1": ratio(2.0 * tp, 2.0 * tp + fp + fn),
-            "roc_auc": self.ranked.auc(positive, negative, self_pairs=self_pairs),
-        }
-
-    def expected(self) -> dict[str, float]:
-        values = self._values(self.probability[None, :], self_pairs=False)
-        return {name: float(v[0]) for name, v in values.items()}
-
-    def simulated(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
-        for labels in _simulated_labels(self.probability, n, rng):
-            for name, values in self._values(labels, self_pairs=True).items():
-                parts[name].append(values)
-        return {name: np.concatenate(chunks) for name, chunks in parts.items()}
-
-    def reason(self, name: str) -> str:
-        if name == "precision":
-            return "no row was predicted positive"
-        if name == "roc_auc":
-            return "the calibrated probabilities are all 0 or all 1"
-        return "every calibrated probability is 0 where the metric needs positives"
-
-
-class _AccuracyWindow:
-    """Expected and simulated accuracy from the probability that each prediction is right."""
-
-    names = MULTICLASS_METRICS
-
-    def __init__(self, right: np.ndarray) -> None:
-        self.right = right
-
-    def expected(self) -> dict[str, float]:
-        return {"accuracy": float(self.right.mean())}
-
-    def simulated(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        chunks = [hits.mean(axis=1) for hits in _simulated_labels(self.right, n, rng)]
-        return {"accuracy": np.concatenate(chunks)}
-
-    def reason(self, name: str) -> str:
-        return "no rows"

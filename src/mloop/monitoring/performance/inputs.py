@@ -28,7 +28,7 @@ def as_array(values: Any, field: str) -> np.ndarray:
     """A 1-D numpy array of ``values``, whatever array type they come in."""
     if values is None:
         raise ValidationError(f"{field} is required", field=field)
-    array = to_numpy(values)
+    array = to_numpy(values, field)
     if array.ndim != 1:
         raise ValidationError(
             f"{field} must be one-dimensional (one value per row), got shape {array.shape}",
@@ -39,7 +39,7 @@ def as_array(values: Any, field: str) -> np.ndarray:
     return array
 
 
-def to_numpy(values: Any) -> np.ndarray:
+def to_numpy(values: Any, field: str | None = None) -> np.ndarray:
     """``values`` as a numpy array (any shape), converted from pandas, Arrow or Polars."""
     if isinstance(values, np.ndarray):
         return values
@@ -50,7 +50,10 @@ def to_numpy(values: Any) -> np.ndarray:
         except TypeError:  # pandas and Polars take no such argument
             return np.asarray(convert())
     if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
-        raise ValidationError("expected an array of values, one per row, got a scalar")
+        name = field or "the input"
+        raise ValidationError(
+            f"{name} must be an array of values, one per row, got a scalar", field=field
+        )
     array = np.asarray(values)
     if array.dtype.kind in "OUS" and array.ndim == 1:
         return np.asarray(list(values), dtype=object)
@@ -245,7 +248,7 @@ def as_probabilities(
     """
     if values is None:
         raise ValidationError(f"{field} is required", field=field)
-    array = to_numpy(values)
+    array = to_numpy(values, field)
     if array.dtype.kind == "O" and array.ndim == 1:  # a column of per-row lists
         try:
             array = np.array([np.asarray(row, dtype=np.float64) for row in array])
