@@ -8,6 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from mloop.cli import (
+    alerts,
     data,
     datasets,
     demo,
@@ -70,6 +71,7 @@ app.add_typer(prompts.app, name="prompts")
 app.add_typer(import_cmd.app, name="import")
 app.add_typer(gateway.app, name="gateway")
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(alerts.app, name="alerts")
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
