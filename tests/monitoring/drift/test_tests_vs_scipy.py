@@ -108,10 +108,22 @@ def test_sketch_mode_is_within_the_documented_tolerance(make: object, shift: flo
     assert abs(numeric.psi(a, b).statistic - exact_psi) <= 0.01
 
 
-def test_chisquare_equals_scipy_goodness_of_fit() -> None:
+def test_chisquare_equals_scipy_test_of_homogeneity() -> None:
+    ref = rng.choice(["a", "b", "c", "d"], 900, p=[0.4, 0.3, 0.2, 0.1]).tolist()
+    cur = rng.choice(["a", "b", "c", "d", "e"], 700, p=[0.3, 0.3, 0.2, 0.1, 0.1]).tolist()
+    got = categorical.chisquare(cat(ref), cat(cur))
+    labels = ["a", "b", "c", "d", "e"]
+    table = [[ref.count(x) for x in labels], [cur.count(x) for x in labels]]
+    want = stats.chi2_contingency(table, correction=False)
+    assert got.exact
+    assert math.isclose(got.statistic, want.statistic, rel_tol=1e-12)
+    assert math.isclose(got.p_value or 0, want.pvalue, rel_tol=1e-9)
+
+
+def test_chisquare_gof_equals_scipy_goodness_of_fit() -> None:
     ref = rng.choice(["a", "b", "c", "d"], 900, p=[0.4, 0.3, 0.2, 0.1]).tolist()
     cur = rng.choice(["a", "b", "c", "d"], 700, p=[0.3, 0.3, 0.3, 0.1]).tolist()
-    got = categorical.chisquare(cat(ref), cat(cur))
+    got = categorical.chisquare_gof(cat(ref), cat(cur))
     labels = ["a", "b", "c", "d"]
     observed = [cur.count(x) for x in labels]
     expected = [ref.count(x) * len(cur) / len(ref) for x in labels]
@@ -119,11 +131,23 @@ def test_chisquare_equals_scipy_goodness_of_fit() -> None:
     assert got.exact
     assert math.isclose(got.statistic, want.statistic, rel_tol=1e-12)
     assert math.isclose(got.p_value or 0, want.pvalue, rel_tol=1e-9)
+    new = categorical.chisquare_gof(cat(["a", "b"] * 50), cat(["a", "b", "new"] * 30))
+    assert new.statistic == math.inf and new.p_value == 0.0  # expected count 0
 
 
-def test_chisquare_new_category_is_certain_drift() -> None:
-    got = categorical.chisquare(cat(["a", "b"] * 50), cat(["a", "b", "new"] * 30))
-    assert got.statistic == math.inf and got.p_value == 0.0
+def test_homogeneity_keeps_its_level_where_goodness_of_fit_does_not() -> None:
+    """Equal-sized samples of one distribution: the goodness-of-fit test ignores the
+    reference's own noise and calls drift far more often than its level says."""
+    g = np.random.default_rng(8)
+    labels = [f"k{i}" for i in range(10)]
+    alarms = {"chisquare": 0, "chisquare_gof": 0}
+    trials = 200
+    for _ in range(trials):
+        a, b = cat(g.choice(labels, 1_000).tolist()), cat(g.choice(labels, 1_000).tolist())
+        alarms["chisquare"] += (categorical.chisquare(a, b).p_value or 0) < 0.05
+        alarms["chisquare_gof"] += (categorical.chisquare_gof(a, b).p_value or 0) < 0.05
+    assert alarms["chisquare"] / trials < 0.1
+    assert alarms["chisquare_gof"] / trials > 0.3
 
 
 def test_jensenshannon_and_psi_on_categories() -> None:
@@ -157,5 +181,5 @@ def test_numeric_columns_as_categories() -> None:
     assert labels == ["0", "1", "2", "3", "4"]
     assert r.tolist() == [float((ref == v).sum()) for v in range(5)]
     assert c.tolist() == [float((cur == v).sum()) for v in range(5)]
-    got = categorical.chisquare(num(ref), num(cur))
+    got = categorical.chisquare_gof(num(ref), num(cur))
     assert got.p_value == 0.0  # the value 4 is new

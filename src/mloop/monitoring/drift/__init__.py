@@ -40,7 +40,8 @@ Tests:
   p-value, threshold, drifted, ``Effect`` with size and direction, sample sizes, whether it
   was exact), ``drifted_share`` and ``dataset_drift``.
 - Methods (``METHODS``): ``ks``, ``wasserstein`` (normed by the reference std), ``psi``,
-  ``chisquare``, ``jensenshannon``, ``z``; chosen per column by ``choose_method`` after
+  ``chisquare`` (two-sample homogeneity), ``chisquare_gof`` (Evidently's goodness of fit),
+  ``jensenshannon``, ``z``; chosen per column by ``choose_method`` after
   Evidently's defaults (``selection``), each overridable per column. P-values are adjusted
   for multiple tests (Benjamini-Hochberg) before the verdict.
 - ``domain_classifier(reference, current)``: the multivariate test, a classifier telling the

@@ -6,14 +6,19 @@ name               what                         columns       drift if  default 
 ``ks``             Kolmogorov-Smirnov test      numeric       p < t     0.05
 ``wasserstein``    Wasserstein / reference std  numeric       d >= t    0.1
 ``psi``            population stability index   both          d >= t    0.1
-``chisquare``      chi-square goodness of fit   both          p < t     0.05
+``chisquare``      chi-square homogeneity       both          p < t     0.05
+``chisquare_gof``  chi-square goodness of fit   both          p < t     0.05
 ``jensenshannon``  Jensen-Shannon distance      both          d >= t    0.1
 ``z``              two-proportion Z-test        both          p < t     0.05
 =================  ===========================  ============  ========  ==================
 
-The names and default thresholds are Evidently's, so rules carry over. Category methods on
-a numeric column compare its distinct values, or its reference deciles when it has more
-than ``categorical.DISCRETE_MAX`` (see ``categorical``).
+The names and default thresholds are Evidently's, so rules carry over, with one exception:
+Evidently's ``chisquare`` is the goodness-of-fit test against the reference shares, here
+``chisquare_gof``; ``chisquare`` here is the two-sample test of homogeneity, which does not
+overstate drift when the reference is no larger than the window (see ``categorical``).
+
+Category methods on a numeric column compare its distinct values, or its reference deciles
+when it has more than ``categorical.DISCRETE_MAX`` (see ``categorical``).
 """
 
 from __future__ import annotations
@@ -105,7 +110,24 @@ METHODS: dict[str, Method] = {
             _numeric_only(numeric.wasserstein),
         ),
         Method("psi", "population stability index", KINDS, False, 0.1, None, _psi),
-        Method("chisquare", "chi-square test", KINDS, True, 0.05, 1.0, categorical.chisquare),
+        Method(
+            "chisquare",
+            "chi-square test of homogeneity",
+            KINDS,
+            True,
+            0.05,
+            1.0,
+            categorical.chisquare,
+        ),
+        Method(
+            "chisquare_gof",
+            "chi-square goodness of fit",
+            KINDS,
+            True,
+            0.05,
+            1.0,
+            categorical.chisquare_gof,
+        ),
         Method(
             "jensenshannon",
             "Jensen-Shannon distance",
