@@ -18,6 +18,7 @@ from mloop.core.domain import Domain
 from mloop.core.errors import ValidationError
 from mloop.datasets.domain import DOMAIN as DATASETS
 from mloop.llm.domain import DOMAIN as GATEWAY
+from mloop.monitoring.domain import DOMAIN as MONITORING
 from mloop.prompts.domain import DOMAIN as PROMPTS
 from mloop.registry.domain import DOMAIN as REGISTRY
 from mloop.serving.domain import DOMAIN as SERVING
@@ -37,6 +38,7 @@ DOMAINS: tuple[Domain, ...] = (
     GATEWAY,
     MLFLOW,
     SERVING,
+    MONITORING,
     ALERTS,
 )
 

@@ -47,7 +47,12 @@ def logged(runtime: Runtime) -> InferenceLog:
     one = [{"age": 31, "region": "north", "member": True}]
     two = [{"age": 40.5, "region": "south", "member": False}, {"age": 22, "region": "north"}]
     records = [
-        _record("r1", T0 + 10, one, {"predictions": [1], "probabilities": [[0.2, 0.8]]}),
+        _record(
+            "r1",
+            T0 + 10,
+            one,
+            {"predictions": [1], "probabilities": [[0.2, 0.8]], "classes": [0, 1]},
+        ),
         _record("r2", T0 + 20, two, {"predictions": ["no", "yes"], "probabilities": None}),
         _record("r3", T0 + 30, one, {"predictions": [0]}, variant="canary"),
         _record("r4", T0 + 40, one, None, status="error"),  # failed: left out
@@ -78,6 +83,8 @@ def test_one_row_per_predicted_row_with_typed_features(
     assert [r["member"] for r in rows] == [True, False, None, True]  # a missing key is null
     assert [r["prediction"] for r in rows] == ["1", '"no"', '"yes"', "0"]
     assert [r["confidence"] for r in rows] == [0.8, None, None, None]
+    assert [r["probabilities"] for r in rows] == [[0.2, 0.8], None, None, None]
+    assert [r["classes"] for r in rows] == ["[0,1]", None, None, None]
     assert table.schema.field("age").type == "double"
     assert "label" not in table.column_names
 
@@ -122,6 +129,8 @@ def test_an_empty_window_has_the_columns(runtime: Runtime) -> None:
         "member",
         "prediction",
         "confidence",
+        "probabilities",
+        "classes",
         "label",
     ]
 

@@ -83,6 +83,8 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "create_alert_channel",
     "delete_alert_channel",
     "test_alert_channel",
+    # A monitor's computed windows go with it.
+    "delete_monitor",
 }
 
 # What moves production: a deployer may, a writer may not.

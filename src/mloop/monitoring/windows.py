@@ -1,12 +1,13 @@
 """One window of an endpoint's inference log as a table of rows, read with DuckDB.
 
 The log keeps one event per request, its inputs as JSON records (``[{"col": value}, ...]``)
-and its outputs as ``{"predictions": [...], "probabilities": [[...]]}``. A window becomes one
-row per predicted row: the request's id, time, variant and model version, the row's index in
-its request, one typed column per feature asked for, the prediction (as JSON text, since a
-model may predict numbers or labels), the row's confidence (its highest class probability),
-and with ``labels=True`` the row's label (JSON text; a request labelled with a list of one
-label per row gives each row its own).
+and its outputs as ``{"predictions": [...], "probabilities": [[...]], "classes": [...]}``. A
+window becomes one row per predicted row: the request's id, time, variant and model version,
+the row's index in its request, one typed column per feature asked for, the prediction (as
+JSON text, since a model may predict numbers or labels), the row's confidence (its highest
+class probability), its class probabilities and the classes they are of (JSON text), and
+with ``labels=True`` the row's label (JSON text; a request labelled with a list of one label
+per row gives each row its own).
 
 Only the segments of the window's days and time range are opened (the segment index), and
 only the columns the query names are read from them (DuckDB's Parquet reader); the JSON is
@@ -32,9 +33,10 @@ FeatureKind = Literal["number", "category", "bool"]
 """How a feature is read: a DOUBLE, a VARCHAR, or a BOOLEAN column."""
 
 _SQL_TYPES: dict[str, str] = {"number": "DOUBLE", "category": "VARCHAR", "bool": "BOOLEAN"}
-_OUTPUTS_TYPE = '{"predictions": ["JSON"], "probabilities": [["DOUBLE"]]}'
+_OUTPUTS_TYPE = '{"predictions": ["JSON"], "probabilities": [["DOUBLE"]], "classes": "JSON"}'
 # The columns of the window besides the features, in order.
 BASE_COLUMNS = ("request_id", "time", "variant", "model_version", "row")
+OUTPUT_COLUMNS = ("prediction", "confidence", "probabilities", "classes", "label")
 
 
 def _json_string(text: str) -> str:
@@ -57,7 +59,7 @@ def _check_features(features: Mapping[str, str]) -> dict[str, FeatureKind]:
     for name, kind in features.items():
         if not isinstance(name, str) or not name or "\x00" in name:
             raise ValidationError(f"feature name {name!r} is not valid", field="features")
-        if name in BASE_COLUMNS or name in ("prediction", "confidence", "label"):
+        if name in BASE_COLUMNS or name in OUTPUT_COLUMNS:
             raise ValidationError(
                 f"feature {name!r} has the name of a window column; rename it in the "
                 "monitor's columns",
@@ -167,11 +169,13 @@ def _window_sql(kinds: Mapping[str, FeatureKind], *, labels: bool, variants: boo
         "), r AS ("
         "SELECT request_id, time, variant, model_version, i - 1 AS row, len(recs) AS n,"
         f" {record_fields}, outs.predictions[i]::VARCHAR AS prediction,"
-        " list_max(outs.probabilities[i]) AS confidence"
+        " list_max(outs.probabilities[i]) AS confidence, outs.probabilities[i] AS probabilities,"
+        " outs.classes::VARCHAR AS classes"
         " FROM e, LATERAL (SELECT unnest(range(1, len(recs) + 1)) AS i)"
         f"){label_cte} "
         f"SELECT r.request_id, r.time, r.variant, r.model_version, r.row,"
-        f" {', '.join('r.' + quote(name) for name in kinds)}, r.prediction, r.confidence"
+        f" {', '.join('r.' + quote(name) for name in kinds)}, r.prediction, r.confidence,"
+        " r.probabilities, r.classes"
         f"{label_select} FROM r{label_join} ORDER BY r.time, r.request_id, r.row"
     )
 
@@ -187,6 +191,8 @@ def _empty(kinds: Mapping[str, FeatureKind], labels: bool) -> pa.Table:
         *(pa.field(name, arrow[kind]) for name, kind in kinds.items()),
         pa.field("prediction", pa.string()),
         pa.field("confidence", pa.float64()),
+        pa.field("probabilities", pa.list_(pa.float64())),
+        pa.field("classes", pa.string()),
     ]
     if labels:
         fields.append(pa.field("label", pa.string()))

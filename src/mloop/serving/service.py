@@ -303,6 +303,8 @@ class ServingService:
             outputs = {"predictions": result.predictions}
             if result.probabilities is not None:
                 outputs["probabilities"] = result.probabilities
+                # The probabilities' column order: monitors score them against labels.
+                outputs["classes"] = variant.predictor.classes
             if result.confidence:
                 # A request's confidence is its least confident row's: what review wants.
                 confidence = min(result.confidence)

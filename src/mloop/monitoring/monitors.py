@@ -1,0 +1,164 @@
+"""Monitors: created with their reference computed once, read, listed and deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+
+from mloop.core.errors import ValidationError
+from mloop.core.naming import check_asset_name, decode_page_token, encode_page_token
+from mloop.core.operations import Empty
+from mloop.core.timeutil import now_ms
+from mloop.core.validation import check_text
+from mloop.monitoring import tables as t
+from mloop.monitoring.columns import signature_columns
+from mloop.monitoring.ops import operations
+from mloop.monitoring.references import build_reference
+from mloop.monitoring.schemas import (
+    MAX_DESCRIPTION,
+    ColumnKind,
+    CreateMonitor,
+    ListMonitors,
+    Monitor,
+    MonitorList,
+    MonitorName,
+)
+from mloop.monitoring.windows import BASE_COLUMNS, OUTPUT_COLUMNS
+from mloop.serving.endpoints import load_endpoint_row
+from mloop.store.assets import AssetRows
+from mloop.store.context import Context
+
+
+def check_monitor_name(value: object, field: str = "name") -> str:
+    """A monitor name: letters, digits and ``_ . -``, starting with a letter or digit."""
+    return check_asset_name(value, field, what="monitor name")
+
+
+# Monitors are named assets (unique in any case); their computed windows are the rows the
+# create/load/touch helpers used here never read as versions.
+MONITORS = AssetRows(t.monitors, t.monitor_windows, noun="monitor", check_name=check_monitor_name)
+
+
+def _check_spec(spec: CreateMonitor) -> None:
+    ref = spec.reference
+    needs = {
+        "dataset": ("dataset",),
+        "window": ("since", "until"),
+        "rolling": ("windows",),
+    }[ref.kind]
+    for name in needs:
+        if getattr(ref, name) is None:
+            raise ValidationError(
+                f"a {ref.kind} reference needs reference.{name}", field=f"reference.{name}"
+            )
+    if ref.kind == "window" and (ref.until or 0) <= (ref.since or 0):
+        raise ValidationError(
+            "reference.until must be after reference.since", field="reference.until"
+        )
+    reserved = set(BASE_COLUMNS) | set(OUTPUT_COLUMNS)
+    for name in spec.columns or {}:
+        if name in reserved or not name or "\x00" in name:
+            raise ValidationError(
+                f"column {name!r} cannot be watched: the name is empty, has NUL, or is a "
+                "window column's",
+                field=f"columns.{name}",
+            )
+    for part, values in (("methods", spec.drift.methods), ("thresholds", spec.drift.thresholds)):
+        for name in values:
+            if (
+                spec.columns is not None
+                and name not in spec.columns
+                and name not in ("prediction", "confidence")
+            ):
+                raise ValidationError(
+                    f"drift.{part} names {name!r}, which the monitor does not watch",
+                    field=f"drift.{part}.{name}",
+                )
+
+
+def monitor_spec(row: Any) -> CreateMonitor:
+    return CreateMonitor.model_validate_json(row.spec_json)
+
+
+def monitor_message(row: Any) -> Monitor:
+    spec = monitor_spec(row)
+    return Monitor(
+        **spec.model_dump(),
+        created_by=row.created_by or "",
+        creation_time=row.creation_time,
+        reference_summary_time=row.reference_time,
+        reference_rows=row.reference_rows,
+        last_window_end=row.last_window_end,
+    )
+
+
+def load_monitor_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
+    """The monitor's row; NotFoundError names it."""
+    return MONITORS.load(ctx, name, lock=lock)
+
+
+@operations.post("/monitors/create", CreateMonitor, Monitor)
+def create_monitor(ctx: Context, req: CreateMonitor) -> Monitor:
+    """Create a monitor of an endpoint and compute its reference (a dataset version or a
+    window of the log; a rolling reference is built by the windows themselves)."""
+    _check_spec(req)
+    endpoint = load_endpoint_row(ctx, req.endpoint).name
+    description = check_text(req.description or "", "description", max_length=MAX_DESCRIPTION)
+    columns: dict[str, ColumnKind] = (
+        dict(req.columns) if req.columns else signature_columns(ctx, endpoint)
+    )
+    spec = req.model_copy(
+        update={"endpoint": endpoint, "columns": columns, "description": description}
+    )
+    reference = build_reference(ctx, spec, columns)
+    MONITORS.create(
+        ctx,
+        check_monitor_name(req.name),
+        description=description,
+        endpoint=endpoint,
+        spec_json=spec.model_dump_json(),
+        created_by=ctx.actor,
+        reference_json=None if reference is None else reference.to_json(),
+        reference_time=None if reference is None else now_ms(),
+        reference_rows=None if reference is None else reference.summary.rows,
+    )
+    return monitor_message(load_monitor_row(ctx, req.name))
+
+
+@operations.get("/monitors/get", MonitorName, Monitor, quick=True)
+def get_monitor(ctx: Context, req: MonitorName) -> Monitor:
+    """A monitor's specification and where its schedule stands."""
+    return monitor_message(load_monitor_row(ctx, req.name))
+
+
+@operations.get("/monitors/list", ListMonitors, MonitorList)
+def list_monitors(ctx: Context, req: ListMonitors) -> MonitorList:
+    """Monitors by name, optionally of one endpoint."""
+    offset = decode_page_token(req.page_token)
+    query = select(t.monitors).order_by(t.monitors.c.name)
+    if req.endpoint is not None:
+        query = query.where(t.monitors.c.endpoint == req.endpoint)
+    rows = list(ctx.conn.execute(query.limit(req.max_results + 1).offset(offset)))
+    token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
+    return MonitorList(
+        monitors=[monitor_message(r) for r in rows[: req.max_results]], next_page_token=token
+    )
+
+
+@operations.post("/monitors/delete", MonitorName, Empty, role="admin")
+def delete_monitor(ctx: Context, req: MonitorName) -> Empty:
+    """Delete a monitor and its computed windows (alerts it raised stay in their history)."""
+    row = load_monitor_row(ctx, req.name, lock=True)
+    ctx.conn.execute(delete(t.monitor_windows).where(t.monitor_windows.c.monitor == row.name))
+    ctx.conn.execute(delete(t.monitors).where(t.monitors.c.name == row.name))
+    return Empty()
+
+
+def reference_metrics(row: Any) -> dict[str, float | None] | None:
+    """The stored reference's metric values (a window reference's), or None."""
+    if not row.reference_json:
+        return None
+    metrics = orjson.loads(row.reference_json).get("metrics")
+    return metrics if isinstance(metrics, dict) else None

@@ -1,0 +1,157 @@
+"""What a window's predictions did: their distribution and confidence, performance on the
+rows labelled so far, and the bias audit.
+
+The window's predictions and labels are JSON text (a model may predict numbers or class
+names); they are decoded once here. The task is the monitor's ``performance.task``, or
+classification when the log has class probabilities or the predictions are not all
+numbers, else regression.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from mloop.monitoring.schemas import CreateMonitor, Task
+
+
+def _decoded(column: pa.ChunkedArray) -> list[Any]:
+    return [None if text is None else orjson.loads(text) for text in column.to_pylist()]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _task(spec: CreateMonitor, predictions: list[Any], classes: list[Any] | None) -> Task:
+    if spec.performance.task is not None:
+        return spec.performance.task
+    if classes is not None:
+        return "classification"
+    present = [p for p in predictions if p is not None]
+    if present and all(_is_number(p) for p in present):
+        # Whole numbers with few distinct values are class codes of a model without
+        # probabilities; anything else is a regressor's output.
+        whole = all(float(p).is_integer() for p in present)
+        return "classification" if whole and len(set(present)) <= 20 else "regression"
+    return "classification"
+
+
+def _classes(window: pa.Table) -> list[Any] | None:
+    """The class order of the window's probabilities, when every row that has them agrees."""
+    found = {text for text in window.column("classes").to_pylist() if text is not None}
+    if len(found) != 1:
+        return None
+    classes = orjson.loads(found.pop())
+    return classes if isinstance(classes, list) and classes else None
+
+
+def _probabilities(window: pa.Table, classes: list[Any]) -> np.ndarray | None:
+    rows = window.column("probabilities").to_pylist()
+    if any(row is None or len(row) != len(classes) for row in rows):
+        return None
+    return np.asarray(rows, dtype=float)
+
+
+def outcome_report(spec: CreateMonitor, window: pa.Table) -> dict[str, Any]:
+    """The outputs, performance and bias sections of a window's report."""
+    from mloop.monitoring import fairness, performance
+
+    predictions = _decoded(window.column("prediction"))
+    classes = _classes(window)
+    task = _task(spec, predictions, classes)
+    report: dict[str, Any] = {"task": task}
+    confidence = window.column("confidence")
+    if confidence.null_count < len(confidence):
+        report["confidence"] = performance.confidence_summary(
+            confidence.to_numpy(zero_copy_only=False),
+            review_threshold=spec.review_threshold,
+        ).to_dict()
+    if task == "classification":
+        report["predictions"] = performance.label_distribution(
+            np.asarray(predictions, dtype=object), classes=classes
+        ).to_dict()
+    labels = _decoded(window.column("label")) if "label" in window.column_names else None
+    labelled = labels is not None and any(label is not None for label in labels)
+    if labelled:
+        assert labels is not None
+        report["performance"] = _performance(spec, task, predictions, labels, classes, window)
+    if spec.fairness is not None and task == "classification":
+        sensitive = {
+            name: window.column(name).to_numpy(zero_copy_only=False)
+            for name in spec.fairness.sensitive
+        }
+        audit = fairness.bias_audit(
+            np.asarray(predictions, dtype=object),
+            sensitive,
+            y_true=np.asarray(labels, dtype=object) if labelled and labels is not None else None,
+            positive_label=spec.fairness.positive_label,
+            min_group_size=spec.fairness.min_group_size,
+        )
+        report["fairness"] = audit.to_dict()
+    return report
+
+
+def _performance(
+    spec: CreateMonitor,
+    task: Task,
+    predictions: list[Any],
+    labels: list[Any],
+    classes: list[Any] | None,
+    window: pa.Table,
+) -> dict[str, Any]:
+    from mloop.monitoring import performance
+
+    if task == "regression":
+        return performance.regression_metrics(
+            np.asarray([np.nan if v is None else v for v in labels], dtype=float),
+            np.asarray(predictions, dtype=float),
+        ).to_dict()
+    proba = None if classes is None else _probabilities(window, classes)
+    return performance.classification_metrics(
+        np.asarray(labels, dtype=object),
+        np.asarray(predictions, dtype=object),
+        proba,
+        classes=classes,
+        positive_label=spec.performance.positive_label,
+    ).to_dict()
+
+
+def outcome_metrics(report: dict[str, Any]) -> dict[str, float | None]:
+    """The report's figures as flat metrics (``performance.accuracy``,
+    ``fairness.region.north.selection_rate``, ``output.review_share``...)."""
+    metrics: dict[str, float | None] = {}
+    confidence = report.get("confidence")
+    if confidence is not None:
+        metrics["output.confidence.mean"] = confidence["distribution"]["mean"]
+        metrics["output.review_share"] = confidence["share_for_review"]
+    for entry in (report.get("predictions") or {}).get("labels", []):
+        metrics[f"output.prediction.{_label(entry['label'])}.share"] = entry["share"]
+    perf = report.get("performance")
+    if perf is not None:
+        metrics["performance.labelled"] = float(perf.get("n_labelled", 0))
+        for name, metric in perf["metrics"].items():
+            metrics[f"performance.{name}"] = metric["value"]
+    audit = report.get("fairness")
+    if audit is not None:
+        for attribute in audit["attributes"]:
+            prefix = f"fairness.{attribute['attribute']}"
+            for name in (
+                "demographic_parity_difference",
+                "demographic_parity_ratio",
+                "equalized_odds_difference",
+            ):
+                metrics[f"{prefix}.{name}"] = attribute[name]["value"]
+            for group in attribute["groups"]:
+                if not group["judged"]:
+                    continue
+                for rate, metric in group["rates"].items():
+                    metrics[f"{prefix}.{_label(group['group'])}.{rate}"] = metric["value"]
+    return metrics
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()

@@ -1,0 +1,187 @@
+"""Request and response messages of the monitoring API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from mloop.core.fields import AssetName, PageToken, Time, text
+from mloop.core.operations import Message
+
+ColumnKind = Literal["number", "category", "bool"]
+ReferenceKind = Literal["dataset", "window", "rolling"]
+Task = Literal["classification", "regression"]
+WindowStatus = Literal["ok", "empty", "failed"]
+
+MIN_WINDOW_SECONDS = 60
+MAX_WINDOW_SECONDS = 7 * 86_400
+MAX_COLUMNS = 500
+MAX_BACKFILL_WINDOWS = 1000
+MAX_LIST_RESULTS = 1000
+MAX_DESCRIPTION = 5000
+
+ColumnName = Annotated[str, text(256)]
+
+
+class Reference(Message):
+    """What windows are compared with.
+
+    - ``dataset``: a registered dataset version (``version``; the latest when None), read
+      once into per-column summaries;
+    - ``window``: a fixed stretch of the endpoint's log, ``since`` to ``until``;
+    - ``rolling``: the ``windows`` windows before each window (merged summaries; no data is
+      read again).
+    """
+
+    kind: ReferenceKind
+    dataset: AssetName | None = None
+    version: int | None = Field(default=None, ge=1)
+    since: Time | None = None
+    until: Time | None = None
+    windows: int | None = Field(default=None, ge=1, le=MAX_BACKFILL_WINDOWS)
+
+
+class DriftOptions(Message):
+    """Per-column overrides of the automatic choice of test and threshold, and the share of
+    drifted columns that makes the dataset drifted."""
+
+    methods: dict[ColumnName, Annotated[str, text(32)]] = Field(default_factory=dict)
+    thresholds: dict[ColumnName, float] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+
+
+class PerformanceOptions(Message):
+    """How labelled outcomes are scored: the task (from the model's classes when None) and,
+    for binary classifiers, the positive label."""
+
+    task: Task | None = None
+    positive_label: str | int | float | bool | None = None
+
+
+class FairnessOptions(Message):
+    """A bias audit over the ``sensitive`` columns (inputs of the requests)."""
+
+    sensitive: list[ColumnName] = Field(min_length=1, max_length=10)
+    positive_label: str | int | float | bool | None = None
+    min_group_size: int = Field(default=30, ge=1, le=1_000_000)
+
+
+class CreateMonitor(Message):
+    """A monitor of an endpoint's inference log, window by window, against a reference."""
+
+    name: AssetName
+    endpoint: AssetName
+    reference: Reference
+    window_seconds: int = Field(
+        default=3600, ge=MIN_WINDOW_SECONDS, le=MAX_WINDOW_SECONDS, description="UTC-aligned"
+    )
+    columns: dict[ColumnName, ColumnKind] | None = Field(
+        default=None,
+        max_length=MAX_COLUMNS,
+        description="Inputs to watch and their kinds; None: the live model's signature",
+    )
+    variants: list[AssetName] | None = Field(default=None, max_length=16)
+    drift: DriftOptions = Field(default_factory=DriftOptions)
+    performance: PerformanceOptions = Field(default_factory=PerformanceOptions)
+    fairness: FairnessOptions | None = None
+    review_threshold: float | None = Field(default=None, gt=0, lt=1)
+    schedule: bool = Field(default=True, description="Compute each window once it has closed")
+    delay_seconds: int = Field(default=60, ge=0, le=86_400, description="Wait for late events")
+    description: Annotated[str, text(MAX_DESCRIPTION)] | None = None
+
+
+class Monitor(CreateMonitor):
+    created_by: str = ""
+    creation_time: int
+    reference_summary_time: int | None = None
+    reference_rows: int | None = None
+    last_window_end: int | None = None
+
+
+class MonitorName(Message):
+    name: AssetName
+
+
+class ListMonitors(Message):
+    endpoint: AssetName | None = None
+    max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
+    page_token: PageToken | None = Field(default=None, max_length=200)
+
+
+class MonitorList(Message):
+    monitors: list[Monitor]
+    next_page_token: str | None = None
+
+
+class RunMonitor(Message):
+    """Compute the windows that start in ``[since, until)`` (UTC-aligned; both None: the
+    last closed window). Windows already computed are computed again."""
+
+    name: AssetName
+    since: Time | None = None
+    until: Time | None = None
+
+
+class WindowSummary(Message):
+    """One window's verdicts, without the full report."""
+
+    start: int
+    end: int
+    status: WindowStatus
+    rows: int
+    metrics: dict[str, float | None]
+    alerts: int = 0
+    error: str | None = None
+    computed_at: int
+
+
+class MonitorRun(Message):
+    monitor: str
+    windows: list[WindowSummary]
+
+
+class ListWindows(Message):
+    name: AssetName
+    since: Time | None = None
+    until: Time | None = None
+    max_results: int = Field(default=200, ge=1, le=MAX_LIST_RESULTS)
+
+
+class WindowList(Message):
+    monitor: str
+    windows: list[WindowSummary]
+
+
+class GetWindow(Message):
+    name: AssetName
+    start: Time = Field(description="The window's start, ms since the epoch")
+
+
+class WindowReport(WindowSummary):
+    """A window's whole report: drift per column, data quality, performance, the bias
+    audit, the outputs; and the summaries the UI draws histograms from."""
+
+    monitor: str
+    report: dict[str, Any]
+
+
+__all__ = [
+    "ColumnKind",
+    "CreateMonitor",
+    "DriftOptions",
+    "FairnessOptions",
+    "GetWindow",
+    "ListMonitors",
+    "ListWindows",
+    "Monitor",
+    "MonitorList",
+    "MonitorName",
+    "MonitorRun",
+    "PerformanceOptions",
+    "Reference",
+    "RunMonitor",
+    "WindowList",
+    "WindowReport",
+    "WindowSummary",
+]

@@ -1,0 +1,246 @@
+"""Monitors end to end: an endpoint's log written at chosen times (drifting in one window),
+labels attached later, monitors with each kind of reference, windows computed on demand,
+by backfill and by the scheduler, results stored, and alerts raised by rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import update
+
+import mloop
+from mloop.core.errors import NotFoundError, ValidationError
+from mloop.monitoring import tables
+from mloop.monitoring.scheduler import MonitorScheduler
+from mloop.store.eventlog.inference import InferenceLog, InferenceRecord
+from mloop.store.runtime import Runtime
+
+HOUR = 3_600_000
+T0 = 1_780_000_000_000 - 1_780_000_000_000 % HOUR  # on the hour
+ROWS = 300
+
+
+def call(operation: str, /, **fields: Any) -> Any:
+    return mloop.Client().call(operation, **fields)
+
+
+def _frame(
+    rng: np.random.Generator, n: int, *, shift: float = 0.0, north: float = 0.5
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "income": rng.normal(50 + shift, 10, n),
+            "age": rng.normal(40, 12, n),
+            "region": np.where(rng.random(n) < north, "north", "south"),
+        }
+    )
+
+
+@pytest.fixture
+def deployed(runtime: Runtime) -> LogisticRegression:
+    rng = np.random.default_rng(0)
+    train = _frame(rng, 2000)
+    labels = (train["income"] + rng.normal(0, 5, len(train)) > 50).astype(int)
+    features = train[["income", "age"]]
+    model = LogisticRegression().fit(features, labels)
+    with mloop.start_run():
+        info = mloop.sklearn.log_model(model, "model", input_example=features.iloc[:5])
+    mloop.register_model(info.model_uri, "credit")
+    call("create_endpoint", name="credit-api")
+    call("deploy", endpoint="credit-api", variants=[{"model": "credit", "version": 1}])
+    return model
+
+
+def _traffic(
+    runtime: Runtime, model: LogisticRegression, hour: int, frame: pd.DataFrame
+) -> list[str]:
+    """One request per row in hour ``hour`` after T0; returns the request ids."""
+    log = InferenceLog(runtime, flush_seconds=3600)
+    proba = model.predict_proba(frame[["income", "age"]])
+    ids = []
+    for i, row in enumerate(frame.to_dict(orient="records")):
+        request_id = f"h{hour}-{i}"
+        ids.append(request_id)
+        log.record(
+            InferenceRecord(
+                request_id=request_id,
+                endpoint="credit-api",
+                variant="stable",
+                model_name="credit",
+                model_version=1,
+                inputs=[row],
+                outputs={
+                    "predictions": [int(proba[i].argmax())],
+                    "probabilities": [proba[i].tolist()],
+                    "classes": [0, 1],
+                },
+                confidence=float(proba[i].max()),
+                latency_ms=2.0,
+                time=T0 + hour * HOUR + i * 1000,
+            )
+        )
+    log.close()
+    return ids
+
+
+@pytest.fixture
+def logged(runtime: Runtime, deployed: LogisticRegression) -> dict[int, list[str]]:
+    """Hours 0-2 like training; hour 3: income shifted up and fewer from the north."""
+    rng = np.random.default_rng(1)
+    ids = {}
+    for hour in range(4):
+        frame = _frame(rng, ROWS, shift=25.0 if hour == 3 else 0.0, north=0.2 if hour == 3 else 0.5)
+        ids[hour] = _traffic(runtime, deployed, hour, frame)
+    return ids
+
+
+def _monitor(**fields: Any) -> Any:
+    spec = {
+        "name": "credit-drift",
+        "endpoint": "credit-api",
+        "reference": {"kind": "window", "since": T0, "until": T0 + HOUR},
+        "columns": {"income": "number", "age": "number", "region": "category"},
+        "fairness": {"sensitive": ["region"], "min_group_size": 20},
+        "schedule": False,
+        **fields,
+    }
+    return call("create_monitor", **spec)
+
+
+def test_drift_is_found_in_the_window_that_drifted(runtime: Runtime, logged: Any) -> None:
+    monitor = _monitor()
+    assert monitor.reference_rows == ROWS
+    run = call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 4 * HOUR)
+    assert [w.start for w in run.windows] == [T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR]
+    drifted = {w.start: w.metrics["drift.column.income.drifted"] for w in run.windows}
+    assert drifted == {T0 + HOUR: 0.0, T0 + 2 * HOUR: 0.0, T0 + 3 * HOUR: 1.0}
+    assert run.windows[2].metrics["drift.column.age.drifted"] == 0.0
+    # The prediction and confidence drift too (the shift moves the decisions).
+    assert run.windows[2].metrics["drift.output.prediction.drifted"] == 1.0
+    report = call("get_monitor_window", name="credit-drift", start=T0 + 3 * HOUR)
+    income = next(c for c in report.report["drift"]["columns"] if c["column"] == "income")
+    assert income["effect"]["direction"] == "up"  # income moved up by 25, 2.5 reference stds
+    assert report.report["reference"]["rows"] == ROWS
+    listed = call("list_monitor_windows", name="credit-drift")
+    assert [w.start for w in listed.windows] == [T0 + 3 * HOUR, T0 + 2 * HOUR, T0 + HOUR]
+
+
+def test_quality_outputs_and_fairness_figures(runtime: Runtime, logged: Any) -> None:
+    _monitor(review_threshold=0.6)
+    (window,) = call(
+        "run_monitor", name="credit-drift", since=T0 + 3 * HOUR, until=T0 + 4 * HOUR
+    ).windows
+    m = window.metrics
+    assert m["volume.rows"] == ROWS
+    assert m["quality.missing.income"] == 0.0
+    assert m["quality.out_of_range.income"] > 0.05  # shifted values beyond the reference max
+    assert 0 <= m["output.review_share"] <= 1
+    north = m["fairness.region.north.selection_rate"]
+    south = m["fairness.region.south.selection_rate"]
+    assert north is not None and south is not None
+    assert "fairness.region.demographic_parity_ratio" in m
+
+
+def test_performance_once_labels_arrive(runtime: Runtime, logged: dict[int, list[str]]) -> None:
+    _monitor()
+    log = InferenceLog(runtime)
+    log.attach_labels([(request_id, i % 2) for i, request_id in enumerate(logged[2])])
+    (window,) = call(
+        "run_monitor", name="credit-drift", since=T0 + 2 * HOUR, until=T0 + 3 * HOUR
+    ).windows
+    assert window.metrics["performance.labelled"] == ROWS
+    assert 0 <= window.metrics["performance.accuracy"] <= 1
+    assert (
+        window.metrics["performance.roc_auc"] is not None
+    )  # probabilities and classes were logged
+
+
+def test_an_alert_rule_fires_on_the_drifted_window(runtime: Runtime, logged: Any) -> None:
+    call(
+        "create_alert_rule",
+        name="income-drift",
+        source="monitor",
+        metric="drift.column.income.drifted",
+        kind="threshold",
+        operator=">=",
+        threshold=1,
+        severity="warning",
+    )
+    _monitor()
+    run = call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 4 * HOUR)
+    assert [w.alerts for w in run.windows] == [0, 0, 1]
+    alerts = call("list_alerts").alerts
+    assert len(alerts) == 1 and alerts[0].subject["monitor"] == "credit-drift"
+    assert alerts[0].links["window"] == f"/monitors/credit-drift?window={T0 + 3 * HOUR}"
+
+
+def test_a_rolling_reference_builds_itself_from_earlier_windows(
+    runtime: Runtime, logged: Any
+) -> None:
+    _monitor(name="credit-rolling", reference={"kind": "rolling", "windows": 2})
+    run = call("run_monitor", name="credit-rolling", since=T0, until=T0 + 4 * HOUR)
+    first, second, third, fourth = run.windows
+    assert third.metrics["drift.column.income.drifted"] == 0.0
+    assert "drift.share" not in first.metrics  # nothing before it to compare with
+    assert second.metrics["drift.column.income.drifted"] == 0.0
+    assert fourth.metrics["drift.column.income.drifted"] == 1.0
+    assert fourth.metrics["volume.change"] == pytest.approx(0.0)
+
+
+def test_the_scheduler_computes_closed_windows_once(runtime: Runtime, logged: Any) -> None:
+    _monitor(schedule=True, delay_seconds=60)
+    # As if created during hour 1: the schedule starts with that hour's window.
+    runtime.run(
+        lambda ctx: ctx.conn.execute(update(tables.monitors).values(creation_time=T0 + HOUR)),
+        write=True,
+    )
+    scheduler = MonitorScheduler(runtime, interval_s=1)
+    # Hour 2 closed 30 s ago, under the 60 s allowed for late events: only hour 1 is due.
+    assert scheduler.run_once(now=T0 + 3 * HOUR + 30_000) == 1
+    assert scheduler.run_once(now=T0 + 3 * HOUR + 30_000) == 0
+    assert scheduler.run_once(now=T0 + 4 * HOUR + 61_000) == 2
+    starts = [w.start for w in call("list_monitor_windows", name="credit-drift").windows]
+    assert starts == [T0 + 3 * HOUR, T0 + 2 * HOUR, T0 + HOUR]
+
+
+def test_bad_monitors_are_refused_naming_the_field(runtime: Runtime, deployed: Any) -> None:
+    with pytest.raises(ValidationError) as raised:
+        _monitor(reference={"kind": "window", "since": T0})
+    assert raised.value.field == "reference.until"
+    with pytest.raises(ValidationError) as raised:
+        _monitor(reference={"kind": "rolling"})
+    assert raised.value.field == "reference.windows"
+    with pytest.raises(ValidationError) as raised:
+        _monitor(columns={"prediction": "number"})
+    assert raised.value.field == "columns.prediction"
+    with pytest.raises(ValidationError) as raised:  # a window with no traffic
+        _monitor()
+    assert "logged no successful request" in raised.value.message
+    with pytest.raises(NotFoundError):
+        _monitor(endpoint="nope", reference={"kind": "rolling", "windows": 3})
+    with pytest.raises(NotFoundError):
+        call("run_monitor", name="nope")
+
+
+def test_columns_default_to_the_live_models_signature(runtime: Runtime, deployed: Any) -> None:
+    monitor = call(
+        "create_monitor",
+        name="credit-sig",
+        endpoint="credit-api",
+        reference={"kind": "rolling", "windows": 3},
+    )
+    assert monitor.columns == {"income": "number", "age": "number"}
+
+
+def test_deleting_a_monitor_needs_nothing_else_and_removes_its_windows(
+    runtime: Runtime, logged: Any
+) -> None:
+    _monitor()
+    call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 2 * HOUR)
+    call("delete_monitor", name="credit-drift")
+    with pytest.raises(NotFoundError):
+        call("list_monitor_windows", name="credit-drift")
