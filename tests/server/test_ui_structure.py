@@ -51,6 +51,7 @@ def _imported_ui_modules(module: ModuleType) -> set[str]:
 def test_every_page_module_is_known() -> None:
     # The domain list names these by dotted path; a rename must be deliberate.
     assert set(_page_modules()) == {
+        "alerts",
         "artifacts",
         "auth",
         "datasets",
@@ -191,6 +192,16 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("route_rollout_event", {"rollout_id": 3, "event_id": 9}, "/gateway/rollouts/3#event-9"),
     ("route_rollout_end", {"rollout_id": 3}, "/gateway/rollouts/3/end"),
     ("route_rollout_check", {"rollout_id": 3}, "/gateway/rollouts/3/check"),
+    ("alerts", {}, "/alerts"),
+    (
+        "alerts",
+        {"status": "open", "subject": "endpoint=a&b", "range": "24h"},
+        "/alerts?status=open&subject=endpoint%3Da%26b&range=24h",
+    ),
+    ("alert", {"alert_id": 12}, "/alerts/12"),
+    ("alert_acknowledge", {"alert_id": 12}, "/alerts/12/acknowledge"),
+    ("alert_resolve", {"alert_id": 12}, "/alerts/12/resolve"),
+    ("monitor", {"name": "churn-drift"}, "/monitors/churn-drift"),
 ]
 
 

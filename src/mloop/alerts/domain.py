@@ -17,4 +17,5 @@ DOMAIN = Domain(
     ),
     tables=("mloop.alerts.tables",),
     http=("mloop.alerts.workers:alerts_http",),
+    pages=("mloop.server.ui.alerts",),
 )

@@ -218,3 +218,22 @@ def open_alerts(
     if metric is not None:
         query = query.where(a.metric == metric)
     return [alert_message(r) for r in ctx.conn.execute(query.order_by(a.id.desc()).limit(limit))]
+
+
+def timeline_counts(
+    ctx: Context, since: int, until: int, bucket: int
+) -> dict[tuple[int, str], int]:
+    """Alerts first seen in ``[since, until)``, counted per bucket of ``bucket`` ms (0 is the
+    bucket starting at ``since``) and severity: the alerts page's timeline."""
+    if bucket <= 0 or until < since:
+        raise ValidationError(
+            "the timeline needs since <= until and a positive bucket", field="bucket"
+        )
+    a = t.alerts.c
+    index = ((a.first_seen - since) // bucket).label("bucket")
+    rows = ctx.conn.execute(
+        select(index, a.severity, func.count())
+        .where(a.first_seen >= since, a.first_seen < until)
+        .group_by(index, a.severity)
+    )
+    return {(int(i), severity): int(n) for i, severity, n in rows}

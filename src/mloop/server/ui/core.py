@@ -72,6 +72,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("datasets", "Datasets"),
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),
+    ("alerts", "Alerts"),
 )
 HOME_SECTION = "experiments"
 

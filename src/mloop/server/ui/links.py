@@ -314,3 +314,53 @@ def inference_request(name: str, request_id: str, time: int | None = None) -> st
     return f"/endpoints/{part(name)}/requests/{part(request_id)}" + _query(
         {"t": None if time is None else str(time)}
     )
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+@link("alerts")
+def alerts(
+    status: str | None = None,
+    severity: str | None = None,
+    source: str | None = None,
+    rule: str | None = None,
+    subject: str | None = None,
+    range: str | None = None,
+) -> str:
+    """The alerts page, filtered (``subject`` is ``key=value``) and its timeline's range."""
+    query = {
+        "status": status,
+        "severity": severity,
+        "source": source,
+        "rule": rule,
+        "subject": subject,
+        "range": range,
+    }
+    return "/alerts" + _query(query)
+
+
+@link("alert")
+def alert(alert_id: int) -> str:
+    return f"/alerts/{part(alert_id)}"
+
+
+@link("alert_acknowledge")
+def alert_acknowledge(alert_id: int) -> str:
+    """Where an alert's Acknowledge form posts."""
+    return f"/alerts/{part(alert_id)}/acknowledge"
+
+
+@link("alert_resolve")
+def alert_resolve(alert_id: int) -> str:
+    """Where an alert's Resolve form posts."""
+    return f"/alerts/{part(alert_id)}/resolve"
+
+
+# -- monitoring ----------------------------------------------------------------------------
+
+
+@link("monitor")
+def monitor(name: str) -> str:
+    """A monitor's page (alerts raised by a monitor's windows link here)."""
+    return f"/monitors/{part(name)}"
