@@ -360,7 +360,25 @@ def alert_resolve(alert_id: int) -> str:
 # -- monitoring ----------------------------------------------------------------------------
 
 
+@link("monitors")
+def monitors() -> str:
+    return "/monitors"
+
+
 @link("monitor")
-def monitor(name: str) -> str:
-    """A monitor's page (alerts raised by a monitor's windows link here)."""
-    return f"/monitors/{part(name)}"
+def monitor(name: str, window: int | None = None) -> str:
+    """A monitor's page, one computed ``window`` (its start, ms) selected when given: the
+    form the links of alerts raised by a monitor's windows have."""
+    return f"/monitors/{part(name)}" + _query({"window": None if window is None else str(window)})
+
+
+@link("monitor_run")
+def monitor_run(name: str) -> str:
+    """Where a monitor's Run now form posts."""
+    return f"/monitors/{part(name)}/run"
+
+
+@link("monitor_delete")
+def monitor_delete(name: str) -> str:
+    """Where a monitor's Delete form posts."""
+    return f"/monitors/{part(name)}/delete"
