@@ -201,7 +201,15 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("alert", {"alert_id": 12}, "/alerts/12"),
     ("alert_acknowledge", {"alert_id": 12}, "/alerts/12/acknowledge"),
     ("alert_resolve", {"alert_id": 12}, "/alerts/12/resolve"),
+    ("monitors", {}, "/monitors"),
     ("monitor", {"name": "churn-drift"}, "/monitors/churn-drift"),
+    (
+        "monitor",
+        {"name": "churn-drift", "window": 1765000000000},
+        "/monitors/churn-drift?window=1765000000000",
+    ),
+    ("monitor_run", {"name": "churn-drift"}, "/monitors/churn-drift/run"),
+    ("monitor_delete", {"name": "churn-drift"}, "/monitors/churn-drift/delete"),
 ]
 
 
