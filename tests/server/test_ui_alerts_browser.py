@@ -9,6 +9,7 @@ Set ``MLOOP_UI_SCREENSHOTS=/some/dir`` to keep a screenshot of each page visited
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -49,33 +50,33 @@ return {
 """
 
 
+def _evaluate(ctx: Any, *, metrics: Any, subject: dict[str, str], at: int) -> list[Any]:
+    return evaluate_rules(
+        ctx,
+        "monitor",
+        metrics,
+        window_start=at - HOUR,
+        window_end=at,
+        subject=subject,
+        links={"window": "/monitors/churn-drift?window=" + str(at)},
+        now=at,
+    )
+
+
 def _populate(runtime: Runtime) -> list[int]:
     """Alerts of three severities over the last days; one with a long, unicode subject."""
     now = now_ms()
     add_rule(runtime, name="drift", threshold=0.3, severity="critical")
     add_rule(runtime, name="volume", metric="quality.rows", operator="<", threshold=100)
     add_rule(runtime, name="info-only", metric="drift.share", threshold=0.1, severity="info")
-    ids = []
+    ids: list[int] = []
     cases = [
         ({"drift.share": 0.5}, {"endpoint": "churn", "monitor": "churn-drift"}, now),
         ({"quality.rows": 3.0}, {"endpoint": LONG_ASSET_NAME}, now - 30 * HOUR),
         ({"drift.share": 0.2}, {"endpoint": "fraud", "segment": UNICODE_TEXT * 3}, now - 80 * HOUR),
     ]
     for metrics, subject, at in cases:
-        found = runtime.run(
-            lambda ctx, m=metrics, s=subject, t=at: evaluate_rules(
-                ctx,
-                "monitor",
-                m,
-                window_start=t - HOUR,
-                window_end=t,
-                subject=s,
-                links={"window": "/monitors/churn-drift?window=" + str(t)},
-                now=t,
-            ),
-            write=True,
-            actor="monitor-bot",
-        )
+        found = runtime.run(partial(_evaluate, metrics=metrics, subject=subject, at=at), write=True)
         ids.extend(a.id for a in found)
     return ids
 
