@@ -94,6 +94,20 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     ]
     assert "rolled back by itself" in result.stdout
 
+    # The monitoring step: income drifted in the hours after the shock and only then; the
+    # bias audit and both alert rules flagged it.
+    windows = client.call("list_monitor_windows", name="loan-approval-hourly").windows
+    by_hour = sorted(windows, key=lambda w: w.start)
+    assert [w.metrics["drift.column.income.drifted"] for w in by_hour] == [0, 0, 0, 1, 1, 1]
+    assert all(w.metrics["drift.column.age.drifted"] == 0 for w in by_hour)
+    ratios = [w.metrics["fairness.region.demographic_parity_ratio"] for w in by_hour]
+    assert min(ratios[:3]) >= 0.8 > max(ratios[3:])
+    assert by_hour[0].metrics["performance.labelled"] > 0
+    alerts = {a.rule: a for a in client.call("list_alerts").alerts}
+    assert {"loan-input-drift", "loan-four-fifths"} <= set(alerts)
+    assert alerts["loan-input-drift"].window_start == by_hour[3].start
+    assert "Alerts raised" in result.stdout
+
 
 def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys

@@ -20,7 +20,7 @@ from mloop.cli.demo._summary import print_summary
 
 PACKAGE = "mloop.cli.demo"
 PACKAGE_DIR = Path(mloop.__file__).parent / "cli" / "demo"
-SHARED = {"_context", "_training"}  # what a step module may import from the package
+SHARED = {"_context", "_simulation", "_training"}  # what a step module may import from the package
 
 
 def _package_imports(module: str) -> list[tuple[str, list[str]]]:
@@ -60,6 +60,7 @@ def test_steps_run_in_the_demo_order_each_from_its_own_module() -> None:
         "register",
         "verify",
         "serving",
+        "monitoring",
         "llm",
     ]
     assert all(s.run.__module__ == f"{PACKAGE}.{s.name}" for s in STEPS)

@@ -13,6 +13,7 @@ from mloop.cli.demo import (
     llm,
     logistic_regression,
     mlflow_client,
+    monitoring,
     random_forest,
     register,
     serving,
@@ -31,5 +32,6 @@ STEPS: tuple[DemoStep, ...] = (
     register.STEP,
     verify.STEP,
     serving.STEP,
+    monitoring.STEP,
     llm.STEP,
 )

@@ -11,7 +11,6 @@ nothing. The timeline is the endpoint's deployment history.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import orjson
 import mloop
 from mloop.cli._output import print_table
 from mloop.cli.demo._context import DemoContext, DemoStep
+from mloop.cli.demo._simulation import SimulatedClock, StampedLog
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,35 +36,6 @@ _RULES = [
     {"kind": "latency", "threshold": 250, "quantile": 0.99, "min_samples": 10},
     {"kind": "accuracy", "threshold": 0.8, "min_samples": 10},
 ]
-
-
-class SimulatedClock:
-    """Milliseconds that move only when the demo says so (starting now)."""
-
-    def __init__(self) -> None:
-        from mloop.core.timeutil import now_ms
-
-        self.now = now_ms()
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
-
-
-class _StampedLog:
-    """The inference log, with each record's time taken from the simulated clock."""
-
-    def __init__(self, log: Any, clock: SimulatedClock) -> None:
-        self.log = log
-        self.clock = clock
-
-    def record(self, record: Any) -> bool:
-        return bool(self.log.record(dataclasses.replace(record, time=self.clock())))
-
-    def close(self) -> None:
-        self.log.close()
 
 
 @dataclass
@@ -134,7 +105,7 @@ async def _serve(ctx: DemoContext, runtime: Runtime, timeline: Timeline) -> None
     client = mloop.Client()
     name = ctx.config.model_name
     clock = SimulatedClock()
-    log = _StampedLog(InferenceLog(runtime), clock)
+    log = StampedLog(InferenceLog(runtime), clock)
     service = ServingService(runtime, inference_log=log)
     try:
         client.call("create_endpoint", name=ENDPOINT, description="the demo's classifier")
