@@ -31,6 +31,7 @@ DataLike: TypeAlias = Any
 """What ``open_batches`` reads: see the module docstring."""
 
 DEFAULT_BATCH_ROWS = 131_072
+_READ_BUFFER = 1 << 20
 
 
 def column_kind(t: pa.DataType) -> Kind | None:
@@ -161,7 +162,9 @@ def _from_path(path: Path, columns: Sequence[str] | None, batch_rows: int) -> Ba
         for file in files:
             # pre_buffer (pyarrow's default) keeps every row group's buffers until the file
             # is closed: memory grew with the file (+800 MB over 4M rows x 25 columns).
-            with pq.ParquetFile(file, pre_buffer=False) as reader:
+            # A buffered stream reads column chunks page by page instead of whole: half the
+            # memory on a file of one 1M-row group, and no slower.
+            with pq.ParquetFile(file, pre_buffer=False, buffer_size=_READ_BUFFER) as reader:
                 if reader.schema_arrow.names != schema.names:
                     raise ValidationError(f"{file} has other columns than {files[0]}", field="data")
                 yield from reader.iter_batches(batch_size=batch_rows, columns=names)
