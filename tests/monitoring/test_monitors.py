@@ -16,6 +16,7 @@ import mloop
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.monitoring import tables
 from mloop.monitoring.scheduler import MonitorScheduler
+from mloop.monitoring.windows import read_window
 from mloop.store.eventlog.inference import InferenceLog, InferenceRecord
 from mloop.store.runtime import Runtime
 
@@ -244,3 +245,41 @@ def test_deleting_a_monitor_needs_nothing_else_and_removes_its_windows(
     call("delete_monitor", name="credit-drift")
     with pytest.raises(NotFoundError):
         call("list_monitor_windows", name="credit-drift")
+
+
+def test_performance_is_estimated_before_labels_from_a_labelled_reference(
+    runtime: Runtime, logged: dict[int, list[str]]
+) -> None:
+    """A window reference with labels calibrates a CBPE estimator; a window like it gets an
+    estimate whose band holds the accuracy its labels later show."""
+    rng = np.random.default_rng(5)
+    labels = []
+    for hour in (0, 1):  # outcomes drawn from the model's own probabilities: calibrated
+        window = read_window(
+            runtime,
+            "credit-api",
+            since=T0 + hour * HOUR,
+            until=T0 + (hour + 1) * HOUR,
+            features={"income": "number"},
+        )
+        ids = window.column("request_id").to_pylist()
+        probabilities = window.column("probabilities").to_pylist()
+        labels += [(i, int(rng.random() < p[1])) for i, p in zip(ids, probabilities, strict=True)]
+    InferenceLog(runtime).attach_labels(labels)
+    _monitor(reference={"kind": "window", "since": T0, "until": T0 + HOUR})
+    run = call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 2 * HOUR)
+    metrics = run.windows[0].metrics
+    assert metrics["estimated.accuracy"] is not None
+    report = call("get_monitor_window", name="credit-drift", start=T0 + HOUR).report
+    band = report["estimated_performance"]["metrics"]["accuracy"]
+    assert band["low"] <= metrics["performance.accuracy"] <= band["high"]
+
+
+def test_the_multivariate_test_is_opt_in(runtime: Runtime, logged: Any) -> None:
+    _monitor(drift={"multivariate": True})
+    run = call("run_monitor", name="credit-drift", since=T0 + 2 * HOUR, until=T0 + 4 * HOUR)
+    same, shifted = run.windows
+    assert same.metrics["drift.multivariate.auc"] < shifted.metrics["drift.multivariate.auc"]
+    report = call("get_monitor_window", name="credit-drift", start=T0 + 3 * HOUR).report
+    assert report["drift"]["multivariate"]["drifted"] is True
+    assert report["drift"]["multivariate"]["top_columns"][0][0] == "income"

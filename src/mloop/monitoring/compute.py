@@ -90,10 +90,11 @@ def compute_window(
     columns: Mapping[str, ColumnKind],
     *,
     expected_rows: float | None = None,
+    estimator: dict[str, Any] | None = None,
 ) -> WindowResult:
     """The result of one window (``window`` as :func:`~mloop.monitoring.windows.read_window`
     gives it). ``expected_rows``: the rows a window of the reference held on average, for
-    the volume change."""
+    the volume change; ``estimator``: the reference's CBPE estimator (as a dict)."""
     from mloop.monitoring import drift
 
     rows = window.num_rows
@@ -122,8 +123,12 @@ def compute_window(
         reference, summary, window, [n for n in columns if n in summary.columns]
     )
     metrics.update(quality_metrics(quality))
-    outcomes = outcome_report(spec, window)
+    outcomes = outcome_report(spec, window, estimator)
     metrics.update(outcome_metrics(outcomes))
+    if spec.drift.multivariate:
+        found = _multivariate(reference, summary)
+        drift_dict["multivariate"] = found
+        metrics["drift.multivariate.auc"] = None if found is None else found["auc"]
     report = {
         "volume": {"rows": rows, "expected_rows": expected_rows},
         "drift": drift_dict,
@@ -131,6 +136,16 @@ def compute_window(
         **outcomes,
     }
     return WindowResult("ok", rows, metrics, report, summary)
+
+
+def _multivariate(reference: DataSummary, current: DataSummary) -> dict[str, Any] | None:
+    """The domain classifier's verdict on the two summaries' row samples (None when a side
+    has no sample)."""
+    from mloop.monitoring import drift
+
+    if reference.sample is None or current.sample is None:
+        return None
+    return drift.domain_classifier(reference, current).to_dict()
 
 
 def _restricted(reference: DataSummary, names: list[str]) -> DataSummary:

@@ -56,8 +56,51 @@ def _probabilities(window: pa.Table, classes: list[Any]) -> np.ndarray | None:
     return np.asarray(rows, dtype=float)
 
 
-def outcome_report(spec: CreateMonitor, window: pa.Table) -> dict[str, Any]:
-    """The outputs, performance and bias sections of a window's report."""
+MIN_ESTIMATOR_ROWS = 100  # labelled reference rows a CBPE estimator is fitted on, at least
+
+
+def fit_estimator(spec: CreateMonitor, window: pa.Table) -> dict[str, Any] | None:
+    """A CBPE estimator fitted on the labelled rows of a classifier's reference window (as
+    ``CBPE.to_dict``), or None when there are too few or no class probabilities."""
+    from mloop.monitoring.performance import CBPE
+
+    classes = _classes(window)
+    if classes is None or "label" not in window.column_names:
+        return None
+    labelled = window.filter(window.column("label").is_valid())
+    if labelled.num_rows < MIN_ESTIMATOR_ROWS:
+        return None
+    proba = _probabilities(labelled, classes)
+    if proba is None:
+        return None
+    labels = np.asarray(_decoded(labelled.column("label")), dtype=object)
+    estimator = CBPE.fit(
+        labels, proba, classes=classes, positive_label=spec.performance.positive_label
+    )
+    return estimator.to_dict()
+
+
+def estimate(estimator: dict[str, Any], window: pa.Table) -> dict[str, Any] | None:
+    """The window's performance as the reference's CBPE estimator expects it (None when the
+    window's probabilities are not of the estimator's classes)."""
+    from mloop.monitoring.performance import CBPE
+
+    fitted = CBPE.from_dict(estimator)
+    classes = _classes(window)
+    if classes is None or list(fitted.classes) != classes:
+        return None
+    proba = _probabilities(window, classes)
+    if proba is None:
+        return None
+    decisions = np.asarray(_decoded(window.column("prediction")), dtype=object)
+    return fitted.estimate(proba, decisions, n_simulations=200).to_dict()
+
+
+def outcome_report(
+    spec: CreateMonitor, window: pa.Table, estimator: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The outputs, performance and bias sections of a window's report; with ``estimator``
+    (a fitted CBPE), the performance it expects before labels arrive."""
     from mloop.monitoring import fairness, performance
 
     predictions = _decoded(window.column("prediction"))
@@ -79,6 +122,10 @@ def outcome_report(spec: CreateMonitor, window: pa.Table) -> dict[str, Any]:
     if labelled:
         assert labels is not None
         report["performance"] = _performance(spec, task, predictions, labels, classes, window)
+    if estimator is not None and task == "classification":
+        estimated = estimate(estimator, window)
+        if estimated is not None:
+            report["estimated_performance"] = estimated
     if spec.fairness is not None and task == "classification":
         sensitive = {
             name: window.column(name).to_numpy(zero_copy_only=False)
@@ -130,6 +177,8 @@ def outcome_metrics(report: dict[str, Any]) -> dict[str, float | None]:
         metrics["output.review_share"] = confidence["share_for_review"]
     for entry in (report.get("predictions") or {}).get("labels", []):
         metrics[f"output.prediction.{_label(entry['label'])}.share"] = entry["share"]
+    for name, metric in (report.get("estimated_performance") or {}).get("metrics", {}).items():
+        metrics[f"estimated.{name}"] = metric["value"]
     perf = report.get("performance")
     if perf is not None:
         metrics["performance.labelled"] = float(perf.get("n_labelled", 0))

@@ -4,7 +4,8 @@
   per-column summaries of the watched columns it has (flat memory).
 - ``window``: that stretch of the endpoint's log, summarised the way windows are; its
   outputs, performance and bias figures become the reference values that ``change`` alert
-  rules compare each window's with.
+  rules compare each window's with, and its labelled rows calibrate a CBPE estimator that
+  estimates each window's performance before its labels arrive.
 - ``rolling``: nothing is stored; each window merges the summaries of the windows before it
   (see :func:`rolling_reference`), and its reference values are their metrics' means.
 """
@@ -26,7 +27,7 @@ from mloop.datasets.versions import get_dataset_version
 from mloop.monitoring import tables as t
 from mloop.monitoring.compute import summary_frame, summary_kinds
 from mloop.monitoring.drift import DataSummary
-from mloop.monitoring.outcomes import outcome_metrics, outcome_report
+from mloop.monitoring.outcomes import fit_estimator, outcome_metrics, outcome_report
 from mloop.monitoring.schemas import ColumnKind, CreateMonitor
 from mloop.monitoring.windows import read_window
 from mloop.store.context import Context
@@ -41,16 +42,27 @@ class ReferenceData:
     summary: DataSummary
     source: str
     metrics: dict[str, float | None] | None = None
+    estimator: dict[str, Any] | None = None  # a fitted CBPE, for estimates before labels
 
     def to_json(self) -> str:
         return orjson.dumps(
-            {"summary": self.summary.to_dict(), "source": self.source, "metrics": self.metrics}
+            {
+                "summary": self.summary.to_dict(),
+                "source": self.source,
+                "metrics": self.metrics,
+                "estimator": self.estimator,
+            }
         ).decode()
 
     @classmethod
     def from_json(cls, text: str) -> ReferenceData:
         data = orjson.loads(text)
-        return cls(DataSummary.from_dict(data["summary"]), data["source"], data.get("metrics"))
+        return cls(
+            DataSummary.from_dict(data["summary"]),
+            data["source"],
+            data.get("metrics"),
+            data.get("estimator"),
+        )
 
 
 def build_reference(
@@ -122,7 +134,8 @@ def _window_reference(
     kinds = summary_kinds(columns)
     summary = drift.summarize(frame, kinds={n: kinds[n] for n in frame.column_names})
     metrics = outcome_metrics(outcome_report(spec, table))
-    return ReferenceData(summary, f"endpoint {spec.endpoint} from {since} to {until}", metrics)
+    source = f"endpoint {spec.endpoint} from {since} to {until}"
+    return ReferenceData(summary, source, metrics, fit_estimator(spec, table))
 
 
 def rolling_reference(ctx: Context, monitor: str, start: int, windows: int) -> ReferenceData | None:

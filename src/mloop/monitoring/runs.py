@@ -98,7 +98,12 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
         else:
             expected = reference.metrics.get("volume.rows") if reference.metrics else None
             result = compute_window(
-                spec, reference.summary, window, columns, expected_rows=expected or None
+                spec,
+                reference.summary,
+                window,
+                columns,
+                expected_rows=expected or None,
+                estimator=reference.estimator,
             )
     except (MloopError, ValueError) as exc:
         error = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"

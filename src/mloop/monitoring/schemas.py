@@ -49,6 +49,10 @@ class DriftOptions(Message):
     methods: dict[ColumnName, Annotated[str, text(32)]] = Field(default_factory=dict)
     thresholds: dict[ColumnName, float] = Field(default_factory=dict)
     drift_share: float = Field(default=0.5, gt=0, le=1)
+    multivariate: bool = Field(
+        default=False,
+        description="Also train a domain classifier (reference rows against the window's)",
+    )
 
 
 class PerformanceOptions(Message):
