@@ -15,25 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _data_side import peak_rss_mb  # stdlib only: runs in any venv
 
 T_START = time.perf_counter()
 
 # Methods whose score is a p-value (drift below the threshold); the others are distances
 # (drift at or above it). Evidently's KS calls drift at p <= threshold, the rest p < threshold.
 P_VALUE_METHODS = {"ks", "chisquare", "z"}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux ``VmHWM``), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
 
 
 def run_mloop(

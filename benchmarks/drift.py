@@ -43,7 +43,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # The venv, subprocess and temporary-directory helpers of the data validation benchmark.
-from data_validation import ensure_venv, log, run_side, versions, work_directory
+from data_validation import (
+    ensure_venv,
+    fmt_ratio,
+    fmt_s,
+    log,
+    run_side,
+    versions,
+    work_directory,
+)
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -278,16 +286,6 @@ def find(
         if (run["tool"], run["config"], run["threads"]) == (tool, config, threads):
             return run
     return None
-
-
-def fmt_s(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.2f} s" if value < 100 else f"{value:,.0f} s"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.1f}x"
 
 
 def timing_table(size: dict[str, Any]) -> Table:
