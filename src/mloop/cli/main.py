@@ -17,6 +17,7 @@ from mloop.cli import (
     gateway,
     import_cmd,
     models,
+    monitors,
     prompts,
     runs,
     server,
@@ -72,6 +73,7 @@ app.add_typer(import_cmd.app, name="import")
 app.add_typer(gateway.app, name="gateway")
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(monitors.app, name="monitors")
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
