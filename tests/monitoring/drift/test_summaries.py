@@ -255,6 +255,16 @@ def test_json_round_trip_and_refusals() -> None:
         summary.merge(other)
 
 
+def test_select_keeps_the_named_columns_and_their_sample() -> None:
+    summary = drift.summarize(table(), seed=2)
+    picked = summary.select(["city", "x"])
+    assert picked.column_names == ["city", "x"] and picked.rows == summary.rows
+    assert picked.sample is not None and list(picked.sample.columns) == ["city", "x"]
+    assert picked.column("x").to_dict() == summary.column("x").to_dict()
+    with pytest.raises(NotFoundError, match="no column 'nope'"):
+        summary.select(["nope"])
+
+
 def test_top_value_counts_merge_only_with_the_same_vocabulary() -> None:
     top = CategoryCounts({"a": 5}, other=7, kept="top", vocabulary=("a", "b"))
     with pytest.raises(ValidationError, match="merge only with counts of the same values"):

@@ -22,7 +22,7 @@ Summaries (``DataSummary``, one ``NumericSummary`` or ``CategoricalSummary`` per
 - ``from_profile(profile)``: a registered dataset version's stored ``DatasetProfile`` as a
   reference, without reading the data (coarser: see ``profile_reference``).
 - ``to_dict``/``from_dict``/``to_json``/``from_json``: plain JSON, tens of kilobytes per
-  column at most.
+  column at most; ``select(names)`` keeps some columns.
 
 Numbers are kept in a ``QuantileSketch`` (``sketch``): exact up to ``max_buckets`` (4,096)
 distinct values, so small references are tested exactly; beyond, buckets of the float's

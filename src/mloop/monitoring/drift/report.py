@@ -253,15 +253,8 @@ def detect_drift(
 
 
 def _only(reference: DataSummary, columns: Sequence[str]) -> DataSummary:
-    picked = {name: reference.column(name) for name in columns}
-    sample = None
-    if reference.sample is not None:
-        sample = type(reference.sample)(
-            reference.sample.size,
-            reference.sample.priorities,
-            {n: reference.sample.columns[n] for n in columns if n in reference.sample.columns},
-        )
-    return DataSummary(reference.rows, picked, sample, {}, reference.source)
+    """``reference.select(columns)`` (kept under this name for callers that used it)."""
+    return reference.select(columns)
 
 
 def _check_names(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
@@ -272,6 +273,16 @@ class DataSummary:
             raise NotFoundError(
                 f"the summary has no column {name!r}{extra}", field="column"
             ) from None
+
+    def select(self, names: Sequence[str]) -> DataSummary:
+        """The summaries of ``names`` only, in that order (the row sample keeps those
+        columns too); NotFoundError for a column the summary lacks."""
+        columns = {name: self.column(name) for name in names}
+        sample = None
+        if self.sample is not None:
+            kept = {n: self.sample.columns[n] for n in names if n in self.sample.columns}
+            sample = RowSample(self.sample.size, self.sample.priorities, kept)
+        return DataSummary(self.rows, columns, sample, {}, self.source, self.format_version)
 
     def merge(self, other: DataSummary) -> DataSummary:
         """The summary of both parts' rows (associative and commutative)."""
