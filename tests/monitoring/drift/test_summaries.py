@@ -100,6 +100,22 @@ def test_every_input_kind_gives_the_same_summary(tmp_path: Path) -> None:
         assert got == expected, type(source)
 
 
+def test_polars_and_duckdb_streams() -> None:
+    import duckdb
+    import polars as pl
+
+    frame = pl.DataFrame({"a": [1.0, 2.0, None, 4.0], "b": ["x", "y", "x", None]})
+    summary = drift.summarize(frame)
+    assert (numeric(summary, "a").count, numeric(summary, "a").nulls) == (3, 1)
+    assert dict(categorical(summary, "b").categories.counts) == {"x": 2, "y": 1}
+    assert summary.sample is not None and summary.sample.columns["b"].count("x") == 2
+    relation = duckdb.sql("SELECT range / 2 AS a, 'k' || (range % 3) AS b FROM range(1000)")
+    assert relation is not None
+    summary = drift.summarize(relation.to_arrow_reader())
+    assert numeric(summary, "a").count == 1000
+    assert set(categorical(summary, "b").categories.counts) == {"k0", "k1", "k2"}
+
+
 def test_pandas_nan_is_missing_and_categoricals_are_categories() -> None:
     frame = pd.DataFrame({"v": [1.0, np.nan, 3.0, 4.0], "c": pd.Categorical(["a", "b", None, "a"])})
     summary = drift.summarize(frame)

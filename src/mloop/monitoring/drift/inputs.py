@@ -85,7 +85,23 @@ class Batches:
 def open_batches(
     data: DataLike, columns: Sequence[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Batches:
-    """A stream of ``data``'s record batches with ``columns`` (all when None)."""
+    """A stream of ``data``'s record batches with ``columns`` (all when None). String views
+    (what Polars exports) arrive as large strings, which every Arrow kernel takes."""
+    batches = _open(data, columns, batch_rows)
+    target = pa.schema([_without_views(f) for f in batches.schema])
+    if target.equals(batches.schema):
+        return batches
+    stream = (batch.cast(target) for batch in batches.batches)
+    return Batches(target, stream, batches.num_rows, batches.description)
+
+
+def _without_views(f: pa.Field) -> pa.Field:
+    if _is_string_view(f.type):
+        return f.with_type(pa.large_string())
+    return f
+
+
+def _open(data: DataLike, columns: Sequence[str] | None, batch_rows: int) -> Batches:
     if batch_rows < 1:
         raise ValidationError("batch_rows must be positive", field="batch_rows")
     if isinstance(data, str | os.PathLike):
