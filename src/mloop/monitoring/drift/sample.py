@@ -52,10 +52,11 @@ class RowSample:
         size = min(self.size, other.size)
         priorities = np.concatenate([self.priorities, other.priorities])
         order = np.lexsort((np.arange(priorities.size), priorities))[:size]
-        columns = {
-            name: [(values + other.columns[name])[i] for i in order.tolist()]
-            for name, values in self.columns.items()
-        }
+        picks = order.tolist()
+        columns = {}
+        for name, values in self.columns.items():
+            both = values + other.columns[name]
+            columns[name] = [both[i] for i in picks]
         return RowSample(size, priorities[order], columns)
 
     def __eq__(self, other: object) -> bool:

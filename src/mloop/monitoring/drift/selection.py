@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mloop.monitoring.drift.sketch import QuantileSketch
 from mloop.monitoring.drift.summary import CategoricalSummary, ColumnSummary, NumericSummary
 
 SMALL_REFERENCE = 1000
@@ -38,8 +39,8 @@ def distinct_values(reference: ColumnSummary, current: ColumnSummary) -> int | N
     its values exactly (a bucketed sketch, capped categories)."""
     if isinstance(reference, NumericSummary) and isinstance(current, NumericSummary):
         a, b = reference.sketch, current.sketch
-        if a.exact and b.exact:
-            return int(np.union1d(a.values(), b.values()).size)  # type: ignore[union-attr]
+        if isinstance(a, QuantileSketch) and isinstance(b, QuantileSketch) and a.exact and b.exact:
+            return int(np.union1d(a.values(), b.values()).size)
         return None
     if isinstance(reference, CategoricalSummary) and isinstance(current, CategoricalSummary):
         if reference.categories.capped or current.categories.capped:
