@@ -214,7 +214,8 @@ def _confirmed(question: str) -> bool:
     """The answer to ``question`` on the terminal; no answer (no terminal) is no."""
     try:
         return typer.confirm(question, default=False, err=True)
-    except typer.Abort:
+    except typer.Abort:  # end of input: end the prompt's line too
+        typer.echo(err=True)
         return False
 
 

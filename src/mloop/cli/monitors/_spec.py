@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from mloop.cli.monitors._parse import (
     parse_columns,
     parse_duration,
@@ -24,7 +22,6 @@ from mloop.cli.monitors._parse import (
     usage_error,
 )
 from mloop.core.errors import NotFoundError
-from mloop.monitoring.schemas import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS
 
 if TYPE_CHECKING:
     from mloop.client import Client
@@ -54,6 +51,8 @@ class CreateOptions:
 
 def read_spec_file(path: Path) -> dict[str, Any]:
     """The mapping in a YAML or JSON file; a parse error names the file and line."""
+    import yaml
+
     option = "--from-file"
     try:
         text = path.read_text(encoding="utf-8")
@@ -176,6 +175,8 @@ def build_request(
             "--reference",
         )
     if options.window is not None:
+        from mloop.monitoring.schemas import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS
+
         seconds = parse_duration(options.window, "--window")
         if not MIN_WINDOW_SECONDS <= seconds <= MAX_WINDOW_SECONDS:
             usage_error(
