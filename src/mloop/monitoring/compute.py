@@ -9,7 +9,7 @@ own ``summary`` (merged into rolling references, drawn as histograms).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import pyarrow as pa
 from mloop.monitoring.drift import DataSummary
 from mloop.monitoring.drift.inputs import Kind
 from mloop.monitoring.outcomes import outcome_metrics, outcome_report
-from mloop.monitoring.quality import quality_metrics, quality_report
+from mloop.monitoring.quality import RangeCounter, quality_metrics, quality_report
 from mloop.monitoring.schemas import ColumnKind, CreateMonitor, WindowStatus
 from mloop.monitoring.windows import OUTPUT_COLUMNS
 
@@ -63,78 +63,108 @@ def summary_kinds(columns: Mapping[str, ColumnKind]) -> dict[str, Kind]:
     return kinds
 
 
-def first_window(
-    spec: CreateMonitor, window: pa.Table, columns: Mapping[str, ColumnKind]
-) -> WindowResult:
-    """A window with no reference yet (the first of a rolling reference): its volume, its
-    outputs and performance, and its summary, which the next windows' reference is made of."""
-    from mloop.monitoring import drift
+class _Outcomes:
+    """The small columns of a window kept whole while its inputs stream past: the outputs,
+    the labels and the fairness audit's attributes."""
 
-    rows = window.num_rows
-    metrics: dict[str, float | None] = {"volume.rows": float(rows)}
-    if rows == 0:
-        return WindowResult("empty", 0, metrics, {"volume": {"rows": 0}}, None)
-    frame = summary_frame(window, columns)
-    kinds = summary_kinds(columns)
-    summary = drift.summarize(frame, kinds={n: kinds[n] for n in frame.column_names})
-    outcomes = outcome_report(spec, window)
-    metrics.update(outcome_metrics(outcomes))
-    report = {"volume": {"rows": rows}, "drift": None, **outcomes}
-    return WindowResult("ok", rows, metrics, report, summary)
+    def __init__(self, spec: CreateMonitor) -> None:
+        sensitive = spec.fairness.sensitive if spec.fairness is not None else []
+        self.names = [*OUTPUT_COLUMNS, *sensitive]
+        self.batches: list[pa.RecordBatch] = []
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        present = [n for n in self.names if batch.schema.get_field_index(n) >= 0]
+        self.batches.append(batch.select(present))
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        present = [n for n in self.names if schema.get_field_index(n) >= 0]
+        return pa.Table.from_batches(self.batches, pa.schema([schema.field(n) for n in present]))
+
+
+def _as_stream(window: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
+    if isinstance(window, pa.Table):
+        return pa.RecordBatchReader.from_batches(window.schema, window.to_batches())
+    return window
 
 
 def compute_window(
     spec: CreateMonitor,
-    reference: DataSummary,
-    window: pa.Table,
+    reference: DataSummary | None,
+    window: pa.Table | pa.RecordBatchReader,
     columns: Mapping[str, ColumnKind],
     *,
     expected_rows: float | None = None,
     estimator: dict[str, Any] | None = None,
 ) -> WindowResult:
-    """The result of one window (``window`` as :func:`~mloop.monitoring.windows.read_window`
-    gives it). ``expected_rows``: the rows a window of the reference held on average, for
-    the volume change; ``estimator``: the reference's CBPE estimator (as a dict)."""
+    """The result of one window: ``window`` has the columns of
+    :func:`~mloop.monitoring.windows.read_window`, as a table or a stream of batches (read
+    once, with flat memory: only the outputs, labels and audited attributes are kept).
+    Without a ``reference`` (the first windows of a rolling one) the window is summarised
+    and its outputs reported, without drift or quality. ``expected_rows``: the rows a
+    window of the reference held on average, for the volume change; ``estimator``: the
+    reference's CBPE estimator (as a dict)."""
     from mloop.monitoring import drift
 
-    rows = window.num_rows
+    stream = _as_stream(window)
+    kinds = summary_kinds(columns)
+    summarised = [
+        n
+        for n in [*columns, *DRIFTING_OUTPUTS]
+        if stream.schema.get_field_index(n) >= 0 and (reference is None or n in reference.columns)
+    ]
+    ranges = RangeCounter(reference, list(columns)) if reference is not None else None
+    kept = _Outcomes(spec)
+
+    def feed() -> Iterator[pa.RecordBatch]:
+        for batch in stream:
+            if ranges is not None:
+                ranges.add(batch)
+            kept.add(batch)
+            yield batch.select(summarised)
+
+    inputs = pa.RecordBatchReader.from_batches(
+        pa.schema([stream.schema.field(n) for n in summarised]), feed()
+    )
+    if reference is None:
+        summary = drift.summarize(inputs, kinds={n: kinds[n] for n in summarised})
+    else:
+        summary = drift.summarize(inputs, like=_restricted(reference, summarised))
+    rows = kept.rows
     metrics: dict[str, float | None] = {"volume.rows": float(rows)}
     if expected_rows:
         metrics["volume.change"] = rows / expected_rows - 1.0
     if rows == 0:
         return WindowResult("empty", 0, metrics, {"volume": {"rows": 0}}, None)
-    frame = summary_frame(window, columns)
-    # Columns the reference lacks (a dataset reference has no predictions) are not tested.
-    names = [n for n in frame.column_names if n in reference.columns]
-    summary = drift.summarize(frame.select(names), like=_restricted(reference, names))
-    tested = [n for n in summary.columns if n in reference.columns]
-    outputs = [n for n in tested if n in OUTPUT_COLUMNS]
-    report_drift = drift.compare(
+    outcomes = outcome_report(spec, kept.table(stream.schema), estimator)
+    metrics.update(outcome_metrics(outcomes))
+    report: dict[str, Any] = {"volume": {"rows": rows, "expected_rows": expected_rows}}
+    if reference is None:
+        report["drift"] = None
+        report["note"] = "no reference yet: the first windows of a rolling reference only record"
+        return WindowResult("ok", rows, metrics, {**report, **outcomes}, summary)
+    outputs = [n for n in summarised if n in OUTPUT_COLUMNS]
+    found = drift.compare(
         reference,
         summary,
-        columns=tested,
-        methods={k: v for k, v in spec.drift.methods.items() if k in tested},
-        thresholds={k: v for k, v in spec.drift.thresholds.items() if k in tested},
+        columns=summarised,
+        methods={k: v for k, v in spec.drift.methods.items() if k in summarised},
+        thresholds={k: v for k, v in spec.drift.thresholds.items() if k in summarised},
         drift_share=spec.drift.drift_share,
     )
-    drift_dict = report_drift.to_dict()
-    metrics.update(_drift_metrics(report_drift, outputs))
+    drift_dict = found.to_dict()
+    metrics.update(_drift_metrics(found, outputs))
+    assert ranges is not None
     quality = quality_report(
-        reference, summary, window, [n for n in columns if n in summary.columns]
+        reference, summary, ranges, [n for n in columns if n in summary.columns]
     )
     metrics.update(quality_metrics(quality))
-    outcomes = outcome_report(spec, window, estimator)
-    metrics.update(outcome_metrics(outcomes))
     if spec.drift.multivariate:
-        found = _multivariate(reference, summary)
-        drift_dict["multivariate"] = found
-        metrics["drift.multivariate.auc"] = None if found is None else found["auc"]
-    report = {
-        "volume": {"rows": rows, "expected_rows": expected_rows},
-        "drift": drift_dict,
-        "quality": quality,
-        **outcomes,
-    }
+        verdict = _multivariate(reference, summary)
+        drift_dict["multivariate"] = verdict
+        metrics["drift.multivariate.auc"] = None if verdict is None else verdict["auc"]
+    report.update({"drift": drift_dict, "quality": quality, **outcomes})
     return WindowResult("ok", rows, metrics, report, summary)
 
 
@@ -150,9 +180,7 @@ def _multivariate(reference: DataSummary, current: DataSummary) -> dict[str, Any
 
 def _restricted(reference: DataSummary, names: list[str]) -> DataSummary:
     """The reference's summaries of ``names`` only."""
-    from mloop.monitoring.drift.report import _only
-
-    return _only(reference, names)
+    return reference.select(names)
 
 
 def _drift_metrics(report: Any, outputs: list[str]) -> dict[str, float | None]:

@@ -3,8 +3,8 @@ reference never saw, numbers outside the reference's range, and the window's vol
 
 Shares are of the window's rows (missing) or of its non-null values (new categories, out
 of range), so that they compare across windows of any size. Missing and new categories
-come from the window's summary; out-of-range needs the values, and is one vectorised
-comparison per numeric column.
+come from the window's summary; out-of-range is counted batch by batch as the window is
+read (:class:`RangeCounter`), one vectorised comparison per numeric column.
 """
 
 from __future__ import annotations
@@ -37,25 +37,46 @@ def _new_categories(reference: CategoricalSummary, current: CategoricalSummary) 
     }
 
 
-def _out_of_range(reference: NumericSummary, values: pa.ChunkedArray) -> dict[str, Any]:
-    low, high = reference.min, reference.max
-    present = values.length() - values.null_count
-    if low is None or high is None or present == 0:
-        return {"share": None, "below": 0, "above": 0, "min": low, "max": high}
-    numbers = pc.cast(values, pa.float64())
-    below = int(pc.sum(pc.less(numbers, low)).as_py() or 0)
-    above = int(pc.sum(pc.greater(numbers, high)).as_py() or 0)
-    return {
-        "share": _share(below + above, present),
-        "below": below,
-        "above": above,
-        "min": low,
-        "max": high,
-    }
+class RangeCounter:
+    """Counts, batch by batch, the values of numeric columns outside the reference's
+    minimum and maximum."""
+
+    def __init__(self, reference: DataSummary, columns: Sequence[str]) -> None:
+        self._bounds: dict[str, tuple[float, float]] = {}
+        for name in columns:
+            summary = reference.columns.get(name)
+            if isinstance(summary, NumericSummary) and summary.min is not None:
+                assert summary.max is not None
+                self._bounds[name] = (summary.min, summary.max)
+        self.counts: dict[str, list[int]] = {name: [0, 0, 0] for name in self._bounds}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        for name, (low, high) in self._bounds.items():
+            index = batch.schema.get_field_index(name)
+            if index < 0:
+                continue
+            numbers = pc.cast(batch.column(index), pa.float64())
+            counts = self.counts[name]
+            counts[0] += int(pc.sum(pc.less(numbers, low)).as_py() or 0)
+            counts[1] += int(pc.sum(pc.greater(numbers, high)).as_py() or 0)
+            counts[2] += len(numbers) - numbers.null_count
+
+    def report(self, name: str) -> dict[str, Any] | None:
+        if name not in self._bounds:
+            return None
+        below, above, present = self.counts[name]
+        low, high = self._bounds[name]
+        return {
+            "share": _share(below + above, present),
+            "below": below,
+            "above": above,
+            "min": low,
+            "max": high,
+        }
 
 
 def quality_report(
-    reference: DataSummary, current: DataSummary, window: pa.Table, columns: Sequence[str]
+    reference: DataSummary, current: DataSummary, ranges: RangeCounter, columns: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """Per column: the missing share, and new categories or out-of-range values."""
     report: dict[str, dict[str, Any]] = {}
@@ -68,8 +89,10 @@ def quality_report(
         before = reference.columns.get(name)
         if isinstance(before, CategoricalSummary) and isinstance(now, CategoricalSummary):
             entry["new_categories"] = _new_categories(before, now)
-        elif isinstance(before, NumericSummary) and name in window.column_names:
-            entry["out_of_range"] = _out_of_range(before, window.column(name))
+        elif isinstance(before, NumericSummary):
+            found = ranges.report(name)
+            if found is not None:
+                entry["out_of_range"] = found
         report[name] = entry
     return report
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from mloop.core.errors import MloopError, ValidationError
 from mloop.core.timeutil import now_ms
 from mloop.monitoring import tables as t
-from mloop.monitoring.compute import WindowResult, compute_window, first_window, watched
+from mloop.monitoring.compute import WindowResult, compute_window, watched
 from mloop.monitoring.monitors import (
     load_monitor_row,
     monitor_spec,
@@ -38,7 +38,7 @@ from mloop.monitoring.schemas import (
     WindowReport,
     WindowSummary,
 )
-from mloop.monitoring.windows import read_window
+from mloop.monitoring.windows import open_window
 from mloop.store.context import Context
 from mloop.store.eventlog.transaction import InTransaction
 
@@ -84,7 +84,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
     error: str | None = None
     reference = _reference(ctx, row, spec, start)
     try:
-        window = read_window(
+        with open_window(
             InTransaction(ctx),  # type: ignore[arg-type]
             spec.endpoint,
             since=start,
@@ -92,18 +92,17 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
             features=columns,
             variants=spec.variants,
             labels=True,
-        )
-        if reference is None:
-            result = first_window(spec, window, columns)
-        else:
-            expected = reference.metrics.get("volume.rows") if reference.metrics else None
+        ) as window:
+            expected = (
+                reference.metrics.get("volume.rows") if reference and reference.metrics else None
+            )
             result = compute_window(
                 spec,
-                reference.summary,
+                None if reference is None else reference.summary,
                 window,
                 columns,
                 expected_rows=expected or None,
-                estimator=reference.estimator,
+                estimator=None if reference is None else reference.estimator,
             )
     except (MloopError, ValueError) as exc:
         error = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"

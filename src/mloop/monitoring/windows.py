@@ -17,7 +17,8 @@ sent without column names are left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 import duckdb
@@ -28,6 +29,8 @@ from mloop.store.eventlog import reader as _reader
 from mloop.store.eventlog import segments as _segments
 from mloop.store.eventlog.labels import labels_source
 from mloop.store.runtime import Runtime
+
+DEFAULT_BATCH_ROWS = 65_536
 
 FeatureKind = Literal["number", "category", "bool"]
 """How a feature is read: a DOUBLE, a VARCHAR, or a BOOLEAN column."""
@@ -74,6 +77,82 @@ def _check_features(features: Mapping[str, str]) -> dict[str, FeatureKind]:
     return checked
 
 
+def _checked_args(
+    features: Mapping[str, str],
+    since: _reader.TimeLike,
+    until: _reader.TimeLike,
+    variants: Sequence[str] | None,
+) -> tuple[dict[str, FeatureKind], int, int]:
+    kinds = _check_features(features)
+    since_ms = _reader.to_ms(since, "since")
+    until_ms = _reader.to_ms(until, "until")
+    if until_ms <= since_ms:
+        raise ValidationError("until must be after since", field="until")
+    if isinstance(variants, str):
+        raise ValidationError("variants must be a list of variant names", field="variants")
+    return kinds, since_ms, until_ms
+
+
+def _files(
+    runtime: Runtime, endpoint: str, since_ms: int, until_ms: int, labels: bool
+) -> tuple[list[str], list[str]]:
+    from mloop.store.eventlog.inference import SOURCE
+
+    uri = runtime.artifacts.uri
+    found = _segments.find_segments(
+        runtime, SOURCE, keys=[endpoint], since=since_ms, until=until_ms
+    )
+    label_files: list[str] = []
+    if labels:  # labels arrive at any time after their requests: every segment may match
+        label_files = [uri(s.path) for s in _segments.find_segments(runtime, labels_source(SOURCE))]
+    return [uri(s.path) for s in found], label_files
+
+
+@contextmanager
+def open_window(
+    runtime: Runtime,
+    endpoint: str,
+    *,
+    since: _reader.TimeLike,
+    until: _reader.TimeLike,
+    features: Mapping[str, str],
+    variants: Sequence[str] | None = None,
+    labels: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[pa.RecordBatchReader]:
+    """The window's rows as a stream of record batches of at most ``batch_rows`` rows (the
+    columns of :func:`read_window`, in no particular order), so that a window of millions
+    of rows is summarised with flat memory. The stream is read while the block runs."""
+    kinds, since_ms, until_ms = _checked_args(features, since, until, variants)
+    event_files, label_files = _files(runtime, endpoint, since_ms, until_ms, labels)
+    if not event_files:
+        empty = _empty(kinds, labels)
+        yield pa.RecordBatchReader.from_batches(empty.schema, empty.to_batches())
+        return
+    con = _reader.connect(runtime)
+    try:
+        params: dict[str, object] = {
+            "files": event_files,
+            "since_ms": since_ms,
+            "until_ms": until_ms,
+            "endpoint": endpoint,
+        }
+        if labels and label_files:
+            params["label_files"] = label_files
+        if variants is not None:
+            params["variants"] = list(variants)
+        sql = _window_sql(
+            kinds,
+            labels=labels,
+            label_files=bool(label_files),
+            variants=variants is not None,
+            ordered=False,
+        )
+        yield con.sql(sql, params=params).to_arrow_reader(batch_rows)
+    finally:
+        con.close()
+
+
 def read_window(
     runtime: Runtime,
     endpoint: str,
@@ -85,56 +164,48 @@ def read_window(
     labels: bool = False,
 ) -> pa.Table:
     """The rows predicted by ``endpoint`` with ``since <= time < until`` (of ``variants``,
-    all when None), one typed column per feature in ``features`` (name to kind)."""
-    from mloop.store.eventlog.inference import SOURCE
-
-    kinds = _check_features(features)
-    since_ms = _reader.to_ms(since, "since")
-    until_ms = _reader.to_ms(until, "until")
-    if until_ms <= since_ms:
-        raise ValidationError("until must be after since", field="until")
-    if isinstance(variants, str):
-        raise ValidationError("variants must be a list of variant names", field="variants")
+    all when None), one typed column per feature in ``features`` (name to kind), in time
+    order."""
+    kinds, since_ms, until_ms = _checked_args(features, since, until, variants)
 
     def plan() -> tuple[list[str], list[str]]:
-        uri = runtime.artifacts.uri
-        found = _segments.find_segments(
-            runtime, SOURCE, keys=[endpoint], since=since_ms, until=until_ms
-        )
-        label_files: list[str] = []
-        if labels:  # labels arrive at any time after their requests: every segment may match
-            label_files = [
-                uri(s.path) for s in _segments.find_segments(runtime, labels_source(SOURCE))
-            ]
-        return [uri(s.path) for s in found], label_files
+        return _files(runtime, endpoint, since_ms, until_ms, labels)
 
     def query(con: duckdb.DuckDBPyConnection, files: tuple[list[str], list[str]]) -> pa.Table:
         event_files, label_files = files
         if not event_files:
             return _empty(kinds, labels)
-        params = {
+        params: dict[str, object] = {
             "files": event_files,
             "since_ms": since_ms,
             "until_ms": until_ms,
             "endpoint": endpoint,
         }
-        with_labels = labels and bool(label_files)
-        if with_labels:
+        if labels and label_files:
             params["label_files"] = label_files
         if variants is not None:
             params["variants"] = list(variants)
-        sql = _window_sql(kinds, labels=with_labels, variants=variants is not None)
+        sql = _window_sql(
+            kinds,
+            labels=labels,
+            label_files=bool(label_files),
+            variants=variants is not None,
+            ordered=True,
+        )
         return con.sql(sql, params=params).to_arrow_table()
 
-    table = _reader.run_query(runtime, plan, query)
-    if labels and "label" not in table.column_names:  # no label segment yet
-        table = table.append_column("label", pa.nulls(table.num_rows, pa.string()))
-    return table
+    return _reader.run_query(runtime, plan, query)
 
 
-def _window_sql(kinds: Mapping[str, FeatureKind], *, labels: bool, variants: bool) -> str:
+def _window_sql(
+    kinds: Mapping[str, FeatureKind],
+    *,
+    labels: bool,
+    label_files: bool,
+    variants: bool,
+    ordered: bool,
+) -> str:
     quote = _reader.quote_identifier
-    record_fields = ", ".join(f"recs[i].{quote(name)} AS {quote(name)}" for name in kinds)
     conditions = [
         "time >= $since_ms",
         "time < $until_ms",
@@ -144,10 +215,10 @@ def _window_sql(kinds: Mapping[str, FeatureKind], *, labels: bool, variants: boo
     ]
     if variants:
         conditions.append("variant IN (SELECT unnest($variants))")
-    label_select = ""
+    label_select = ", NULL::VARCHAR AS label" if labels else ""
     label_join = ""
     label_cte = ""
-    if labels:
+    if labels and label_files:
         label_cte = (
             ", l AS (SELECT request_id, arg_max(label, (time, filename, file_row_number)) AS"
             " label FROM read_parquet($label_files, union_by_name = true, filename = true,"
@@ -166,17 +237,21 @@ def _window_sql(kinds: Mapping[str, FeatureKind], *, labels: bool, variants: boo
         f" from_json(inputs, '{_records_type(kinds)}') AS recs,"
         f" from_json(outputs, '{_OUTPUTS_TYPE}') AS outs"
         f" FROM {_reader.parquet_relation('files')} WHERE {' AND '.join(conditions)}"
+        # Unnests side by side zip a request's rows with its predictions; this streams,
+        # where indexing the lists row by row (a lateral join) held the window in memory.
         "), r AS ("
-        "SELECT request_id, time, variant, model_version, i - 1 AS row, len(recs) AS n,"
-        f" {record_fields}, outs.predictions[i]::VARCHAR AS prediction,"
-        " list_max(outs.probabilities[i]) AS confidence, outs.probabilities[i] AS probabilities,"
-        " outs.classes::VARCHAR AS classes"
-        " FROM e, LATERAL (SELECT unnest(range(1, len(recs) + 1)) AS i)"
+        "SELECT request_id, time, variant, model_version, len(recs) AS n,"
+        " unnest(range(len(recs))) AS row, unnest(recs, recursive := true),"
+        " unnest(outs.predictions)::VARCHAR AS prediction,"
+        " unnest(list_transform(outs.probabilities, lambda p: list_max(p))) AS confidence,"
+        " unnest(outs.probabilities) AS probabilities, outs.classes::VARCHAR AS classes"
+        " FROM e"
         f"){label_cte} "
         f"SELECT r.request_id, r.time, r.variant, r.model_version, r.row,"
         f" {', '.join('r.' + quote(name) for name in kinds)}, r.prediction, r.confidence,"
         " r.probabilities, r.classes"
-        f"{label_select} FROM r{label_join} ORDER BY r.time, r.request_id, r.row"
+        f"{label_select} FROM r{label_join}"
+        + (" ORDER BY r.time, r.request_id, r.row" if ordered else "")
     )
 
 

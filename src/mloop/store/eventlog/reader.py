@@ -47,6 +47,7 @@ def connect(runtime: Runtime) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_progress_bar = false")  # a server's and a library's output
     if not runtime.artifacts.is_local:
         con.register_filesystem(runtime.artifacts.fs)
     return con
