@@ -126,6 +126,10 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "ramp.*": "increasing steps that end at 100 (a rule across items)",
         "rules.*": "thresholds per rule kind; the call log answers error_rate and latency",
     },
+    "GET /api/v1/alerts/list": {"page_token": PAGE_TOKEN},
+    "POST /api/v1/alerts/evaluate": {
+        "window_end": "window_end must not be before window_start (two fields)",
+    },
     "GET /api/v1/prompts/list": {"page_token": PAGE_TOKEN},
     "GET /api/v1/prompts/versions/list": {"page_token": PAGE_TOKEN},
     "GET /api/v1/prompts/versions/get": {"version": "the prompt must have a version (stored)"},

@@ -10,8 +10,8 @@ the SMTP password. They are stored in the metadata database and never returned b
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import delete, func, insert, select, update
@@ -34,6 +34,7 @@ from mloop.core.validation import check_text
 from mloop.store.context import Context
 
 MASK = "***"
+_URL_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 _CONFIG = TypeAdapter(ChannelConfig)
 
 
@@ -42,13 +43,15 @@ def check_channel_name(value: object, field: str = "name") -> str:
 
 
 def mask_url(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, with ``/***`` when it has a path or query (where
-    incoming-webhook tokens live)."""
-    parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.netloc}"
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        shown += "/" + MASK
-    return shown
+    """``scheme://host[:port]`` of ``url``, with ``/***`` when more follows (a path or
+    query, where incoming-webhook tokens live). Read by pattern, so that even a URL no
+    parser takes (a bad IPv6 address) is masked rather than refused."""
+    match = _URL_START.match(url)
+    if match is None:
+        return MASK
+    shown = match.group(0)
+    rest = url[len(shown) :]
+    return shown + ("/" + MASK if rest.strip("/") else "")
 
 
 def masked_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StrictFloat
 from pydantic_core import PydanticCustomError
 
 from mloop.core.fields import Rule
@@ -24,7 +24,9 @@ SUBJECT_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 # "javascript:" or any other scheme, since templates put it in an href.
 LINK_PATTERN = r"^(?:/(?!/)|https?://)[^\x00-\x20\x7f]*$"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOST_PATTERN = rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])$"
+# Host names and IPv4 addresses (bracketed IPv6 literals are left out: a pattern cannot
+# tell a valid one, and URL parsers refuse the others).
+HOST_PATTERN = rf"^{_LABEL}(?:\.{_LABEL})*$"
 _PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _HOST = HOST_PATTERN.removeprefix("^").removesuffix("$")
 URL_PATTERN = rf"^https?://{_HOST}(?::{_PORT})?(?:[/?#][^\x00-\x20\x7f]*)?$"
@@ -39,6 +41,21 @@ MAX_SUBJECT_VALUE = 256
 MAX_LINK_LENGTH = 2000
 MAX_URL_LENGTH = 2000
 MAX_METRICS = 10_000
+
+
+def _whole(value: object) -> object:
+    """Integers, and floats without a fraction (JSON Schema's integer: 3.0 is 3); not
+    ``true`` and not strings of digits, which the document does not call integers."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+"""An integer of a JSON body, as strict as the document: no booleans, no strings."""
+
+Number = StrictFloat
+"""A number of a JSON body: integers and floats, no booleans or strings."""
 
 
 def _fail(what: str, value: str, rule: str) -> PydanticCustomError:
@@ -123,6 +140,9 @@ Email = checked(
 Host = checked(
     HOST_PATTERN, 253, "host", "must be a host name or address like smtp.example.com", min_length=1
 )
+NO_NUL = r"^[^\x00]*$"
+Username = checked(NO_NUL, 256, "username", "must not contain NUL characters")
+Password = checked(NO_NUL, 1024, "password", "must not contain NUL characters")
 HeaderValue = checked(HEADER_VALUE_PATTERN, 4096, "header value", "must be printable ASCII text")
 
 
@@ -168,7 +188,7 @@ Headers = keyed(
     HeaderValue, HEADER_NAME_PATTERN, 20, "header name", "must be an HTTP header name", 128
 )
 Metrics = keyed(
-    float | None,
+    Number | None,
     NON_EMPTY_PRINTABLE,
     MAX_METRICS,
     "metric name",
@@ -176,7 +196,7 @@ Metrics = keyed(
     MAX_METRIC_LENGTH,
 )
 References = keyed(
-    float | None,
+    Number | None,
     NON_EMPTY_PRINTABLE,
     MAX_METRICS,
     "metric name",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from mloop.alerts.fields import (
     Email,
@@ -14,12 +14,16 @@ from mloop.alerts.fields import (
     Links,
     MetricPattern,
     Metrics,
+    Number,
+    Password,
     References,
     Source,
     SourcePattern,
     Subject,
+    Username,
+    Whole,
 )
-from mloop.core.fields import AssetName, PageToken, Rule, Time, text
+from mloop.core.fields import MAX_SAFE_INTEGER, AssetName, PageToken, Rule, Time, text
 from mloop.core.operations import Message
 
 Severity = Literal["info", "warning", "critical"]
@@ -72,15 +76,15 @@ class RuleSpec(Message):
     )
     kind: RuleKind = "threshold"
     operator: Operator = ">"
-    threshold: float = Field(allow_inf_nan=False)
-    consecutive: int = Field(default=1, ge=1, le=MAX_CONSECUTIVE)
+    threshold: Number = Field(allow_inf_nan=False)
+    consecutive: Whole = Field(default=1, ge=1, le=MAX_CONSECUTIVE)
     severity: Severity = "warning"
-    cooldown_seconds: int = Field(default=900, ge=0, le=MAX_COOLDOWN_SECONDS)
-    auto_resolve: bool = True
+    cooldown_seconds: Whole = Field(default=900, ge=0, le=MAX_COOLDOWN_SECONDS)
+    auto_resolve: StrictBool = True
     channels: Annotated[list[AssetName], Rule(uniqueItems=True)] = Field(
         default_factory=list, max_length=MAX_RULE_CHANNELS, description="Channel names"
     )
-    enabled: bool = True
+    enabled: StrictBool = True
     description: Description = ""
 
 
@@ -105,9 +109,9 @@ class RuleList(Message):
 
 
 class _Delivery(Message):
-    timeout_s: float = Field(default=5.0, ge=0.05, le=60, description="Per attempt")
-    max_attempts: int = Field(default=5, ge=1, le=10)
-    backoff_s: float = Field(
+    timeout_s: Number = Field(default=5.0, ge=0.05, le=60, description="Per attempt")
+    max_attempts: Whole = Field(default=5, ge=1, le=10)
+    backoff_s: Number = Field(
         default=2.0,
         ge=0.01,
         le=600,
@@ -135,11 +139,11 @@ class EmailConfig(_Delivery):
 
     kind: Literal["email"]
     host: Host
-    port: int = Field(default=25, ge=1, le=65535)
+    port: Whole = Field(default=25, ge=1, le=65535)
     sender: Email
     to: list[Email] = Field(min_length=1, max_length=50)
-    username: Annotated[str, Field(max_length=256), text(256)] | None = None
-    password: Annotated[str, Field(max_length=1024), text(1024)] | None = None
+    username: Username | None = None
+    password: Password | None = None
     security: Literal["none", "starttls", "ssl"] = Field(
         default="none", description="starttls: upgrade on the port; ssl: TLS from the start"
     )
@@ -160,13 +164,13 @@ ChannelConfig = Annotated[
 class ChannelSpec(Message):
     name: AssetName
     config: ChannelConfig
-    enabled: bool = True
-    on_resolve: bool = Field(default=True, description="Also send when an alert resolves")
+    enabled: StrictBool = True
+    on_resolve: StrictBool = Field(default=True, description="Also send when an alert resolves")
     description: Description = ""
 
 
 class CreateChannel(ChannelSpec):
-    replace: bool = Field(default=False, description="Replace a channel of that name")
+    replace: StrictBool = Field(default=False, description="Replace a channel of that name")
 
 
 class AlertChannel(Message):
@@ -252,8 +256,12 @@ class ListAlerts(Message):
         ]
         | None
     ) = None
-    since: Time | None = Field(default=None, description="First seen at or after (ms)")
-    until: Time | None = Field(default=None, description="First seen before (ms)")
+    since: int | None = Field(
+        default=None, ge=0, le=MAX_SAFE_INTEGER, description="First seen at or after (ms)"
+    )
+    until: int | None = Field(
+        default=None, ge=0, le=MAX_SAFE_INTEGER, description="First seen before (ms)"
+    )
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
     page_token: PageToken | None = Field(default=None, max_length=200)
 
@@ -275,7 +283,7 @@ class AlertDetail(Message):
 class ChangeAlert(Message):
     """Acknowledge or resolve an alert; ``note`` is kept in its history."""
 
-    id: int = Field(ge=1, le=2**31 - 1)
+    id: Whole = Field(ge=1, le=2**31 - 1)
     note: Note = ""
 
 
