@@ -59,6 +59,7 @@ def test_every_page_module_is_known() -> None:
         "experiments",
         "gateway",
         "models",
+        "monitors",
         "prompts",
         "route_rollouts",
         "runs",
@@ -202,6 +203,7 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("alert_acknowledge", {"alert_id": 12}, "/alerts/12/acknowledge"),
     ("alert_resolve", {"alert_id": 12}, "/alerts/12/resolve"),
     ("monitors", {}, "/monitors"),
+    ("monitors", {"endpoint": "churn api"}, "/monitors?endpoint=churn%20api"),
     ("monitor", {"name": "churn-drift"}, "/monitors/churn-drift"),
     (
         "monitor",

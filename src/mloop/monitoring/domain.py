@@ -10,4 +10,5 @@ DOMAIN = Domain(
     handlers=("mloop.monitoring.monitors", "mloop.monitoring.runs"),
     tables=("mloop.monitoring.tables",),
     http=("mloop.monitoring.scheduler:monitoring_http",),
+    pages=("mloop.server.ui.monitors",),
 )

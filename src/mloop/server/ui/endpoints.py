@@ -87,6 +87,7 @@ LIST_WINDOW = HOUR  # the list's traffic figures cover this long
 ENDPOINTS_PER_PAGE = 100
 MAX_EVENTS = 200
 MAX_ROLLOUTS = 10
+MAX_MONITORS = 50  # monitors of one endpoint listed on its page
 RECENT_REQUESTS = 50
 MAX_FORM_BYTES = 8192
 MAX_CONTENT_CHARS = 100_000  # a request's inputs or outputs shown, at most
@@ -246,6 +247,7 @@ def _endpoint_page(ctx: Context, name: str) -> dict[str, Any]:
             continue
     rollouts = list_rollouts(ctx, status.endpoint.name, limit=MAX_ROLLOUTS)
     return {
+        "monitors": _monitors(ctx, status.endpoint.name),
         "endpoint": status.endpoint,
         "rollout": rollouts[0] if rollouts else None,
         "earlier_rollouts": rollouts[1:],
@@ -254,6 +256,26 @@ def _endpoint_page(ctx: Context, name: str) -> dict[str, Any]:
         "deployments": {i: _deployment_view(ctx, d) for i, d in deployments.items()},
         "raw_deployments": deployments,
     }
+
+
+def _monitors(ctx: Context, endpoint: str) -> list[dict[str, Any]]:
+    """The monitors that watch ``endpoint`` (the monitoring domain's), by name, with their
+    window's length in words and the start of their newest computed window."""
+    from mloop.monitoring.monitors import list_monitors
+    from mloop.monitoring.schemas import ListMonitors
+    from mloop.server.ui.monitor_views import span_text
+
+    found = list_monitors(ctx, ListMonitors(endpoint=endpoint, max_results=MAX_MONITORS))
+    return [
+        {
+            "monitor": m,
+            "window": span_text(m.window_seconds),
+            "last_start": None
+            if m.last_window_end is None
+            else m.last_window_end - m.window_seconds * 1000,
+        }
+        for m in found.monitors
+    ]
 
 
 def _list_page(ctx: Context, query: str, page_token: str) -> dict[str, Any]:

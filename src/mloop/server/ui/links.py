@@ -361,8 +361,9 @@ def alert_resolve(alert_id: int) -> str:
 
 
 @link("monitors")
-def monitors() -> str:
-    return "/monitors"
+def monitors(endpoint: str | None = None) -> str:
+    """The monitors, those of one ``endpoint`` when given."""
+    return "/monitors" + _query({"endpoint": endpoint})
 
 
 @link("monitor")
