@@ -11,7 +11,17 @@ from typing import Annotated, Any
 import typer
 
 from mloop.cli._common import get_client
-from mloop.cli._output import fail, fmt_time, info, print_json, print_mapping, print_table
+from mloop.cli._output import (
+    cell,
+    console,
+    fail,
+    fmt_time,
+    info,
+    make_table,
+    print_json,
+    print_mapping,
+    print_table,
+)
 from mloop.core.errors import ValidationError
 
 app = typer.Typer(
@@ -49,6 +59,24 @@ class Kind(StrEnum):
     slack = "slack"
     email = "email"
     log = "log"
+
+
+# Names copied into commands, and short words that read badly folded.
+_WHOLE = frozenset({"name", "rule", "channel", "severity", "enabled", "kind", "event", "count"})
+
+
+def _print_names_whole(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """A table whose name columns are never folded (they are copied into commands); the
+    other columns give way instead."""
+    from rich.text import Text
+
+    table = make_table(title, columns)
+    for column in table.columns:
+        if column.header in _WHOLE:
+            column.no_wrap = True
+    for row in rows:
+        table.add_row(*(Text(cell(v)) for v in row))
+    console().print(table)
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -150,22 +178,20 @@ def list_rules(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([r.model_dump() for r in rules])
         return
-    print_table(
+    _print_names_whole(
         "Alert rules",
-        ["name", "source", "when", "subject", "severity", "channels", "enabled"],
+        ["name", "when", "severity", "channels", "enabled"],
         [
-            (
-                r.name,
-                r.source,
-                _when(r),
-                ", ".join(f"{k}={v}" for k, v in r.subject.items()) or "-",
-                r.severity,
-                ", ".join(r.channels) or "-",
-                r.enabled,
-            )
+            (r.name, _rule_scope(r), r.severity, ", ".join(r.channels) or "-", r.enabled)
             for r in rules
         ],
     )
+
+
+def _rule_scope(rule: Any) -> str:
+    """``source: metric op threshold [subject]`` in a few words."""
+    subject = ", ".join(f"{k}={v}" for k, v in rule.subject.items())
+    return f"{rule.source}: {_when(rule)}" + (f" [{subject}]" if subject else "")
 
 
 @rules_app.command("remove")
@@ -263,7 +289,7 @@ def list_channels(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([c.model_dump() for c in channels])
         return
-    print_table(
+    _print_names_whole(
         "Alert channels",
         ["name", "kind", "where", "resolutions", "enabled"],
         [(c.name, c.kind, _where(c.config), c.on_resolve, c.enabled) for c in channels],
@@ -355,7 +381,7 @@ def list_alerts(
     if as_json:
         print_json([a.model_dump() for a in found])
         return
-    print_table(
+    _print_names_whole(
         "Alerts",
         ["id", "status", "severity", "rule", "subject", "message", "count", "created"],
         [
@@ -439,7 +465,7 @@ def deliveries(
     if as_json:
         print_json([d.model_dump() for d in found])
     else:
-        print_table(
+        _print_names_whole(
             "Deliveries",
             ["id", "alert", "channel", "event", "status", "attempts", "last error", "created"],
             [
