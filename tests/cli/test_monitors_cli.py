@@ -491,12 +491,6 @@ def test_the_commands_through_a_server(cli: Cli, traffic: Any, remote: Any) -> N
     assert json.loads(cli.ok("monitors", "list", "--json").stdout) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /monitors/window and /monitors/windows take `Time` fields, which refuse the "
-    "query string's text: the server answers 'start: Input should be a valid integer' "
-    "(monitoring schemas; reported)",
-)
 def test_window_reports_and_ranges_through_a_server(cli: Cli, traffic: Any, remote: Any) -> None:
     _create(cli)
     cli.ok("monitors", "run", "credit-drift", "--since", at(3), "--until", at(4))

@@ -127,6 +127,17 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "rules.*": "thresholds per rule kind; the call log answers error_rate and latency",
     },
     "GET /api/v1/alerts/list": {"page_token": PAGE_TOKEN},
+    "GET /api/v1/monitoring/monitors/list": {"page_token": PAGE_TOKEN},
+    "POST /api/v1/monitoring/monitors/create": {
+        "reference.*": "each kind of reference needs its own fields; until after since",
+        "columns": "the live model's signature names the inputs, or columns must (stored)",
+        "columns.*": "a watched column must not have a window column's name",
+        "drift.*": "overrides must name watched columns (two fields)",
+    },
+    "POST /api/v1/monitoring/monitors/run": {
+        "until": "until must be after since (two fields)",
+        "since": "at most 1,000 windows at once (two fields)",
+    },
     "POST /api/v1/alerts/evaluate": {
         "window_end": "window_end must not be before window_start (two fields)",
     },

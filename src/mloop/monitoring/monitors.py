@@ -57,6 +57,10 @@ def _check_spec(spec: CreateMonitor) -> None:
         raise ValidationError(
             "reference.until must be after reference.since", field="reference.until"
         )
+    for i, variant in enumerate(spec.variants or []):
+        check_asset_name(variant, f"variants[{i}]", what="variant name")
+    if ref.dataset is not None:
+        check_asset_name(ref.dataset, "reference.dataset", what="dataset name")
     reserved = set(BASE_COLUMNS) | set(OUTPUT_COLUMNS)
     for name in spec.columns or {}:
         if name in reserved or not name or "\x00" in name:
@@ -139,7 +143,8 @@ def list_monitors(ctx: Context, req: ListMonitors) -> MonitorList:
     offset = decode_page_token(req.page_token)
     query = select(t.monitors).order_by(t.monitors.c.name)
     if req.endpoint is not None:
-        query = query.where(t.monitors.c.endpoint == req.endpoint)
+        endpoint = check_asset_name(req.endpoint, "endpoint", what="endpoint name")
+        query = query.where(t.monitors.c.endpoint == endpoint)
     rows = list(ctx.conn.execute(query.limit(req.max_results + 1).offset(offset)))
     token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
     return MonitorList(

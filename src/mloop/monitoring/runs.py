@@ -173,16 +173,18 @@ def _reference_values(row: Any, reference: ReferenceData | None) -> dict[str, fl
 
 @operations.post("/monitors/run", RunMonitor, MonitorRun)
 def run_monitor(ctx: Context, req: RunMonitor) -> MonitorRun:
-    """Compute the windows starting in ``[since, until)``, or the last closed window."""
+    """Compute the windows starting in ``[since, until)`` (``until`` defaults to the end of
+    the last closed window), or the last closed window."""
     row = load_monitor_row(ctx, req.name)
     spec = monitor_spec(row)
     size = spec.window_seconds * 1000
+    # The end of the last closed window: a window still open is not computed by default.
+    closed = aligned(now_ms() - spec.delay_seconds * 1000, size)
     if req.since is None and req.until is None:
-        end = aligned(now_ms() - spec.delay_seconds * 1000, size)
-        bounds = [(end - size, end)]
+        bounds = [(closed - size, closed)]
     else:
-        since = req.since if req.since is not None else aligned(now_ms(), size) - size
-        until = req.until if req.until is not None else now_ms()
+        since = req.since if req.since is not None else closed - size
+        until = req.until if req.until is not None else closed
         if until <= since:
             raise ValidationError("until must be after since", field="until")
         bounds = closed_windows(spec, since, until)

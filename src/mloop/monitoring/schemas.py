@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mloop.core.fields import AssetName, PageToken, Time, text
+from mloop.core.fields import MAX_SAFE_INTEGER, AssetName, PageToken, Time, text
 from mloop.core.operations import Message
 
 ColumnKind = Literal["number", "category", "bool"]
@@ -145,10 +145,15 @@ class MonitorRun(Message):
     windows: list[WindowSummary]
 
 
+# GET requests take times from the query string, as text: plain bounded ints (``Time``
+# refuses text, as a JSON body must not send a time as a string).
+QueryTime = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
+
+
 class ListWindows(Message):
     name: AssetName
-    since: Time | None = None
-    until: Time | None = None
+    since: QueryTime | None = Field(default=None, description="ms since the epoch")
+    until: QueryTime | None = Field(default=None, description="ms since the epoch")
     max_results: int = Field(default=200, ge=1, le=MAX_LIST_RESULTS)
 
 
@@ -159,7 +164,7 @@ class WindowList(Message):
 
 class GetWindow(Message):
     name: AssetName
-    start: Time = Field(description="The window's start, ms since the epoch")
+    start: QueryTime = Field(description="The window's start, ms since the epoch")
 
 
 class WindowReport(WindowSummary):
