@@ -17,12 +17,14 @@ from fastapi.testclient import TestClient
 from tests.server.conftest import XSS_NAME
 from tests.server.test_ui import ESCAPED_XSS, parse
 
+from mloop.alerts.spend import check_spend
 from mloop.auth.tokens import create_token
 from mloop.llm.calls import queries
 from mloop.llm.calls.log import CallRecord, insert_calls
 from mloop.llm.config import TargetConfig
 from mloop.llm.errors import ProviderError
 from mloop.server.app import create_app
+from mloop.server.ui import links
 from mloop.store.runtime import Runtime
 
 NOW = int(time.time() * 1000)
@@ -769,13 +771,17 @@ def test_a_spend_jump_is_shown_on_the_overview(runtime: Runtime, client: TestCli
     records = [call(i, _minutes_to_noon(i + 1), cost_usd=1.0) for i in range(7)]
     records.append(call(99, 0.01, cost_usd=9.0))
     store(runtime, records)
+    # The spike is an alert rule the server checks every few minutes; check now.
+    [alert] = check_spend(runtime, now=NOW)
     page = client.get("/gateway").text
-    assert 'id="spend-spike"' in page and "9.0x the trailing daily average" in page
+    assert 'id="spend-spike"' in page and "9.0x the trailing 7-day daily average" in page
+    assert f'href="{links.alert(alert.id)}"' in page
 
 
 def test_no_spend_jump_no_banner(runtime: Runtime, client: TestClient) -> None:
     records = [call(i, _minutes_to_noon(i + 1), cost_usd=1.0) for i in range(7)]
     store(runtime, [*records, call(99, 0.01, cost_usd=1.0)])
+    assert check_spend(runtime, now=NOW) == []
     assert 'id="spend-spike"' not in client.get("/gateway").text
 
 

@@ -442,16 +442,29 @@ def overview_charts(
 # -- pages ---------------------------------------------------------------------------------------
 
 
-def _overview(ctx: Context, since: int, until: int) -> dict[str, Any]:
-    from mloop.llm.cost.budgets import spend_spike
-    from mloop.llm.cost.spend import daily_totals
+def _spend_spike(ctx: Context) -> dict[str, Any] | None:
+    """The open alert of the spend-spike rule (an ordinary alert rule the server evaluates
+    every few minutes: mloop.alerts.spend), with a sentence for the banner; None if none."""
+    from mloop.alerts.history import open_alerts
+    from mloop.alerts.spend import SOURCE, SPIKE_METRIC
 
+    found = open_alerts(ctx, source=SOURCE, metric=SPIKE_METRIC, limit=1)
+    if not found:
+        return None
+    ratio = found[0].value
+    text = (
+        f"today's spend is {ratio:.1f}x the trailing 7-day daily average"
+        if ratio is not None and math.isfinite(ratio)
+        else "today's spend follows a week without spend"
+    )
+    return {"alert": found[0], "text": text}
+
+
+def _overview(ctx: Context, since: int, until: int) -> dict[str, Any]:
     days = _days(since, until)
     recent, _ = queries.list_calls(ctx, CallFilter(), limit=RECENT_ON_OVERVIEW)
-    # Until monitoring alerts exist, a spend jump (3x the trailing week) is shown here.
-    spike = spend_spike(daily_totals(ctx, 8))
     return {
-        "spike": spike if spike.is_spike else None,
+        "spike": _spend_spike(ctx),
         "totals": queries.totals(ctx, since, until),
         "stats": queries.route_stats(ctx, since, until),
         "targets": queries.target_stats(ctx, since, until),
