@@ -69,7 +69,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("experiments", "Experiments"),
     ("models", "Models"),
     ("endpoints", "Endpoints"),
-    ("monitors", "Monitors"),
     ("datasets", "Datasets"),
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),
