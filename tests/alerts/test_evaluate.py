@@ -281,3 +281,19 @@ def test_bad_evaluations_name_the_field(
         )
     assert caught.value.field == field, caught.value.message
     assert _alerts(runtime) == []
+
+
+def test_concurrent_evaluations_of_one_series_open_one_alert(runtime: Runtime) -> None:
+    """Monitors on several replicas evaluating the same window at once: the series' row lock
+    (and on PostgreSQL the timeline lock) lets exactly one of them open the alert."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    add_rule(runtime, threshold=0.3)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(
+            pool.map(lambda i: window(runtime, 0, {"drift.share": 0.5 + i / 100}), range(12))
+        )
+    assert len({a.id for found in results for a in found}) == 1
+    [alert] = _alerts(runtime)
+    assert alert.count == 12
+    assert [e.kind for e in _events(runtime)] == ["raised"]
