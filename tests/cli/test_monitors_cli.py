@@ -221,9 +221,9 @@ def test_an_alert_fails_the_run_with_fail_on_alert(cli: Cli, traffic: Any) -> No
 def test_a_window_that_cannot_be_computed_fails_the_run(
     cli: Cli, traffic: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mloop.monitoring import runs
+    from mloop.monitoring import compute
 
-    computed = runs.compute_window
+    computed = compute.compute_window
     calls = 0
 
     def second_fails(*args: Any, **kwargs: Any) -> Any:
@@ -234,7 +234,7 @@ def test_a_window_that_cannot_be_computed_fails_the_run(
         return computed(*args, **kwargs)
 
     _create(cli)
-    monkeypatch.setattr(runs, "compute_window", second_fails)
+    monkeypatch.setattr(compute, "compute_window", second_fails)
     result = cli("monitors", "run", "credit-drift", "--since", at(1), "--until", at(4))
     assert result.exit_code == 1, result.output
     assert f"1 window could not be computed, e.g. {at(2)}: ValueError: the disk is on fire" in (

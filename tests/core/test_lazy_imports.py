@@ -49,3 +49,14 @@ def test_every_exported_name_resolves() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         mloop.nothing_here  # noqa: B018
     assert mloop.sklearn.__name__ == "mloop.sklearn"
+
+
+def test_a_server_starts_without_the_data_extras_modules() -> None:
+    """Building the app loads every domain's handlers and pages: none may need pyarrow,
+    DuckDB or pandas (extras) until a request uses them."""
+    loaded = _modules_after(
+        "import tempfile\nfrom mloop.core.config import Settings\n"
+        "from mloop.store.runtime import open_runtime\nfrom mloop.server.app import create_app\n"
+        "create_app(open_runtime(Settings.for_home(tempfile.mkdtemp())))"
+    )
+    assert not [m for m in ("pyarrow", "duckdb", "pandas", "scipy", "sklearn") if m in loaded]

@@ -19,8 +19,7 @@ from mloop.monitoring.drift import DataSummary
 from mloop.monitoring.drift.inputs import Kind
 from mloop.monitoring.outcomes import outcome_metrics, outcome_report
 from mloop.monitoring.quality import RangeCounter, quality_metrics, quality_report
-from mloop.monitoring.schemas import ColumnKind, CreateMonitor, WindowStatus
-from mloop.monitoring.windows import OUTPUT_COLUMNS
+from mloop.monitoring.schemas import OUTPUT_COLUMNS, ColumnKind, CreateMonitor, WindowStatus
 
 # How the window reader's kinds are summarised: booleans count as two categories.
 DRIFT_KINDS: dict[ColumnKind, Kind] = {

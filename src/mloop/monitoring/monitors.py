@@ -15,9 +15,10 @@ from mloop.core.validation import check_text
 from mloop.monitoring import tables as t
 from mloop.monitoring.columns import signature_columns
 from mloop.monitoring.ops import operations
-from mloop.monitoring.references import build_reference
 from mloop.monitoring.schemas import (
+    BASE_COLUMNS,
     MAX_DESCRIPTION,
+    OUTPUT_COLUMNS,
     ColumnKind,
     CreateMonitor,
     ListMonitors,
@@ -25,7 +26,6 @@ from mloop.monitoring.schemas import (
     MonitorList,
     MonitorName,
 )
-from mloop.monitoring.windows import BASE_COLUMNS, OUTPUT_COLUMNS
 from mloop.serving.endpoints import load_endpoint_row
 from mloop.store.assets import AssetRows
 from mloop.store.context import Context
@@ -116,6 +116,8 @@ def create_monitor(ctx: Context, req: CreateMonitor) -> Monitor:
     spec = req.model_copy(
         update={"endpoint": endpoint, "columns": columns, "description": description}
     )
+    from mloop.monitoring.references import build_reference  # pyarrow: when used
+
     reference = build_reference(ctx, spec, columns)
     MONITORS.create(
         ctx,

@@ -9,17 +9,20 @@ Every read names the monitor; a monitor or window that does not exist raises
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import select
 
 from mloop.core.errors import NotFoundError
 from mloop.monitoring import tables as t
-from mloop.monitoring.drift import DataSummary
 from mloop.monitoring.monitors import load_monitor_row, monitor_spec
-from mloop.monitoring.references import ReferenceData, rolling_reference
 from mloop.monitoring.schemas import WindowReport
 from mloop.store.context import Context
+
+if TYPE_CHECKING:
+    from mloop.monitoring.drift import DataSummary
+    from mloop.monitoring.references import ReferenceData
 
 MAX_STARTS = 100_000  # windows listed at most (11 years of hourly windows)
 MAX_REPORTS = 500  # windows read with their whole report at once
@@ -68,6 +71,8 @@ def window_reports(ctx: Context, monitor: str, since: int, until: int) -> list[W
 
 
 def window_summary(ctx: Context, monitor: str, start: int) -> DataSummary | None:
+    from mloop.monitoring.drift import DataSummary
+
     """The stored summary of the window starting at ``start`` (None for a window without
     rows or one that failed)."""
     row = load_monitor_row(ctx, monitor)
@@ -83,6 +88,8 @@ def window_summary(ctx: Context, monitor: str, start: int) -> DataSummary | None
 
 
 def window_reference(ctx: Context, monitor: str, start: int) -> ReferenceData | None:
+    from mloop.monitoring.references import ReferenceData, rolling_reference
+
     """What the window starting at ``start`` is compared with: the monitor's stored
     reference, or for a rolling reference the windows before it merged (None when there is
     none yet)."""

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 from sqlalchemy import select
 
 from mloop.core.errors import ValidationError
@@ -25,13 +24,12 @@ from mloop.datasets.files import open_version_file
 from mloop.datasets.schemas import GetDatasetVersion
 from mloop.datasets.versions import get_dataset_version
 from mloop.monitoring import tables as t
-from mloop.monitoring.compute import summary_frame, summary_kinds
-from mloop.monitoring.drift import DataSummary
-from mloop.monitoring.outcomes import fit_estimator, outcome_metrics, outcome_report
 from mloop.monitoring.schemas import ColumnKind, CreateMonitor
-from mloop.monitoring.windows import read_window
 from mloop.store.context import Context
 from mloop.store.eventlog.transaction import InTransaction
+
+if TYPE_CHECKING:
+    from mloop.monitoring.drift import DataSummary
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,8 @@ class ReferenceData:
 
     @classmethod
     def from_json(cls, text: str) -> ReferenceData:
+        from mloop.monitoring.drift import DataSummary
+
         data = orjson.loads(text)
         return cls(
             DataSummary.from_dict(data["summary"]),
@@ -82,9 +82,11 @@ def build_reference(
 def _dataset_reference(
     ctx: Context, name: str, version: int | None, columns: Mapping[str, ColumnKind]
 ) -> ReferenceData:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from mloop.monitoring import drift
+    from mloop.monitoring.compute import summary_kinds
 
     found = get_dataset_version(
         ctx, GetDatasetVersion(name=name, version=version, include_profile=False)
@@ -112,6 +114,9 @@ def _window_reference(
     ctx: Context, spec: CreateMonitor, columns: Mapping[str, ColumnKind], since: int, until: int
 ) -> ReferenceData:
     from mloop.monitoring import drift
+    from mloop.monitoring.compute import summary_frame, summary_kinds
+    from mloop.monitoring.outcomes import fit_estimator, outcome_metrics, outcome_report
+    from mloop.monitoring.windows import read_window
 
     if until <= since:
         raise ValidationError("reference.until must be after reference.since", field="reference")
@@ -141,6 +146,8 @@ def _window_reference(
 def rolling_reference(ctx: Context, monitor: str, start: int, windows: int) -> ReferenceData | None:
     """The merged summaries of the ``windows`` computed windows before ``start``, with their
     metrics' means as reference values (None when there is none yet)."""
+    from mloop.monitoring.drift import DataSummary
+
     w = t.monitor_windows
     rows = list(
         ctx.conn.execute(

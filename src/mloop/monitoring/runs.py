@@ -11,7 +11,7 @@ values for rules that compare with them. A window that cannot be computed is sto
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import delete, insert, select, update
@@ -19,14 +19,12 @@ from sqlalchemy import delete, insert, select, update
 from mloop.core.errors import MloopError, ValidationError
 from mloop.core.timeutil import now_ms
 from mloop.monitoring import tables as t
-from mloop.monitoring.compute import WindowResult, compute_window, watched
 from mloop.monitoring.monitors import (
     load_monitor_row,
     monitor_spec,
     reference_metrics,
 )
 from mloop.monitoring.ops import operations
-from mloop.monitoring.references import ReferenceData, rolling_reference
 from mloop.monitoring.schemas import (
     MAX_BACKFILL_WINDOWS,
     CreateMonitor,
@@ -38,9 +36,12 @@ from mloop.monitoring.schemas import (
     WindowReport,
     WindowSummary,
 )
-from mloop.monitoring.windows import open_window
 from mloop.store.context import Context
 from mloop.store.eventlog.transaction import InTransaction
+
+if TYPE_CHECKING:
+    from mloop.monitoring.compute import WindowResult
+    from mloop.monitoring.references import ReferenceData
 
 log = logging.getLogger("mloop.monitoring")
 
@@ -68,6 +69,8 @@ def window_link(monitor: str, start: int) -> str:
 
 
 def _reference(ctx: Context, row: Any, spec: CreateMonitor, start: int) -> ReferenceData | None:
+    from mloop.monitoring.references import ReferenceData, rolling_reference
+
     if spec.reference.kind == "rolling":
         assert spec.reference.windows is not None
         return rolling_reference(ctx, row.name, start, spec.reference.windows)
@@ -77,6 +80,8 @@ def _reference(ctx: Context, row: Any, spec: CreateMonitor, start: int) -> Refer
 def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSummary:
     """Compute one window of the monitor ``row``, store it and evaluate the alert rules."""
     from mloop.alerts import evaluate_rules
+    from mloop.monitoring.compute import compute_window, watched
+    from mloop.monitoring.windows import open_window
 
     spec = monitor_spec(row)
     columns = watched(spec, spec.columns or {})

@@ -10,6 +10,10 @@ from mloop.core.fields import MAX_SAFE_INTEGER, AssetName, PageToken, Time, text
 from mloop.core.operations import Message
 
 ColumnKind = Literal["number", "category", "bool"]
+
+# The columns of a window besides the watched inputs: they cannot be watched by name.
+BASE_COLUMNS = ("request_id", "time", "variant", "model_version", "row")
+OUTPUT_COLUMNS = ("prediction", "confidence", "probabilities", "classes", "label")
 ReferenceKind = Literal["dataset", "window", "rolling"]
 Task = Literal["classification", "regression"]
 WindowStatus = Literal["ok", "empty", "failed"]

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from mloop.core.errors import ValidationError
+from mloop.monitoring.schemas import BASE_COLUMNS, OUTPUT_COLUMNS
 from mloop.store.eventlog import reader as _reader
 from mloop.store.eventlog import segments as _segments
 from mloop.store.eventlog.labels import labels_source
@@ -37,9 +38,6 @@ FeatureKind = Literal["number", "category", "bool"]
 
 _SQL_TYPES: dict[str, str] = {"number": "DOUBLE", "category": "VARCHAR", "bool": "BOOLEAN"}
 _OUTPUTS_TYPE = '{"predictions": ["JSON"], "probabilities": [["DOUBLE"]], "classes": "JSON"}'
-# The columns of the window besides the features, in order.
-BASE_COLUMNS = ("request_id", "time", "variant", "model_version", "row")
-OUTPUT_COLUMNS = ("prediction", "confidence", "probabilities", "classes", "label")
 
 
 def _json_string(text: str) -> str:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mloop.alerts.schemas import SEVERITIES, Alert
-from mloop.monitoring.histograms import Histogram
 from mloop.monitoring.schemas import WindowReport
 from mloop.server.ui.formatting import cut, json_safe, number, percent
 from mloop.server.ui.links import link_to
+
+if TYPE_CHECKING:
+    from mloop.monitoring.histograms import Histogram  # pyarrow: drawn only when a page asks
 
 MINUTE = 60
 HOUR = 3600
