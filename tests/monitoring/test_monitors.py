@@ -283,3 +283,23 @@ def test_the_multivariate_test_is_opt_in(runtime: Runtime, logged: Any) -> None:
     report = call("get_monitor_window", name="credit-drift", start=T0 + 3 * HOUR).report
     assert report["drift"]["multivariate"]["drifted"] is True
     assert report["drift"]["multivariate"]["top_columns"][0][0] == "income"
+
+
+def test_a_backfill_judges_alerts_at_the_windows_times(runtime: Runtime, logged: Any) -> None:
+    """Alerts of a backfill are judged at each window's end, so their times (and the rules'
+    cool-downs, which the alerts tests cover with ``now``) follow the windows, not the
+    seconds the backfill took."""
+    call(
+        "create_alert_rule",
+        name="lots-of-rows",
+        source="monitor",
+        metric="volume.rows",
+        operator=">=",
+        threshold=ROWS,
+    )
+    _monitor()
+    run = call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 4 * HOUR)
+    assert [w.alerts for w in run.windows] == [1, 1, 1]  # one series, folded
+    (alert,) = call("list_alerts").alerts
+    assert alert.count == 3
+    assert (alert.first_seen, alert.last_seen) == (T0 + 2 * HOUR, T0 + 4 * HOUR)

@@ -125,6 +125,9 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
             subject={"monitor": row.name, "endpoint": spec.endpoint},
             reference=_reference_values(row, reference),
             links={"window": window_link(row.name, start)},
+            # Judged at the window's end: in a backfill, cool-downs and "last seen" follow
+            # the windows' times, not the seconds the backfill took.
+            now=end,
         )
         alerts = len(raised)
     report: dict[str, Any] = result.report if result is not None else {}
