@@ -202,7 +202,7 @@ def test_list_shows_each_monitor_with_its_last_window_drift_and_alerts(
     client: TestClient, logged: Logged
 ) -> None:
     html, found = page(client, links.monitors())
-    assert 'class="active" aria-current="page">Endpoints<' in html  # monitors watch endpoints
+    assert 'class="active" aria-current="page">Monitors<' in html
     row = row_of(html, "monitors", "data-monitor", MONITOR)
     assert found.hrefs("monitor", name=MONITOR) == [MONITOR]
     assert found.hrefs("endpoint", name=ENDPOINT) == [ENDPOINT, ENDPOINT]

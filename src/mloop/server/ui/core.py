@@ -69,6 +69,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("experiments", "Experiments"),
     ("models", "Models"),
     ("endpoints", "Endpoints"),
+    ("monitors", "Monitors"),
     ("datasets", "Datasets"),
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),
