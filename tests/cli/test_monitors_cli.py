@@ -417,6 +417,33 @@ _BAD_INPUT: list[tuple[list[str], str, str | None]] = [
     (["create", "m", "-e", "credit-api"], "a monitor needs a reference", "reference"),
     (["create", "m", "--rolling", "2"], "give --endpoint", "endpoint"),
     (
+        [
+            "create",
+            "m",
+            "-e",
+            "credit-api",
+            "--dataset",
+            "d",
+            "--time-column",
+            "t",
+            "--rolling",
+            "2",
+        ],
+        "not both",
+        "endpoint",
+    ),
+    (["create", "m", "--dataset", "d", "--rolling", "2"], "needs --time-column", "time-column"),
+    (
+        ["create", "m", "-e", "credit-api", "--time-column", "t", "--rolling", "2"],
+        "goes with --dataset",
+        "time-column",
+    ),
+    (
+        ["create", "m", "--dataset", "d@x", "--time-column", "t", "--rolling", "2"],
+        "NAME@VERSION",
+        "dataset",
+    ),
+    (
         ["create", "m", "-e", "credit-api", "--rolling", "2", "--reference-dataset", "d"],
         "give one reference, not --reference-dataset and --rolling",
         "rolling",
@@ -519,3 +546,40 @@ def test_times_and_durations_read_back_what_the_tables_print() -> None:
     ]
     assert [fmt_seconds(s) for s in (3600, 5400, 86_400, 90)] == ["1h", "1h30m", "1d", "1m30s"]
     assert parse_duration(fmt_seconds(5400), "--window") == 5400
+
+
+def test_a_monitor_of_a_dataset_by_event_time(cli: Cli, runtime: Any) -> None:
+    import numpy as np
+    import pandas as pd
+
+    import mloop
+
+    hour = 3_600_000
+    start = 1_780_000_000_000 // hour * hour
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "at": start + np.arange(600) * 12_000,  # two hours, ms since the epoch
+            "amount": np.r_[rng.normal(100, 10, 300), rng.normal(160, 10, 300)],
+        }
+    )
+    mloop.register_dataset("payments", frame)
+    cli.ok(
+        "monitors",
+        "create",
+        "pay",
+        "--dataset",
+        "payments",
+        "--time-column",
+        "at",
+        "--reference-window",
+        str(start),
+        str(start + hour),
+        "--no-schedule",
+    )
+    listed = cli.ok("monitors", "list").stdout
+    assert "dataset payments by at" in listed
+    ran = cli.ok(
+        "monitors", "run", "pay", "--since", str(start + hour), "--until", str(start + 2 * hour)
+    )
+    assert "amount" in ran.stdout  # the drifted column

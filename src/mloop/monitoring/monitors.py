@@ -61,6 +61,8 @@ def _check_spec(spec: CreateMonitor) -> None:
         check_asset_name(variant, f"variants[{i}]", what="variant name")
     if ref.dataset is not None:
         check_asset_name(ref.dataset, "reference.dataset", what="dataset name")
+    if spec.dataset is not None:
+        check_asset_name(spec.dataset.name, "dataset.name", what="dataset name")
     reserved = set(BASE_COLUMNS) | set(OUTPUT_COLUMNS)
     for name in spec.columns or {}:
         if name in reserved or not name or "\x00" in name:
@@ -103,19 +105,52 @@ def load_monitor_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
     return MONITORS.load(ctx, name, lock=lock)
 
 
+def _target(ctx: Context, req: CreateMonitor) -> tuple[CreateMonitor, dict[str, ColumnKind]]:
+    """The request with its target's stored names and its watched columns."""
+    if (req.endpoint is None) == (req.dataset is None):
+        raise ValidationError(
+            "name what the monitor watches: exactly one of endpoint (its inference log) and "
+            "dataset (a registered dataset, by event time)",
+            field="endpoint",
+        )
+    if req.dataset is not None:
+        from mloop.monitoring.dataset_windows import dataset_columns, resolve_version
+
+        name, _ = resolve_version(ctx, req.dataset)
+        target = req.dataset.model_copy(update={"name": name})
+        spec = req.model_copy(update={"dataset": target})
+        found = dict(req.columns) if req.columns else dataset_columns(ctx, target)
+        return spec, found  # type: ignore[return-value]
+    assert req.endpoint is not None
+    endpoint = load_endpoint_row(ctx, req.endpoint).name
+    columns = dict(req.columns) if req.columns else signature_columns(ctx, endpoint)
+    return req.model_copy(update={"endpoint": endpoint}), columns
+
+
+def _pinned(ctx: Context, spec: CreateMonitor) -> CreateMonitor:
+    """A dataset reference pinned to the version it is computed from."""
+    ref = spec.reference
+    if ref.kind != "dataset" or ref.version is not None:
+        return spec
+    from mloop.datasets.schemas import GetDatasetVersion
+    from mloop.datasets.versions import get_dataset_version
+
+    assert ref.dataset is not None
+    found = get_dataset_version(
+        ctx, GetDatasetVersion(name=ref.dataset, version=None, include_profile=False)
+    )
+    pinned = ref.model_copy(update={"dataset": found.name, "version": found.version})
+    return spec.model_copy(update={"reference": pinned})
+
+
 @operations.post("/monitors/create", CreateMonitor, Monitor)
 def create_monitor(ctx: Context, req: CreateMonitor) -> Monitor:
-    """Create a monitor of an endpoint and compute its reference (a dataset version or a
-    window of the log; a rolling reference is built by the windows themselves)."""
+    """Create a monitor of an endpoint or a dataset and compute its reference (a dataset
+    version, pinned, or a window; a rolling reference is built by the windows themselves)."""
     _check_spec(req)
-    endpoint = load_endpoint_row(ctx, req.endpoint).name
+    spec, columns = _target(ctx, req)
     description = check_text(req.description or "", "description", max_length=MAX_DESCRIPTION)
-    columns: dict[str, ColumnKind] = (
-        dict(req.columns) if req.columns else signature_columns(ctx, endpoint)
-    )
-    spec = req.model_copy(
-        update={"endpoint": endpoint, "columns": columns, "description": description}
-    )
+    spec = _pinned(ctx, spec).model_copy(update={"columns": columns, "description": description})
     from mloop.monitoring.references import build_reference  # pyarrow: when used
 
     reference = build_reference(ctx, spec, columns)
@@ -123,7 +158,8 @@ def create_monitor(ctx: Context, req: CreateMonitor) -> Monitor:
         ctx,
         check_monitor_name(req.name),
         description=description,
-        endpoint=endpoint,
+        endpoint=spec.endpoint,
+        dataset=None if spec.dataset is None else spec.dataset.name,
         spec_json=spec.model_dump_json(),
         created_by=ctx.actor,
         reference_json=None if reference is None else reference.to_json(),
@@ -141,12 +177,15 @@ def get_monitor(ctx: Context, req: MonitorName) -> Monitor:
 
 @operations.get("/monitors/list", ListMonitors, MonitorList)
 def list_monitors(ctx: Context, req: ListMonitors) -> MonitorList:
-    """Monitors by name, optionally of one endpoint."""
+    """Monitors by name, optionally of one endpoint or one dataset."""
     offset = decode_page_token(req.page_token)
     query = select(t.monitors).order_by(t.monitors.c.name)
     if req.endpoint is not None:
         endpoint = check_asset_name(req.endpoint, "endpoint", what="endpoint name")
         query = query.where(t.monitors.c.endpoint == endpoint)
+    if req.dataset is not None:
+        dataset = check_asset_name(req.dataset, "dataset", what="dataset name")
+        query = query.where(t.monitors.c.dataset == dataset)
     rows = list(ctx.conn.execute(query.limit(req.max_results + 1).offset(offset)))
     token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
     return MonitorList(

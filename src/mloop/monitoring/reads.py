@@ -110,17 +110,11 @@ class DatasetReference:
 
 
 def dataset_reference(ctx: Context, monitor: str) -> DatasetReference | None:
-    """The dataset version of a ``dataset`` reference, the latest one resolved when the
-    monitor was created if it named none; None for other references."""
+    """The dataset version of a ``dataset`` reference (the monitor pinned it when it was
+    created); None for other references."""
     row = load_monitor_row(ctx, monitor)
     ref = monitor_spec(row).reference
     if ref.kind != "dataset" or ref.dataset is None:
         return None
-    if ref.version is not None:
-        return DatasetReference(ref.dataset, ref.version)
-    if not row.reference_json:
-        return None
-    # The stored reference names what it read: "dataset NAME version N".
-    source = str(orjson.loads(row.reference_json).get("source", ""))
-    _, _, version = source.rpartition(" version ")
-    return DatasetReference(ref.dataset, int(version)) if version.isdigit() else None
+    # create_monitor pins the version it read.
+    return None if ref.version is None else DatasetReference(ref.dataset, ref.version)

@@ -2,7 +2,8 @@
 
 - ``dataset``: the dataset version's Parquet file is read once, in record batches, into
   per-column summaries of the watched columns it has (flat memory).
-- ``window``: that stretch of the endpoint's log, summarised the way windows are; its
+- ``window``: that stretch of the endpoint's log (or of the watched dataset), summarised
+  the way windows are; its
   outputs, performance and bias figures become the reference values that ``change`` alert
   rules compare each window's with, and its labelled rows calibrate a CBPE estimator that
   estimates each window's performance before its labels arrive.
@@ -113,13 +114,36 @@ def _dataset_reference(
 def _window_reference(
     ctx: Context, spec: CreateMonitor, columns: Mapping[str, ColumnKind], since: int, until: int
 ) -> ReferenceData:
+    from mloop.monitoring.compute import compute_window
+
+    if until <= since:
+        raise ValidationError("reference.until must be after reference.since", field="reference")
+    if spec.dataset is None:
+        return _log_reference(ctx, spec, columns, since, until)
+    from mloop.monitoring.targets import described, open_target_window
+
+    with open_target_window(ctx, spec, since=since, until=until, columns=columns) as rows:
+        result = compute_window(spec, None, rows, columns)
+    if result.summary is None:
+        raise ValidationError(
+            f"{described(spec)} has no rows between reference.since and reference.until: "
+            "pick a stretch with data",
+            field="reference",
+        )
+    source = f"{described(spec)} from {since} to {until}"
+    return ReferenceData(result.summary, source, result.metrics)
+
+
+def _log_reference(
+    ctx: Context, spec: CreateMonitor, columns: Mapping[str, ColumnKind], since: int, until: int
+) -> ReferenceData:
+    """A stretch of an endpoint's log: its labelled rows also calibrate a CBPE estimator."""
     from mloop.monitoring import drift
     from mloop.monitoring.compute import summary_frame, summary_kinds
     from mloop.monitoring.outcomes import fit_estimator, outcome_metrics, outcome_report
     from mloop.monitoring.windows import read_window
 
-    if until <= since:
-        raise ValidationError("reference.until must be after reference.since", field="reference")
+    assert spec.endpoint is not None
     table = read_window(
         InTransaction(ctx),  # type: ignore[arg-type]
         spec.endpoint,

@@ -36,8 +36,8 @@ from mloop.monitoring.schemas import (
     WindowReport,
     WindowSummary,
 )
+from mloop.monitoring.targets import subject
 from mloop.store.context import Context
-from mloop.store.eventlog.transaction import InTransaction
 
 if TYPE_CHECKING:
     from mloop.monitoring.compute import WindowResult
@@ -81,7 +81,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
     """Compute one window of the monitor ``row``, store it and evaluate the alert rules."""
     from mloop.alerts import evaluate_rules
     from mloop.monitoring.compute import compute_window, watched
-    from mloop.monitoring.windows import open_window
+    from mloop.monitoring.targets import open_target_window
 
     spec = monitor_spec(row)
     columns = watched(spec, spec.columns or {})
@@ -89,15 +89,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
     error: str | None = None
     reference = _reference(ctx, row, spec, start)
     try:
-        with open_window(
-            InTransaction(ctx),  # type: ignore[arg-type]
-            spec.endpoint,
-            since=start,
-            until=end,
-            features=columns,
-            variants=spec.variants,
-            labels=True,
-        ) as window:
+        with open_target_window(ctx, spec, since=start, until=end, columns=columns) as window:
             expected = (
                 reference.metrics.get("volume.rows") if reference and reference.metrics else None
             )
@@ -122,7 +114,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
             metrics,
             window_start=start,
             window_end=end,
-            subject={"monitor": row.name, "endpoint": spec.endpoint},
+            subject=subject(spec, row.name),
             reference=_reference_values(row, reference),
             links={"window": window_link(row.name, start)},
             # Judged at the window's end: in a backfill, cool-downs and "last seen" follow

@@ -33,7 +33,7 @@ class Reference(Message):
 
     - ``dataset``: a registered dataset version (``version``; the latest when None), read
       once into per-column summaries;
-    - ``window``: a fixed stretch of the endpoint's log, ``since`` to ``until``;
+    - ``window``: a fixed stretch of the watched log or dataset, ``since`` to ``until``;
     - ``rolling``: the ``windows`` windows before each window (merged summaries; no data is
       read again).
     """
@@ -75,11 +75,26 @@ class FairnessOptions(Message):
     min_group_size: int = Field(default=30, ge=1, le=1_000_000)
 
 
-class CreateMonitor(Message):
-    """A monitor of an endpoint's inference log, window by window, against a reference."""
+class DatasetTarget(Message):
+    """A registered dataset watched by event time: a window is the rows of its version (the
+    newest when each window is computed, unless ``version`` is given) whose ``time_column``
+    (a timestamp, or integer ms since the epoch) falls in it. ``prediction_column`` and
+    ``label_column`` name a model's scored outputs and the outcomes, when the table has them."""
 
     name: AssetName
-    endpoint: AssetName
+    version: int | None = Field(default=None, ge=1)
+    time_column: ColumnName
+    prediction_column: ColumnName | None = None
+    label_column: ColumnName | None = None
+
+
+class CreateMonitor(Message):
+    """A monitor of an endpoint's inference log, or of a dataset by event time, window by
+    window, against a reference. Exactly one of ``endpoint`` and ``dataset``."""
+
+    name: AssetName
+    endpoint: AssetName | None = None
+    dataset: DatasetTarget | None = None
     reference: Reference
     window_seconds: int = Field(
         default=3600, ge=MIN_WINDOW_SECONDS, le=MAX_WINDOW_SECONDS, description="UTC-aligned"
@@ -113,6 +128,7 @@ class MonitorName(Message):
 
 class ListMonitors(Message):
     endpoint: AssetName | None = None
+    dataset: AssetName | None = None
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
     page_token: PageToken | None = Field(default=None, max_length=200)
 

@@ -16,7 +16,9 @@ monitors = Table(
     "monitors",
     metadata,
     *asset_columns(),
-    Column("endpoint", String(256), nullable=False),
+    # What is watched: an endpoint's inference log, or a dataset (the other is null).
+    Column("endpoint", String(256), nullable=True),
+    Column("dataset", String(256), nullable=True),
     Column("spec_json", Text, nullable=False),
     Column("created_by", String(256), nullable=False, default=""),
     Column("reference_json", Text, nullable=True),
@@ -27,6 +29,7 @@ monitors = Table(
 )
 lower_name_index(monitors)
 Index("ix_monitors_endpoint", monitors.c.endpoint)
+Index("ix_monitors_dataset", monitors.c.dataset)
 
 monitor_windows = Table(
     "monitor_windows",

@@ -58,6 +58,24 @@ def create(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", "-e", help="The endpoint whose log is watched.")
     ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Watch a registered dataset by event time instead: NAME (its newest version "
+            "each window) or NAME@VERSION.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time-column", help="With --dataset: the event times.")
+    ] = None,
+    prediction_column: Annotated[
+        str | None,
+        typer.Option("--prediction-column", help="With --dataset: a model's scored output."),
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option("--label-column", help="With --dataset: the true outcomes.")
+    ] = None,
     reference_dataset: Annotated[
         str | None,
         typer.Option(
@@ -130,13 +148,18 @@ def create(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a monitor of an endpoint and compute its reference.
+    """Create a monitor of an endpoint (or of a dataset by event time) and compute its
+    reference.
 
     Give one reference: --reference-dataset, --reference-window or --rolling.
     """
     client = get_client()
     options = CreateOptions(
         endpoint=endpoint,
+        dataset=dataset,
+        time_column=time_column,
+        prediction_column=prediction_column,
+        label_column=label_column,
         reference_dataset=reference_dataset,
         reference_window=reference_window,
         rolling=rolling,
@@ -156,7 +179,8 @@ def create(
         return
     rows = "" if monitor.reference_rows is None else f", reference of {monitor.reference_rows} rows"
     info(
-        f"Created monitor {monitor.name} of {monitor.endpoint}: "
+        f"Created monitor {monitor.name} of "
+        f"{monitor.endpoint or 'dataset ' + monitor.dataset.name}: "
         f"{fmt_seconds(monitor.window_seconds)} windows, {len(monitor.columns or {})} columns"
         f"{rows}. Backfill with `mloop monitors run {monitor.name} --since TIME`."
     )

@@ -36,6 +36,10 @@ class CreateOptions:
     """The options of ``mloop monitors create`` as typed; None: not given."""
 
     endpoint: str | None = None
+    dataset: str | None = None
+    time_column: str | None = None
+    prediction_column: str | None = None
+    label_column: str | None = None
     reference_dataset: str | None = None
     reference_window: tuple[str, str] | None = None
     rolling: int | None = None
@@ -151,6 +155,32 @@ def _dataset_reference(client: Client, text: str) -> dict[str, Any]:
     return {"kind": "dataset", "dataset": name, "version": version}
 
 
+def _dataset_target(options: CreateOptions) -> dict[str, Any] | None:
+    """``--dataset NAME[@VERSION]`` and its columns as the request's ``dataset``."""
+    named = {
+        "time_column": options.time_column,
+        "prediction_column": options.prediction_column,
+        "label_column": options.label_column,
+    }
+    if options.dataset is None:
+        given = [k for k, v in named.items() if v is not None]
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            usage_error(f"{option} goes with --dataset", option)
+        return None
+    name, _, version = options.dataset.partition("@")
+    target: dict[str, Any] = {"name": name, **{k: v for k, v in named.items() if v}}
+    if version:
+        if not version.isdigit():
+            usage_error(
+                f"--dataset {options.dataset!r}: give NAME or NAME@VERSION (a number)", "--dataset"
+            )
+        target["version"] = int(version)
+    if "time_column" not in target:
+        usage_error("--dataset needs --time-column: the column of event times", "--time-column")
+    return target
+
+
 def build_request(
     client: Client, name: str, file_spec: dict[str, Any], options: CreateOptions
 ) -> dict[str, Any]:
@@ -164,8 +194,15 @@ def build_request(
     spec = {**file_spec, "name": name}
     if options.endpoint is not None:
         spec["endpoint"] = options.endpoint
-    if "endpoint" not in spec:
-        usage_error("give --endpoint: the endpoint whose log the monitor watches", "--endpoint")
+    target = _dataset_target(options)
+    if target is not None:
+        spec["dataset"] = {**(spec.get("dataset") or {}), **target}
+    if ("endpoint" in spec) == ("dataset" in spec):
+        usage_error(
+            "give --endpoint (an endpoint's inference log) or --dataset with --time-column (a "
+            "dataset by event time), not both",
+            "--endpoint",
+        )
     reference = _reference(client, options)
     if reference is not None:
         spec["reference"] = reference

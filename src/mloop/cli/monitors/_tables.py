@@ -38,14 +38,21 @@ def describe_reference(reference: Reference) -> str:
     return f"rolling: the {reference.windows} windows before each"
 
 
+def watches(monitor: Monitor) -> str:
+    """``churn-api`` (an endpoint), or ``dataset scores by at``."""
+    if monitor.dataset is not None:
+        return f"dataset {monitor.dataset.name} by {monitor.dataset.time_column}"
+    return monitor.endpoint or ""
+
+
 def print_monitors(monitors: Sequence[Monitor]) -> None:
     print_table(
         "Monitors",
-        ["name", "endpoint", "reference", "window", "columns", "schedule", "computed to"],
+        ["name", "watches", "reference", "window", "columns", "schedule", "computed to"],
         [
             (
                 m.name,
-                m.endpoint,
+                watches(m),
                 describe_reference(m.reference),
                 fmt_seconds(m.window_seconds),
                 len(m.columns or {}),
@@ -60,7 +67,7 @@ def print_monitors(monitors: Sequence[Monitor]) -> None:
 def print_monitor(monitor: Monitor) -> None:
     fairness = monitor.fairness
     details: dict[str, Any] = {
-        "endpoint": monitor.endpoint,
+        "watches": watches(monitor),
         "reference": describe_reference(monitor.reference),
         "reference rows": monitor.reference_rows,
         "reference computed": fmt_utc(monitor.reference_summary_time),

@@ -1,4 +1,4 @@
-"""Monitors: a monitor per endpoint log and reference, and its computed windows
+"""Monitors: a monitor of an endpoint's log or a dataset against a reference, and its windows
 
 Revision ID: 0013
 Revises: 0012
@@ -23,7 +23,8 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("creation_time", sa.BigInteger(), nullable=False),
         sa.Column("last_update_time", sa.BigInteger(), nullable=False),
-        sa.Column("endpoint", sa.String(length=256), nullable=False),
+        sa.Column("endpoint", sa.String(length=256), nullable=True),
+        sa.Column("dataset", sa.String(length=256), nullable=True),
         sa.Column("spec_json", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(length=256), nullable=False),
         sa.Column("reference_json", sa.Text(), nullable=True),
@@ -33,6 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_index("ix_monitors_endpoint", "monitors", ["endpoint"])
+    op.create_index("ix_monitors_dataset", "monitors", ["dataset"])
     op.create_index("ux_monitors_lower_name", "monitors", [sa.text("lower(name)")], unique=True)
     op.create_table(
         "monitor_windows",
@@ -62,5 +64,6 @@ def downgrade() -> None:
     op.drop_index("ux_monitor_windows_start", table_name="monitor_windows")
     op.drop_table("monitor_windows")
     op.drop_index("ux_monitors_lower_name", table_name="monitors")
+    op.drop_index("ix_monitors_dataset", table_name="monitors")
     op.drop_index("ix_monitors_endpoint", table_name="monitors")
     op.drop_table("monitors")
