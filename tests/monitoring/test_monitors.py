@@ -303,3 +303,21 @@ def test_a_backfill_judges_alerts_at_the_windows_times(runtime: Runtime, logged:
     (alert,) = call("list_alerts").alerts
     assert alert.count == 3
     assert (alert.first_seen, alert.last_seen) == (T0 + 2 * HOUR, T0 + 4 * HOUR)
+
+
+def test_performance_and_group_rates_have_intervals(
+    runtime: Runtime, logged: dict[int, list[str]]
+) -> None:
+    InferenceLog(runtime).attach_labels([(i, n % 2) for n, i in enumerate(logged[2])])
+    _monitor(intervals=50)
+    call("run_monitor", name="credit-drift", since=T0 + 2 * HOUR, until=T0 + 3 * HOUR)
+    report = call("get_monitor_window", name="credit-drift", start=T0 + 2 * HOUR).report
+    accuracy = report["performance"]["metrics"]["accuracy"]
+    assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+    (region,) = report["fairness"]["attributes"]
+    rate = region["groups"][0]["rates"]["selection_rate"]
+    assert rate["low"] <= rate["value"] <= rate["high"]
+    _monitor(name="no-intervals", intervals=0)
+    call("run_monitor", name="no-intervals", since=T0 + 2 * HOUR, until=T0 + 3 * HOUR)
+    plain = call("get_monitor_window", name="no-intervals", start=T0 + 2 * HOUR).report
+    assert "low" not in plain["performance"]["metrics"]["accuracy"]

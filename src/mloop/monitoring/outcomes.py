@@ -137,6 +137,7 @@ def outcome_report(
             y_true=np.asarray(labels, dtype=object) if labelled and labels is not None else None,
             positive_label=spec.fairness.positive_label,
             min_group_size=spec.fairness.min_group_size,
+            bootstrap=_bootstrap(spec),
         )
         report["fairness"] = audit.to_dict()
     return report
@@ -156,6 +157,7 @@ def _performance(
         return performance.regression_metrics(
             np.asarray([np.nan if v is None else v for v in labels], dtype=float),
             np.asarray(predictions, dtype=float),
+            bootstrap=_bootstrap(spec),
         ).to_dict()
     proba = None if classes is None else _probabilities(window, classes)
     return performance.classification_metrics(
@@ -164,7 +166,15 @@ def _performance(
         proba,
         classes=classes,
         positive_label=spec.performance.positive_label,
+        bootstrap=_bootstrap(spec),
     ).to_dict()
+
+
+def _bootstrap(spec: CreateMonitor) -> Any:
+    """The intervals a monitor asks for (seeded: a window computed again gets the same)."""
+    from mloop.monitoring.performance import Bootstrap
+
+    return Bootstrap(n_resamples=spec.intervals, seed=0) if spec.intervals >= 2 else None
 
 
 def outcome_metrics(report: dict[str, Any]) -> dict[str, float | None]:

@@ -109,6 +109,13 @@ class CreateMonitor(Message):
     performance: PerformanceOptions = Field(default_factory=PerformanceOptions)
     fairness: FairnessOptions | None = None
     review_threshold: float | None = Field(default=None, gt=0, lt=1)
+    intervals: int = Field(
+        default=200,
+        ge=0,
+        le=2000,
+        description="Bootstrap resamples for the confidence intervals of performance and "
+        "group metrics (0 or 1: none)",
+    )
     schedule: bool = Field(default=True, description="Compute each window once it has closed")
     delay_seconds: int = Field(default=60, ge=0, le=86_400, description="Wait for late events")
     description: Annotated[str, text(MAX_DESCRIPTION)] | None = None
