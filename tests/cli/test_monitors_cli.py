@@ -13,14 +13,13 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from tests.cli.cli_helpers import Cli
+from tests.monitoring.monitoring_testing import HOUR, T0, log_hour
 
 import mloop
 from mloop.cli.monitors._parse import fmt_seconds, fmt_utc, parse_duration, parse_time
-from mloop.store.eventlog.inference import InferenceLog, InferenceRecord
+from mloop.store.eventlog.inference import InferenceLog
 from mloop.store.runtime import Runtime
 
-HOUR = 3_600_000
-T0 = 1_780_000_000_000 - 1_780_000_000_000 % HOUR  # 2026-05-28T20:00Z
 ROWS = 200
 FEATURES = ["income", "age"]
 
@@ -44,32 +43,6 @@ def _frame(rng: np.random.Generator, *, shift: float = 0.0, north: float = 0.5) 
     )
 
 
-def _log_hour(runtime: Runtime, model: LogisticRegression, hour: int, frame: pd.DataFrame) -> None:
-    """One request per row of ``frame``, a second apart from the start of hour ``hour``."""
-    log = InferenceLog(runtime, flush_seconds=3600)
-    proba = model.predict_proba(frame[FEATURES])
-    for i, row in enumerate(frame.to_dict(orient="records")):
-        log.record(
-            InferenceRecord(
-                request_id=f"h{hour}-{i}",
-                endpoint="credit-api",
-                variant="stable",
-                model_name="credit",
-                model_version=1,
-                inputs=[row],
-                outputs={
-                    "predictions": [int(proba[i].argmax())],
-                    "probabilities": [proba[i].tolist()],
-                    "classes": [0, 1],
-                },
-                confidence=float(proba[i].max()),
-                latency_ms=2.0,
-                time=T0 + hour * HOUR + i * 1000,
-            )
-        )
-    log.close()
-
-
 @pytest.fixture
 def traffic(runtime: Runtime) -> pd.DataFrame:
     """An endpoint with four hours of traffic: hours 0-2 like training, hour 3 with income
@@ -86,7 +59,7 @@ def traffic(runtime: Runtime) -> pd.DataFrame:
     for hour in range(4):
         drifted = hour == 3
         frame = _frame(rng, shift=25.0 if drifted else 0.0, north=0.2 if drifted else 0.5)
-        _log_hour(runtime, model, hour, frame)
+        log_hour(runtime, model, hour, frame, FEATURES)
     log = InferenceLog(runtime)
     log.attach_labels([(f"h3-{i}", i % 2) for i in range(ROWS)])
     log.close()

@@ -17,11 +17,10 @@ from mloop.core.errors import NotFoundError, ValidationError
 from mloop.monitoring import tables
 from mloop.monitoring.scheduler import MonitorScheduler
 from mloop.monitoring.windows import read_window
-from mloop.store.eventlog.inference import InferenceLog, InferenceRecord
+from mloop.store.eventlog.inference import InferenceLog
 from mloop.store.runtime import Runtime
+from tests.monitoring.monitoring_testing import HOUR, T0, log_hour
 
-HOUR = 3_600_000
-T0 = 1_780_000_000_000 - 1_780_000_000_000 % HOUR  # on the hour
 ROWS = 300
 
 
@@ -56,38 +55,6 @@ def deployed(runtime: Runtime) -> LogisticRegression:
     return model
 
 
-def _traffic(
-    runtime: Runtime, model: LogisticRegression, hour: int, frame: pd.DataFrame
-) -> list[str]:
-    """One request per row in hour ``hour`` after T0; returns the request ids."""
-    log = InferenceLog(runtime, flush_seconds=3600)
-    proba = model.predict_proba(frame[["income", "age"]])
-    ids = []
-    for i, row in enumerate(frame.to_dict(orient="records")):
-        request_id = f"h{hour}-{i}"
-        ids.append(request_id)
-        log.record(
-            InferenceRecord(
-                request_id=request_id,
-                endpoint="credit-api",
-                variant="stable",
-                model_name="credit",
-                model_version=1,
-                inputs=[row],
-                outputs={
-                    "predictions": [int(proba[i].argmax())],
-                    "probabilities": [proba[i].tolist()],
-                    "classes": [0, 1],
-                },
-                confidence=float(proba[i].max()),
-                latency_ms=2.0,
-                time=T0 + hour * HOUR + i * 1000,
-            )
-        )
-    log.close()
-    return ids
-
-
 @pytest.fixture
 def logged(runtime: Runtime, deployed: LogisticRegression) -> dict[int, list[str]]:
     """Hours 0-2 like training; hour 3: income shifted up and fewer from the north."""
@@ -95,7 +62,7 @@ def logged(runtime: Runtime, deployed: LogisticRegression) -> dict[int, list[str
     ids = {}
     for hour in range(4):
         frame = _frame(rng, ROWS, shift=25.0 if hour == 3 else 0.0, north=0.2 if hour == 3 else 0.5)
-        ids[hour] = _traffic(runtime, deployed, hour, frame)
+        ids[hour] = log_hour(runtime, deployed, hour, frame, ["income", "age"])
     return ids
 
 

@@ -9,6 +9,7 @@ stay visible). NaN and infinite values become null.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from mloop.server.ui.formatting import cut, finite
@@ -167,4 +168,47 @@ def chart_view(
             for run in runs
         ],
         "curves": curves,
+    }
+
+
+def variant_traffic_charts(
+    variants: list[str],
+    values: Callable[[str, Callable[[Any], Any], Any], list[Any]],
+    per_minute: float,
+    *,
+    p50: Callable[[Any], float | None],
+    p99: Callable[[Any], float | None],
+    error_rate: Callable[[Any], float | None],
+) -> dict[str, Any]:
+    """The request rate, latency (p50, p99 dashed) and error-rate charts of variants that
+    serve traffic (an endpoint's, a gateway route's sides), for ``endpoints.js``.
+    ``values(variant, fn, empty)`` gives ``fn`` of each time bucket's figures of the
+    variant, or ``empty`` for a bucket without traffic."""
+    latency: list[dict[str, Any]] = []
+    for v in variants:
+        latency.append({"label": f"{v} p50", "variant": v, "values": values(v, p50, None)})
+        latency.append(
+            {"label": f"{v} p99", "variant": v, "dash": True, "values": values(v, p99, None)}
+        )
+    return {
+        "rate": {
+            "type": "line",
+            "format": "rate",
+            "series": [
+                {
+                    "label": v,
+                    "variant": v,
+                    "values": values(v, lambda s: s.requests * per_minute, 0),
+                }
+                for v in variants
+            ],
+        },
+        "latency": {"type": "line", "format": "ms", "series": latency},
+        "errors": {
+            "type": "line",
+            "format": "pct",
+            "series": [
+                {"label": v, "variant": v, "values": values(v, error_rate, None)} for v in variants
+            ],
+        },
     }

@@ -44,6 +44,7 @@ from mloop.prompts.approval import is_identified
 from mloop.registry.schemas import ModelVersionRef
 from mloop.registry.versions import get_model_version
 from mloop.server.ui import links
+from mloop.server.ui.charts import variant_traffic_charts
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import cut, json_safe
 from mloop.server.ui.forms import field as form_field
@@ -379,10 +380,6 @@ def traffic_charts(
     def values(v: str, fn: Any, empty: Any = None) -> list[Any]:
         return [fn(s) if s else empty for s in grid[v]]
 
-    latency = []
-    for v in variants:
-        latency.append({"label": f"{v} p50", "variant": v, "values": values(v, _p50)})
-        latency.append({"label": f"{v} p99", "variant": v, "dash": True, "values": values(v, _p99)})
     return json_safe(
         {
             "times": [s // 1000 for s in starts],  # uPlot's time axis counts seconds
@@ -394,27 +391,14 @@ def traffic_charts(
                     "format": "pct",
                     "series": [{"label": v, "variant": v, "values": shares[v]} for v in answering],
                 },
-                "rate": {
-                    "type": "line",
-                    "format": "rate",
-                    "series": [
-                        {
-                            "label": v,
-                            "variant": v,
-                            "values": values(v, lambda s: s.requests * per_minute, 0),
-                        }
-                        for v in variants
-                    ],
-                },
-                "latency": {"type": "line", "format": "ms", "series": latency},
-                "errors": {
-                    "type": "line",
-                    "format": "pct",
-                    "series": [
-                        {"label": v, "variant": v, "values": values(v, lambda s: s.error_rate)}
-                        for v in variants
-                    ],
-                },
+                **variant_traffic_charts(
+                    variants,
+                    values,
+                    per_minute,
+                    p50=_p50,
+                    p99=_p99,
+                    error_rate=lambda s: s.error_rate,
+                ),
             },
         }
     )

@@ -52,6 +52,7 @@ from mloop.llm.rollouts.schemas import (
 )
 from mloop.prompts.approval import is_identified
 from mloop.server.ui import links
+from mloop.server.ui.charts import variant_traffic_charts
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import cut, json_safe
 from mloop.server.ui.forms import field as form_field
@@ -192,12 +193,6 @@ def rollout_charts(
         weight = _weight_at(planned, start + bucket // 2)
         planned_share.append(None if weight is None else weight / 100)
     per_minute = MINUTE / bucket
-    latency: list[dict[str, Any]] = []
-    for side in SIDES:
-        latency.append({"label": f"{side} p50", "variant": side, "values": values(side, _p50)})
-        latency.append(
-            {"label": f"{side} p99", "variant": side, "dash": True, "values": values(side, _p99)}
-        )
     return json_safe(
         {
             "times": [s // 1000 for s in starts],  # uPlot's time axis counts seconds
@@ -217,26 +212,9 @@ def rollout_charts(
                         },
                     ],
                 },
-                "rate": {
-                    "type": "line",
-                    "format": "rate",
-                    "series": [
-                        {
-                            "label": s,
-                            "variant": s,
-                            "values": values(s, lambda c: c.requests * per_minute, 0),
-                        }
-                        for s in SIDES
-                    ],
-                },
-                "latency": {"type": "line", "format": "ms", "series": latency},
-                "errors": {
-                    "type": "line",
-                    "format": "pct",
-                    "series": [
-                        {"label": s, "variant": s, "values": values(s, _error_rate)} for s in SIDES
-                    ],
-                },
+                **variant_traffic_charts(
+                    list(SIDES), values, per_minute, p50=_p50, p99=_p99, error_rate=_error_rate
+                ),
             },
         }
     )
