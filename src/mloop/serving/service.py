@@ -297,7 +297,7 @@ class ServingService:
             return
         from mloop.store.eventlog.inference import InferenceRecord
 
-        outputs = None
+        outputs: dict[str, Any] | None = None
         confidence = None
         if result is not None:
             outputs = {"predictions": result.predictions}
