@@ -138,3 +138,18 @@ def test_the_monitor_pages_link_the_dataset(runtime: Runtime, scored: pd.DataFra
     assert 'href="/datasets/scores" id="dataset-link"' in page.text
     assert 'href="/datasets/scores-train/1"' in page.text  # the pinned reference version
     assert 'dataset <a href="/datasets/scores">scores</a>' in listing.text
+
+
+def test_a_dataset_reference_from_its_stored_profile(
+    runtime: Runtime, scored: pd.DataFrame
+) -> None:
+    """Nothing but the stored profile is read; the coarser reference still finds the shift."""
+    monitor = _monitor(
+        reference={"kind": "dataset", "dataset": "scores-train", "profile": True},
+        columns={"amount": "number", "channel": "category"},
+    )
+    assert monitor.reference_rows == 300
+    run = call("run_monitor", name="scores-hourly", since=T0, until=T0 + 4 * HOUR)
+    assert [w.metrics["drift.column.amount.drifted"] for w in run.windows] == [0.0, 0.0, 0.0, 1.0]
+    report = call("get_monitor_window", name="scores-hourly", start=T0).report
+    assert "stored profile" in report["reference"]["source"]

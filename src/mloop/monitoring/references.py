@@ -73,6 +73,8 @@ def build_reference(
     ref = spec.reference
     if ref.kind == "dataset":
         assert ref.dataset is not None
+        if ref.profile:
+            return _profile_reference(ctx, ref.dataset, ref.version, columns)
         return _dataset_reference(ctx, ref.dataset, ref.version, columns)
     if ref.kind == "window":
         assert ref.since is not None and ref.until is not None
@@ -109,6 +111,35 @@ def _dataset_reference(
         kinds = summary_kinds(columns)
         summary = drift.summarize(reader, columns=present, kinds={n: kinds[n] for n in present})
     return ReferenceData(summary, f"dataset {found.name} version {found.version}")
+
+
+def _profile_reference(
+    ctx: Context, name: str, version: int | None, columns: Mapping[str, ColumnKind]
+) -> ReferenceData:
+    """The dataset version's stored profile as the reference: nothing is read but the
+    profile (see ``mloop.monitoring.drift.profile_reference`` for what it gives up)."""
+    from mloop.data.profile import DatasetProfile
+    from mloop.monitoring import drift
+
+    found = get_dataset_version(
+        ctx, GetDatasetVersion(name=name, version=version, include_profile=True)
+    )
+    if not found.profile:
+        raise ValidationError(
+            f"dataset {found.name!r} version {found.version} has no stored profile: leave "
+            "reference.profile off to read its data",
+            field="reference.profile",
+        )
+    summary = drift.from_profile(DatasetProfile.from_dict(found.profile))
+    present = [n for n in columns if n in summary.columns]
+    if not present:
+        raise ValidationError(
+            f"the profile of dataset {found.name!r} version {found.version} has none of the "
+            f"watched columns ({', '.join(columns)})",
+            field="reference.dataset",
+        )
+    source = f"dataset {found.name} version {found.version} (its stored profile)"
+    return ReferenceData(summary.select(present), source)
 
 
 def _window_reference(

@@ -41,6 +41,11 @@ class Reference(Message):
     kind: ReferenceKind
     dataset: AssetName | None = None
     version: int | None = Field(default=None, ge=1)
+    profile: bool = Field(
+        default=False,
+        description="A dataset reference from the version's stored profile, without reading "
+        "its data (coarser: 20-bin histograms and top categories)",
+    )
     since: Time | None = None
     until: Time | None = None
     windows: int | None = Field(default=None, ge=1, le=MAX_BACKFILL_WINDOWS)
