@@ -206,7 +206,8 @@ def test_list_shows_each_monitor_with_its_last_window_drift_and_alerts(
     row = row_of(html, "monitors", "data-monitor", MONITOR)
     assert found.hrefs("monitor", name=MONITOR) == [MONITOR]
     assert found.hrefs("endpoint", name=ENDPOINT) == [ENDPOINT, ENDPOINT]
-    assert found.hrefs("dataset", name=DATASET) == [DATASET]  # the latest when created
+    # The reference named no version: the monitor pinned the one it read.
+    assert found.hrefs("dataset_version", name=DATASET, version=1) == [f"{DATASET} v1"]
     assert "1 hour" in row and "on demand" in row and ESCAPED_XSS in row
     last = window_of(T0 + 3 * HOUR)
     assert found.hrefs("monitor", name=MONITOR, window=T0 + 3 * HOUR)
@@ -393,7 +394,8 @@ def test_performance_appears_once_labels_arrive(client: TestClient, logged: Logg
     charts = {c["id"]: c for c in block(html, "monitor-charts")["charts"]}
     assert block(html, "monitor-charts")["times"] == [(T0 + h * HOUR) // 1000 for h in range(4)]
     (measured,) = charts["performance.accuracy"]["series"]  # no estimator: no reference labels
-    assert measured["label"] == "measured" and measured["low"] is None
+    assert measured["label"] == "measured"  # with its bootstrap interval as a band
+    assert measured["low"][2] <= measured["values"][2] <= measured["high"][2]
     assert measured["values"] == [None, None, pytest.approx(metrics["performance.accuracy"]), None]
     assert charts["volume.rows"]["series"][0]["values"] == [ROWS] * 4
     html, _ = page(client, links.monitor(MONITOR, window=T0 + HOUR))
