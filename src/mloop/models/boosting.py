@@ -21,8 +21,14 @@ from typing import Any
 import numpy as np
 
 from mloop.core.errors import ValidationError
-from mloop.models.metadata import MAX_METADATA_BYTES, resolve_inside
-from mloop.models.signature import infer_signature
+from mloop.models.io import library_versions
+from mloop.models.metadata import (
+    MAX_METADATA_BYTES,
+    ModelMetadata,
+    resolve_inside,
+    write_metadata,
+)
+from mloop.models.signature import infer_signature, save_input_example
 
 ESTIMATOR_FILE = "estimator.json"
 EXAMPLE_FILE = "input_example.json"
@@ -204,3 +210,36 @@ def wrapper_params(state: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments ``estimator.json`` (already read) holds."""
     floats = {name: _NON_FINITE[text] for name, text in state.get("float_params", {}).items()}
     return {**state.get("params", {}), **floats}
+
+
+def finish_directory(
+    staging: Path,
+    *,
+    flavor: str,
+    serialization: str,
+    payload: str,
+    reference: str,
+    state: Mapping[str, Any] | None,
+    signature: dict[str, Any] | None,
+    input_example: Any,
+    libraries: tuple[str, ...],
+) -> ModelMetadata:
+    """Write what a boosted model's directory holds beside its booster file: the wrapper's
+    state, the input example and ``mloop-model.json``; the metadata written."""
+    if state is not None:
+        write_wrapper(staging, state)
+    if input_example is not None:
+        save_input_example(input_example, staging / EXAMPLE_FILE)
+    versions = library_versions(*libraries)
+    metadata = ModelMetadata(
+        flavor=flavor,
+        serialization=serialization,
+        data=payload,
+        model_class=reference,
+        signature=signature,
+        input_example=EXAMPLE_FILE if input_example is not None else None,
+        library_versions=versions,
+        mloop_version=versions.get("mloop", ""),
+    )
+    write_metadata(staging, metadata)
+    return metadata

@@ -16,21 +16,19 @@ from typing import Any
 
 from mloop.core.errors import ValidationError
 from mloop.models.boosting import (
-    EXAMPLE_FILE,
     class_reference,
     decode_classes,
     encode_classes,
     example_signature,
+    finish_directory,
     import_library,
     read_wrapper,
     refuse_custom_objective,
     wrapper_params,
     wrapper_state,
-    write_wrapper,
 )
-from mloop.models.io import library_versions, staged_directory
-from mloop.models.metadata import MODEL_CLASSES, ModelMetadata, resolve_inside, write_metadata
-from mloop.models.signature import save_input_example
+from mloop.models.io import staged_directory
+from mloop.models.metadata import MODEL_CLASSES, ModelMetadata, resolve_inside
 
 FLAVOR = "lightgbm"
 SERIALIZATION = "text"
@@ -55,23 +53,17 @@ def save_model(model: Any, path: str | Path, *, input_example: Any = None) -> Mo
     signature = example_signature(model.predict, input_example)
     with staged_directory(path) as staging:
         booster.save_model(str(staging / _PAYLOAD))
-        if state is not None:
-            write_wrapper(staging, state)
-        if input_example is not None:
-            save_input_example(input_example, staging / EXAMPLE_FILE)
-        versions = library_versions("lightgbm", "numpy", "pandas", "scikit-learn")
-        metadata = ModelMetadata(
+        return finish_directory(
+            staging,
             flavor=FLAVOR,
             serialization=SERIALIZATION,
-            data=_PAYLOAD,
-            model_class=reference,
+            payload=_PAYLOAD,
+            reference=reference,
+            state=state,
             signature=signature,
-            input_example=EXAMPLE_FILE if input_example is not None else None,
-            library_versions=versions,
-            mloop_version=versions.get("mloop", ""),
+            input_example=input_example,
+            libraries=("lightgbm", "numpy", "pandas", "scikit-learn"),
         )
-        write_metadata(staging, metadata)
-    return metadata
 
 
 def _wrapper_state(model: Any, reference: str) -> dict[str, Any]:

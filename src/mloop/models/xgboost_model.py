@@ -21,19 +21,17 @@ from typing import Any, Literal
 from mloop.core.errors import ValidationError
 from mloop.models.boosting import (
     ESTIMATOR_FILE,
-    EXAMPLE_FILE,
     class_reference,
     example_signature,
+    finish_directory,
     import_library,
     read_wrapper,
     refuse_custom_objective,
     wrapper_params,
     wrapper_state,
-    write_wrapper,
 )
-from mloop.models.io import library_versions, staged_directory
-from mloop.models.metadata import MODEL_CLASSES, ModelMetadata, resolve_inside, write_metadata
-from mloop.models.signature import save_input_example
+from mloop.models.io import staged_directory
+from mloop.models.metadata import MODEL_CLASSES, ModelMetadata, resolve_inside
 
 FLAVOR = "xgboost"
 BOOSTER = "xgboost:Booster"
@@ -94,23 +92,17 @@ def save_model(
     with staged_directory(path) as staging:
         # XGBoost picks the format from the file's extension.
         model.save_model(str(staging / payload))
-        if state is not None:
-            write_wrapper(staging, state)
-        if input_example is not None:
-            save_input_example(input_example, staging / EXAMPLE_FILE)
-        versions = library_versions("xgboost", "xgboost-cpu", "numpy", "pandas", "scikit-learn")
-        metadata = ModelMetadata(
+        return finish_directory(
+            staging,
             flavor=FLAVOR,
             serialization=serialization,
-            data=payload,
-            model_class=reference,
+            payload=payload,
+            reference=reference,
+            state=state,
             signature=signature,
-            input_example=EXAMPLE_FILE if input_example is not None else None,
-            library_versions=versions,
-            mloop_version=versions.get("mloop", ""),
+            input_example=input_example,
+            libraries=("xgboost", "xgboost-cpu", "numpy", "pandas", "scikit-learn"),
         )
-        write_metadata(staging, metadata)
-    return metadata
 
 
 def load_xgboost(
