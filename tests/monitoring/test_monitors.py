@@ -288,3 +288,14 @@ def test_performance_and_group_rates_have_intervals(
     call("run_monitor", name="no-intervals", since=T0 + 2 * HOUR, until=T0 + 3 * HOUR)
     plain = call("get_monitor_window", name="no-intervals", start=T0 + 2 * HOUR).report
     assert "low" not in plain["performance"]["metrics"]["accuracy"]
+
+
+def test_a_contract_checks_the_endpoints_inputs_per_window(runtime: Runtime, logged: Any) -> None:
+    contract = "contract: credit-inputs\ncolumns:\n  income: {min: 0, max: 70}\n  age: {min: 18}\n"
+    _monitor(contract={"yaml": contract})
+    run = call("run_monitor", name="credit-drift", since=T0 + 2 * HOUR, until=T0 + 4 * HOUR)
+    calm, drifted = run.windows
+    # Income is normal(50, 10), then shifted by 25: far more rows above 70 in hour 3.
+    assert calm.metrics["quality.contract.check.income.max.share"] < 0.05
+    assert drifted.metrics["quality.contract.check.income.max.share"] > 0.3
+    assert "quality.contract.check.age.min.share" in drifted.metrics

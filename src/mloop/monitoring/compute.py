@@ -9,7 +9,7 @@ own ``summary`` (merged into rolling references, drawn as histograms).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mloop.monitoring.drift import DataSummary
 from mloop.monitoring.drift.inputs import Kind
+from mloop.monitoring.observers import WindowObserver
 from mloop.monitoring.outcomes import outcome_metrics, outcome_report
 from mloop.monitoring.quality import RangeCounter, quality_metrics, quality_report
 from mloop.monitoring.schemas import OUTPUT_COLUMNS, ColumnKind, CreateMonitor, WindowStatus
@@ -96,6 +97,7 @@ def compute_window(
     *,
     expected_rows: float | None = None,
     estimator: dict[str, Any] | None = None,
+    observers: Sequence[WindowObserver] = (),
 ) -> WindowResult:
     """The result of one window: ``window`` has the columns of
     :func:`~mloop.monitoring.windows.read_window`, as a table or a stream of batches (read
@@ -103,7 +105,24 @@ def compute_window(
     Without a ``reference`` (the first windows of a rolling one) the window is summarised
     and its outputs reported, without drift or quality. ``expected_rows``: the rows a
     window of the reference held on average, for the volume change; ``estimator``: the
-    reference's CBPE estimator (as a dict)."""
+    reference's CBPE estimator (as a dict); ``observers`` see every batch too and add
+    their sections and metrics (they are closed before this returns)."""
+    try:
+        return _compute(spec, reference, window, columns, expected_rows, estimator, observers)
+    finally:
+        for observer in observers:
+            observer.close()
+
+
+def _compute(
+    spec: CreateMonitor,
+    reference: DataSummary | None,
+    window: pa.Table | pa.RecordBatchReader,
+    columns: Mapping[str, ColumnKind],
+    expected_rows: float | None,
+    estimator: dict[str, Any] | None,
+    observers: Sequence[WindowObserver],
+) -> WindowResult:
     from mloop.monitoring import drift
 
     stream = _as_stream(window)
@@ -121,6 +140,8 @@ def compute_window(
             if ranges is not None:
                 ranges.add(batch)
             kept.add(batch)
+            for observer in observers:
+                observer.add(batch)
             yield batch.select(summarised)
 
     inputs = pa.RecordBatchReader.from_batches(
@@ -139,6 +160,10 @@ def compute_window(
     outcomes = outcome_report(spec, kept.table(stream.schema), estimator)
     metrics.update(outcome_metrics(outcomes))
     report: dict[str, Any] = {"volume": {"rows": rows, "expected_rows": expected_rows}}
+    for observer in observers:
+        section, observed = observer.finish()
+        report[observer.section] = section
+        metrics.update(observed)
     if reference is None:
         report["drift"] = None
         report["note"] = "no reference yet: the first windows of a rolling reference only record"

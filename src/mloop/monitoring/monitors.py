@@ -26,6 +26,7 @@ from mloop.monitoring.schemas import (
     MonitorList,
     MonitorName,
 )
+from mloop.monitoring.targets import target_kind
 from mloop.serving.endpoints import load_endpoint_row
 from mloop.store.assets import AssetRows
 from mloop.store.context import Context
@@ -53,6 +54,18 @@ def _check_spec(spec: CreateMonitor) -> None:
             raise ValidationError(
                 f"a {ref.kind} reference needs reference.{name}", field=f"reference.{name}"
             )
+    if spec.gateway is not None and ref.kind == "dataset":
+        raise ValidationError(
+            "a gateway monitor compares its windows with its own call log: use a window "
+            "reference (a stretch of calls) or a rolling one",
+            field="reference.kind",
+        )
+    if spec.gateway is not None and spec.fairness is not None:
+        raise ValidationError(
+            "a gateway monitor has no predictions to audit for bias: watch the attribute "
+            "(a metadata key) as a column to see its drift instead",
+            field="fairness",
+        )
     if ref.kind == "window" and (ref.until or 0) <= (ref.since or 0):
         raise ValidationError(
             "reference.until must be after reference.since", field="reference.until"
@@ -92,6 +105,7 @@ def monitor_message(row: Any) -> Monitor:
     spec = monitor_spec(row)
     return Monitor(
         **spec.model_dump(),
+        target=target_kind(spec),
         created_by=row.created_by or "",
         creation_time=row.creation_time,
         reference_summary_time=row.reference_time,
@@ -107,12 +121,18 @@ def load_monitor_row(ctx: Context, name: str, *, lock: bool = False) -> Any:
 
 def _target(ctx: Context, req: CreateMonitor) -> tuple[CreateMonitor, dict[str, ColumnKind]]:
     """The request with its target's stored names and its watched columns."""
-    if (req.endpoint is None) == (req.dataset is None):
+    named = [t for t in (req.endpoint, req.dataset, req.gateway) if t is not None]
+    if len(named) != 1:
         raise ValidationError(
-            "name what the monitor watches: exactly one of endpoint (its inference log) and "
-            "dataset (a registered dataset, by event time)",
+            "name what the monitor watches: exactly one of endpoint (its inference log), "
+            "dataset (a registered dataset, by event time) and gateway (the LLM gateway's "
+            "call log)",
             field="endpoint",
         )
+    if req.gateway is not None:
+        from mloop.monitoring.gateway_windows import gateway_columns
+
+        return req, gateway_columns(req.columns)
     if req.dataset is not None:
         from mloop.monitoring.dataset_windows import dataset_columns, resolve_version
 
@@ -145,12 +165,19 @@ def _pinned(ctx: Context, spec: CreateMonitor) -> CreateMonitor:
 
 @operations.post("/monitors/create", CreateMonitor, Monitor)
 def create_monitor(ctx: Context, req: CreateMonitor) -> Monitor:
-    """Create a monitor of an endpoint or a dataset and compute its reference (a dataset
-    version, pinned, or a window; a rolling reference is built by the windows themselves)."""
+    """Create a monitor of an endpoint, a dataset or the gateway and compute its reference
+    (a dataset version, pinned, or a window; a rolling reference is built by the windows
+    themselves)."""
     _check_spec(req)
     spec, columns = _target(ctx, req)
     description = check_text(req.description or "", "description", max_length=MAX_DESCRIPTION)
     spec = _pinned(ctx, spec).model_copy(update={"columns": columns, "description": description})
+    if spec.contract is not None:
+        from mloop.monitoring.window_contracts import check_watched, resolve_contract
+
+        contract = resolve_contract(ctx, spec.contract)
+        check_watched(contract, columns)
+        spec = spec.model_copy(update={"contract": contract})
     from mloop.monitoring.references import build_reference  # pyarrow: when used
 
     reference = build_reference(ctx, spec, columns)
@@ -177,7 +204,7 @@ def get_monitor(ctx: Context, req: MonitorName) -> Monitor:
 
 @operations.get("/monitors/list", ListMonitors, MonitorList)
 def list_monitors(ctx: Context, req: ListMonitors) -> MonitorList:
-    """Monitors by name, optionally of one endpoint or one dataset."""
+    """Monitors by name, optionally of one endpoint, one dataset or one kind of target."""
     offset = decode_page_token(req.page_token)
     query = select(t.monitors).order_by(t.monitors.c.name)
     if req.endpoint is not None:
@@ -186,6 +213,16 @@ def list_monitors(ctx: Context, req: ListMonitors) -> MonitorList:
     if req.dataset is not None:
         dataset = check_asset_name(req.dataset, "dataset", what="dataset name")
         query = query.where(t.monitors.c.dataset == dataset)
+    if req.target is not None:
+        # A gateway monitor is the one that names neither an endpoint nor a dataset.
+        endpoint_c, dataset_c = t.monitors.c.endpoint, t.monitors.c.dataset
+        query = query.where(
+            {
+                "endpoint": endpoint_c.is_not(None),
+                "dataset": dataset_c.is_not(None),
+                "gateway": endpoint_c.is_(None) & dataset_c.is_(None),
+            }[req.target]
+        )
     rows = list(ctx.conn.execute(query.limit(req.max_results + 1).offset(offset)))
     token = encode_page_token(offset + req.max_results) if len(rows) > req.max_results else None
     return MonitorList(

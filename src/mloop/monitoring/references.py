@@ -149,12 +149,12 @@ def _window_reference(
 
     if until <= since:
         raise ValidationError("reference.until must be after reference.since", field="reference")
-    if spec.dataset is None:
+    if spec.endpoint is not None:
         return _log_reference(ctx, spec, columns, since, until)
-    from mloop.monitoring.targets import described, open_target_window
+    from mloop.monitoring.targets import described, open_target_window, window_observers
 
     with open_target_window(ctx, spec, since=since, until=until, columns=columns) as rows:
-        result = compute_window(spec, None, rows, columns)
+        result = compute_window(spec, None, rows, columns, observers=window_observers(spec))
     if result.summary is None:
         raise ValidationError(
             f"{described(spec)} has no rows between reference.since and reference.until: "

@@ -81,7 +81,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
     """Compute one window of the monitor ``row``, store it and evaluate the alert rules."""
     from mloop.alerts import evaluate_rules
     from mloop.monitoring.compute import compute_window, watched
-    from mloop.monitoring.targets import open_target_window
+    from mloop.monitoring.targets import open_target_window, window_observers
 
     spec = monitor_spec(row)
     columns = watched(spec, spec.columns or {})
@@ -100,6 +100,7 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
                 columns,
                 expected_rows=expected or None,
                 estimator=None if reference is None else reference.estimator,
+                observers=window_observers(spec),
             )
     except (MloopError, ValueError) as exc:
         error = str(exc) if isinstance(exc, MloopError) else f"{type(exc).__name__}: {exc}"

@@ -24,6 +24,43 @@ MAX_COLUMNS = 500
 MAX_BACKFILL_WINDOWS = 1000
 MAX_LIST_RESULTS = 1000
 MAX_DESCRIPTION = 5000
+MAX_CONTRACT_CHARS = 1024 * 1024
+
+TargetKind = Literal["endpoint", "dataset", "gateway"]
+
+# The call log's columns a gateway monitor can watch, and their kinds; the first ones are
+# watched by default.
+GATEWAY_COLUMNS: dict[str, ColumnKind] = {
+    "latency_ms": "number",
+    "ttft_ms": "number",
+    "input_tokens": "number",
+    "output_tokens": "number",
+    "cost_usd": "number",
+    "status": "category",
+    "model": "category",
+    "cache": "category",
+    "provider": "category",
+    "error_code": "category",
+    "route": "category",
+    "prompt_name": "category",
+    "prompt_version": "category",
+    "token_name": "category",
+    "project": "category",
+    "cached_input_tokens": "number",
+    "retries": "number",
+    "fallbacks": "number",
+    "stream": "bool",
+}
+DEFAULT_GATEWAY_COLUMNS = (
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "status",
+    "model",
+    "cache",
+)
 
 ColumnName = Annotated[str, text(256)]
 
@@ -93,13 +130,40 @@ class DatasetTarget(Message):
     label_column: ColumnName | None = None
 
 
+class GatewayTarget(Message):
+    """The LLM gateway's call log: every call, or those of one route, prompt, served model
+    or project. A window is the calls that arrived in it; its columns are the call log's
+    (``latency_ms``, ``input_tokens``, ``status``, ``model``... see
+    :data:`GATEWAY_COLUMNS`) and any other name is read from the calls' ``metadata``."""
+
+    route: Annotated[str, text(256)] | None = None
+    prompt: AssetName | None = None
+    model: Annotated[str, text(256)] | None = None
+    project: Annotated[str, text(256)] | None = None
+
+
+class MonitorContract(Message):
+    """A data contract each window is validated against, by its row-level checks (null,
+    bounds, allowed values, patterns, SQL rules): a dataset's registration policy
+    (``dataset``) or the contract's YAML (``yaml``). The contract is copied into the
+    monitor when it is created; ``name``, ``version`` and ``digest`` say which it was."""
+
+    dataset: AssetName | None = None
+    yaml: Annotated[str, text(MAX_CONTRACT_CHARS)] | None = None
+    name: Annotated[str, text(256)] | None = None
+    version: Annotated[str, text(256)] | None = None
+    digest: Annotated[str, text(64)] | None = None
+
+
 class CreateMonitor(Message):
-    """A monitor of an endpoint's inference log, or of a dataset by event time, window by
-    window, against a reference. Exactly one of ``endpoint`` and ``dataset``."""
+    """A monitor of an endpoint's inference log, of a dataset by event time, or of the LLM
+    gateway's call log, window by window, against a reference. Exactly one of
+    ``endpoint``, ``dataset`` and ``gateway``."""
 
     name: AssetName
     endpoint: AssetName | None = None
     dataset: DatasetTarget | None = None
+    gateway: GatewayTarget | None = None
     reference: Reference
     window_seconds: int = Field(
         default=3600, ge=MIN_WINDOW_SECONDS, le=MAX_WINDOW_SECONDS, description="UTC-aligned"
@@ -113,6 +177,7 @@ class CreateMonitor(Message):
     drift: DriftOptions = Field(default_factory=DriftOptions)
     performance: PerformanceOptions = Field(default_factory=PerformanceOptions)
     fairness: FairnessOptions | None = None
+    contract: MonitorContract | None = None
     review_threshold: float | None = Field(default=None, gt=0, lt=1)
     intervals: int = Field(
         default=200,
@@ -127,6 +192,7 @@ class CreateMonitor(Message):
 
 
 class Monitor(CreateMonitor):
+    target: TargetKind = "endpoint"
     created_by: str = ""
     creation_time: int
     reference_summary_time: int | None = None
@@ -141,6 +207,7 @@ class MonitorName(Message):
 class ListMonitors(Message):
     endpoint: AssetName | None = None
     dataset: AssetName | None = None
+    target: TargetKind | None = Field(default=None, description="Only monitors of this kind")
     max_results: int = Field(default=100, ge=1, le=MAX_LIST_RESULTS)
     page_token: PageToken | None = Field(default=None, max_length=200)
 
@@ -212,16 +279,19 @@ __all__ = [
     "CreateMonitor",
     "DriftOptions",
     "FairnessOptions",
+    "GatewayTarget",
     "GetWindow",
     "ListMonitors",
     "ListWindows",
     "Monitor",
+    "MonitorContract",
     "MonitorList",
     "MonitorName",
     "MonitorRun",
     "PerformanceOptions",
     "Reference",
     "RunMonitor",
+    "TargetKind",
     "WindowList",
     "WindowReport",
     "WindowSummary",
