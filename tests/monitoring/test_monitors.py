@@ -299,3 +299,80 @@ def test_a_contract_checks_the_endpoints_inputs_per_window(runtime: Runtime, log
     assert calm.metrics["quality.contract.check.income.max.share"] < 0.05
     assert drifted.metrics["quality.contract.check.income.max.share"] > 0.3
     assert "quality.contract.check.age.min.share" in drifted.metrics
+
+
+def test_a_scored_held_out_dataset_calibrates_the_estimate(
+    runtime: Runtime, logged: dict[int, list[str]], deployed: LogisticRegression
+) -> None:
+    """A held-out set with the model's probabilities and its outcomes, registered as a
+    dataset, is a reference that estimates performance before labels, and whose own
+    figures are reference values."""
+    rng = np.random.default_rng(6)
+    held_out = _frame(rng, 1500)
+    proba = deployed.predict_proba(held_out[["income", "age"]])
+    held_out["p_no"], held_out["p_yes"] = proba[:, 0], proba[:, 1]
+    held_out["repaid"] = (rng.random(len(held_out)) < proba[:, 1]).astype(int)  # calibrated
+    mloop.register_dataset("credit-holdout", held_out)
+    reference = {
+        "kind": "dataset",
+        "dataset": "credit-holdout",
+        "label_column": "repaid",
+        "classes": [0, 1],
+        "probability_columns": ["p_no", "p_yes"],
+    }
+    monitor = _monitor(reference=reference)
+    assert monitor.reference.version == 1
+    # Hour 1's outcomes, drawn the same way, are what the estimate should expect.
+    window = read_window(
+        runtime, "credit-api", since=T0 + HOUR, until=T0 + 2 * HOUR, features={"income": "number"}
+    )
+    probabilities = window.column("probabilities").to_pylist()
+    ids = window.column("request_id").to_pylist()
+    labels = [(i, int(rng.random() < p[1])) for i, p in zip(ids, probabilities, strict=True)]
+    InferenceLog(runtime).attach_labels(labels)
+    (hour,) = call("run_monitor", name="credit-drift", since=T0 + HOUR, until=T0 + 2 * HOUR).windows
+    report = call("get_monitor_window", name="credit-drift", start=T0 + HOUR).report
+    band = report["estimated_performance"]["metrics"]["accuracy"]
+    assert band["low"] <= hour.metrics["performance.accuracy"] <= band["high"]
+    assert report["reference"]["source"] == "dataset credit-holdout version 1, scored"
+    stored = mloop.Client().call("get_monitor", name="credit-drift")
+    assert stored.reference_rows == 1500
+
+
+def test_bad_scored_references_are_refused(runtime: Runtime, deployed: Any) -> None:
+    frame = _frame(np.random.default_rng(7), 50).assign(p0=0.5, p1=0.5, y=1)
+    mloop.register_dataset("tiny-holdout", frame)
+    scored = {"kind": "dataset", "dataset": "tiny-holdout", "label_column": "y"}
+    cases = [
+        ({**scored}, "reference.label_column", "together"),
+        (
+            {**scored, "classes": [0, 1, 2], "probability_columns": ["p0", "p1"]},
+            "reference.probability_columns",
+            "one probability column per class",
+        ),
+        (
+            {**scored, "classes": [1, 1], "probability_columns": ["p0", "p1"]},
+            "reference.classes",
+            "twice",
+        ),
+        (
+            {**scored, "classes": [0, 1], "probability_columns": ["p0", "nope"]},
+            "reference.probability_columns",
+            "no column 'nope'",
+        ),
+        (
+            {**scored, "classes": [0, 1], "probability_columns": ["p0", "p1"]},
+            "reference.label_column",
+            "fewer than 100",
+        ),
+        (
+            {"kind": "window", "since": T0, "until": T0 + HOUR, "label_column": "y"},
+            "reference.label_column",
+            "kind dataset",
+        ),
+    ]
+    for reference, field, words in cases:
+        with pytest.raises(ValidationError) as raised:
+            _monitor(reference=reference)
+        assert raised.value.field == field and words in raised.value.message, reference
+    assert call("list_monitors").monitors == []

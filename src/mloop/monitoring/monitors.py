@@ -25,6 +25,7 @@ from mloop.monitoring.schemas import (
     Monitor,
     MonitorList,
     MonitorName,
+    Reference,
 )
 from mloop.monitoring.targets import target_kind
 from mloop.serving.endpoints import load_endpoint_row
@@ -66,6 +67,7 @@ def _check_spec(spec: CreateMonitor) -> None:
             "(a metadata key) as a column to see its drift instead",
             field="fairness",
         )
+    _check_scored(ref)
     if ref.kind == "window" and (ref.until or 0) <= (ref.since or 0):
         raise ValidationError(
             "reference.until must be after reference.since", field="reference.until"
@@ -95,6 +97,33 @@ def _check_spec(spec: CreateMonitor) -> None:
                     f"drift.{part} names {name!r}, which the monitor does not watch",
                     field=f"drift.{part}.{name}",
                 )
+
+
+def _check_scored(ref: Reference) -> None:
+    """The three fields come together, with as many probability columns as classes."""
+    given = [ref.label_column, ref.classes, ref.probability_columns]
+    if all(v is None for v in given):
+        return
+    if ref.kind != "dataset" or ref.profile:
+        raise ValidationError(
+            "label_column, classes and probability_columns describe a scored dataset "
+            "reference read row by row: use them with kind dataset, without profile",
+            field="reference.label_column",
+        )
+    if any(v is None for v in given):
+        raise ValidationError(
+            "a scored reference needs label_column, classes and probability_columns together",
+            field="reference.label_column",
+        )
+    assert ref.classes is not None and ref.probability_columns is not None
+    if len(ref.classes) != len(ref.probability_columns):
+        raise ValidationError(
+            f"{len(ref.classes)} classes but {len(ref.probability_columns)} probability "
+            "columns: give one probability column per class, in the same order",
+            field="reference.probability_columns",
+        )
+    if len({orjson.dumps(c) for c in ref.classes}) != len(ref.classes):
+        raise ValidationError("reference.classes has a class twice", field="reference.classes")
 
 
 def monitor_spec(row: Any) -> CreateMonitor:

@@ -75,7 +75,7 @@ def build_reference(
         assert ref.dataset is not None
         if ref.profile:
             return _profile_reference(ctx, ref.dataset, ref.version, columns)
-        return _dataset_reference(ctx, ref.dataset, ref.version, columns)
+        return _dataset_reference(ctx, spec, columns)
     if ref.kind == "window":
         assert ref.since is not None and ref.until is not None
         return _window_reference(ctx, spec, columns, ref.since, ref.until)
@@ -83,7 +83,7 @@ def build_reference(
 
 
 def _dataset_reference(
-    ctx: Context, name: str, version: int | None, columns: Mapping[str, ColumnKind]
+    ctx: Context, spec: CreateMonitor, columns: Mapping[str, ColumnKind]
 ) -> ReferenceData:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -91,8 +91,10 @@ def _dataset_reference(
     from mloop.monitoring import drift
     from mloop.monitoring.compute import summary_kinds
 
+    ref = spec.reference
+    assert ref.dataset is not None
     found = get_dataset_version(
-        ctx, GetDatasetVersion(name=name, version=version, include_profile=False)
+        ctx, GetDatasetVersion(name=ref.dataset, version=ref.version, include_profile=False)
     )
     with open_version_file(ctx, found.name, found.version) as handle:
         parquet = pq.ParquetFile(handle)
@@ -110,7 +112,35 @@ def _dataset_reference(
         )
         kinds = summary_kinds(columns)
         summary = drift.summarize(reader, columns=present, kinds={n: kinds[n] for n in present})
-    return ReferenceData(summary, f"dataset {found.name} version {found.version}")
+    source = f"dataset {found.name} version {found.version}"
+    if ref.label_column is None:
+        return ReferenceData(summary, source)
+    return _scored(ctx, spec, summary, source, found.name, found.version)
+
+
+def _scored(
+    ctx: Context, spec: CreateMonitor, summary: DataSummary, source: str, name: str, version: int
+) -> ReferenceData:
+    """A scored held-out set: its outcomes' figures and a CBPE estimator besides."""
+    from mloop.monitoring.outcomes import fit_estimator, outcome_metrics, outcome_report
+    from mloop.monitoring.scored_reference import scored_table
+
+    with open_version_file(ctx, name, version) as handle:
+        table = scored_table(handle, spec, source)
+    audited = spec
+    if spec.fairness is not None and any(
+        n not in table.column_names for n in spec.fairness.sensitive
+    ):
+        audited = spec.model_copy(update={"fairness": None})
+    metrics = outcome_metrics(outcome_report(audited, table))
+    estimator = fit_estimator(spec, table)
+    if estimator is None:
+        raise ValidationError(
+            f"{source} has fewer than 100 labelled rows with class probabilities: a scored "
+            "reference needs them to calibrate the estimate before labels",
+            field="reference.label_column",
+        )
+    return ReferenceData(summary, f"{source}, scored", metrics, estimator)
 
 
 def _profile_reference(

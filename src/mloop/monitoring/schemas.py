@@ -69,7 +69,8 @@ class Reference(Message):
     """What windows are compared with.
 
     - ``dataset``: a registered dataset version (``version``; the latest when None), read
-      once into per-column summaries;
+      once into per-column summaries; a held-out set the model scored (``label_column``,
+      ``classes``, ``probability_columns``) also calibrates the estimate before labels;
     - ``window``: a fixed stretch of the watched log or dataset, ``since`` to ``until``;
     - ``rolling``: the ``windows`` windows before each window (merged summaries; no data is
       read again).
@@ -82,6 +83,17 @@ class Reference(Message):
         default=False,
         description="A dataset reference from the version's stored profile, without reading "
         "its data (coarser: 20-bin histograms and top categories)",
+    )
+    label_column: ColumnName | None = Field(
+        default=None,
+        description="A dataset reference's outcomes; with classes and probability_columns "
+        "(the model's scores of that held-out set) it calibrates estimates before labels",
+    )
+    classes: list[str | int | float | bool] | None = Field(
+        default=None, min_length=2, max_length=1000
+    )
+    probability_columns: list[ColumnName] | None = Field(
+        default=None, min_length=2, max_length=1000, description="One per class, in order"
     )
     since: Time | None = None
     until: Time | None = None
