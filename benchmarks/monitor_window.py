@@ -52,6 +52,17 @@ def _log_hour(
     write_segments(runtime, SOURCE, table.cast(INFERENCE_SCHEMA), key_field="endpoint")  # type: ignore[arg-type]
 
 
+def _peak_kib() -> int:
+    """This process's peak resident memory in KiB: ``VmHWM``, which starts afresh at exec.
+    (``ru_maxrss`` would carry the parent's peak, the data generation's, across fork and
+    exec.)"""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux
+
+
 def _measure(home: Path, columns: int) -> None:
     """The monitor's part, in a process of its own so that its peak memory is its own."""
     from mloop.core.config import Settings
@@ -83,7 +94,7 @@ def _measure(home: Path, columns: int) -> None:
         (n.split(".")[2] for n, v in result.metrics.items() if n.endswith(".drifted") and v),
         key=lambda n: (len(n), n),
     )
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    peak_gb = _peak_kib() / 1024 / 1024
     print(f"peak memory of the monitor's process {peak_gb:.2f} GB; drifted: {', '.join(drifted)}")
     runtime.close()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mloop.monitoring.drift import DataSummary
 from mloop.monitoring.drift.inputs import Kind
@@ -28,6 +29,8 @@ DRIFT_KINDS: dict[ColumnKind, Kind] = {
     "category": "categorical",
     "bool": "categorical",
 }
+# Output columns kept dictionary-encoded while a window streams past.
+_ENCODED = frozenset({"prediction", "classes", "label"})
 # Output columns whose drift is measured beside the inputs, when the reference has them.
 DRIFTING_OUTPUTS = ("prediction", "confidence")
 
@@ -76,11 +79,23 @@ class _Outcomes:
     def add(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
         present = [n for n in self.names if batch.schema.get_field_index(n) >= 0]
-        self.batches.append(batch.select(present))
+        # Copied: a batch from DuckDB shares one allocation across its columns, so keeping
+        # these few columns as they are would keep every input column of the window alive.
+        # The JSON texts (a handful of distinct predictions, classes and labels) are kept
+        # dictionary-encoded: 4 bytes a row.
+        columns = [
+            pc.dictionary_encode(batch.column(n))
+            if n in _ENCODED
+            else pa.concat_arrays([batch.column(n)])
+            for n in present
+        ]
+        self.batches.append(pa.RecordBatch.from_arrays(columns, names=present))
 
     def table(self, schema: pa.Schema) -> pa.Table:
+        if self.batches:
+            return pa.Table.from_batches(self.batches)
         present = [n for n in self.names if schema.get_field_index(n) >= 0]
-        return pa.Table.from_batches(self.batches, pa.schema([schema.field(n) for n in present]))
+        return pa.schema([schema.field(n) for n in present]).empty_table()
 
 
 def _as_stream(window: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:

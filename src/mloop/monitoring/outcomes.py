@@ -19,7 +19,17 @@ from mloop.monitoring.schemas import CreateMonitor, Task
 
 
 def _decoded(column: pa.ChunkedArray) -> list[Any]:
-    return [None if text is None else orjson.loads(text) for text in column.to_pylist()]
+    """The JSON texts of ``column`` decoded, each distinct text once (a window of a million
+    rows has a handful of distinct predictions and labels)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    values = [orjson.loads(text) for text in encoded.dictionary.to_pylist()]
+    decoded = np.empty(len(values) + 1, dtype=object)
+    decoded[: len(values)] = values  # the last slot, None, is where nulls point
+    decoded[len(values)] = None
+    indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    return list(decoded[indices])
 
 
 def _is_number(value: Any) -> bool:
@@ -42,7 +52,9 @@ def _task(spec: CreateMonitor, predictions: list[Any], classes: list[Any] | None
 
 def _classes(window: pa.Table) -> list[Any] | None:
     """The class order of the window's probabilities, when every row that has them agrees."""
-    found = {text for text in window.column("classes").to_pylist() if text is not None}
+    import pyarrow.compute as pc
+
+    found = {text for text in pc.unique(window.column("classes")).to_pylist() if text is not None}
     if len(found) != 1:
         return None
     classes = orjson.loads(found.pop())
@@ -50,10 +62,20 @@ def _classes(window: pa.Table) -> list[Any] | None:
 
 
 def _probabilities(window: pa.Table, classes: list[Any]) -> np.ndarray | None:
-    rows = window.column("probabilities").to_pylist()
-    if any(row is None or len(row) != len(classes) for row in rows):
+    """The rows' class probabilities as an (n, classes) array; None unless every row has
+    one per class. Read from the list column's flat values, not row by row."""
+    import pyarrow.compute as pc
+
+    column = window.column("probabilities")
+    if column.null_count:
         return None
-    return np.asarray(rows, dtype=float)
+    lengths = pc.list_value_length(column)
+    if len(column) and (
+        pc.min(lengths).as_py() != len(classes) or pc.max(lengths).as_py() != len(classes)
+    ):
+        return None
+    flat = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(float, copy=False)
+    return flat.reshape(len(column), len(classes))
 
 
 MIN_ESTIMATOR_ROWS = 100  # labelled reference rows a CBPE estimator is fitted on, at least
