@@ -107,6 +107,19 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     assert {"loan-input-drift", "loan-four-fifths"} <= set(alerts)
     assert alerts["loan-input-drift"].window_start == by_hour[3].start
     assert "Alerts raised" in result.stdout
+    # The training data's contract, checked per hour: incomes under its minimum rise with
+    # the shock, and the contract's rule fires from then on.
+    below = [w.metrics["quality.contract.check.income.min.share"] for w in by_hour]
+    assert max(below[:3]) < 0.02 < min(below[3:])
+    assert alerts["loan-contract"].window_start == by_hour[3].start
+
+    # The LLM step's calls, read back by a monitor of the route's call log.
+    # (The step may straddle the turn of an hour: its calls are then in two windows.)
+    windows = client.call("list_monitor_windows", name="support-assistant-calls").windows
+    counted = [w.metrics for w in windows if w.rows]
+    assert sum(m["gateway.calls"] for m in counted) == 9
+    assert sum(m["gateway.blocked_rate"] * m["gateway.calls"] for m in counted) == 1
+    assert "Monitor support-assistant-calls" in result.stdout
 
 
 def test_demo_says_when_mlflow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,9 @@ backup; guardrails redact personal data and block prompt injection; deterministi
 cached. With no provider configured, both models are mloop's simulated provider (and the output
 says so); with ``OPENAI_API_KEY`` (or ``OPENAI_BASE_URL`` for an OpenAI-compatible server, and
 ``OPENAI_MODEL``) the primary is the real one. The gateway runs on a loopback port for the
-step and is called over HTTP, exactly as the ``openai`` client would call it.
+step and is called over HTTP, exactly as the ``openai`` client would call it. A monitor of
+the route's calls then reads the call log: calls, failures, blocks, latency, spend and cache
+hits of the hour, against the hours before it (a rolling reference).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 ROUTE = "support-assistant"
 PROMPT = "support-reply"
+MONITOR = "support-assistant-calls"
+HOUR_MS = 3_600_000
 
 _V1_SYSTEM = (
     "You are the support assistant of Acme. Answer {{ customer }} briefly and politely. "
@@ -73,6 +77,7 @@ class GatewayCalls:
 
     note: str  # which provider answered
     calls: list[dict[str, Any]]
+    monitored: list[tuple[str, ...]]  # the monitor's windows of the route's calls
 
 
 @dataclass
@@ -181,11 +186,13 @@ def _stream(client: httpx.Client, what: str, question: str) -> str:
 
 def run_llm_step(ctx: DemoContext) -> None:
     """Register the prompts, serve the gateway and send the demo's requests through it."""
+    from mloop.core.timeutil import now_ms
     from mloop.llm.gateway.setup import build_gateway
     from mloop.llm.providers.simulated import SimulatedProvider
     from mloop.server.app import create_app
 
-    ctx.begin(9)
+    ctx.begin(10)
+    started = now_ms()
     _register_prompts()
     ctx.advance()
     raw, note = gateway_config(ctx.home)
@@ -245,12 +252,52 @@ def run_llm_step(ctx: DemoContext) -> None:
             ctx.advance()
             assert gateway.log is not None
             gateway.log.flush()
-            ctx.keep(GatewayCalls(note, _read_call_log(runtime, calls)))
+            logged = _read_call_log(runtime, calls)
             ctx.advance()
         with contextlib.suppress(Exception):  # connections of a loop that has ended
             app.state.gateway.close()
     finally:
         runtime.close()
+    ctx.keep(GatewayCalls(note, logged, _monitor_calls(started)))
+    ctx.advance()
+
+
+def _monitor_calls(started: int) -> list[tuple[str, ...]]:
+    """A monitor of the route's call log, computed for the hour (or two) of the step."""
+    from mloop.core.timeutil import now_ms
+
+    client = mloop.Client()
+    client.call(
+        "create_monitor",
+        name=MONITOR,
+        gateway={"route": ROUTE},
+        reference={"kind": "rolling", "windows": 24},
+        schedule=False,
+        description="Calls, failures, latency, spend and cache hits of the support assistant",
+    )
+    since = started - started % HOUR_MS
+    run = client.call("run_monitor", name=MONITOR, since=since, until=now_ms() + 1)
+    rows: list[tuple[str, ...]] = []
+    for w in run.windows:
+        m = w.metrics
+        if not m.get("gateway.calls"):
+            continue
+        rows.append(
+            (
+                f"{m['gateway.calls']:.0f}",
+                _share(m.get("gateway.error_rate")),
+                _share(m.get("gateway.blocked_rate")),
+                _share(m.get("gateway.fallback_rate")),
+                _share(m.get("gateway.cache_hit_rate")),
+                "-" if m.get("gateway.latency.p95") is None else f"{m['gateway.latency.p95']:.0f}",
+                f"{m.get('gateway.cost_usd') or 0.0:.6f}",
+            )
+        )
+    return rows
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def _read_call_log(runtime: Runtime, calls: list[_Call]) -> list[dict[str, Any]]:
@@ -338,6 +385,12 @@ def summarise(ctx: DemoContext, out: Console) -> None:
     )
     first = kept.calls[0]
     out.print(f"First answer: {escape(first['answer'][:160])}")
+    if kept.monitored:
+        print_table(
+            f"Monitor {MONITOR}: the route's calls in the call log, this hour",
+            ["calls", "failed", "blocked", "fell back", "cache hits", "p95 ms", "cost $"],
+            kept.monitored,
+        )
 
 
 STEP = DemoStep(

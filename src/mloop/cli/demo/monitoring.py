@@ -8,8 +8,10 @@ use but the audit does), which is also the monitor's reference. Six simulated ho
 requests go through the serving runtime and into the inference log, stamped on a clock
 that starts six hours ago on the hour. From hour 3, incomes in the south fall (a local
 shock the model never saw): the income distribution drifts and the south is approved far
-less often. The monitor computes the six hourly windows (a backfill) and hands each to the
-alert rules.
+less often. The training data's registration policy (a data contract: incomes of at least
+20,000, debt ratios between 0 and 1) is checked on every hour of traffic too, and the share
+of applications under the minimum income rises with the shock. The monitor computes the
+six hourly windows (a backfill) and hands each to the alert rules.
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ HOURS = 6
 DRIFT_FROM_HOUR = 3
 REQUESTS_PER_HOUR = 600
 HOUR_MS = 3_600_000
+# The training data's contract, set as its registration policy and checked on traffic.
+CONTRACT = """\
+contract: loan-applications
+version: 1
+columns:
+  income: {min: 20000, nullable: false}
+  debt_ratio: {min: 0, max: 1}
+  age: {min: 18}
+  region: {allowed: [north, south, east]}
+"""
 RULES = (
     {
         "name": "loan-input-drift",
@@ -59,6 +71,15 @@ RULES = (
         "threshold": 0.8,
         "severity": "warning",
         "description": "A region is approved at under four fifths of the best region's rate",
+    },
+    {
+        "name": "loan-contract",
+        "source": "monitor",
+        "metric": "quality.contract.max_share",
+        "operator": ">",
+        "threshold": 0.02,
+        "severity": "warning",
+        "description": "Over 2% of an hour's applications break the training data's contract",
     },
 )
 
@@ -161,6 +182,7 @@ def _story(start: int, windows: list[Any]) -> MonitoringStory:
                 ", ".join(drifted) or "-",
                 _rate(m.get("fairness.region.north.selection_rate")),
                 _rate(m.get("fairness.region.south.selection_rate")),
+                _rate(m.get("quality.contract.check.income.min.share"), 1),
                 _rate(m.get("performance.accuracy")),
                 str(w.alerts),
             )
@@ -177,8 +199,8 @@ def _story(start: int, windows: list[Any]) -> MonitoringStory:
     return story
 
 
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+def _rate(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"
 
 
 def run_monitoring_step(ctx: DemoContext) -> None:
@@ -191,6 +213,7 @@ def run_monitoring_step(ctx: DemoContext) -> None:
     rng = np.random.default_rng(ctx.config.seed)
     client = mloop.Client()
     _train(ctx, rng)
+    client.call("set_dataset_policy", name=DATASET, contract_yaml=CONTRACT, required=False)
     client.call("create_endpoint", name=ENDPOINT, description="approves loan applications")
     client.call("deploy", endpoint=ENDPOINT, variants=[{"model": MODEL, "version": 1}])
     for rule in RULES:
@@ -212,9 +235,10 @@ def run_monitoring_step(ctx: DemoContext) -> None:
         window_seconds=3600,
         columns={"income": "number", "debt_ratio": "number", "age": "number"},
         fairness={"sensitive": ["region"], "min_group_size": 20},
+        contract={"dataset": DATASET},
         review_threshold=0.6,
         schedule=False,
-        description="Hourly drift, outputs and a bias audit by region",
+        description="Hourly drift, outputs, a bias audit by region and the data contract",
     )
     ctx.advance()
     run = client.call("run_monitor", name=MONITOR, since=start, until=start + HOURS * HOUR_MS)
@@ -239,6 +263,7 @@ def summarise(ctx: DemoContext, out: Console) -> None:
             "drifted columns",
             "north approved",
             "south approved",
+            "income < 20k",
             "accuracy",
             "alerts",
         ],
