@@ -1,6 +1,7 @@
 """The monitor pages in headless Chromium: the heat map is drawn with a cell per column and
 window and a click selects that window; every column's histogram is drawn inside its card
-with bars for both sides; the fairness, outputs and over-time charts are drawn; nothing is
+with bars for both sides; the fairness, outputs and over-time charts are drawn; a gateway
+monitor's call figures and charts and a contract monitor's checks are drawn; nothing is
 fetched from another host; no script fails; and the pages (with a column named like markup
 and 200-character names) fit windows 1400 and 800 pixels wide.
 
@@ -27,6 +28,12 @@ from tests.server.test_ui_monitors import (
     Logged,
     call,
     log_monitors,
+)
+from tests.server.test_ui_monitors_gateway import (
+    CONTRACT_MONITOR,
+    GATEWAY,
+    log_gateway,
+    log_payments,
 )
 
 from mloop.server.ui.links import link_to
@@ -211,6 +218,73 @@ def test_monitor_pages_fit_the_window(
             if found := list(browser.execute_script(LAYOUT_PROBLEMS)):
                 problems[name] = found
         assert not problems, problems
+        assert console_errors(browser) == []
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
+GATEWAY_CHARTS = """
+return Array.from(document.querySelectorAll('.mo-chart[data-chart]')).map(function (c) {
+  var spec = JSON.parse(document.getElementById('monitor-charts').textContent);
+  return [spec.charts[Number(c.getAttribute('data-chart'))].id,
+          c.getAttribute('data-drawn') === 'true', c.querySelectorAll('.uplot canvas').length,
+          Math.round(c.getBoundingClientRect().width)];
+});
+"""
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_gateway_and_contract_monitors_draw_their_charts(
+    browser: Any, server: ServerHandle, width: int
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_gateway(server.runtime)
+    log_payments()
+    size = browser.get_window_size()
+    browser.set_window_size(width, 1000)
+    try:
+        browser.get_log("browser")
+        visit(browser, server.url + link_to("monitor", name=GATEWAY), f"monitor-gateway-{width}")
+        wait(browser).until(
+            lambda b: len(b.find_elements(By.CSS_SELECTOR, ".mo-hist[data-drawn='true']")) >= 5
+        )
+        wait(browser).until(
+            lambda b: all(drawn for _, drawn, _, _ in b.execute_script(GATEWAY_CHARTS))
+        )
+        charts = {
+            name: (canvases, w) for name, _, canvases, w in browser.execute_script(GATEWAY_CHARTS)
+        }
+        for metric in (
+            "gateway.error_rate",
+            "gateway.latency.p95",
+            "gateway.cost_usd",
+            "gateway.cache_hit_rate",
+        ):
+            canvases, chart_width = charts[metric]
+            assert canvases >= 1 and chart_width > 200, (metric, charts[metric])
+        figures = browser.find_elements(By.CSS_SELECTOR, "#call-figures .gw-kpi")
+        assert len(figures) == 11 and all(f.is_displayed() for f in figures)
+        assert (
+            browser.find_element(By.ID, "gateway-scope").text
+            == "route support, prompt support-answer"
+        )
+        assert browser.execute_script(LAYOUT_PROBLEMS) == []
+        visit(
+            browser,
+            server.url + link_to("monitor", name=CONTRACT_MONITOR),
+            f"monitor-contract-{width}",
+        )
+        wait(browser).until(
+            lambda b: (
+                "quality.contract.max_share"
+                in [name for name, drawn, _, _ in b.execute_script(GATEWAY_CHARTS) if drawn]
+            )
+        )
+        meters = browser.find_elements(By.CSS_SELECTOR, "#contract-checks meter.mo-share")
+        assert meters and all(m.size["width"] > 20 for m in meters)
+        assert browser.execute_script(LAYOUT_PROBLEMS) == []
+        assert browser.execute_script(OTHER_HOSTS) == []
         assert console_errors(browser) == []
     finally:
         browser.set_window_size(size["width"], size["height"])

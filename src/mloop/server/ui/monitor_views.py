@@ -1,7 +1,8 @@
 """What a monitor's page draws, built from its computed windows: the drift heat map (columns
 by windows, each cell coloured by how far the column's drift statistic went past its
 threshold), the histograms of one window against the reference, the figures over time, the
-bias audit and the outputs of one window, and the alert timeline.
+bias audit and the outputs of one window, the gateway calls and contract checks of one
+window, what the monitor watches, and the alert timeline.
 
 Everything here is plain data for the templates (the heat map is an HTML table of links, so
 it works without scripts) or JSON for ``monitors.js`` (histograms, bars, charts).
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mloop.alerts.schemas import SEVERITIES, Alert
-from mloop.monitoring.schemas import WindowReport
-from mloop.server.ui.formatting import cut, json_safe, number, percent
+from mloop.monitoring.schemas import GatewayTarget, WindowReport
+from mloop.server.ui.formatting import cut, json_safe, label, number, percent
 from mloop.server.ui.links import link_to
 
 if TYPE_CHECKING:
@@ -29,13 +30,24 @@ MAX_LABEL = 120  # characters of a column name or category shown in a chart
 # 3-5. ``strength`` is 1 at the threshold (see :func:`drift_strength`).
 CALM_STEPS = (0.5, 0.8)
 DRIFT_STEPS = (2.0, 10.0)
-# Metrics charted over time besides performance, in this order: (metric, title, format).
+# Metrics charted over time besides performance, in this order: (metric, title, format);
+# each one only when a window shown has it (the gateway's for gateway monitors, the
+# contract's for monitors with a contract).
 OVER_TIME = (
     ("drift.share", "Share of columns drifted", "pct"),
     ("volume.rows", "Rows per window", "plain"),
     ("output.confidence.mean", "Mean confidence", "plain"),
     ("output.review_share", "Share under the review threshold", "pct"),
+    ("gateway.error_rate", "Error rate of the calls", "pct"),
+    ("gateway.latency.p95", "Latency p95 of the calls", "ms"),
+    ("gateway.cost_usd", "Cost per window", "usd"),
+    ("gateway.cache_hit_rate", "Cache hit rate", "pct"),
+    ("quality.contract.max_share", "Largest share of rows breaking a contract check", "pct"),
 )
+MAX_CHECKS = 200  # contract checks shown for one window
+MAX_EXAMPLES = 3  # failing rows shown per check
+MAX_EXAMPLE_COLUMNS = 8
+MAX_STATUSES = 20  # call statuses listed for one window
 
 
 def span_text(seconds: int) -> str:
@@ -175,10 +187,13 @@ class HeatMap:
     alerts: list[AlertMark | None] = field(default_factory=list)
 
 
-def drift_columns(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """A window report's per-column drift results (none when drift was not measured)."""
+def drift_columns(report: dict[str, Any], outputs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A window report's per-column drift results (none when drift was not measured), less
+    the ``outputs`` that were not tested: a log without predictions (the gateway's calls, a
+    dataset without a prediction column) has nothing to show for them."""
     drift = report.get("drift")
-    return list(drift.get("columns") or []) if isinstance(drift, dict) else []
+    found = list(drift.get("columns") or []) if isinstance(drift, dict) else []
+    return [c for c in found if c.get("tested") or c.get("column") not in outputs]
 
 
 def _share_level(share: float | None, dataset_drift: bool) -> int:
@@ -197,12 +212,12 @@ def heat_map(
     outputs: tuple[str, ...],
     alerts: list[Alert],
 ) -> HeatMap:
-    """The heat map of ``reports`` (oldest first): one row per column tested in any of
-    them (inputs in the monitor's order, then the outputs), one column per window, and
-    the alerts each window fired."""
+    """The heat map of ``reports`` (oldest first): one row per column compared in any of
+    them (inputs in the monitor's order, then the outputs tested in any of them), one
+    column per window, and the alerts each window fired."""
     order: list[str] = []
     for report in reports:
-        for column in drift_columns(report.report):
+        for column in drift_columns(report.report, outputs):
             if column["column"] not in order:
                 order.append(column["column"])
     order = [c for c in order if c not in outputs] + [c for c in order if c in outputs]
@@ -338,10 +353,13 @@ def _names(reports: list[WindowReport], section: str) -> list[str]:
     return names
 
 
-def over_time(reports: list[WindowReport], window_seconds: int) -> dict[str, Any]:
+def over_time(
+    reports: list[WindowReport], window_seconds: int, *, rows: str = "Rows per window"
+) -> dict[str, Any]:
     """The charts over the windows shown: each performance metric, measured on the rows
     labelled so far and estimated before labels (CBPE), each with its interval as a band;
-    then drift share, rows, mean confidence and review share (those any window has)."""
+    then drift share, rows (titled ``rows``), mean confidence and review share, the gateway's
+    call figures and the contract's largest failing share (those any window has)."""
     charts = []
     measured, estimated = _names(reports, "performance"), _names(reports, "estimated_performance")
     for name in measured + [n for n in estimated if n not in measured]:
@@ -358,6 +376,7 @@ def over_time(reports: list[WindowReport], window_seconds: int) -> dict[str, Any
             }
         )
     for metric, title, fmt in OVER_TIME:
+        title = rows if metric == "volume.rows" else title
         values = [_float(r.metrics.get(metric)) for r in reports]
         if any(v is not None for v in values):
             line = {"label": title, "values": values, "low": None, "high": None, "dash": False}
@@ -485,3 +504,205 @@ def outputs_json(report: dict[str, Any]) -> dict[str, Any]:
             for e in predictions.get("labels") or []
         ]
     return json_safe(found)
+
+
+# -- what a gateway monitor watches, and its calls ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopePart:
+    """One thing a gateway monitor narrows the calls to, and its page (None: it has none)."""
+
+    what: str  # route, prompt, model or project
+    value: str
+    url: str | None
+
+
+def gateway_scope(target: GatewayTarget | None) -> list[ScopePart]:
+    """The route, prompt, model and project a gateway monitor watches (none: every call):
+    the route and the prompt link to their pages."""
+    if target is None:
+        return []
+    parts = []
+    if target.route is not None:
+        parts.append(ScopePart("route", target.route, link_to("gateway_route", name=target.route)))
+    if target.prompt is not None:
+        parts.append(ScopePart("prompt", target.prompt, link_to("prompt", name=target.prompt)))
+    if target.model is not None:
+        parts.append(ScopePart("model", target.model, None))
+    if target.project is not None:
+        parts.append(ScopePart("project", target.project, None))
+    return parts
+
+
+def gateway_calls_url(target: GatewayTarget | None) -> str | None:
+    """The call log filtered to the monitor's route and prompt, when it names one (the log
+    has no filter for a served model or a project)."""
+    if target is None or (target.route is None and target.prompt is None):
+        return None
+    return link_to("gateway_calls", route=target.route, prompt=target.prompt)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    count: int
+    share: float | None
+
+
+@dataclass(frozen=True)
+class CallsView:
+    """A gateway window's call statistics (``report["gateway"]``), read defensively."""
+
+    calls: int
+    statuses: list[StatusCount]
+    error_rate: float | None
+    blocked_rate: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    cost_usd: float | None
+    cost_per_call: float | None
+    input_tokens: float | None
+    output_tokens: float | None
+    cache_hit_rate: float | None
+    fallback_rate: float | None
+
+
+def _count(value: Any) -> int:
+    found = _float(value)
+    return int(found) if found is not None and found >= 0 else 0
+
+
+def calls_view(report: dict[str, Any]) -> CallsView | None:
+    """The window's gateway section, or None when the window has none (an endpoint's or a
+    dataset's window, or an empty one)."""
+    gateway = report.get("gateway")
+    if not isinstance(gateway, dict):
+        return None
+    calls = _count(gateway.get("calls"))
+    raw = gateway.get("statuses")
+    counts = (
+        [(cut(str(k), MAX_LABEL), _count(v)) for k, v in (raw or {}).items()]
+        if isinstance(raw, dict)
+        else []
+    )
+    counts.sort(key=lambda kv: (-kv[1], kv[0]))
+    latency = gateway.get("latency_ms")
+    latency = latency if isinstance(latency, dict) else {}
+    tokens = gateway.get("tokens")
+    tokens = tokens if isinstance(tokens, dict) else {}
+    return CallsView(
+        calls=calls,
+        statuses=[StatusCount(s, c, c / calls if calls else None) for s, c in counts][
+            :MAX_STATUSES
+        ],
+        error_rate=_float(gateway.get("error_rate")),
+        blocked_rate=_float(gateway.get("blocked_rate")),
+        p50=_float(latency.get("p50")),
+        p95=_float(latency.get("p95")),
+        p99=_float(latency.get("p99")),
+        cost_usd=_float(gateway.get("cost_usd")),
+        cost_per_call=_float(gateway.get("cost_per_call")),
+        input_tokens=_float(tokens.get("input")),
+        output_tokens=_float(tokens.get("output")),
+        cache_hit_rate=_float(gateway.get("cache_hit_rate")),
+        fallback_rate=_float(gateway.get("fallback_rate")),
+    )
+
+
+# -- contract checks ---------------------------------------------------------------------------
+
+_STATUSES = ("passed", "failed", "error", "skipped")
+# Failed error-severity checks first, then checks that could not run, warnings, passes, skips.
+_CHECK_ORDER = {"failed": 0, "error": 1, "warn": 2, "passed": 3, "skipped": 4, "unknown": 5}
+
+
+@dataclass(frozen=True)
+class CheckView:
+    name: str
+    kind: str
+    columns: list[str]
+    severity: str
+    status: str
+    shown_status: str  # a failed warn-severity check reads "warn"
+    failing_count: int | None
+    failing_share: float | None
+    message: str
+    example_columns: list[tuple[str, bool]]  # name, whether the check reads it
+    examples: list[list[str]]
+
+
+@dataclass(frozen=True)
+class ContractView:
+    """A window's contract section (``report["contract"]``)."""
+
+    name: str
+    version: str
+    digest: str
+    dataset: str | None
+    rows: int
+    failed_checks: int
+    checks: list[CheckView]
+    total: int  # checks in the report (``checks`` holds at most :data:`MAX_CHECKS`)
+
+
+def _examples(raw: Any, checked: list[str]) -> tuple[list[tuple[str, bool]], list[list[str]]]:
+    """Up to :data:`MAX_EXAMPLES` failing rows as a table, the checked columns first."""
+    if not isinstance(raw, list):
+        return [], []
+    rows = [r for r in raw[:MAX_EXAMPLES] if isinstance(r, dict)]
+    names: list[str] = [c for c in checked if any(c in r for r in rows)]
+    for row in rows:
+        names += [str(k) for k in row if str(k) not in names]
+    names = names[:MAX_EXAMPLE_COLUMNS]
+    table = [[label(r.get(n), 60) if n in r else "" for n in names] for r in rows]
+    return [(cut(n, 80), n in checked) for n in names], table
+
+
+def _check_view(raw: dict[str, Any]) -> CheckView:
+    status = raw.get("status") if raw.get("status") in _STATUSES else "unknown"
+    severity = raw.get("severity") if raw.get("severity") in ("error", "warn") else "error"
+    columns = raw.get("columns")
+    columns = [str(c) for c in columns] if isinstance(columns, list) else []
+    failing = raw.get("failing_count")
+    count = failing if isinstance(failing, int) and not isinstance(failing, bool) else None
+    example_columns, examples = _examples(raw.get("examples"), columns)
+    return CheckView(
+        name=cut(str(raw.get("name", "")), 300),
+        kind=cut(str(raw.get("kind", "")), 80),
+        columns=[cut(c, MAX_LABEL) for c in columns[:10]],
+        severity=str(severity),
+        status=str(status),
+        shown_status="warn" if status == "failed" and severity == "warn" else str(status),
+        failing_count=count,
+        failing_share=_float(raw.get("failing_share")),
+        message=cut(str(raw.get("message") or ""), 2000),
+        example_columns=example_columns,
+        examples=examples,
+    )
+
+
+def contract_view(report: dict[str, Any]) -> ContractView | None:
+    """The window's contract checks, most pressing first (failed, then by the share of rows
+    breaking them), or None when the monitor checks no contract."""
+    contract = report.get("contract")
+    if not isinstance(contract, dict):
+        return None
+    raw = contract.get("checks")
+    raw = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+    checks = [_check_view(c) for c in raw]
+    checks.sort(key=lambda c: (_CHECK_ORDER[c.shown_status], -(c.failing_share or 0.0)))
+    dataset = contract.get("dataset")
+    return ContractView(
+        name=cut(str(contract.get("contract") or "contract"), 256),
+        version=cut(str(contract.get("version") or ""), 256),
+        digest=cut(str(contract.get("digest") or ""), 64),
+        dataset=dataset if isinstance(dataset, str) else None,
+        rows=_count(contract.get("rows")),
+        failed_checks=sum(
+            c.severity == "error" and c.status in ("failed", "error") for c in checks
+        ),
+        checks=checks[:MAX_CHECKS],
+        total=len(checks),
+    )

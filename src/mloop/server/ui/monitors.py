@@ -1,9 +1,11 @@
-"""Monitor pages: the monitors with their endpoint, reference, last window, drift and open
-alerts; one monitor with its drift heat map (columns by windows, every cell a link that
-selects its window), and for the selected window (``?window=<start ms>``, the form alerts
-link to; the newest by default) the reference-versus-current histogram of every column, the
-drift table, data quality, the bias audit and the outputs; performance and other figures
-over the windows shown, with their intervals as bands; and the alert timeline.
+"""Monitor pages: the monitors with what they watch (an endpoint, a dataset or the LLM
+gateway; ``?target=`` keeps one kind), reference, last window, drift and open alerts; one
+monitor with its drift heat map (columns by windows, every cell a link that selects its
+window), and for the selected window (``?window=<start ms>``, the form alerts link to; the
+newest by default) the gateway's call statistics, the reference-versus-current histogram of
+every column, the drift table, data quality, the contract's checks, the bias audit and the
+outputs; performance and other figures over the windows shown, with their intervals as
+bands; and the alert timeline.
 
 The heat map shows :data:`HEAT_WINDOWS` windows at a time, in pages counted from the newest,
 so selecting a window never moves the map; the pager selects a window of the next page.
@@ -42,6 +44,7 @@ from mloop.monitoring.schemas import (
     Monitor,
     MonitorName,
     RunMonitor,
+    TargetKind,
     WindowReport,
 )
 from mloop.server.ui import links
@@ -50,9 +53,13 @@ from mloop.server.ui.formatting import cut
 from mloop.server.ui.forms import field as form_field
 from mloop.server.ui.forms import parse_form, same_origin
 from mloop.server.ui.monitor_views import (
+    calls_view,
+    contract_view,
     drift_columns,
     drift_strength,
     fairness_views,
+    gateway_calls_url,
+    gateway_scope,
     heat_map,
     histogram_json,
     outputs_json,
@@ -71,6 +78,13 @@ MAX_ALERTS = 200  # alerts of one monitor on its timeline
 MAX_OPEN_ALERTS = 5000  # open alerts counted for the list (beyond: shown as a lower bound)
 MAX_HISTOGRAMS = 100  # columns drawn for one window
 MAX_FORM_BYTES = 4096
+TARGETS: tuple[TargetKind, ...] = ("endpoint", "dataset", "gateway")
+# What each kind of target's log is called, for the reference's words.
+_LOGS = {
+    "endpoint": "the endpoint's log",
+    "dataset": "the dataset's rows",
+    "gateway": "the gateway's calls",
+}
 
 
 def _checked_monitor(raw: str) -> str:
@@ -91,13 +105,25 @@ def parse_window(raw: str) -> int | None:
     return int(raw)
 
 
+def parse_target(raw: str) -> TargetKind | None:
+    """``?target=``: one kind of monitor (empty: all of them)."""
+    if not raw:
+        return None
+    for kind in TARGETS:
+        if raw == kind:
+            return kind
+    raise ValidationError(
+        f"target must be one of {', '.join(TARGETS)}, got {raw[:20]!r}", field="target"
+    )
+
+
 def reference_text(monitor: Monitor) -> str:
     """What the monitor compares its windows with, in words (the dataset's link is apart)."""
     ref = monitor.reference
     if ref.kind == "dataset":
         return f"dataset {ref.dataset}" + ("" if ref.version is None else f" version {ref.version}")
     if ref.kind == "window":
-        return "the endpoint's log over a fixed window"
+        return f"{_LOGS[monitor.target]} over a fixed window"
     return f"the {ref.windows} window{'s' if ref.windows != 1 else ''} before each window"
 
 
@@ -116,12 +142,15 @@ def _open_counts(ctx: Context) -> tuple[dict[str, int], bool]:
     return counts, len(found) >= MAX_OPEN_ALERTS
 
 
-def _list_page(ctx: Context, endpoint: str, page_token: str) -> dict[str, Any]:
+def _list_page(
+    ctx: Context, endpoint: str, target: TargetKind | None, page_token: str
+) -> dict[str, Any]:
     try:
         found = list_monitors(
             ctx,
             ListMonitors(
                 endpoint=endpoint or None,
+                target=target,
                 max_results=MONITORS_PER_PAGE,
                 page_token=page_token or None,
             ),
@@ -137,6 +166,7 @@ def _list_page(ctx: Context, endpoint: str, page_token: str) -> dict[str, Any]:
         rows.append(
             {
                 "monitor": monitor,
+                "scope": gateway_scope(monitor.gateway),
                 "reference": reference_text(monitor),
                 "window": span_text(monitor.window_seconds),
                 "latest": latest[0] if latest else None,
@@ -179,10 +209,11 @@ def _histograms(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The reference-versus-current histogram of each column of the window's drift report,
     or why none can be drawn."""
+    from mloop.monitoring.compute import DRIFTING_OUTPUTS
     from mloop.monitoring.histograms import column_histogram
     from mloop.monitoring.reads import window_reference, window_summary
 
-    columns = drift_columns(report.report)
+    columns = drift_columns(report.report, DRIFTING_OUTPUTS)
     if not columns:
         return [], None
     current = window_summary(ctx, name, report.start)
@@ -220,6 +251,8 @@ def _monitor_page(ctx: Context, name: str, wanted: int | None) -> dict[str, Any]
     alerts = _alerts_of(ctx, monitor.name)
     data: dict[str, Any] = {
         "monitor": monitor,
+        "scope": gateway_scope(monitor.gateway),
+        "calls_url": gateway_calls_url(monitor.gateway),
         "reference": reference_text(monitor),
         "dataset": dataset_reference(ctx, monitor.name),
         "window_span": span_text(monitor.window_seconds),
@@ -229,11 +262,14 @@ def _monitor_page(ctx: Context, name: str, wanted: int | None) -> dict[str, Any]
         "heat": None,
         "pager": None,
         "charts": None,
+        "performance_charts": False,
         "histograms": [],
         "histogram_note": None,
         "drift_rows": [],
         "fairness": [],
         "outputs": None,
+        "calls": None,
+        "contract": None,
     }
     if selected is None:
         return data
@@ -245,6 +281,8 @@ def _monitor_page(ctx: Context, name: str, wanted: int | None) -> dict[str, Any]
     current = next(r for r in reports if r.start == selected)
     anchors = {row.column: row.anchor for row in heat.rows}
     histograms, note = _histograms(ctx, monitor.name, current, anchors)
+    rows = "Calls per window" if monitor.target == "gateway" else "Rows per window"
+    charts = over_time(reports, monitor.window_seconds, rows=rows) if len(reports) > 1 else None
     newer = starts[len(starts) - page * HEAT_WINDOWS] if page > 0 else None
     older_end = len(starts) - (page + 1) * HEAT_WINDOWS
     older = starts[older_end - 1] if page + 1 < pages and older_end > 0 else None
@@ -252,15 +290,20 @@ def _monitor_page(ctx: Context, name: str, wanted: int | None) -> dict[str, Any]
         selected=current,
         heat=heat,
         pager={"page": page, "pages": pages, "newer": newer, "older": older},
-        charts=over_time(reports, monitor.window_seconds) if len(reports) > 1 else None,
+        charts=charts,
+        performance_charts=any(
+            c["id"].startswith("performance.") for c in (charts or {}).get("charts", [])
+        ),
         histograms=histograms,
         histogram_note=note,
         drift_rows=[
             {"column": c, "anchor": anchors.get(c["column"], ""), "strength": drift_strength(c)}
-            for c in drift_columns(current.report)
+            for c in drift_columns(current.report, DRIFTING_OUTPUTS)
         ],
         fairness=fairness_views(current.report),
         outputs=outputs_json(current.report),
+        calls=calls_view(current.report),
+        contract=contract_view(current.report),
     )
     return data
 
@@ -320,18 +363,22 @@ def router(ui: UI) -> APIRouter:
     def monitors_page(
         request: Request,
         endpoint: str = Query("", max_length=256),
+        target: str = Query("", max_length=20),
         page_token: str = Query("", max_length=200),
     ) -> HTMLResponse:
         viewer = ui.viewer(request)
         if endpoint:
             endpoint = checked_name(endpoint, check_endpoint_name, "endpoint")
-        data = ui.read(lambda ctx: _list_page(ctx, endpoint, page_token), viewer)
+        kind = parse_target(target)
+        data = ui.read(lambda ctx: _list_page(ctx, endpoint, kind, page_token), viewer)
         return ui.render(
             request,
             "monitors.html",
             viewer,
             status_code=400 if data["error"] else 200,
             endpoint=endpoint,
+            target=kind,
+            targets=TARGETS,
             page_token=page_token,
             **data,
         )
