@@ -137,7 +137,10 @@ def test_the_monitor_pages_link_the_dataset(runtime: Runtime, scored: pd.DataFra
     assert page.status_code == 200 and listing.status_code == 200
     assert 'href="/datasets/scores" id="dataset-link"' in page.text
     assert 'href="/datasets/scores-train/1"' in page.text  # the pinned reference version
-    assert 'dataset <a href="/datasets/scores">scores</a>' in listing.text
+    assert (
+        '<span class="mo-target">dataset</span> <a href="/datasets/scores">scores</a>'
+        in listing.text
+    )
 
 
 def test_a_dataset_reference_from_its_stored_profile(

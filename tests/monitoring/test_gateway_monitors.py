@@ -175,3 +175,28 @@ def test_windows_are_read_page_by_page(
     ).windows
     assert paged.rows == whole.rows == 200
     assert paged.metrics == pytest.approx(whole.metrics)
+
+
+def test_a_window_without_calls_is_judged_too(runtime: Runtime, calls: None) -> None:
+    """No calls at all is what a rule on gateway.calls (or volume.rows) is for."""
+    call(
+        "create_alert_rule",
+        name="support-silent",
+        source="monitor",
+        metric="gateway.calls",
+        operator="<",
+        threshold=1,
+    )
+    _monitor()
+    (silent,) = call(
+        "run_monitor", name="support-calls", since=T0 + 5 * HOUR, until=T0 + 6 * HOUR
+    ).windows
+    assert silent.status == "empty" and silent.metrics["gateway.calls"] == 0.0
+    assert silent.alerts == 1
+    report = call("get_monitor_window", name="support-calls", start=silent.start).report
+    assert report["gateway"]["calls"] == 0 and "drift" not in report
+    (busy,) = call(
+        "run_monitor", name="support-calls", since=T0 + HOUR, until=T0 + 2 * HOUR
+    ).windows
+    drifted = [n for n in busy.metrics if n.startswith("drift.output.")]
+    assert drifted == []  # calls have no prediction or confidence to drift

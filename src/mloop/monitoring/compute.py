@@ -142,9 +142,11 @@ def _compute(
 
     stream = _as_stream(window)
     kinds = summary_kinds(columns)
+    # Gateway calls have no prediction or confidence: their null columns are not summarised.
+    drifting = DRIFTING_OUTPUTS if spec.gateway is None else ()
     summarised = [
         n
-        for n in [*columns, *DRIFTING_OUTPUTS]
+        for n in [*columns, *drifting]
         if stream.schema.get_field_index(n) >= 0 and (reference is None or n in reference.columns)
     ]
     ranges = RangeCounter(reference, list(columns)) if reference is not None else None
@@ -170,15 +172,17 @@ def _compute(
     metrics: dict[str, float | None] = {"volume.rows": float(rows)}
     if expected_rows:
         metrics["volume.change"] = rows / expected_rows - 1.0
-    if rows == 0:
-        return WindowResult("empty", 0, metrics, {"volume": {"rows": 0}}, None)
-    outcomes = outcome_report(spec, kept.table(stream.schema), estimator)
-    metrics.update(outcome_metrics(outcomes))
     report: dict[str, Any] = {"volume": {"rows": rows, "expected_rows": expected_rows}}
+    # Observers report on empty windows too: no calls at all is what a rule on
+    # gateway.calls is there to see.
     for observer in observers:
         section, observed = observer.finish()
         report[observer.section] = section
         metrics.update(observed)
+    if rows == 0:
+        return WindowResult("empty", 0, metrics, report, None)
+    outcomes = outcome_report(spec, kept.table(stream.schema), estimator)
+    metrics.update(outcome_metrics(outcomes))
     if reference is None:
         report["drift"] = None
         report["note"] = "no reference yet: the first windows of a rolling reference only record"

@@ -108,7 +108,9 @@ def compute_and_store(ctx: Context, row: Any, start: int, end: int) -> WindowSum
     now = now_ms()
     alerts = 0
     metrics = result.metrics if result is not None else {}
-    if result is not None and result.status == "ok":
+    # An empty window is judged too: a rule on volume.rows or gateway.calls is how a stop
+    # in traffic becomes an alert.
+    if result is not None and result.status in ("ok", "empty"):
         raised = evaluate_rules(
             ctx,
             "monitor",
