@@ -102,6 +102,9 @@ def test_create_show_list_and_delete(cli: Cli, traffic: Any) -> None:
         "dataset": None,
         "version": None,
         "profile": False,
+        "label_column": None,
+        "classes": None,
+        "probability_columns": None,
         "windows": None,
     }
     assert shown["reference_rows"] == ROWS
@@ -394,7 +397,7 @@ _BAD_INPUT: list[tuple[list[str], str, str | None]] = [
     (["create", "m", "-e", "credit-api", "--rolling", "2", "-c", "age"], "NAME:KIND", "column"),
     (["create", "m", "-e", "credit-api", "--rolling", "2", "-c", "age:int"], "NAME:KIND", "column"),
     (["create", "m", "-e", "credit-api"], "a monitor needs a reference", "reference"),
-    (["create", "m", "--rolling", "2"], "give --endpoint", "endpoint"),
+    (["create", "m", "--rolling", "2"], "give what the monitor watches", "endpoint"),
     (
         [
             "create",

@@ -1,9 +1,10 @@
-"""``mloop monitors``: monitors of an endpoint's inference log against a reference; their
+"""``mloop monitors``: monitors of an endpoint's inference log, a dataset by event time or
+the LLM gateway's calls against a reference, optionally checking a data contract; their
 windows computed on demand or as a backfill (with a progress bar), listed, and read whole.
 
-``mloop monitors run`` exits 3 when ``--fail-on drift`` or ``--fail-on alert`` finds what it
-names in a computed window, so a CI job or a cron entry can act on it; 1 when a window could
-not be computed.
+``mloop monitors run`` exits 3 when ``--fail-on drift``, ``--fail-on contract`` or
+``--fail-on alert`` finds what it names in a computed window, so a CI job or a cron entry can
+act on it; 1 when a window could not be computed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mloop.cli._output import err_console, info, print_json, warn
 from mloop.cli.monitors._parse import fmt_seconds, fmt_utc, parse_time, usage_error
 from mloop.cli.monitors._report import print_report
 from mloop.cli.monitors._spec import CreateOptions, build_request, read_spec_file
-from mloop.cli.monitors._tables import print_monitor, print_monitors, print_windows
+from mloop.cli.monitors._tables import print_monitor, print_monitors, print_windows, watches
 from mloop.core.errors import NotFoundError
 from mloop.core.timeutil import now_ms
 
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
     from mloop.monitoring.schemas import Monitor, WindowSummary
 
 app = typer.Typer(
-    help="Monitors: drift, data quality, outputs, performance and bias of an endpoint's "
-    "traffic, window by window, against a reference; backfills, reports, CI checks.",
+    help="Monitors: drift, data quality, contract checks, outputs, performance and bias of an "
+    "endpoint's traffic, a dataset or the LLM gateway's calls, window by window, against a "
+    "reference; backfills, reports, CI checks.",
     no_args_is_help=True,
 )
 
@@ -41,7 +43,14 @@ EXIT_FOUND = 3
 
 class FailOn(StrEnum):
     drift = "drift"
+    contract = "contract"
     alert = "alert"
+
+
+class Target(StrEnum):
+    endpoint = "endpoint"
+    dataset = "dataset"
+    gateway = "gateway"
 
 
 def _monitor(client: Client, name: str) -> Monitor:
@@ -76,6 +85,43 @@ def create(
     label_column: Annotated[
         str | None, typer.Option("--label-column", help="With --dataset: the true outcomes.")
     ] = None,
+    gateway: Annotated[
+        bool,
+        typer.Option(
+            "--gateway",
+            help="Watch the LLM gateway's calls instead: all of them, unless --route, "
+            "--prompt, --model or --project narrow them.",
+        ),
+    ] = False,
+    route: Annotated[
+        str | None, typer.Option("--route", help="The gateway's calls of this route only.")
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="The gateway's calls rendering this registered prompt."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="The gateway's calls this model answered.")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="The gateway's calls of this project.")
+    ] = None,
+    contract: Annotated[
+        Path | None,
+        typer.Option(
+            "--contract",
+            metavar="FILE",
+            help="Check each window against this YAML data contract (its row-level checks).",
+        ),
+    ] = None,
+    contract_from: Annotated[
+        str | None,
+        typer.Option(
+            "--contract-from",
+            metavar="DATASET",
+            help="Check each window against this dataset's registration policy contract.",
+        ),
+    ] = None,
     reference_dataset: Annotated[
         str | None,
         typer.Option(
@@ -88,7 +134,7 @@ def create(
         typer.Option(
             "--reference-window",
             metavar="SINCE UNTIL",
-            help=f"Compare with this stretch of the endpoint's log. Times: {TIME_HELP}",
+            help=f"Compare with this stretch of the watched log. Times: {TIME_HELP}",
         ),
     ] = None,
     rolling: Annotated[
@@ -107,7 +153,8 @@ def create(
             "--column",
             "-c",
             help="NAME:KIND (number, category, bool) to watch; repeatable. Default: the live "
-            "model's signature.",
+            "model's signature; for the gateway, latency, tokens, cost, status, model and "
+            "cache (any other name is a key of the calls' metadata).",
         ),
     ] = None,
     sensitive: Annotated[
@@ -148,10 +195,13 @@ def create(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a monitor of an endpoint (or of a dataset by event time) and compute its
-    reference.
+    """Create a monitor of an endpoint (or of a dataset by event time, or of the LLM
+    gateway's calls) and compute its reference.
 
-    Give one reference: --reference-dataset, --reference-window or --rolling.
+    Watch one thing: --endpoint, --dataset with --time-column, or the gateway (--gateway,
+    or --route, --prompt, --model, --project to narrow it). Give one reference:
+    --reference-dataset, --reference-window or --rolling (a gateway monitor: one of the
+    last two). --contract or --contract-from also checks each window against a data contract.
     """
     client = get_client()
     options = CreateOptions(
@@ -171,6 +221,13 @@ def create(
         schedule=False if no_schedule else None,
         delay=delay,
         description=description,
+        gateway=gateway,
+        route=route,
+        prompt=prompt,
+        model=model,
+        project=project,
+        contract=contract,
+        contract_from=contract_from,
     )
     file_spec = read_spec_file(from_file) if from_file is not None else {}
     monitor = client.call("create_monitor", **build_request(client, name, file_spec, options))
@@ -178,11 +235,13 @@ def create(
         print_json(monitor.model_dump())
         return
     rows = "" if monitor.reference_rows is None else f", reference of {monitor.reference_rows} rows"
+    checked = ""
+    if monitor.contract is not None:
+        checked = f", checking contract {monitor.contract.name} v{monitor.contract.version}"
     info(
-        f"Created monitor {monitor.name} of "
-        f"{monitor.endpoint or 'dataset ' + monitor.dataset.name}: "
+        f"Created monitor {monitor.name} of {watches(monitor)}: "
         f"{fmt_seconds(monitor.window_seconds)} windows, {len(monitor.columns or {})} columns"
-        f"{rows}. Backfill with `mloop monitors run {monitor.name} --since TIME`."
+        f"{rows}{checked}. Backfill with `mloop monitors run {monitor.name} --since TIME`."
     )
 
 
@@ -191,14 +250,26 @@ def list_monitors(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", "-e", help="Only the monitors of this endpoint.")
     ] = None,
+    target: Annotated[
+        Target | None,
+        typer.Option(
+            "--target", help="Only the monitors of endpoints, of datasets or of the gateway."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List monitors: endpoint, reference, window, schedule, how far they are computed."""
+    """List monitors: what they watch, reference, window, schedule, how far they are computed."""
     client = get_client()
     found: list[Monitor] = []
     token: str | None = None
     while True:
-        page = client.call("list_monitors", endpoint=endpoint, max_results=1000, page_token=token)
+        page = client.call(
+            "list_monitors",
+            endpoint=endpoint,
+            target=None if target is None else target.value,
+            max_results=1000,
+            page_token=token,
+        )
         found += page.monitors
         token = page.next_page_token
         if token is None:
@@ -300,8 +371,9 @@ def run(
         list[FailOn] | None,
         typer.Option(
             "--fail-on",
-            help="Exit 3 when a computed window shows dataset drift (drift) or raised an "
-            "alert (alert); repeatable.",
+            help="Exit 3 when a computed window shows dataset drift (drift), failed an "
+            "error-severity check of its contract (contract) or raised an alert (alert); "
+            "repeatable.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -318,6 +390,14 @@ def run(
     since_ms = None if since is None else parse_time(since, "--since")
     until_ms = None if until is None else parse_time(until, "--until")
     client = get_client()
+    checks = set(fail_on or [])
+    if FailOn.contract in checks and _monitor(client, name).contract is None:
+        # A gate that cannot fail would pass every build unnoticed.
+        usage_error(
+            f"--fail-on contract: monitor {name} checks no data contract (create one with "
+            "--contract FILE or --contract-from DATASET)",
+            "--fail-on",
+        )
     if since_ms is None and until_ms is None:
         windows = client.call("run_monitor", name=name).windows
     else:
@@ -345,7 +425,7 @@ def run(
         print_json({"monitor": name, "windows": [w.model_dump() for w in windows]})
     else:
         print_windows(f"Windows of {name}", windows)
-    _exit_status(windows, set(fail_on or []))
+    _exit_status(windows, checks)
 
 
 def _windows(count: int) -> str:
@@ -354,11 +434,14 @@ def _windows(count: int) -> str:
 
 def _exit_status(windows: list[WindowSummary], fail_on: set[FailOn]) -> None:
     drifted = [w for w in windows if w.metrics.get("drift.dataset") == 1.0]
+    broken = [w for w in windows if (w.metrics.get("quality.contract.failed_checks") or 0) > 0]
     alerted = [w for w in windows if w.alerts]
     failed = [w for w in windows if w.status == "failed"]
     found = []
     if FailOn.drift in fail_on and drifted:
         found.append(f"dataset drift in {len(drifted)} of {_windows(len(windows))}")
+    if FailOn.contract in fail_on and broken:
+        found.append(f"contract checks failed in {len(broken)} of {_windows(len(windows))}")
     if FailOn.alert in fail_on and alerted:
         found.append(f"alerts raised in {len(alerted)} of {_windows(len(windows))}")
     if failed:
@@ -414,7 +497,8 @@ def window(
     ],
     as_json: JsonOption = False,
 ) -> None:
-    """One window's whole report: drift, data quality, outputs, performance, fairness.
+    """One window's whole report: drift, data quality, contract checks, call statistics
+    (a gateway monitor), outputs, performance, fairness.
 
     Drift per column shows the method, statistic, p-value, effect size and direction.
     """

@@ -1,5 +1,6 @@
-"""One window's whole report as tables: drift per column, data quality, outputs,
-performance and the bias audit (``mloop monitors window``)."""
+"""One window's whole report as tables: the gateway's call statistics, drift per column,
+data quality, the contract's checks, outputs, performance and the bias audit (``mloop
+monitors window``)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ if TYPE_CHECKING:
 # Report sections printed here; any other is named at the end (``--json`` has it).
 _SHOWN = frozenset(
     {"volume", "drift", "quality", "task", "confidence", "predictions", "performance"}
-    | {"estimated_performance", "fairness", "reference"}
+    | {"estimated_performance", "fairness", "reference", "gateway", "contract"}
 )
+# The model outputs a window's drift also tests; a window without outputs lists them
+# untested, which is noise for a gateway's calls or a dataset without predictions.
+_OUTPUTS = frozenset({"prediction", "confidence"})
+# Contract checks, worst first: broken checks, then those that could not run, then the rest.
+_CHECK_ORDER = {"failed": 0, "error": 1, "passed": 2, "skipped": 3}
 _EPOCH_MS = re.compile(r"\b1\d{12}\b")
 _RATES = (
     ("selection_rate", "selection rate"),
@@ -86,8 +92,76 @@ def _print_header(window: WindowReport) -> None:
     print_mapping(f"Monitor {window.monitor}", details, key="field", sort=False)
 
 
-def _print_drift(drift: dict[str, Any]) -> None:
-    tested = [c for c in drift["columns"] if c["tested"]]
+def _print_gateway(calls: dict[str, Any]) -> None:
+    """The call statistics of a gateway monitor's window."""
+    statuses = sorted((calls.get("statuses") or {}).items(), key=lambda item: -item[1])
+    latency = calls.get("latency_ms") or {}
+    tokens = calls.get("tokens") or {}
+    details: dict[str, Any] = {
+        "calls": calls.get("calls"),
+        "statuses": ", ".join(f"{status} {count}" for status, count in statuses) or "-",
+        "error rate": _share(calls.get("error_rate")),
+        "blocked rate": _share(calls.get("blocked_rate")),
+        "latency p50 / p95 / p99 (ms)": " / ".join(
+            _number(latency.get(q)) for q in ("p50", "p95", "p99")
+        ),
+        "cost (USD)": _number(calls.get("cost_usd")),
+        "cost per call (USD)": _number(calls.get("cost_per_call")),
+        "tokens in / out": f"{_number(tokens.get('input'), 12)} / "
+        f"{_number(tokens.get('output'), 12)}",
+        "cache hit rate": _share(calls.get("cache_hit_rate")),
+        "fallback rate": _share(calls.get("fallback_rate")),
+    }
+    print_mapping("Calls", details, key="figure", sort=False)
+
+
+def _example(value: Any) -> str:
+    """A failing row's value: text quoted (a blank or a digit is seen), figures shortened."""
+    return repr(value) if isinstance(value, str) else _number(value)
+
+
+def _print_contract(contract: dict[str, Any]) -> None:
+    """The contract's checks on the window, the failed ones first, with a failing row each."""
+    name = f"{contract.get('contract')} v{contract.get('version')}"
+    if contract.get("dataset"):
+        name += f" (dataset {contract['dataset']}'s policy)"
+    checks = sorted(
+        contract.get("checks") or [],
+        key=lambda c: (
+            _CHECK_ORDER.get(c["status"], 1),
+            c.get("severity") != "error",
+            -(c.get("failing_share") or 0.0),
+        ),
+    )
+    if not checks:
+        console().print(f"Contract {name}: no row to check in this window.", markup=False)
+        return
+    failed = sum(1 for c in checks if c["status"] in ("failed", "error"))
+    print_table(
+        f"Contract {name}: {failed} of {len(checks)} checks failed ({contract.get('rows')} rows)",
+        ["check", "status", "severity", "failing share", "failing rows", "message"],
+        [
+            (
+                c["name"],
+                c["status"].upper() if c["status"] in ("failed", "error") else c["status"],
+                c.get("severity"),
+                _share(c.get("failing_share")),
+                c.get("failing_count"),
+                c.get("message"),
+            )
+            for c in checks
+        ],
+    )
+    for c in checks:
+        examples = c.get("examples") or []
+        if c["status"] == "failed" and examples:
+            row = ", ".join(f"{k}={_example(v)}" for k, v in examples[0].items())
+            console().print(f"  {c['name']}: e.g. {row}", markup=False)
+
+
+def _print_drift(drift: dict[str, Any], *, outputs: bool) -> None:
+    columns = [c for c in drift["columns"] if outputs or c["tested"] or c["column"] not in _OUTPUTS]
+    tested = [c for c in columns if c["tested"]]
     verdict = "DRIFT" if drift["dataset_drift"] else "no drift"
     title = (
         f"Drift: {verdict}, {len(drift['drifted_columns'])} of {len(tested)} columns drifted "
@@ -95,7 +169,7 @@ def _print_drift(drift: dict[str, Any]) -> None:
         f"{_number(drift['drift_share'])})"
     )
     rows = []
-    for c in drift["columns"]:
+    for c in columns:
         if not c["tested"]:
             rows.append([c["column"], c["kind"], *["-"] * 7, c["reason"]])
             continue
@@ -226,15 +300,29 @@ def _print_fairness(audit: dict[str, Any]) -> None:
         )
 
 
+def _has_outputs(report: dict[str, Any]) -> bool:
+    """Whether the window holds a model's outputs. A gateway's calls and a dataset without a
+    prediction column have none, though the report still names a task: every prediction
+    is missing. (A regressor's window has no prediction counts: its outputs are assumed.)"""
+    if "task" not in report:
+        return False
+    predictions = report.get("predictions")
+    missing = predictions is not None and predictions.get("n_missing") == predictions.get("n_rows")
+    return not missing or bool(report.get("confidence") or report.get("performance"))
+
+
 def print_report(window: WindowReport) -> None:
     """The window's report, section by section."""
     _print_header(window)
     report = window.report
     if window.status == "empty":
-        console().print("The endpoint logged no request in this window.", markup=False)
+        console().print("No rows fell in this window: nothing to report.", markup=False)
         return
+    if report.get("gateway"):
+        _print_gateway(report["gateway"])
+    outputs = _has_outputs(report)
     if report.get("drift"):
-        _print_drift(report["drift"])
+        _print_drift(report["drift"], outputs=outputs)
     elif window.status == "ok":
         console().print(
             "No drift test: no reference yet (the first window of a rolling reference).",
@@ -242,11 +330,13 @@ def print_report(window: WindowReport) -> None:
         )
     if report.get("quality"):
         _print_quality(report["quality"])
-    if "task" in report:
+    if report.get("contract"):
+        _print_contract(report["contract"])
+    if outputs:
         _print_outputs(report)
     if report.get("performance"):
         _print_performance(report["performance"])
-    elif "task" in report:
+    elif outputs:
         console().print("Performance: no labelled row in this window yet.", markup=False)
     if report.get("estimated_performance"):
         _print_estimate(report["estimated_performance"])

@@ -3,7 +3,8 @@ with the command line's options laid over it.
 
 A file may write times and durations the way the options do (``since: 2026-05-28``,
 ``window_seconds: 1h``) and a dataset as ``dataset: credit-train@3``; they are turned into
-the API's numbers here, so that the server sees one form.
+the API's numbers here, so that the server sees one form. What the monitor watches (an
+endpoint, a dataset or the gateway's calls) named on the command line replaces the file's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
 _REFERENCE_OPTIONS = (
     "--reference-dataset NAME[@VERSION], --reference-window SINCE UNTIL or --rolling N"
 )
+_TARGET_OPTIONS = (
+    "--endpoint E (an endpoint's inference log), --dataset D with --time-column C (a dataset "
+    "by event time), or --gateway, --route, --prompt, --model or --project (the LLM gateway's "
+    "calls)"
+)
+_TARGETS = ("endpoint", "dataset", "gateway")
+_GATEWAY_SCOPE = ("route", "prompt", "model", "project")
 
 
 @dataclass
@@ -51,6 +59,35 @@ class CreateOptions:
     schedule: bool | None = None
     delay: int | None = None
     description: str | None = None
+    gateway: bool = False
+    route: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+    project: str | None = None
+    contract: Path | None = None
+    contract_from: str | None = None
+
+    def gateway_scope(self) -> dict[str, str]:
+        """The gateway options given, as the request's ``gateway`` fields."""
+        return {
+            key: value
+            for key, value in zip(
+                _GATEWAY_SCOPE, (self.route, self.prompt, self.model, self.project), strict=True
+            )
+            if value is not None
+        }
+
+    def target_options(self) -> list[str]:
+        """The options that name what the monitor watches, in the order of the targets."""
+        given = []
+        if self.endpoint is not None:
+            given.append("--endpoint")
+        if self.dataset is not None:
+            given.append("--dataset")
+        scope = self.gateway_scope()
+        if self.gateway or scope:
+            given.append("--gateway" if self.gateway else f"--{next(iter(scope))}")
+        return given
 
 
 def read_spec_file(path: Path) -> dict[str, Any]:
@@ -79,10 +116,41 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return _normalised(data, path)
 
 
+def read_contract_file(path: Path) -> str:
+    """The text of the YAML contract at ``path``, refused (naming ``--contract``) when it
+    cannot be read, is not UTF-8 text, is empty or is larger than a monitor keeps."""
+    from mloop.monitoring.schemas import MAX_CONTRACT_CHARS
+
+    option = "--contract"
+    try:
+        # One character past the limit is enough to know the file is too large.
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_CONTRACT_CHARS + 1)
+    except FileNotFoundError:
+        usage_error(f"{option}: {path} does not exist", option)
+    except IsADirectoryError:
+        usage_error(f"{option}: {path} is a directory, not a contract file", option)
+    except UnicodeDecodeError:
+        usage_error(f"{option}: {path} is not UTF-8 text (a YAML contract is)", option)
+    except OSError as exc:
+        usage_error(f"{option}: cannot read {path}: {exc.strerror or exc}", option)
+    if len(text) > MAX_CONTRACT_CHARS:
+        usage_error(
+            f"{option}: {path} is over {MAX_CONTRACT_CHARS:,} characters, the most a "
+            "monitor's contract may hold",
+            option,
+        )
+    if not text.strip():
+        usage_error(f"{option}: {path} is empty: give a YAML data contract", option)
+    return text
+
+
 def _normalised(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """Times, durations and ``name@version`` in the file as the API's numbers."""
     spec = dict(data)
     where = f"--from-file {path.name}:"
+    if "gateway" in spec and spec["gateway"] is None:
+        spec["gateway"] = {}  # a bare ``gateway:`` in YAML: every call
     for key in ("window_seconds", "delay_seconds"):
         if isinstance(spec.get(key), str):
             spec[key] = parse_duration(spec[key], f"{where} {key}")
@@ -181,6 +249,63 @@ def _dataset_target(options: CreateOptions) -> dict[str, Any] | None:
     return target
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A file's target fields, to merge the options into (nothing when not a mapping: the
+    options' target replaces it)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _with_target(spec: dict[str, Any], options: CreateOptions) -> dict[str, Any]:
+    """``spec`` watching exactly one thing: the target the options name (merged with the
+    file's target of the same kind, replacing one of another kind), or the file's."""
+    given = options.target_options()
+    if len(given) > 1:
+        conflict = (
+            f"both {given[0]} and {given[1]}"
+            if len(given) == 2
+            else f"{', '.join(given[:-1])} and {given[-1]}"
+        )
+        usage_error(f"give one of {_TARGET_OPTIONS}, not {conflict}", given[0])
+    target: tuple[str, Any] | None = None
+    if options.endpoint is not None:
+        target = ("endpoint", options.endpoint)
+    dataset = _dataset_target(options)
+    if dataset is not None:
+        target = ("dataset", {**_mapping(spec.get("dataset")), **dataset})
+    scope = options.gateway_scope()
+    if options.gateway or scope:
+        target = ("gateway", {**_mapping(spec.get("gateway")), **scope})
+    if target is not None:
+        key, value = target
+        spec = {k: v for k, v in spec.items() if k not in _TARGETS}
+        spec[key] = value
+    named = [key for key in _TARGETS if spec.get(key) is not None]
+    if not named:
+        usage_error(f"give what the monitor watches: {_TARGET_OPTIONS}", "--endpoint")
+    if len(named) > 1:
+        usage_error(
+            f"--from-file: the file names {' and '.join(named)}: a monitor watches one of "
+            "endpoint, dataset and gateway",
+            "--from-file",
+        )
+    return spec
+
+
+def _contract(options: CreateOptions) -> dict[str, Any] | None:
+    """``--contract FILE`` or ``--contract-from DATASET`` as the request's ``contract``."""
+    if options.contract is not None and options.contract_from is not None:
+        usage_error(
+            "give --contract FILE (a YAML data contract) or --contract-from DATASET (that "
+            "dataset's registration policy), not both",
+            "--contract-from",
+        )
+    if options.contract is not None:
+        return {"yaml": read_contract_file(options.contract)}
+    if options.contract_from is not None:
+        return {"dataset": options.contract_from}
+    return None
+
+
 def build_request(
     client: Client, name: str, file_spec: dict[str, Any], options: CreateOptions
 ) -> dict[str, Any]:
@@ -191,18 +316,16 @@ def build_request(
             f"names it {name!r}: remove name from the file or use the same name",
             "--from-file",
         )
-    spec = {**file_spec, "name": name}
-    if options.endpoint is not None:
-        spec["endpoint"] = options.endpoint
-    target = _dataset_target(options)
-    if target is not None:
-        spec["dataset"] = {**(spec.get("dataset") or {}), **target}
-    if ("endpoint" in spec) == ("dataset" in spec):
+    spec = _with_target({**file_spec, "name": name}, options)
+    if options.reference_dataset is not None and spec.get("gateway") is not None:
         usage_error(
-            "give --endpoint (an endpoint's inference log) or --dataset with --time-column (a "
-            "dataset by event time), not both",
-            "--endpoint",
+            "a gateway monitor compares its calls with earlier calls: use --reference-window "
+            "SINCE UNTIL or --rolling N, not --reference-dataset",
+            "--reference-dataset",
         )
+    contract = _contract(options)
+    if contract is not None:
+        spec["contract"] = contract
     reference = _reference(client, options)
     if reference is not None:
         spec["reference"] = reference

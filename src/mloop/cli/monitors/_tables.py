@@ -13,7 +13,13 @@ from mloop.cli.monitors._parse import fmt_seconds, fmt_utc
 from mloop.core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from mloop.monitoring.schemas import Monitor, Reference, WindowSummary
+    from mloop.monitoring.schemas import (
+        GatewayTarget,
+        Monitor,
+        MonitorContract,
+        Reference,
+        WindowSummary,
+    )
 
 # Past this many metric columns a table is unreadable: the rest are named under it.
 MAX_METRIC_COLUMNS = 12
@@ -38,30 +44,68 @@ def describe_reference(reference: Reference) -> str:
     return f"rolling: the {reference.windows} windows before each"
 
 
+def gateway_scope(target: GatewayTarget) -> str:
+    """``route support``, ``prompt summarise, model gpt-x`` or ``all calls``."""
+    parts = [
+        f"{what} {value}"
+        for what, value in (
+            ("route", target.route),
+            ("prompt", target.prompt),
+            ("model", target.model),
+            ("project", target.project),
+        )
+        if value is not None
+    ]
+    return ", ".join(parts) or "all calls"
+
+
 def watches(monitor: Monitor) -> str:
-    """``churn-api`` (an endpoint), or ``dataset scores by at``."""
+    """``churn-api`` (an endpoint), ``dataset scores by at`` or ``gateway: route support``."""
     if monitor.dataset is not None:
         return f"dataset {monitor.dataset.name} by {monitor.dataset.time_column}"
+    if monitor.gateway is not None:
+        return f"gateway: {gateway_scope(monitor.gateway)}"
     return monitor.endpoint or ""
 
 
+def describe_contract(contract: MonitorContract | None) -> str:
+    """``payments v3 (from dataset payments's policy), sha256 c37bc803d52d`` or ``-``."""
+    if contract is None:
+        return "-"
+    text = f"{contract.name} v{contract.version}"
+    if contract.dataset is not None:
+        text += f" (from dataset {contract.dataset}'s policy)"
+    if contract.digest:
+        text += f", sha256 {contract.digest[:12]}"
+    return text
+
+
 def print_monitors(monitors: Sequence[Monitor]) -> None:
-    print_table(
-        "Monitors",
-        ["name", "watches", "reference", "window", "columns", "schedule", "computed to"],
-        [
-            (
-                m.name,
-                watches(m),
-                describe_reference(m.reference),
-                fmt_seconds(m.window_seconds),
-                len(m.columns or {}),
-                "on" if m.schedule else "off",
-                fmt_utc(m.last_window_end),
-            )
-            for m in monitors
-        ],
-    )
+    contracts = any(m.contract is not None for m in monitors)
+    headers = ["name", "watches", "reference", "window", "columns"]
+    headers += ["contract"] if contracts else []
+    headers += ["schedule", "computed to"]
+    rows = []
+    for m in monitors:
+        row: list[Any] = [
+            m.name,
+            watches(m),
+            describe_reference(m.reference),
+            fmt_seconds(m.window_seconds),
+            len(m.columns or {}),
+        ]
+        if contracts:
+            row.append("-" if m.contract is None else f"{m.contract.name} v{m.contract.version}")
+        row += ["on" if m.schedule else "off", fmt_utc(m.last_window_end)]
+        rows.append(row)
+    print_table("Monitors", headers, rows)
+
+
+def _column_source(name: str) -> str:
+    """Where a gateway monitor reads a watched column: the call log or the calls' metadata."""
+    from mloop.monitoring.schemas import GATEWAY_COLUMNS
+
+    return "call log" if name in GATEWAY_COLUMNS else "metadata"
 
 
 def print_monitor(monitor: Monitor) -> None:
@@ -78,29 +122,31 @@ def print_monitor(monitor: Monitor) -> None:
             else "off (mloop monitors run)"
         ),
         "computed to": fmt_utc(monitor.last_window_end),
-        "variants": ", ".join(monitor.variants) if monitor.variants else "all",
-        "task": monitor.performance.task or "from the model",
-        "positive label": monitor.performance.positive_label,
-        "review threshold": monitor.review_threshold,
+        "contract": describe_contract(monitor.contract),
+    }
+    if monitor.gateway is None:  # a gateway's calls have no model outputs to judge
+        details |= {
+            "variants": ", ".join(monitor.variants) if monitor.variants else "all",
+            "task": monitor.performance.task or "from the model",
+            "positive label": monitor.performance.positive_label,
+            "review threshold": monitor.review_threshold,
+            "sensitive": ", ".join(fairness.sensitive) if fairness else "-",
+        }
+    details |= {
         "drift share": monitor.drift.drift_share,
-        "sensitive": ", ".join(fairness.sensitive) if fairness else "-",
         "created": f"{fmt_utc(monitor.creation_time)} by {monitor.created_by or '-'}",
         "description": monitor.description or "-",
     }
     print_mapping(f"Monitor {monitor.name}", details, key="field", sort=False)
-    print_table(
-        "Watched columns",
-        ["column", "kind", "drift method", "threshold"],
-        [
-            (
-                name,
-                kind,
-                monitor.drift.methods.get(name, "auto"),
-                monitor.drift.thresholds.get(name),
-            )
-            for name, kind in (monitor.columns or {}).items()
-        ],
-    )
+    headers = ["column", "kind", "drift method", "threshold"]
+    rows: list[list[Any]] = [
+        [name, kind, monitor.drift.methods.get(name, "auto"), monitor.drift.thresholds.get(name)]
+        for name, kind in (monitor.columns or {}).items()
+    ]
+    if monitor.gateway is not None:
+        headers.append("from")
+        rows = [[*row, _column_source(row[0])] for row in rows]
+    print_table("Watched columns", headers, rows)
 
 
 def _drifted(metrics: dict[str, float | None], part: str) -> str:
@@ -135,7 +181,23 @@ def _default_columns(windows: Sequence[WindowSummary]) -> list[tuple[str, Any]]:
         columns.append((headline.rpartition(".")[2], lambda w: w.metrics.get(headline)))
     if any(w.metrics.get("output.review_share") is not None for w in windows):
         columns.append(("review share", lambda w: w.metrics.get("output.review_share")))
+    if any("gateway.calls" in w.metrics for w in windows):
+        columns += [
+            ("error rate", lambda w: w.metrics.get("gateway.error_rate")),
+            ("latency p95 ms", lambda w: w.metrics.get("gateway.latency.p95")),
+            ("cost usd", lambda w: w.metrics.get("gateway.cost_usd")),
+        ]
+    if any("quality.contract.failed_checks" in w.metrics for w in windows):
+        columns += [
+            ("failed checks", lambda w: _count(w.metrics.get("quality.contract.failed_checks"))),
+            ("worst check share", lambda w: w.metrics.get("quality.contract.max_share")),
+        ]
     return columns
+
+
+def _count(value: float | None) -> int | None:
+    """A count stored as a float metric, as the integer it is."""
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
