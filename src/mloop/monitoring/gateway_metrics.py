@@ -44,7 +44,8 @@ class CallStats:
         for entry in pc.value_counts(status).to_pylist():
             key = entry["values"] if entry["values"] is not None else "unknown"
             self.statuses[key] = self.statuses.get(key, 0) + entry["counts"]
-        self.cache_hits += int(pc.sum(pc.is_in(batch.column("cache"), pa.array(_HITS))).as_py())
+        hits = pc.sum(pc.is_in(batch.column("cache"), pa.array(_HITS))).as_py()
+        self.cache_hits += int(hits or 0)
         self.fallbacks += int(
             pc.sum(pc.greater(pc.fill_null(batch.column("fallbacks"), 0), 0)).as_py() or 0
         )

@@ -125,7 +125,10 @@ def outcome_report(
     (a fitted CBPE), the performance it expects before labels arrive."""
     from mloop.monitoring import fairness, performance
 
-    predictions = _decoded(window.column("prediction"))
+    prediction, confidence = window.column("prediction"), window.column("confidence")
+    if prediction.null_count == len(prediction) and confidence.null_count == len(confidence):
+        return {}  # nothing was predicted: gateway calls, a dataset without predictions
+    predictions = _decoded(prediction)
     classes = _classes(window)
     task = _task(spec, predictions, classes)
     report: dict[str, Any] = {"task": task}
