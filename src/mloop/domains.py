@@ -17,6 +17,7 @@ from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
 from mloop.core.errors import ValidationError
 from mloop.datasets.domain import DOMAIN as DATASETS
+from mloop.features.domain import DOMAIN as FEATURES
 from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.monitoring.domain import DOMAIN as MONITORING
 from mloop.prompts.domain import DOMAIN as PROMPTS
@@ -34,6 +35,7 @@ DOMAINS: tuple[Domain, ...] = (
     TRACKING,
     REGISTRY,
     DATASETS,
+    FEATURES,
     PROMPTS,
     GATEWAY,
     MLFLOW,
