@@ -14,6 +14,7 @@ from mloop.cli import (
     demo,
     endpoints,
     experiments,
+    features,
     gateway,
     import_cmd,
     models,
@@ -74,6 +75,7 @@ app.add_typer(gateway.app, name="gateway")
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(monitors.app, name="monitors")
+app.add_typer(features.app, name="features")
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
