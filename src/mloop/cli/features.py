@@ -58,7 +58,7 @@ def apply_command(
     json_out: JsonOption = False,
 ) -> None:
     """Register the folder's definitions: new ones, and a new version of each changed one."""
-    from mloop.features.apply import apply
+    from mloop.features.applying import apply
 
     result = apply(path, prune=prune, dry_run=dry_run, force=force, client=get_client())
     if json_out:

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mloop.features.apply import apply
+    from mloop.features.applying import apply
     from mloop.features.definitions import (
         Entity,
         FeatureService,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # Public name -> the module defining it.
 _EXPORTS: dict[str, str] = {
-    "apply": "apply",
+    "apply": "applying",
     "DatasetSource": "sources",
     "Entity": "definitions",
     "FeatureService": "definitions",

@@ -8,6 +8,7 @@ DOMAIN = Domain(
     "services defined once in Python, point-in-time correct offline retrieval and an "
     "online store",
     operations="mloop.features.ops:operations",
-    handlers=("mloop.features.registry",),
+    handlers=("mloop.features.registry", "mloop.features.freshness"),
     tables=("mloop.features.tables",),
+    http=("mloop.features.freshness:features_http",),
 )
