@@ -43,7 +43,9 @@ def apply(*definitions: Any, **options: Any) -> Any:
     }
     for d in definitions:
         body[kinds[type(d)]].append(d.to_spec())
-    return mloop.Client().call("apply_definitions", **body, **options)
+    admin = options.get("remove") or options.get("force")
+    operation = "apply_definitions_as_admin" if admin else "apply_definitions"
+    return mloop.Client().call(operation, **body, **options)
 
 
 def actions(result: Any) -> list[tuple[str, str, str, int | None]]:

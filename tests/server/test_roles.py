@@ -85,6 +85,8 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "test_alert_channel",
     # A monitor's computed windows go with it.
     "delete_monitor",
+    # Removing feature definitions, or breaking a feature service a deployed model uses.
+    "apply_definitions_as_admin",
 }
 
 # What moves production: a deployer may, a writer may not.

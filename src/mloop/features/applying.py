@@ -27,7 +27,9 @@ def apply(
     if isinstance(definitions, str | os.PathLike):
         definitions = load_repo(definitions)
     request = apply_request(definitions, remove=prune, dry_run=dry_run, force=force)
-    found: ApplyResult = (client or mloop.Client()).call(
-        "apply_definitions", **request.model_dump()
-    )
+    if prune or force:  # removing and breaking are the admin's
+        operation, body = "apply_definitions_as_admin", request.model_dump()
+    else:
+        operation, body = "apply_definitions", request.model_dump(exclude={"remove", "force"})
+    found: ApplyResult = (client or mloop.Client()).call(operation, **body)
     return found

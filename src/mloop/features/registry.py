@@ -27,6 +27,7 @@ from mloop.core.timeutil import now_ms
 from mloop.features import tables as t
 from mloop.features.ops import operations
 from mloop.features.schemas import (
+    AdminApplyDefinitions,
     AnySpec,
     ApplyDefinitions,
     ApplyResult,
@@ -276,7 +277,20 @@ def _breaks_service(
 
 @operations.post("/apply", ApplyDefinitions, ApplyResult)
 def apply_definitions(ctx: Context, req: ApplyDefinitions) -> ApplyResult:
-    """Plan and register feature definitions (see the module docstring)."""
+    """Plan and register feature definitions: add new ones, version changed ones (see the
+    module docstring). Removing definitions and forcing breaking changes need the admin
+    operation ``apply_definitions_as_admin``."""
+    return _apply(ctx, AdminApplyDefinitions(**req.model_dump()))
+
+
+@operations.post("/apply/admin", AdminApplyDefinitions, ApplyResult, role="admin")
+def apply_definitions_as_admin(ctx: Context, req: AdminApplyDefinitions) -> ApplyResult:
+    """Apply with ``remove`` (remove registered definitions not given) or ``force`` (apply
+    changes that break a feature service a deployed model uses)."""
+    return _apply(ctx, req)
+
+
+def _apply(ctx: Context, req: AdminApplyDefinitions) -> ApplyResult:
     from mloop.features.usage import services_in_use
 
     given = _given(req)
@@ -318,7 +332,7 @@ def apply_definitions(ctx: Context, req: ApplyDefinitions) -> ApplyResult:
         raise ConflictError(
             f"{entry.kind.replace('_', ' ')} {entry.name!r} would break feature service "
             f"{service!r}, which endpoint {endpoints[0]!r} serves a model of: keep the "
-            "features it reads, or apply with force",
+            "features it reads, or apply with force (admin)",
             field=f"{entry.kind}s.{entry.name}",
         )
     if req.dry_run:

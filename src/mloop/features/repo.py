@@ -25,7 +25,7 @@ from mloop.features.definitions import (
     FeatureView,
     OnDemandFeature,
 )
-from mloop.features.schemas import ApplyDefinitions
+from mloop.features.schemas import AdminApplyDefinitions
 from mloop.features.sources import DatasetSource, FileSource, PostgresSource, SqlSource
 
 REPO_ENV = "MLOOP_FEATURE_REPO"
@@ -96,7 +96,7 @@ def _from(module: Any, file: Path) -> bool:
     return source is not None and Path(source).resolve() == file.resolve()
 
 
-def apply_request(definitions: Iterable[AnyDefinition], **options: Any) -> ApplyDefinitions:
+def apply_request(definitions: Iterable[AnyDefinition], **options: Any) -> AdminApplyDefinitions:
     """The ``apply_definitions`` request for ``definitions``, each put under its kind."""
     lists: dict[str, list[Any]] = {
         "entities": [],
@@ -130,4 +130,4 @@ def apply_request(definitions: Iterable[AnyDefinition], **options: Any) -> Apply
                 )
             unique[spec.name] = spec
         lists[key] = list(unique.values())
-    return ApplyDefinitions(**lists, **options)
+    return AdminApplyDefinitions(**lists, **options)

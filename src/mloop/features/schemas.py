@@ -148,8 +148,9 @@ class Definition(Message):
 
 
 class ApplyDefinitions(Message):
-    """Register definitions: new ones get version 1, changed ones a new version; with
-    ``remove``, registered ones not given are removed. ``dry_run`` only plans."""
+    """Register definitions: new ones get version 1, changed ones a new version.
+    ``dry_run`` only plans. ``remove`` and ``force`` need the admin role
+    (:class:`AdminApplyDefinitions`)."""
 
     entities: list[EntitySpec] = Field(default_factory=list, max_length=MAX_FEATURES)
     sources: list[SourceSpec] = Field(default_factory=list, max_length=MAX_FEATURES)
@@ -158,8 +159,14 @@ class ApplyDefinitions(Message):
     feature_services: list[FeatureServiceSpec] = Field(
         default_factory=list, max_length=MAX_FEATURES
     )
-    remove: bool = False
     dry_run: bool = False
+
+
+class AdminApplyDefinitions(ApplyDefinitions):
+    """Register definitions as an admin: ``remove`` also removes the registered ones not
+    given; ``force`` applies changes that break a feature service a deployed model uses."""
+
+    remove: bool = False
     force: bool = Field(
         default=False,
         description="Apply breaking changes to feature services that deployed models use",
