@@ -49,3 +49,15 @@ feature_materializations = Table(
     Column("rows", BigInteger, nullable=False, default=0),
     Column("materialized_at", BigInteger, nullable=False),
 )
+
+# Statistics of a view's offline rows (a ``mloop.data`` dataset profile: counts, nulls,
+# quantiles, histograms, top values), computed on request and drawn by the UI.
+feature_profiles = Table(
+    "feature_profiles",
+    metadata,
+    Column("view", String(256), primary_key=True),
+    Column("view_version", Integer, nullable=False),
+    Column("profile_json", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Feature store: definitions and their versions, and materialization watermarks
+"""Feature store: definitions and their versions, materialization watermarks, profiles
 
 Revision ID: 0014
 Revises: 0013
@@ -55,9 +55,19 @@ def upgrade() -> None:
         sa.Column("materialized_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("view"),
     )
+    op.create_table(
+        "feature_profiles",
+        sa.Column("view", sa.String(length=256), nullable=False),
+        sa.Column("view_version", sa.Integer(), nullable=False),
+        sa.Column("profile_json", sa.Text(), nullable=False),
+        sa.Column("rows", sa.BigInteger(), nullable=False),
+        sa.Column("computed_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("view"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("feature_profiles")
     op.drop_table("feature_materializations")
     op.drop_index("ux_feature_definitions_version", table_name="feature_definitions")
     op.drop_table("feature_definitions")
