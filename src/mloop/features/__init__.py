@@ -20,6 +20,12 @@ if TYPE_CHECKING:
         feature_view,
         on_demand_feature,
     )
+    from mloop.features.offline import (
+        get_historical_features,
+        read_view_rows,
+        save_training_set,
+        training_lineage,
+    )
     from mloop.features.sources import DatasetSource, FileSource, PostgresSource, SqlSource
 
 # Public name -> the module defining it.
@@ -35,6 +41,10 @@ _EXPORTS: dict[str, str] = {
     "SqlSource": "sources",
     "feature_view": "definitions",
     "on_demand_feature": "definitions",
+    "get_historical_features": "offline",
+    "read_view_rows": "offline",
+    "save_training_set": "offline",
+    "training_lineage": "offline",
 }
 
 
