@@ -11,4 +11,5 @@ DOMAIN = Domain(
     handlers=("mloop.features.registry", "mloop.features.freshness"),
     tables=("mloop.features.tables",),
     http=("mloop.features.freshness:features_http",),
+    pages=("mloop.server.ui.features",),
 )

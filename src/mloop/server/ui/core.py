@@ -71,6 +71,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("endpoints", "Endpoints"),
     ("monitors", "Monitors"),
     ("datasets", "Datasets"),
+    ("features", "Features"),
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),
     ("alerts", "Alerts"),

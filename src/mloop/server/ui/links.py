@@ -383,3 +383,27 @@ def monitor_run(name: str) -> str:
 def monitor_delete(name: str) -> str:
     """Where a monitor's Delete form posts."""
     return f"/monitors/{part(name)}/delete"
+
+
+# -- features ------------------------------------------------------------------------------
+
+
+@link("features")
+def features(anchor: str | None = None) -> str:
+    """The feature store's overview, at one of its rows (``source-orders``) when given:
+    sources and on-demand features have no page of their own."""
+    return "/features" + (f"#{part(anchor)}" if anchor else "")
+
+
+@link("feature_view")
+def feature_view(name: str, version: int | None = None) -> str:
+    """A feature view's page: its newest version, or ``version``."""
+    query = {"version": None if version is None else str(version)}
+    return f"/features/views/{part(name)}" + _query(query)
+
+
+@link("feature_service")
+def feature_service(name: str, version: int | None = None) -> str:
+    """A feature service's page: its newest version, or ``version``."""
+    query = {"version": None if version is None else str(version)}
+    return f"/features/services/{part(name)}" + _query(query)
