@@ -57,6 +57,7 @@ def test_every_page_module_is_known() -> None:
         "datasets",
         "endpoints",
         "experiments",
+        "features",
         "gateway",
         "models",
         "monitors",
@@ -105,6 +106,11 @@ def test_gateway_filters_render_without_the_gateway_router() -> None:
 
 LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("experiments", {}, "/"),
+    ("features", {}, "/features"),
+    ("features", {"anchor": "source-orders"}, "/features#source-orders"),
+    ("feature_view", {"name": "spend"}, "/features/views/spend"),
+    ("feature_view", {"name": "spend", "version": 2}, "/features/views/spend?version=2"),
+    ("feature_service", {"name": "churn", "version": 3}, "/features/services/churn?version=3"),
     ("experiment", {"experiment_id": "7"}, "/experiments/7"),
     (
         "experiment",
