@@ -19,12 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from sqlalchemy import select
-
 from mloop.alerts.history import open_alerts
 from mloop.core.errors import NotFoundError, ValidationError
-from mloop.features import tables as feature_tables
 from mloop.features.freshness import GetFreshness, ViewFreshness, get_feature_freshness
 from mloop.features.registry import (
     get_definition,
@@ -260,19 +256,18 @@ class StoredProfile:
 
 def stored_profile(ctx: Context, view: str) -> StoredProfile | None:
     """The profile ``profile_feature_view`` stored for ``view``, if any."""
-    p = feature_tables.feature_profiles
-    row = ctx.conn.execute(select(p).where(p.c.view == view)).first()
-    if row is None:
-        return None
+    from mloop.core.errors import NotFoundError
+    from mloop.features.profiles import FeatureProfileRef, get_feature_profile
+
     try:
-        profile = orjson.loads(row.profile_json)
-    except orjson.JSONDecodeError:
-        profile = None
+        found = get_feature_profile(ctx, FeatureProfileRef(view=view))
+    except NotFoundError:
+        return None
     return StoredProfile(
-        view_version=row.view_version,
-        rows=row.rows,
-        computed_at=row.computed_at,
-        profile=profile if isinstance(profile, dict) else None,
+        view_version=found.version,
+        rows=found.rows,
+        computed_at=found.computed_at,
+        profile=found.profile,
     )
 
 
