@@ -286,7 +286,7 @@ def test_bad_input_names_what_is_wrong(catalog: Catalog, view: FeatureView) -> N
         assert raised.value.field == field, message
 
 
-def test_same_feature_name_from_two_views_is_refused(tmp_path: Path, view: FeatureView) -> None:
+def test_same_feature_name_from_two_views_is_refused(view: FeatureView) -> None:
     other = FeatureView(
         "other_stats",
         entities=[customer],
