@@ -7,6 +7,8 @@
 - ``MLOOP_S3_ENDPOINT_URL``: endpoint of an S3-compatible store.
 - ``MLOOP_TRACKING_URI`` (unset: embedded): ``http://host:port`` of an mloop server.
 - ``MLOOP_TOKEN``: bearer token the client sends to a server.
+- ``MLOOP_ONLINE_STORE`` (a SQLite file ``MLOOP_HOME/online.db``): the feature store's
+  online store: ``sqlite:///PATH`` or a file path, or ``redis://host:port/db`` for Redis.
 - ``MLOOP_USER`` (the login name): who the embedded store records as the actor, and the name
   the client sends a server without authentication (``X-Mloop-User``); with a token, the
   token names the caller and this is not sent.
@@ -38,7 +40,14 @@ class Settings:
     # With authentication on, the OpenAPI document and /api/docs need a token unless this is
     # set (MLOOP_PUBLIC_API_DOCS=true): the document lists every route an attacker could try.
     public_api_docs: bool = False
+    # The feature store's online store (MLOOP_ONLINE_STORE); None: a SQLite file in home.
+    online_store: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def online_store_url(self) -> str:
+        """Where online feature values live: ``redis://...``, or a SQLite file."""
+        return self.online_store or f"sqlite:///{self.home / 'online.db'}"
 
     @property
     def is_remote(self) -> bool:
@@ -108,4 +117,5 @@ def get_settings() -> Settings:
         max_request_bytes=_int_env("MLOOP_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
         max_artifact_bytes=_int_env("MLOOP_MAX_ARTIFACT_BYTES", DEFAULT_MAX_ARTIFACT_BYTES),
         public_api_docs=_bool_env("MLOOP_PUBLIC_API_DOCS"),
+        online_store=os.environ.get("MLOOP_ONLINE_STORE") or None,
     )

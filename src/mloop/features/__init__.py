@@ -26,6 +26,14 @@ if TYPE_CHECKING:
         save_training_set,
         training_lineage,
     )
+    from mloop.features.online.feature_store import (
+        FeatureStore,
+        get_online_features,
+        materialize,
+        push,
+    )
+    from mloop.features.online.lookup import feature_lookup
+    from mloop.features.online.reads import OnlineFeatures
     from mloop.features.sources import DatasetSource, FileSource, PostgresSource, SqlSource
 
 # Public name -> the module defining it.
@@ -45,6 +53,12 @@ _EXPORTS: dict[str, str] = {
     "read_view_rows": "offline",
     "save_training_set": "offline",
     "training_lineage": "offline",
+    "FeatureStore": "online.feature_store",
+    "OnlineFeatures": "online.reads",
+    "feature_lookup": "online.lookup",
+    "get_online_features": "online.feature_store",
+    "materialize": "online.feature_store",
+    "push": "online.feature_store",
 }
 
 

@@ -8,7 +8,12 @@ DOMAIN = Domain(
     "services defined once in Python, point-in-time correct offline retrieval and an "
     "online store",
     operations="mloop.features.ops:operations",
-    handlers=("mloop.features.registry", "mloop.features.freshness"),
+    handlers=(
+        "mloop.features.registry",
+        "mloop.features.freshness",
+        "mloop.features.profiles",
+        "mloop.features.online.handlers",
+    ),
     tables=("mloop.features.tables",),
     http=("mloop.features.freshness:features_http",),
     pages=("mloop.server.ui.features",),
