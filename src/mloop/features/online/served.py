@@ -74,6 +74,9 @@ class Served:
     """A process's store and reader for one online store and metadata database."""
 
     def __init__(self, store: OnlineStore, client: OperationClient) -> None:
+        from mloop.features.repo import use_repo_from_env
+
+        use_repo_from_env()  # on-demand features' code, from MLOOP_FEATURE_REPO
         self.store = store
         self.client = client
         self.reader = CachedReader(
