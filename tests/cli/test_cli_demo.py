@@ -113,6 +113,14 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     assert max(below[:3]) < 0.02 < min(below[3:])
     assert alerts["loan-contract"].window_start == by_hour[3].start
 
+    # The features step: the fraud model trained on a point-in-time training set saved
+    # with its lineage, served by entity keys with online features, no skew.
+    training = client.call("get_dataset_version", name="fraud-training")
+    assert training.source.startswith("mloop-features:")
+    fraud = client.get_model_version("demo-fraud", "1")
+    assert fraud.tags["mloop.feature_service"] == "fraud"
+    assert "Skew check: 0.0% of 200" in result.stdout
+
     # The LLM step's calls, read back by a monitor of the route's call log.
     # (The step may straddle the turn of an hour: its calls are then in two windows.)
     windows = client.call("list_monitor_windows", name="support-assistant-calls").windows

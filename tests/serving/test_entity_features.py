@@ -86,13 +86,28 @@ def test_entities_are_resolved_joined_to_inputs_and_logged(
 def test_without_a_lookup_entities_get_422_saying_what_to_send(
     runtime: Runtime, models: dict[str, Any], endpoint: str
 ) -> None:
-    app = standalone_app(runtime, endpoint, auth_enabled=False, inference_log=_Log())
+    app = standalone_app(
+        runtime, endpoint, auth_enabled=False, inference_log=_Log(), feature_lookup=None
+    )
     (answer,) = _post(app, [{"entities": [{"customer_id": 7}]}])
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert error["field"] == "entities"
     assert "has no feature lookup" in error["message"]
     assert 'features themselves in "inputs"' in error["message"]
+
+
+def test_the_feature_store_answers_for_a_model_without_a_feature_service(
+    runtime: Runtime, models: dict[str, Any], endpoint: str
+) -> None:
+    """By default the server's lookup is the feature store's; a model version that names
+    no feature service cannot take entity keys, and the answer says what to do."""
+    app = standalone_app(runtime, endpoint, auth_enabled=False, inference_log=_Log())
+    (answer,) = _post(app, [{"entities": [{"customer_id": 7}]}])
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["field"] == "entities"
+    assert "names no feature service (tag mloop.feature_service)" in error["message"]
 
 
 def test_lookup_errors_and_clashes(runtime: Runtime, models: dict[str, Any], endpoint: str) -> None:

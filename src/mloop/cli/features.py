@@ -126,3 +126,158 @@ def show_command(
     print_json(found.spec)
     if found.pinned:
         print_table("Pinned", ["definition", "version"], list(found.pinned.items()))
+
+
+@app.command("materialize")
+def materialize_command(
+    views: Annotated[
+        list[str] | None, typer.Argument(help="Feature views (default: every online one).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="Earliest event time: 2026-05-28, now-7d.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Event times before it (now).")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything, not from the watermarks.")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Copy feature views' rows from their sources into the online store (incremental:
+    from each view's watermark)."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from mloop.cli.monitors._parse import parse_time
+    from mloop.features.online.feature_store import FeatureStore
+
+    def when(text: str | None, option: str) -> dt.datetime | None:
+        if text is None:
+            return None
+        return dt.datetime.fromtimestamp(parse_time(text, option) / 1000, dt.UTC)
+
+    with (
+        FeatureStore(client=get_client()) as store,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rows]} rows"),
+            console=console(),
+            transient=json_out,
+            disable=json_out,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(event: Any) -> None:
+            task = tasks.get(event.view)
+            if task is None:
+                task = tasks[event.view] = bar.add_task(event.view, total=None, rows=0)
+            bar.update(task, rows=event.rows_written)
+            if event.done:
+                bar.update(task, total=1, completed=1)
+
+        done = store.materialize(
+            views or None,
+            start=when(start, "--start"),
+            end=when(end, "--end"),
+            incremental=not full,
+            progress=progress,
+        )
+    if json_out:
+        print_json(
+            [
+                {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in vars(m).items()}
+                for m in done
+            ]
+        )
+        return
+    print_table(
+        None,
+        ["view", "version", "how", "rows read", "rows written", "watermark", "seconds"],
+        [
+            (
+                m.view,
+                f"v{m.version}",
+                "full" if m.full else "incremental",
+                m.rows_read,
+                m.rows_written,
+                "" if m.watermark is None else m.watermark.isoformat(),
+                f"{m.seconds:.2f}",
+            )
+            for m in done
+        ],
+    )
+
+
+@app.command("profile")
+def profile_command(
+    view: Annotated[str, typer.Argument(help="A feature view.")],
+) -> None:
+    """Compute the statistics of a view's rows (shown on its page in the UI)."""
+    from mloop.features.profiles import profile_view
+
+    found = profile_view(view, client=get_client())
+    info(f"Profiled {found.rows} rows of feature view {view} (version {found.version}).")
+
+
+@app.command("skew-check")
+def skew_check_command(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint whose served features to check.")],
+    since: Annotated[str, typer.Option("--since", help="From: 2026-05-28, now-1h.")] = "now-1h",
+    until: Annotated[str, typer.Option("--until", help="Until (excluded).")] = "now",
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="The feature service (default: the live model's)."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Relative difference numbers may have.")
+    ] = 1e-6,
+    fail_above: Annotated[
+        float | None,
+        typer.Option("--fail-above", help="Exit 3 when more than this share of rows differ."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Recompute the features an endpoint served offline and report mismatches."""
+    from mloop.cli.monitors._parse import parse_time
+    from mloop.features.skew import check_skew
+
+    report = check_skew(
+        endpoint,
+        since=parse_time(since, "--since"),
+        until=parse_time(until, "--until"),
+        service=service,
+        tolerance=tolerance,
+    )
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        info(
+            f"{report.rows} served rows of {endpoint} (feature service {report.service}); "
+            f"{report.rows_with_mismatch} ({report.rate:.2%}) differ from offline retrieval."
+        )
+        print_table(
+            None,
+            ["feature", "mismatches", "rate", "served null", "offline null", "example"],
+            [
+                (
+                    f.feature,
+                    f.mismatches,
+                    f"{f.rate:.2%}",
+                    f.served_missing,
+                    f.offline_missing,
+                    _example(f.examples),
+                )
+                for f in report.features
+            ],
+        )
+    if fail_above is not None and report.rate > fail_above:
+        raise typer.Exit(3)
+
+
+def _example(examples: list[dict[str, Any]]) -> str:
+    if not examples:
+        return ""
+    first = examples[0]
+    return f"{first['request_id']}: served {first['served']!r}, offline {first['offline']!r}"

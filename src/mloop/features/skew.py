@@ -186,14 +186,16 @@ def check_skew(
         return list(found.to_pylist())
 
     # Keys are logged as JSON: numbers where the source's keys are numbers, else text.
+    used = as_numbers
     try:
-        offline = recompute(as_numbers)
+        offline = recompute(used)
     except ValidationError as exc:
         if "join key" not in exc.message or as_numbers is entity_rows:
             raise
-        offline = recompute(entity_rows)
+        used = entity_rows
+        offline = recompute(used)
     skews = {f: FeatureSkew(f, len(served), 0, 0, 0) for f in features}
-    for logged, recomputed in zip(served, offline, strict=True):
+    for logged, entity, recomputed in zip(served, used, offline, strict=True):
         wrong = False
         for name in features:
             a, b = logged.get(name), recomputed.get(name)
@@ -209,7 +211,7 @@ def check_skew(
                     {
                         "request_id": logged["request_id"],
                         "time": logged["time"],
-                        "keys": {k: logged[k] for k in selection.join_keys},
+                        "keys": {k: entity[k] for k in selection.join_keys},
                         "served": a,
                         "offline": b,
                     }

@@ -60,6 +60,16 @@ def _method_not_allowed(allowed: list[str]) -> Response:
     )
 
 
+def _feature_lookup(runtime: Any) -> Any:
+    """The feature store's lookup of entity keys, with the feature repository of
+    ``MLOOP_FEATURE_REPO`` importable for on-demand features."""
+    from mloop.features.online.lookup import feature_lookup
+    from mloop.features.repo import use_repo_from_env
+
+    use_repo_from_env()
+    return feature_lookup(runtime)
+
+
 class ServingHolder:
     """Builds the process's :class:`~mloop.serving.service.ServingService` on the first
     prediction, so that a server nobody asks for predictions imports no pandas or pyarrow."""
@@ -78,6 +88,8 @@ class ServingHolder:
 
             options = dict(self._options)
             options.setdefault("inference_log", InferenceLog(self._runtime))
+            if "feature_lookup" not in options:
+                options["feature_lookup"] = _feature_lookup(self._runtime)
             self._service = ServingService(self._runtime, **options)
             service = self._service
             self._evaluator = start_evaluator(
@@ -189,6 +201,8 @@ def standalone_app(
 
     auth = Authenticator(runtime, enabled=auth_enabled)
     options.setdefault("inference_log", InferenceLog(runtime))
+    if "feature_lookup" not in options:
+        options["feature_lookup"] = _feature_lookup(runtime)
     service = ServingService(runtime, **options)
 
     async def invocations(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mloop.cli.demo import (
     data,
+    features,
     gradient_boosting,
     llm,
     logistic_regression,
@@ -32,6 +33,7 @@ STEPS: tuple[DemoStep, ...] = (
     register.STEP,
     verify.STEP,
     serving.STEP,
+    features.STEP,
     monitoring.STEP,
     llm.STEP,
 )
