@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import mloop
-from mloop.core.errors import ValidationError
+from mloop.core.errors import NotFoundError, ValidationError
 from mloop.features import (
     Entity,
     FeatureService,
@@ -281,7 +281,8 @@ def test_bad_input_names_what_is_wrong(catalog: Catalog, view: FeatureView) -> N
         ([1, 2], ALL, {}, "one dict per row", "entity_rows"),
     ]  # fmt: skip
     for entities, features, options, message, field in cases:
-        with pytest.raises(ValidationError, match=message) as raised:
+        # An unknown view or feature is not found; the rest are invalid requests.
+        with pytest.raises((ValidationError, NotFoundError), match=message) as raised:
             get_historical_features(entities, features, catalog=catalog, **options)
         assert raised.value.field == field, message
 

@@ -103,15 +103,15 @@ def test_remove_marks_removed_and_keeps_versions(runtime: Runtime) -> None:
 
 
 def test_references_are_checked_before_anything_is_written(runtime: Runtime) -> None:
-    with pytest.raises(ValidationError, match="entity 'customer', which is not defined"):
+    with pytest.raises(NotFoundError, match="entity 'customer', which is not defined"):
         apply(orders, _spend())
-    with pytest.raises(ValidationError, match="has no feature 'nope'"):
+    with pytest.raises(NotFoundError, match="has no feature 'nope'"):
         apply(customer, orders, _spend(), FeatureService("s", features=["spend:nope"]))
     with pytest.raises(ValidationError, match="is not a feature reference"):
         apply(customer, orders, _spend(), FeatureService("s", features=["spend"]))
     with pytest.raises(ValidationError, match="join key and a feature"):
         apply(customer, orders, _spend(customer_id="int64"))
-    with pytest.raises(ValidationError, match="defined twice"):
+    with pytest.raises(ConflictError, match="defined twice"):
         apply(customer, customer)
     assert mloop.Client().call("list_definitions").definitions == []
 
@@ -150,3 +150,34 @@ def test_breaking_a_service_a_deployed_model_uses_needs_force(runtime: Runtime) 
     )
     changed = [(e.name, e.breaking) for e in forced.plan if e.action == "change"]
     assert changed == [("spend", True), ("churn", False)]
+
+
+def test_fields_the_schema_only_states_are_checked(runtime: Runtime) -> None:
+    client = mloop.Client()
+    view = _spend().to_spec().model_dump()
+    cases = [
+        ({**view, "name": "../escape"}, "feature_views.../escape.name"),
+        ({**view, "tags": {"k" * 300: "v"}}, "feature_views.spend.tags"),
+        (
+            {**view, "features": [{"name": "a", "dtype": "int64"}] * 2},
+            "feature_views.spend.features",
+        ),
+        ({**view, "transform": {"code": "x"}}, "feature_views.spend.transform"),
+        (
+            {**view, "features": [{"name": "a\x00", "dtype": "int64"}]},
+            "feature_views.spend.features[0].name",
+        ),
+    ]
+    for bad, field in cases:
+        with pytest.raises(ValidationError) as raised:
+            client.call(
+                "apply_definitions",
+                entities=[customer.to_spec()],
+                sources=[orders.to_spec()],
+                feature_views=[bad],
+            )
+        assert raised.value.field == field, bad
+    with pytest.raises(ValidationError) as raised:
+        client.call("apply_definitions", sources=[{**orders.to_spec().model_dump(), "path": None}])
+    assert raised.value.field == "sources.orders.path"
+    assert client.call("list_definitions").definitions == []

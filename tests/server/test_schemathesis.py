@@ -41,6 +41,14 @@ INTEGER_SPELLING = "it must be written as an integer (3, not 3.0), which JSON Sc
 # data until restored: a rule about what is stored, not about the request's shape.
 DELETED_RUN = "the run must not be deleted"
 END_TIME = "end_time must not be before the run's start_time (another field, or the stored run)"
+# Feature definitions refer to each other by name: rules across items and lists.
+FEATURE_DEFINITIONS = {
+    "entities.*": "join keys must be unique (across items)",
+    "sources.*": "each kind of source needs its own field (path, dataset or query)",
+    "feature_views.*": "features must be unique, and none a join key (the entities, another list)",
+    "on_demand.*": "features must be unique; a Python function's reference (two fields)",
+    "feature_services.*": "one feature name must not come from two views (across items)",
+}
 # Rules JSON Schema cannot state: operation label -> {field the 400 names: why}. The fields'
 # descriptions in the document say the same. ``name.*`` is any field under ``name``;
 # ``message:<prefix>`` is an error whose message starts so.
@@ -133,6 +141,10 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "columns": "the live model's signature names the inputs, or columns must (stored)",
         "columns.*": "a watched column must not have a window column's name",
         "drift.*": "overrides must name watched columns (two fields)",
+        "endpoint": "exactly one of endpoint, dataset and gateway (three fields)",
+        "fairness": "a gateway monitor has no predictions to audit (two fields)",
+        "contract": "exactly one of dataset and yaml; it must check a watched column",
+        "contract.*": "the YAML must parse as a contract; the dataset must have a policy",
     },
     "POST /api/v1/monitoring/monitors/run": {
         "until": "until must be after since (two fields)",
@@ -140,6 +152,12 @@ EXEMPT_400: dict[str, dict[str, str]] = {
     },
     "POST /api/v1/alerts/evaluate": {
         "window_end": "window_end must not be before window_start (two fields)",
+    },
+    "POST /api/v1/features/apply": FEATURE_DEFINITIONS,
+    "POST /api/v1/features/apply/admin": FEATURE_DEFINITIONS,
+    "GET /api/v1/features/definitions/list": {"page_token": PAGE_TOKEN},
+    "POST /api/v1/features/profiles/store": {
+        "profile": "it must be a dataset profile, with its columns (free-form JSON)",
     },
     "GET /api/v1/prompts/list": {"page_token": PAGE_TOKEN},
     "GET /api/v1/prompts/versions/list": {"page_token": PAGE_TOKEN},

@@ -82,6 +82,17 @@ def _features(features: Mapping[str, str] | Sequence[FeatureSpec]) -> list[Featu
     return list(features)
 
 
+def check_ref(ref: str, owner: str) -> None:
+    """A ``view:feature`` reference (``view:*`` for all of a view's features)."""
+    view, sep, feature = ref.partition(":")
+    if not sep or not view or not feature or ":" in feature:
+        raise ValidationError(
+            f"{owner}: {ref!r} is not a feature reference: write view:feature, or view:* "
+            "for all of a view's features",
+            field="features",
+        )
+
+
 def _ttl_seconds(ttl: dt.timedelta | int | None) -> int | None:
     if ttl is None:
         return None
@@ -261,6 +272,8 @@ def on_demand_feature(
 
     def build(function: Transform) -> OnDemandFeature:
         refs = [f"{s.name}:*" if isinstance(s, FeatureView) else s for s in sources]
+        for ref in refs:
+            check_ref(ref, f"on-demand feature {name or function.__name__!r}")
         return OnDemandFeature(
             name=name or function.__name__,
             sources=refs,
@@ -301,6 +314,8 @@ class FeatureService:
                 refs += [f"{view.name}:{n}" for n in names]
             else:
                 refs.append(item)
+        for ref in refs:
+            check_ref(ref, f"feature service {name!r}")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "features", refs)
         object.__setattr__(self, "description", description)

@@ -16,26 +16,27 @@ from pydantic import Field
 from sqlalchemy import delete, insert, select
 
 from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.fields import MAX_SAFE_INTEGER, AssetName
 from mloop.core.operations import Empty, Message
 from mloop.core.timeutil import now_ms
 from mloop.features import tables as t
 from mloop.features.ops import operations
 from mloop.features.registry import get_definition
-from mloop.features.schemas import DefinitionRef
+from mloop.features.schemas import DefinitionRef, Version
 from mloop.store.context import Context
 
 MAX_PROFILE_BYTES = 16 * 1024 * 1024
 
 
 class StoreFeatureProfile(Message):
-    view: str = Field(max_length=256)
-    version: int = Field(ge=1, description="The view version the rows were read with")
-    rows: int = Field(ge=0)
+    view: AssetName
+    version: Version = Field(description="The view version the rows were read with")
+    rows: int = Field(ge=0, le=MAX_SAFE_INTEGER)
     profile: dict[str, Any] = Field(description="A mloop.data DatasetProfile.to_dict()")
 
 
 class FeatureProfileRef(Message):
-    view: str = Field(max_length=256)
+    view: AssetName
 
 
 class FeatureProfile(Message):

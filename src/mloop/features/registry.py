@@ -25,6 +25,7 @@ from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.core.naming import decode_page_token, encode_page_token
 from mloop.core.timeutil import now_ms
 from mloop.features import tables as t
+from mloop.features.checks import check_definition
 from mloop.features.ops import operations
 from mloop.features.schemas import (
     AdminApplyDefinitions,
@@ -53,6 +54,14 @@ _SPECS: dict[DefinitionKind, type[AnySpec]] = {
     "on_demand": OnDemandSpec,
     "feature_service": FeatureServiceSpec,
 }
+# The request's list of each kind, which errors name.
+LIST_FIELDS: dict[str, str] = {
+    "entity": "entities",
+    "source": "sources",
+    "feature_view": "feature_views",
+    "on_demand": "on_demand",
+    "feature_service": "feature_services",
+}
 # Order of registration and of the plan: what others refer to first.
 KINDS: tuple[DefinitionKind, ...] = (
     "entity",
@@ -80,10 +89,11 @@ def _given(req: ApplyDefinitions) -> dict[DefinitionKind, dict[str, AnySpec]]:
     for kind in KINDS:
         found: dict[str, AnySpec] = {}
         for spec in lists[kind]:
+            check_definition(kind, spec, f"{LIST_FIELDS[kind]}.{spec.name}")
             if spec.name in found:
-                raise ValidationError(
+                raise ConflictError(
                     f"{kind.replace('_', ' ')} {spec.name!r} is defined twice",
-                    field=f"{kind}s.{spec.name}",
+                    field=f"{LIST_FIELDS[kind]}.{spec.name}",
                 )
             found[spec.name] = spec
         given[kind] = found
@@ -151,7 +161,7 @@ def resolve_refs(
         if owner is None:
             owner, kind = on_demand.get(view_name), "on_demand"
         if owner is None:
-            raise ValidationError(
+            raise NotFoundError(
                 f"{ref!r} names {view_name!r}, which is neither a feature view nor an "
                 "on-demand feature",
                 field=field,
@@ -162,7 +172,7 @@ def resolve_refs(
         elif feature in names:
             resolved.append((kind, view_name, feature))
         else:
-            raise ValidationError(
+            raise NotFoundError(
                 f"{ref!r}: {view_name!r} has no feature {feature!r} (it has "
                 f"{', '.join(names[:20])})",
                 field=field,
@@ -178,12 +188,12 @@ def _check_references(final: dict[DefinitionKind, dict[str, AnySpec]]) -> None:
         where = f"feature_views.{view.name}"
         for entity in view.entities:
             if entity not in entities:
-                raise ValidationError(
+                raise NotFoundError(
                     f"feature view {view.name!r} names entity {entity!r}, which is not defined",
                     field=f"{where}.entities",
                 )
         if view.source not in sources:
-            raise ValidationError(
+            raise NotFoundError(
                 f"feature view {view.name!r} reads source {view.source!r}, which is not defined",
                 field=f"{where}.source",
             )
@@ -333,7 +343,7 @@ def _apply(ctx: Context, req: AdminApplyDefinitions) -> ApplyResult:
             f"{entry.kind.replace('_', ' ')} {entry.name!r} would break feature service "
             f"{service!r}, which endpoint {endpoints[0]!r} serves a model of: keep the "
             "features it reads, or apply with force (admin)",
-            field=f"{entry.kind}s.{entry.name}",
+            field=f"{LIST_FIELDS[entry.kind]}.{entry.name}",
         )
     if req.dry_run:
         return ApplyResult(plan=plan, applied=False)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from mloop.core.fields import AssetName, PageToken, text
+from mloop.core.fields import NO_NUL_PATTERN, AssetName, PageToken, Rule, text
 from mloop.core.operations import Message
 
 FeatureType = Literal["float64", "float32", "int64", "int32", "string", "bool", "timestamp"]
@@ -29,7 +29,17 @@ MAX_CODE = 200_000
 MAX_DESCRIPTION = 5000
 MAX_TTL_SECONDS = 100 * 365 * 86_400
 
-ColumnName = Annotated[str, text(256)]
+ColumnName = Annotated[str, Rule(minLength=1, maxLength=256, pattern=NO_NUL_PATTERN)]
+MAX_VERSION = 2**31 - 1
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+FeatureRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[^:]+:[^:]+$",
+        max_length=512,
+        description="view:feature, or view:* for all of a view's features",
+    ),
+]
 Description = Annotated[str, text(MAX_DESCRIPTION)]
 Tags = dict[Annotated[str, text(256)], Annotated[str, text(5000)]]
 
@@ -63,7 +73,7 @@ class SourceSpec(Message):
     path: Annotated[str, text(4096)] | None = None
     file_format: Literal["parquet", "csv"] | None = None
     dataset: AssetName | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     query: Annotated[str, text(MAX_SQL)] | None = None
     url_env: Annotated[str, text(256)] | None = None
     description: Description = ""
@@ -98,7 +108,7 @@ class FeatureViewSpec(Message):
     features: list[FeatureSpec] = Field(min_length=1, max_length=MAX_FEATURES)
     ttl_seconds: int | None = Field(default=None, ge=1, le=MAX_TTL_SECONDS)
     transform: TransformSpec | None = None
-    online: bool = True
+    online: StrictBool = True
     description: Description = ""
     tags: Tags = Field(default_factory=dict)
 
@@ -108,9 +118,7 @@ class OnDemandSpec(Message):
     of a pandas DataFrame, the same in training and in serving."""
 
     name: AssetName
-    sources: list[Annotated[str, text(512)]] = Field(
-        default_factory=list, max_length=MAX_FEATURES, description="view:feature references"
-    )
+    sources: list[FeatureRef] = Field(default_factory=list, max_length=MAX_FEATURES)
     request: list[FeatureSpec] = Field(default_factory=list, max_length=MAX_FEATURES)
     features: list[FeatureSpec] = Field(min_length=1, max_length=MAX_FEATURES)
     transform: TransformSpec
@@ -123,7 +131,7 @@ class FeatureServiceSpec(Message):
     view as ``view:*``). Registering it pins the versions of the views it reads."""
 
     name: AssetName
-    features: list[Annotated[str, text(512)]] = Field(min_length=1, max_length=MAX_FEATURES)
+    features: list[FeatureRef] = Field(min_length=1, max_length=MAX_FEATURES)
     description: Description = ""
     tags: Tags = Field(default_factory=dict)
 
@@ -159,15 +167,15 @@ class ApplyDefinitions(Message):
     feature_services: list[FeatureServiceSpec] = Field(
         default_factory=list, max_length=MAX_FEATURES
     )
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class AdminApplyDefinitions(ApplyDefinitions):
     """Register definitions as an admin: ``remove`` also removes the registered ones not
     given; ``force`` applies changes that break a feature service a deployed model uses."""
 
-    remove: bool = False
-    force: bool = Field(
+    remove: StrictBool = False
+    force: StrictBool = Field(
         default=False,
         description="Apply breaking changes to feature services that deployed models use",
     )
@@ -193,7 +201,7 @@ class ApplyResult(Message):
 class DefinitionRef(Message):
     kind: DefinitionKind
     name: AssetName
-    version: int | None = Field(default=None, ge=1, description="The newest when None")
+    version: Version | None = Field(default=None, description="The newest when None")
 
 
 class ListDefinitions(Message):
