@@ -20,12 +20,13 @@ from mloop.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# Flavor modules load on first use (``mloop.sklearn.log_model``), as in MLflow, and need
+# Flavor modules (and the feature store, ``mloop.features``) load on first use
+# (``mloop.sklearn.log_model``), as in MLflow, and need
 # their library (scikit-learn, LightGBM, XGBoost) only then.
 _EXPORTS: dict[str, str] = {name: "mloop.client" for name in _CLIENT_EXPORTS}
 __all__ = [*sorted(_CLIENT_EXPORTS), "__version__"]
 _get_export, __dir__ = lazy_exports(__name__, _EXPORTS)
-_LAZY_SUBMODULES = frozenset({"sklearn", "pyfunc", "lightgbm", "xgboost"})
+_LAZY_SUBMODULES = frozenset({"sklearn", "pyfunc", "lightgbm", "xgboost", "features"})
 
 
 def __getattr__(name: str) -> Any:
