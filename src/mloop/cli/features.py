@@ -18,6 +18,25 @@ app = typer.Typer(
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+RepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        help="The feature repository whose Python transformations run (default: "
+        "$MLOOP_FEATURE_REPO).",
+    ),
+]
+
+
+def _use_repo(repo: Path | None) -> None:
+    """Make the repository's modules importable: Python transformations and on-demand
+    features are imported by reference."""
+    from mloop.features.repo import use_repo, use_repo_from_env
+
+    if repo is not None:
+        use_repo(repo)
+    else:
+        use_repo_from_env()
 
 
 class Kind(StrEnum):
@@ -140,6 +159,7 @@ def materialize_command(
     full: Annotated[
         bool, typer.Option("--full", help="Read everything, not from the watermarks.")
     ] = False,
+    repo: RepoOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Copy feature views' rows from their sources into the online store (incremental:
@@ -150,6 +170,8 @@ def materialize_command(
 
     from mloop.cli.monitors._parse import parse_time
     from mloop.features.online.feature_store import FeatureStore
+
+    _use_repo(repo)
 
     def when(text: str | None, option: str) -> dt.datetime | None:
         if text is None:
@@ -213,10 +235,12 @@ def materialize_command(
 @app.command("profile")
 def profile_command(
     view: Annotated[str, typer.Argument(help="A feature view.")],
+    repo: RepoOption = None,
 ) -> None:
     """Compute the statistics of a view's rows (shown on its page in the UI)."""
     from mloop.features.profiles import profile_view
 
+    _use_repo(repo)
     found = profile_view(view, client=get_client())
     info(f"Profiled {found.rows} rows of feature view {view} (version {found.version}).")
 
@@ -237,12 +261,14 @@ def skew_check_command(
         float | None,
         typer.Option("--fail-above", help="Exit 3 when more than this share of rows differ."),
     ] = None,
+    repo: RepoOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Recompute the features an endpoint served offline and report mismatches."""
     from mloop.cli.monitors._parse import parse_time
     from mloop.features.skew import check_skew
 
+    _use_repo(repo)
     report = check_skew(
         endpoint,
         since=parse_time(since, "--since"),
