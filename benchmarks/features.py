@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/features.py                      # 100k entity x 1M feature rows
     .venv/bin/python benchmarks/features.py --entity-rows 10000 --feature-rows 100000
-    .venv/bin/python benchmarks/features.py --skip-feast         # the DuckDB reference alone
+    .venv/bin/python benchmarks/features.py --skip-feast         # the DuckDB reference and mloop
     .venv/bin/python benchmarks/features.py --json results/x.json --keep
 
 Writes, with fixed seeds, a feature table (``driver_id``, ``event_timestamp``, ``created``
@@ -19,7 +19,12 @@ directory. Then:
    as a subprocess (``features_feast.py``): ``get_historical_features(...).to_df()`` with the
    file offline store, ``materialize`` into SQLite, ``get_online_features`` in-process; then
    ``feast serve`` on the same repo, over HTTP;
-3. mloop, through ``_run_mloop`` (not built yet: reported as not run).
+3. mloop, in this process with an embedded store in a fresh ``MLOOP_HOME`` in the temporary
+   directory (``_run_mloop``): the same definitions, ``get_historical_features`` to pandas
+   (once more in a fresh process for its peak memory), a full ``materialize`` into the SQLite
+   online store, ``FeatureStore.get_online_features`` in-process; then ``mloop server`` on
+   the same home, over HTTP. The online part reads a copy of the view without a TTL: the
+   online store checks the TTL against the current time, and the data lies in the past.
 
 Prints the figures, their ratios and, per side, the rows kept, dropped and mismatched against
 the reference; writes ``results/features-<date>.json``. It reports only: no figure makes it
@@ -838,37 +843,241 @@ def _feast_http_check(port: int, refs: list[str], batch: list[int]) -> dict[str,
 
 # --------------------------------------------------------------------------- mloop
 
+MLOOP_VIEW = "driver_stats"
+# The same rows and features without a TTL, for the online part: the online store enforces
+# a view's TTL against the current time at read, and the data ended in March 2026, so every
+# value of ``driver_stats`` would read expired. Feast's online read does not check the TTL.
+MLOOP_ONLINE_VIEW = "driver_stats_online"
+MLOOP_ONLINE_PATH = "/api/v1/features/online/get"
+ONLINE_CHECK_IDS = 1_000
+# Settings that would point mloop away from the benchmark's own embedded store.
+_MLOOP_FOREIGN_ENV = (
+    "MLOOP_TRACKING_URI",
+    "MLOOP_DATABASE_URL",
+    "MLOOP_ARTIFACT_ROOT",
+    "MLOOP_ONLINE_STORE",
+    "MLOOP_TOKEN",
+    "MLOOP_AUTH",
+)
+# The join once in a fresh process, for its peak memory alone (this process holds the
+# benchmark's data and the reference's tables): argv entity file, feature references.
+_MLOOP_JOIN_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import pandas as pd
+from mloop.features import get_historical_features
+entities = pd.read_parquet(sys.argv[1])
+t0 = time.perf_counter()
+rows = len(get_historical_features(entities, sys.argv[2].split(",")))
+seconds = time.perf_counter() - t0
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"historical_s": seconds, "rows": rows, "peak_rss_mb": peak}))
+"""
 
-class MloopNotBuilt(RuntimeError):
-    """mloop's offline retrieval or online store is not there yet."""
+
+@contextlib.contextmanager
+def _mloop_home(home: Path) -> Iterator[dict[str, str]]:
+    """Point this process at an embedded mloop store in ``home`` (a fresh ``MLOOP_HOME``:
+    metadata, registry and the SQLite online store), restoring the environment after;
+    yields the environment for mloop's subprocesses."""
+    saved = dict(os.environ)
+    for name in _MLOOP_FOREIGN_ENV:
+        os.environ.pop(name, None)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["MLOOP_HOME"] = str(home)
+    try:
+        yield dict(os.environ)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _mloop_definitions(paths: DataPaths, spec: DataSpec) -> list[Any]:
+    """Feast's definitions in mloop's terms: entity ``driver``, a file source with event and
+    created times, ``driver_stats`` with the TTL; and ``driver_stats_online``, the same
+    without a TTL (see ``MLOOP_ONLINE_VIEW``)."""
+    from mloop.features import Entity, FeatureView, FileSource
+
+    driver = Entity("driver", join_keys=["driver_id"])
+    source = FileSource(
+        "driver_stats_source", str(paths.features), timestamp="event_timestamp", created="created"
+    )
+    types: dict[str, Any] = {
+        n: "float64" if i % 2 == 0 else "int64" for i, n in enumerate(spec.feature_names)
+    }
+    historical = FeatureView(
+        MLOOP_VIEW, entities=[driver], source=source, features=types, ttl=spec.ttl
+    )
+    online = FeatureView(MLOOP_ONLINE_VIEW, entities=[driver], source=source, features=types)
+    return [driver, source, historical, online]
+
+
+def _mloop_historical(
+    paths: DataPaths, spec: DataSpec, args: argparse.Namespace
+) -> tuple[dict[str, Any], pa.Table]:
+    """``get_historical_features(entity frame, references)`` to pandas, ``args.repeat`` times
+    in this process (the entity table read into pandas first, untimed, as Feast's side does);
+    then once more in a fresh process for its peak memory."""
+    import pandas as pd
+
+    from mloop.features import get_historical_features
+
+    refs = [f"{MLOOP_VIEW}:{name}" for name in spec.feature_names]
+    entity_df = pd.read_parquet(paths.entities)
+    times: list[float] = []
+    result: pd.DataFrame | None = None
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        result = get_historical_features(entity_df, refs)
+        times.append(time.perf_counter() - t0)
+    assert result is not None
+    figures: dict[str, Any] = {"historical_s": times, "historical_rows": len(result)}
+    log(f"  historical {fmt_s(statistics.median(times))} (median of {len(times)})")
+    fresh = run_side(
+        [sys.executable, "-c", _MLOOP_JOIN_SCRIPT, str(paths.entities), ",".join(refs)],
+        paths.workdir,
+        args.timeout,
+    )
+    if "error" in fresh:
+        figures["fresh_process_error"] = fresh["error"]
+    else:
+        figures["peak_rss_mb"] = fresh["peak_rss_mb"]
+        figures["fresh_process"] = fresh
+        log(
+            f"  in a fresh process: {fmt_s(fresh['historical_s'])}, "
+            f"peak RSS {fresh['peak_rss_mb']:,.0f} MB"
+        )
+    return figures, pa.Table.from_pandas(result, preserve_index=False)
+
+
+def _mloop_online(
+    spec: DataSpec, lookups: dict[str, list[list[int]]], args: argparse.Namespace
+) -> tuple[dict[str, Any], pa.Table]:
+    """A full materialization of ``driver_stats_online`` into the SQLite online store, then
+    ``FeatureStore.get_online_features(...).to_dict()`` per lookup batch (the entity rows
+    built inside the timed call), and the values of the first ``ONLINE_CHECK_IDS`` ids."""
+    from mloop.features import FeatureStore
+
+    refs = [f"{MLOOP_ONLINE_VIEW}:{name}" for name in spec.feature_names]
+    with FeatureStore() as store:
+        t0 = time.perf_counter()
+        (run,) = store.materialize([MLOOP_ONLINE_VIEW], incremental=False)
+        figures: dict[str, Any] = {
+            "materialize_s": time.perf_counter() - t0,
+            "materialized": {"rows_read": run.rows_read, "rows_written": run.rows_written},
+        }
+        log(
+            f"  materialize {fmt_s(figures['materialize_s'])} ({run.rows_read:,} rows read, "
+            f"{run.rows_written:,} written)"
+        )
+
+        def lookup(batch: list[int]) -> dict[str, list[Any]]:
+            rows = [{"driver_id": i} for i in batch]
+            return store.get_online_features(refs, rows).to_dict()
+
+        figures["online"] = {}
+        for size in ("1", "100"):
+            stats = latency_stats(time_calls(lookup, lookups[size], args.warmup))
+            figures["online"][size] = stats
+            log(f"  in-process {size}: p50 {stats['p50_ms']:.3f} ms, p99 {stats['p99_ms']:.3f} ms")
+        rows: list[dict[str, Any]] = []
+        statuses: list[str] = []
+        for batch in lookups["100"]:
+            if len(rows) >= ONLINE_CHECK_IDS:
+                break
+            found = store.get_online_features(refs, [{"driver_id": i} for i in batch])
+            rows.extend(found.rows)
+            statuses.extend(s for status in found.statuses for s in status.values())
+        figures["online_statuses"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+    return figures, pa.Table.from_pylist(rows[:ONLINE_CHECK_IDS])
+
+
+def _mloop_http(
+    paths: DataPaths,
+    spec: DataSpec,
+    lookups: dict[str, list[list[int]]],
+    env: dict[str, str],
+    args: argparse.Namespace,
+    expected: pa.Table,
+) -> dict[str, Any]:
+    """``mloop server`` over the same ``MLOOP_HOME`` (so the same SQLite online store); the
+    same lookups posted to the ``get_online_features`` operation over one keep-alive
+    connection; one answer read back and compared with the in-process values."""
+    port = free_port()
+    # The venv's console script: abspath, not resolve(), which would leave the venv.
+    mloop_bin = Path(os.path.abspath(sys.executable)).parent / "mloop"
+    command = [str(mloop_bin), "server", "--port", str(port)]
+    refs = [f"{MLOOP_ONLINE_VIEW}:{name}" for name in spec.feature_names]
+    log(f"mloop: mloop server on port {port}, {len(lookups['1']):,} lookups of 1 and of 100 ...")
+    figures: dict[str, Any] = {"command": " ".join(command)}
+    try:
+        with server(
+            command,
+            {**env, "PYTHONUNBUFFERED": "1"},
+            f"http://127.0.0.1:{port}/health",
+            paths.workdir / "mloop_server.log",
+        ):
+            for size in ("1", "100"):
+                bodies = [
+                    json.dumps(
+                        {"features": refs, "entity_rows": [{"driver_id": i} for i in batch]}
+                    ).encode()
+                    for batch in lookups[size]
+                ]
+                stats = latency_stats(http_latencies(port, MLOOP_ONLINE_PATH, bodies, args.warmup))
+                figures[size] = stats
+                log(f"  {size}: p50 {stats['p50_ms']:.2f} ms, p99 {stats['p99_ms']:.2f} ms")
+            figures["check"] = _mloop_http_check(port, refs, lookups["100"][0], expected)
+    except (RuntimeError, OSError, http.client.HTTPException) as error:
+        figures["error"] = str(error)
+        log(f"  mloop server failed: {error}")
+    return figures
+
+
+def _mloop_http_check(
+    port: int, refs: list[str], batch: list[int], expected: pa.Table
+) -> dict[str, Any]:
+    """One answer over HTTP read back: ids with every feature present, and whether its rows
+    equal the in-process read of the same ids."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({"features": refs, "entity_rows": [{"driver_id": i} for i in batch]})
+    connection.request("POST", MLOOP_ONLINE_PATH, body, {"Content-Type": "application/json"})
+    payload = json.loads(connection.getresponse().read())
+    connection.close()
+    present = sum(all(s == "present" for s in row.values()) for row in payload["statuses"])
+    in_process = expected.slice(0, len(batch)).to_pylist()
+    return {
+        "ids": len(batch),
+        "all_present": present,
+        "same_as_in_process": payload["rows"] == in_process,
+    }
 
 
 def _run_mloop(paths: DataPaths, spec: DataSpec, args: argparse.Namespace) -> dict[str, Any]:
-    """mloop's side: THE PLACE TO PLUG mloop's feature store IN.
+    """mloop's side, in this process with an embedded store in a fresh ``MLOOP_HOME`` under
+    the temporary directory: apply the definitions (``_mloop_definitions``), time the join
+    (``_mloop_historical``), materialize and read in-process (``_mloop_online``), then over
+    HTTP (``_mloop_http``). Returns the figures with ``historical_result`` (a ``pa.Table``
+    in entity order) and ``online_values`` (``driver_id`` and the features of the first
+    1,000 ids of the 100-id lookups), which ``run_mloop`` takes out for the checks."""
+    import mloop
+    import mloop.features
 
-    Define ``driver`` (join key ``driver_id``), a feature view over ``paths.features``
-    (event timestamp ``event_timestamp``, created timestamp ``created``, ``spec.ttl``,
-    features ``spec.feature_names``), then return a dict with:
-
-    - ``historical_s``: list of ``args.repeat`` wall times of
-      ``get_historical_features(entity rows of paths.entities, features)`` to a pandas frame
-      (as Feast's ``to_df()``); ``historical_result``: the result as a ``pa.Table`` with
-      ``driver_id``, ``event_timestamp``, ``label`` and the feature columns, in entity order;
-    - ``materialize_s``: a full materialization of the table into the online store;
-    - ``online``: ``{"1": latency_stats(...), "100": ...}`` from ``time_calls(lookup,
-      lookups[size], args.warmup)`` with ``lookups = json.loads(paths.lookups.read_text())``;
-      ``online_values``: a ``pa.Table`` (``driver_id`` and the features) of the first 1,000
-      ids of ``lookups["100"]``, checked against the latest value per driver; the data ends
-      in March 2026, so compare with TTL enforcement off or a read time inside the data;
-    - ``http``: the same shape as ``online``, from ``http_latencies`` against ``mloop
-      server`` started with ``server(...)``.
-
-    Peak memory (``peak_rss_mb``) is welcome: run the join in a subprocess to get it clean.
-    """
-    raise MloopNotBuilt(
-        "mloop's feature store retrieval is not built yet (get_historical_features, "
-        "materialize and get_online_features of issue 15)"
-    )
+    lookups = json.loads(paths.lookups.read_text())
+    with _mloop_home(paths.workdir / "mloop_home") as env:
+        log("mloop: apply, get_historical_features, materialize, get_online_features ...")
+        t0 = time.perf_counter()
+        mloop.features.apply(_mloop_definitions(paths, spec))
+        apply_s = time.perf_counter() - t0
+        figures: dict[str, Any] = {"version": mloop.__version__, "apply_s": apply_s}
+        historical_figures, historical = _mloop_historical(paths, spec, args)
+        online_figures, online = _mloop_online(spec, lookups, args)
+        figures.update(historical_figures)
+        figures.update(online_figures)
+        figures["http"] = _mloop_http(paths, spec, lookups, env, args, online)
+    figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    return {**figures, "historical_result": historical, "online_values": online}
 
 
 def run_mloop(
@@ -876,9 +1085,6 @@ def run_mloop(
 ) -> tuple[dict[str, Any], pa.Table | None, pa.Table | None]:
     try:
         figures = _run_mloop(paths, spec, args)
-    except MloopNotBuilt as reason:
-        log("mloop: not run (see the report)")
-        return {"not_run": str(reason)}, None, None
     except Exception as error:  # report the peers' figures even when mloop's side breaks
         traceback.print_exc()
         return {"error": f"{type(error).__name__}: {error}"}, None, None
@@ -891,7 +1097,7 @@ def run_mloop(
 
 
 def _join_s(side: dict[str, Any]) -> float | None:
-    if not side or "error" in side or "not_run" in side:
+    if not side or "error" in side:
         return None
     if "historical_pandas_s" in side:
         return float(side["historical_pandas_s"])
@@ -1099,9 +1305,9 @@ def report(results: dict[str, Any]) -> None:
     if feast.get("http", {}).get("error"):
         out.print(escape(f"Feast over HTTP: not measured ({feast['http']['error']})"))
     mloop = results["sides"].get("mloop", {})
-    if "not_run" in mloop:
-        out.print(escape(f"mloop: not run ({mloop['not_run']})"))
-    elif "error" in mloop:
+    if mloop.get("http", {}).get("error"):
+        out.print(escape(f"mloop over HTTP: not measured ({mloop['http']['error']})"))
+    if "error" in mloop:
         out.print(escape(f"mloop: failed ({mloop['error']})"))
     for target, met in results.get("targets", {}).items():
         out.print(escape(f"target {'met' if met else 'NOT met'}: {target}"))
