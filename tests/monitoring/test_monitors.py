@@ -376,3 +376,41 @@ def test_bad_scored_references_are_refused(runtime: Runtime, deployed: Any) -> N
             _monitor(reference=reference)
         assert raised.value.field == field and words in raised.value.message, reference
     assert call("list_monitors").monitors == []
+
+
+def test_performance_per_slice(runtime: Runtime, logged: dict[int, list[str]]) -> None:
+    """Each value of a slice column gets its own performance in each window, computed the
+    same way as the whole window's."""
+    _monitor(performance={"slices": ["region"]})
+    window = read_window(
+        runtime,
+        "credit-api",
+        since=T0 + 2 * HOUR,
+        until=T0 + 3 * HOUR,
+        features={"region": "category"},
+    )
+    ids = window.column("request_id").to_pylist()
+    regions = window.column("region").to_pylist()
+    predictions = window.column("prediction").to_pylist()
+    # Labels agree with the prediction in the north, disagree in the south.
+    labels = [
+        (i, int(p) if r == "north" else 1 - int(p))
+        for i, r, p in zip(ids, regions, predictions, strict=True)
+    ]
+    InferenceLog(runtime).attach_labels(labels)
+    (hour,) = call(
+        "run_monitor", name="credit-drift", since=T0 + 2 * HOUR, until=T0 + 3 * HOUR
+    ).windows
+    m = hour.metrics
+    assert m["performance.slice.region.north.accuracy"] == 1.0
+    assert m["performance.slice.region.south.accuracy"] == 0.0
+    north, south = regions.count("north"), regions.count("south")
+    assert m["performance.slice.region.north.labelled"] == north
+    assert m["performance.slice.region.south.labelled"] == south
+    assert m["performance.accuracy"] == pytest.approx(north / (north + south))
+    report = call("get_monitor_window", name="credit-drift", start=hour.start).report
+    sliced = report["performance_by_slice"]["region"]
+    assert [s["value"] for s in sliced["slices"]] == sorted(
+        ["north", "south"], key=lambda v: -regions.count(v)
+    )
+    assert sliced["left_out"] == 0

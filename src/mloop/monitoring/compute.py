@@ -45,9 +45,12 @@ class WindowResult:
 
 
 def watched(spec: CreateMonitor, columns: Mapping[str, ColumnKind]) -> dict[str, ColumnKind]:
-    """The inputs a monitor reads: its columns and its fairness audit's attributes."""
+    """The inputs a monitor reads: its columns, its fairness audit's attributes and its
+    performance slices."""
     found = dict(columns)
     for name in spec.fairness.sensitive if spec.fairness is not None else ():
+        found.setdefault(name, "category")
+    for name in spec.performance.slices:
         found.setdefault(name, "category")
     return found
 
@@ -72,7 +75,8 @@ class _Outcomes:
 
     def __init__(self, spec: CreateMonitor) -> None:
         sensitive = spec.fairness.sensitive if spec.fairness is not None else []
-        self.names = [*OUTPUT_COLUMNS, *sensitive]
+        slices = [n for n in spec.performance.slices if n not in sensitive]
+        self.names = [*OUTPUT_COLUMNS, *sensitive, *slices]
         self.batches: list[pa.RecordBatch] = []
         self.rows = 0
 

@@ -9,6 +9,7 @@ numbers, else regression.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,10 @@ def outcome_report(
     if labelled:
         assert labels is not None
         report["performance"] = _performance(spec, task, predictions, labels, classes, window)
+        if spec.performance.slices:
+            report["performance_by_slice"] = _by_slice(
+                spec, task, predictions, labels, classes, window
+            )
     if estimator is not None and task == "classification":
         estimated = estimate(estimator, window)
         if estimated is not None:
@@ -195,6 +200,51 @@ def _performance(
     ).to_dict()
 
 
+def _by_slice(
+    spec: CreateMonitor,
+    task: Task,
+    predictions: list[Any],
+    labels: list[Any],
+    classes: list[Any] | None,
+    window: pa.Table,
+) -> dict[str, Any]:
+    """Performance per value of each slice column (no intervals: a slice is small), the
+    ``MAX_SLICE_VALUES`` largest values of a column."""
+    from mloop.monitoring import performance
+    from mloop.monitoring.performance.slices import SliceReport
+    from mloop.monitoring.schemas import MAX_SLICE_VALUES
+
+    found: dict[str, Any] = {}
+    for column in spec.performance.slices:
+        if column not in window.column_names:
+            found[column] = {"slices": [], "note": f"no column {column!r} in the window"}
+            continue
+        values = window.column(column).to_numpy(zero_copy_only=False)
+        reports: Sequence[SliceReport[Any]]
+        if task == "regression":
+            reports = performance.regression_by_slice(
+                values,
+                np.asarray([np.nan if v is None else v for v in labels], dtype=float),
+                np.asarray(predictions, dtype=float),
+            )
+        else:
+            proba = None if classes is None else _probabilities(window, classes)
+            reports = performance.classification_by_slice(
+                values,
+                np.asarray(labels, dtype=object),
+                np.asarray(predictions, dtype=object),
+                proba,
+                classes=classes,
+                positive_label=spec.performance.positive_label,
+            )
+        ranked: list[SliceReport[Any]] = sorted(reports, key=lambda r: -r.report.n_rows)
+        found[column] = {
+            "slices": [r.to_dict() for r in ranked[:MAX_SLICE_VALUES]],
+            "left_out": max(0, len(ranked) - MAX_SLICE_VALUES),
+        }
+    return found
+
+
 def _bootstrap(spec: CreateMonitor) -> Any:
     """The intervals a monitor asks for (seeded: a window computed again gets the same)."""
     from mloop.monitoring.performance import Bootstrap
@@ -219,6 +269,12 @@ def outcome_metrics(report: dict[str, Any]) -> dict[str, float | None]:
         metrics["performance.labelled"] = float(perf.get("n_labelled", 0))
         for name, metric in perf["metrics"].items():
             metrics[f"performance.{name}"] = metric["value"]
+    for column, sliced in (report.get("performance_by_slice") or {}).items():
+        for entry in sliced["slices"]:
+            prefix = f"performance.slice.{column}.{_label(entry['value'])}"
+            metrics[f"{prefix}.labelled"] = float(entry.get("n_labelled", 0))
+            for name, metric in entry["metrics"].items():
+                metrics[f"{prefix}.{name}"] = metric["value"]
     audit = report.get("fairness")
     if audit is not None:
         for attribute in audit["attributes"]:

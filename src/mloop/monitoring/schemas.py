@@ -25,6 +25,8 @@ MAX_BACKFILL_WINDOWS = 1000
 MAX_LIST_RESULTS = 1000
 MAX_DESCRIPTION = 5000
 MAX_CONTRACT_CHARS = 1024 * 1024
+MAX_SLICE_COLUMNS = 5
+MAX_SLICE_VALUES = 50  # values of a slice column reported per window, the largest first
 
 TargetKind = Literal["endpoint", "dataset", "gateway"]
 
@@ -114,11 +116,17 @@ class DriftOptions(Message):
 
 
 class PerformanceOptions(Message):
-    """How labelled outcomes are scored: the task (from the model's classes when None) and,
-    for binary classifiers, the positive label."""
+    """How labelled outcomes are scored: the task (from the model's classes when None),
+    for binary classifiers the positive label, and the slice columns whose values each
+    get their own performance."""
 
     task: Task | None = None
     positive_label: str | int | float | bool | None = None
+    slices: list[ColumnName] = Field(
+        default_factory=list,
+        max_length=MAX_SLICE_COLUMNS,
+        description="Input columns whose values each get their own performance per window",
+    )
 
 
 class FairnessOptions(Message):
