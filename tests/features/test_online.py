@@ -7,6 +7,7 @@ and incremental from a stand-in row reader, and bad input named by field."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -460,8 +461,63 @@ def test_materialize_reads_the_source_in_batches(
     events: list[MaterializeProgress] = []
     done = fs.materialize(["spend", "profile"], progress=events.append, batch_rows=7)
     assert [(m.view, m.rows_read) for m in done] == [("spend", 40), ("profile", 40)]
-    assert len([e for e in events if e.view == "spend" and not e.done]) == 6  # ceil(40 / 7)
+    # One event per batch read (ceil(40 / 7)), one per batch written (5 keys), one when done.
+    assert [(e.rows_read, e.rows_written, e.done) for e in events if e.view == "spend"] == [
+        *((read, 0, False) for read in (7, 14, 21, 28, 35, 40)),
+        (40, 5, False),
+        (40, 5, True),
+    ]
     found = fs.get_online_features(
         ["spend:total", "spend:tier", "profile:vip"], [{"customer_id": 3}]
     )
     assert found.rows[0] == {"customer_id": 3, "total": 38.0, "tier": "silver", "vip": False}
+
+
+def test_materialize_writes_each_key_once_with_its_newest_row(
+    fs: FeatureStore, online: OnlineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many batches with every key in most of them, in no order: each key is written once,
+    with its newest row over the whole read (event time, then created time, a missing one
+    the oldest; of rows equal in both, the one read last)."""
+    draw = random.Random(15)
+    times = [ago(hours=h) for h in (5, 4, 3)]
+    made = [None, ago(minutes=3), ago(minutes=2)]
+    rows = [
+        spend_row(draw.randrange(30), draw.choice(times), float(i), created=draw.choice(made))
+        for i in range(600)
+    ]
+    rows.append({**_newest(rows)[7], "total": -1.0})  # equal to key 7's newest, read last
+    expected = _newest(rows)
+    assert expected[7]["total"] == -1.0 and len(expected) == 30
+    source = StandInRows()
+    source.rows["spend"] = rows
+    written: list[bytes] = []
+    write = online.write
+
+    def spy(view: str, batch: Any) -> int:
+        written.extend(r.key for r in batch)
+        return write(view, batch)
+
+    monkeypatch.setattr(online, "write", spy)
+    (run,) = fs.materialize(["spend"], reader=source, batch_rows=16)
+    assert run.rows_read == len(rows)
+    assert len(written) == len(set(written)) == 30 and run.rows_written == 30
+    ids = sorted(expected)
+    found = fs.get_online_features(
+        ["spend:total", "spend:count"], [{"customer_id": i} for i in ids]
+    )
+    assert [r["total"] for r in found.rows] == [expected[i]["total"] for i in ids]
+    assert run.watermark is not None
+    assert abs((run.watermark - times[-1]).total_seconds()) < 0.001
+
+
+def _newest(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Brute force: each customer's newest row, in the order given (the last of equals)."""
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    best: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        held = best.get(row["customer_id"])
+        order = (row["event_timestamp"], row.get("created") or oldest)
+        if held is None or order >= (held["event_timestamp"], held.get("created") or oldest):
+            best[row["customer_id"]] = row
+    return best

@@ -2,10 +2,13 @@
 
 For each online view, the rows with event time in ``[since, until)`` are read with the
 offline store's ``read_view_rows`` as a stream of Arrow batches, cut into batches of at
-most ``batch_rows`` rows (memory stays flat whatever the view's size), reduced to the
-newest row per key, and written: the store keeps a row only if it is at least as new as
-the one it holds, so running a materialization twice, or beside pushes, never lets an
-older value win.
+most ``batch_rows`` rows, checked, and reduced to the newest row per key over the whole
+read (``_NewestRows``: column-wise in Arrow, no Python work per row read); then only those
+rows are written, ``batch_rows`` at a time. Memory is therefore proportional to the
+number of distinct keys read, not to the number of rows read: their newest rows as Arrow
+columns, and up to as many rows (at least a batch) read since the last merge. The store
+keeps a row only if it is at least as new as the one it holds, so running a
+materialization twice, or beside pushes, never lets an older value win.
 
 Incremental (the default) reads from the view's watermark, the newest event time
 materialized so far (rows at the watermark itself are read again: one that arrived late
@@ -27,7 +30,7 @@ from typing import Any
 from mloop.core.errors import ValidationError
 from mloop.features.catalog import Catalog, View
 from mloop.features.online.push import check_key_kinds
-from mloop.features.online.rows import arrow_to_rows
+from mloop.features.online.rows import checked_rows, checked_table, newest_of_each_key
 from mloop.features.online.store import OnlineStore
 
 RowsReader = Callable[..., Any]  # (view, *, since, until) -> pyarrow.RecordBatchReader
@@ -37,7 +40,8 @@ BATCH_ROWS = 65_536
 @dataclass(frozen=True)
 class MaterializeProgress:
     """Where a materialization is: the view, rows read and written so far, and whether
-    the view is done (one event per batch written, one when a view is done)."""
+    the view is done (one event per batch read, then one per batch written, then one
+    when the view is done)."""
 
     view: str
     rows_read: int
@@ -127,6 +131,48 @@ def _batches(reader: Iterable[Any], size: int) -> Iterator[Any]:
             yield batch.slice(start, size)
 
 
+class _NewestRows:
+    """The newest row of each key among the checked tables added (``checked_table``).
+
+    Tables are held as they come until they hold as many rows as the newest rows found so
+    far (and at least ``hold_rows``), then merged with them and reduced again: each merge
+    sorts at most about twice the rows added since the last, so the work stays
+    proportional to the rows read (times a log), and memory to the distinct keys plus
+    what is held. Tables are merged in the order added, so of rows equal in event and
+    created time the one read last wins, as it would in the store.
+    """
+
+    def __init__(self, hold_rows: int) -> None:
+        self._hold_rows = hold_rows
+        self._newest: Any = None
+        self._held: list[Any] = []
+        self._held_count = 0
+
+    def add(self, checked: Any) -> None:
+        if checked.num_rows == 0:
+            return
+        self._held.append(checked)
+        self._held_count += checked.num_rows
+        newest = 0 if self._newest is None else self._newest.num_rows
+        if self._held_count >= max(self._hold_rows, newest):
+            self._merge()
+
+    def result(self) -> Any:
+        """The newest rows (in key order), or None when no row was added."""
+        if self._held:
+            self._merge()
+        return self._newest
+
+    def _merge(self) -> None:
+        import pyarrow as pa
+
+        parts = self._held if self._newest is None else [self._newest, *self._held]
+        merged = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        self._newest = newest_of_each_key(merged)
+        self._held = []
+        self._held_count = 0
+
+
 def materialize_view(
     view: View,
     store: OnlineStore,
@@ -150,15 +196,21 @@ def materialize_view(
         since = mark if start is None else max(start, mark)
         full = False
     read = written = 0
-    newest: int | None = None
+    newest_rows = _NewestRows(batch_rows)
     for batch in _batches(read_rows(view, since=since, until=end), batch_rows):
-        rows, kinds = arrow_to_rows(view, batch)
+        checked, kinds = checked_table(view, batch)
         check_key_kinds(store, view, kinds)
+        newest_rows.add(checked)
         read += batch.num_rows
-        if rows:
-            top = max(r.event_us for r in rows)
-            newest = top if newest is None else max(newest, top)
-            written += store.write(view.name, rows)
+        if progress is not None:
+            progress(MaterializeProgress(view.name, read, written))
+    newest: int | None = None
+    found = newest_rows.result()
+    for first in range(0, 0 if found is None else found.num_rows, batch_rows):
+        rows = checked_rows(view, found.slice(first, batch_rows))
+        top = max(r.event_us for r in rows)
+        newest = top if newest is None else max(newest, top)
+        written += store.write(view.name, rows)
         if progress is not None:
             progress(MaterializeProgress(view.name, read, written))
     watermark_ms = None if newest is None else newest // 1000

@@ -7,6 +7,10 @@ Arrow/pandas timestamp; naive times are UTC), optionally ``created`` (the time i
 written, which breaks ties of event time) and the view's features, each of its declared
 type. Join keys are integers or strings. A timestamp feature is stored as µs since the
 epoch and read back as a UTC datetime.
+
+Arrow rows are checked column by column (``checked_table``) and reduced to the newest row
+of each key with one stable sort (``newest_of_each_key``), so no Python code runs per row
+until the rows kept become :class:`Row` objects (``checked_rows``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -203,7 +208,8 @@ _ARROW_TYPES = {
 }
 
 
-def _micros_column(column: Any, name: str, field: str) -> list[int | None]:
+def _micros_column(column: Any, name: str, field: str) -> Any:
+    """A timestamp column as int64 µs since the epoch (nulls kept)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -212,24 +218,43 @@ def _micros_column(column: Any, name: str, field: str) -> list[int | None]:
     if not pa.types.is_timestamp(column.type):
         raise ValidationError(f"{name!r} is {column.type}, not a timestamp", field=field)
     micros = pc.cast(column, pa.timestamp("us", tz=column.type.tz), safe=False)
-    return list(micros.cast(pa.int64()).to_pylist())
+    return micros.cast(pa.int64())
 
 
-def arrow_to_rows(
+# The columns of a checked table (see ``checked_table``): positional names, so that no
+# key or feature name can clash with them.
+_EVENT_US = "event_us"
+_CREATED_US = "created_us"
+_NO_CREATED = -(2**63)  # sorts a missing created time before any other
+
+
+def _key_column(index: int) -> str:
+    return f"k{index}"
+
+
+def _feature_name(index: int) -> str:
+    return f"f{index}"
+
+
+def checked_table(
     view: View,
     table: Any,
     *,
     field: str = "rows",
     strict: bool = False,
-) -> tuple[list[Row], list[KeyKind] | None]:
-    """The newest row of each key of an Arrow table or record batch; the kinds of its keys.
+) -> tuple[Any, list[KeyKind]]:
+    """An Arrow table or record batch of ``view``'s rows, checked, in the form it is
+    stored: the join keys (``k0``, ...), ``event_us`` and ``created_us`` (int64 µs;
+    created null where missing), then the features in the view's order (``f0``, ...;
+    each cast to its stored type, timestamps as µs). Also the kinds of the keys.
 
     ``strict`` (a push): a missing feature, an unknown column, a null key or event time is
     an error. Otherwise (materialization) extra columns are ignored and rows with a null
-    key or event time skipped: they can never be looked up. Every value is checked
-    against its feature's type, the rows that lose to a newer one of their key too.
+    key or event time left out: they can never be looked up. Every value is checked
+    against its feature's type, the rows that will lose to a newer one of their key too.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     names = list(table.schema.names)
     types = view.feature_types
@@ -248,35 +273,94 @@ def arrow_to_rows(
                 f"{extra[0]!r} is not a join key or a feature of view {view.name!r}",
                 field=f"{field}.{extra[0]}",
             )
-    columns: dict[str, Any] = {n: table.column(n) for n in names}
-    kinds = [_arrow_kind(columns[k].type, k, f"{field}.{k}") for k in view.join_keys]
-    features = [_feature_column(view, n, t, columns[n], field) for n, t in types.items()]
-    events = _micros_column(columns[EVENT_TIMESTAMP], EVENT_TIMESTAMP, f"{field}.{EVENT_TIMESTAMP}")
-    created: list[int | None]
-    if CREATED in columns and not pa.types.is_null(columns[CREATED].type):
-        created = _micros_column(columns[CREATED], CREATED, f"{field}.{CREATED}")
-    else:
-        created = [None] * len(events)
-    keys = _encoded_keys([columns[k].to_pylist() for k in view.join_keys])
-    # Only the newest row of each key becomes a row (the store would refuse the others).
-    best: dict[bytes, tuple[int, int]] = {}  # key -> (row, event time)
-    for i, (key, event) in enumerate(zip(keys, events, strict=True)):
-        if key is None or event is None:
-            if strict:
-                what = EVENT_TIMESTAMP if event is None else "a join key"
-                raise ValidationError(f"{field}[{i}] has no {what}", field=f"{field}[{i}]")
-            continue
-        held = best.get(key)
-        if held is None or _newer_or_same(event, created[i], held[1], created[held[0]]):
-            best[key] = (i, event)
-    picked = pa.array([i for i, _ in best.values()], pa.int64())
-    values = [column.take(picked).to_pylist() for column in features]
-    feature_names = list(types)
-    rows = [
-        Row(key, event, created[i], dict(zip(feature_names, found, strict=True)))
-        for (key, (i, event)), found in zip(best.items(), zip(*values, strict=True), strict=True)
+    keys = [table.column(k) for k in view.join_keys]
+    kinds = [
+        _arrow_kind(c.type, k, f"{field}.{k}") for k, c in zip(view.join_keys, keys, strict=True)
     ]
-    return rows, kinds
+    features = [_feature_column(view, n, t, table.column(n), field) for n, t in types.items()]
+    events = _micros_column(
+        table.column(EVENT_TIMESTAMP), EVENT_TIMESTAMP, f"{field}.{EVENT_TIMESTAMP}"
+    )
+    if CREATED in names and not pa.types.is_null(table.column(CREATED).type):
+        created = _micros_column(table.column(CREATED), CREATED, f"{field}.{CREATED}")
+    else:
+        created = pa.nulls(table.num_rows, pa.int64())
+    checked = pa.Table.from_arrays(
+        [*keys, events, created, *features],
+        names=[
+            *(_key_column(i) for i in range(len(keys))),
+            _EVENT_US,
+            _CREATED_US,
+            *(_feature_name(i) for i in range(len(features))),
+        ],
+    )
+    unusable = pc.is_null(events)
+    for column in keys:
+        unusable = pc.or_(unusable, pc.is_null(column))
+    if not pc.any(unusable).as_py():
+        return checked, kinds
+    if strict:
+        i = pc.index(unusable, True).as_py()
+        what = EVENT_TIMESTAMP if events[i].as_py() is None else "a join key"
+        raise ValidationError(f"{field}[{i}] has no {what}", field=f"{field}[{i}]")
+    return checked.filter(pc.invert(unusable)), kinds
+
+
+def newest_of_each_key(checked: Any) -> Any:
+    """The newest row of each key of a checked table (``checked_table``), in key order:
+    the latest event time, then the latest created time (a missing one is the oldest);
+    of rows equal in both, the last."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if checked.num_rows < 2:
+        return checked
+    keys = checked.column_names[: checked.column_names.index(_EVENT_US)]
+    order_by = pa.table(
+        {
+            **{n: checked.column(n) for n in keys},
+            _EVENT_US: checked.column(_EVENT_US),
+            _CREATED_US: pc.fill_null(checked.column(_CREATED_US), _NO_CREATED),
+        }
+    )
+    # A stable sort: of equal rows, the one read last stays last in its key's run.
+    order = pc.sort_indices(order_by, sort_keys=[(n, "ascending") for n in order_by.column_names])
+    count = checked.num_rows
+    changes: Any = None
+    for name in keys:
+        ordered = checked.column(name).take(order)
+        change = pc.not_equal(ordered.slice(1), ordered.slice(0, count - 1))
+        changes = change if changes is None else pc.or_(changes, change)
+    last = pa.chunked_array([*changes.chunks, pa.array([True])])  # each key's last row
+    return checked.take(order.filter(last))
+
+
+def checked_rows(view: View, checked: Any) -> list[Row]:
+    """The rows of a checked table (``checked_table``), keys encoded."""
+    key_count = len(view.join_keys)
+    keys = _encoded_keys([checked.column(i).to_pylist() for i in range(key_count)])
+    events = checked.column(_EVENT_US).to_pylist()
+    created = checked.column(_CREATED_US).to_pylist()
+    names = list(view.feature_types)
+    values = [checked.column(_feature_name(i)).to_pylist() for i in range(len(names))]
+    per_row = zip(*values, strict=True) if values else repeat((), len(keys))
+    dicts = list(map(dict, map(zip, repeat(names), per_row)))
+    # tuple.__new__ makes each Row without a Python call: a third faster over many rows.
+    make = tuple.__new__
+    return [make(Row, row) for row in zip(keys, events, created, dicts, strict=True)]
+
+
+def arrow_to_rows(
+    view: View,
+    table: Any,
+    *,
+    field: str = "rows",
+    strict: bool = False,
+) -> tuple[list[Row], list[KeyKind]]:
+    """The newest row of each key of an Arrow table or record batch; the kinds of its keys
+    (checked as ``checked_table`` says)."""
+    checked, kinds = checked_table(view, table, field=field, strict=strict)
+    return checked_rows(view, newest_of_each_key(checked)), kinds
 
 
 def _feature_column(view: View, name: str, dtype: str, column: Any, field: str) -> Any:
@@ -286,7 +370,7 @@ def _feature_column(view: View, name: str, dtype: str, column: Any, field: str) 
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if dtype == "timestamp":
-        return pa.array(_micros_column(column, name, f"{field}.{name}"), pa.int64())
+        return _micros_column(column, name, f"{field}.{name}")
     try:
         return column.cast(getattr(pa, _ARROW_TYPES[dtype])(), safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -297,20 +381,12 @@ def _feature_column(view: View, name: str, dtype: str, column: Any, field: str) 
         ) from None
 
 
-def _encoded_keys(keys: list[list[Any]]) -> list[bytes | None]:
-    """Each row's key as stored (None where a key value is null)."""
+def _encoded_keys(keys: list[list[Any]]) -> list[bytes]:
+    """Each row's key as stored (its values are never null here)."""
     dumps = orjson.dumps
     if len(keys) == 1:
-        return [None if k is None else dumps([k]) for k in keys[0]]
-    return [None if None in t else dumps(list(t)) for t in zip(*keys, strict=True)]
-
-
-def _newer_or_same(event: int, created: int | None, held: int, held_created: int | None) -> bool:
-    if event != held:
-        return event > held
-    return (-math.inf if created is None else created) >= (
-        -math.inf if held_created is None else held_created
-    )
+        return [dumps([k]) for k in keys[0]]
+    return [dumps(list(t)) for t in zip(*keys, strict=True)]
 
 
 def newest_per_key(rows: Sequence[Row]) -> list[Row]:
