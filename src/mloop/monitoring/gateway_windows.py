@@ -52,21 +52,6 @@ _OUTPUTS = pa.schema(
 )
 
 
-def scope_text(target: GatewayTarget) -> str:
-    """``route support-bot``, ``prompt summarise, model gpt-x`` or ``all calls``."""
-    parts = [
-        f"{what} {value}"
-        for what, value in (
-            ("route", target.route),
-            ("prompt", target.prompt),
-            ("model", target.model),
-            ("project", target.project),
-        )
-        if value is not None
-    ]
-    return ", ".join(parts) if parts else "all calls"
-
-
 def gateway_columns(requested: Mapping[str, ColumnKind] | None) -> dict[str, ColumnKind]:
     """The watched columns: those asked for (a call-log column keeps its own kind unless
     one is given), or the default set."""

@@ -161,6 +161,20 @@ class GatewayTarget(Message):
     model: Annotated[str, text(256)] | None = None
     project: Annotated[str, text(256)] | None = None
 
+    def scope(self) -> str:
+        """``route support``, ``prompt summarise, model gpt-x`` or ``all calls``."""
+        parts = [
+            f"{what} {value}"
+            for what, value in (
+                ("route", self.route),
+                ("prompt", self.prompt),
+                ("model", self.model),
+                ("project", self.project),
+            )
+            if value is not None
+        ]
+        return ", ".join(parts) or "all calls"
+
 
 class MonitorContract(Message):
     """A data contract each window is validated against, by its row-level checks (null,

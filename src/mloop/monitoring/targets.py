@@ -30,9 +30,7 @@ def subject(spec: CreateMonitor, monitor: str) -> dict[str, str]:
     if spec.dataset is not None:
         return {"monitor": monitor, "dataset": spec.dataset.name}
     if spec.gateway is not None:
-        from mloop.monitoring.gateway_windows import scope_text
-
-        found = {"monitor": monitor, "gateway": scope_text(spec.gateway)}
+        found = {"monitor": monitor, "gateway": spec.gateway.scope()}
         if spec.gateway.route is not None:
             found["route"] = spec.gateway.route
         return found
@@ -45,9 +43,7 @@ def described(spec: CreateMonitor) -> str:
     if spec.dataset is not None:
         return f"dataset {spec.dataset.name}"
     if spec.gateway is not None:
-        from mloop.monitoring.gateway_windows import scope_text
-
-        return f"the gateway's calls ({scope_text(spec.gateway)})"
+        return f"the gateway's calls ({spec.gateway.scope()})"
     return f"endpoint {spec.endpoint}"
 
 

@@ -14,7 +14,6 @@ from mloop.core.errors import ValidationError
 
 if TYPE_CHECKING:
     from mloop.monitoring.schemas import (
-        GatewayTarget,
         Monitor,
         MonitorContract,
         Reference,
@@ -44,27 +43,12 @@ def describe_reference(reference: Reference) -> str:
     return f"rolling: the {reference.windows} windows before each"
 
 
-def gateway_scope(target: GatewayTarget) -> str:
-    """``route support``, ``prompt summarise, model gpt-x`` or ``all calls``."""
-    parts = [
-        f"{what} {value}"
-        for what, value in (
-            ("route", target.route),
-            ("prompt", target.prompt),
-            ("model", target.model),
-            ("project", target.project),
-        )
-        if value is not None
-    ]
-    return ", ".join(parts) or "all calls"
-
-
 def watches(monitor: Monitor) -> str:
     """``churn-api`` (an endpoint), ``dataset scores by at`` or ``gateway: route support``."""
     if monitor.dataset is not None:
         return f"dataset {monitor.dataset.name} by {monitor.dataset.time_column}"
     if monitor.gateway is not None:
-        return f"gateway: {gateway_scope(monitor.gateway)}"
+        return f"gateway: {monitor.gateway.scope()}"
     return monitor.endpoint or ""
 
 

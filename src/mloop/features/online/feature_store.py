@@ -147,10 +147,10 @@ class FeatureStore:
         ``views``: names (default: every view marked online); ``start``/``end``: event
         times to read (naive times are UTC; ``end`` defaults to now); ``incremental``:
         read from each view's watermark (a view never materialized, or whose version
-        changed, is read in full); ``progress``: called after each batch written and when
-        a view is done; ``reader``: ``(view, *, since, until) -> RecordBatchReader``,
-        the offline store's by default; ``batch_rows``: rows written at once (memory
-        stays within a few batches whatever the view's size).
+        changed, is read in full); ``progress``: called after each batch read, each batch
+        written and when a view is done; ``reader``: ``(view, *, since, until) ->
+        RecordBatchReader``, the offline store's by default; ``batch_rows``: rows read and
+        written at once (memory grows with the view's distinct keys, not its rows).
         """
         if batch_rows < 1:
             raise ValidationError("batch_rows must be at least 1", field="batch_rows")
