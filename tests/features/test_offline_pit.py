@@ -13,10 +13,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mloop.features import Entity, FeatureView, FileSource, get_historical_features
+from mloop.features import Entity, FeatureView, FileSource, SqlSource, get_historical_features
 from mloop.features.catalog import Catalog
 
 EPOCH = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
@@ -241,3 +242,106 @@ def test_ttl_is_inclusive_to_the_millisecond() -> None:
             timestamp_column="ts",
         )
     assert result.column("visits").to_pylist() == [1, None, 3, None]
+
+
+def _unchanged(frame: Any) -> Any:
+    return frame
+
+
+def _store_view(path: Path, ttl_ms: int | None = None, read: str = "parquet") -> FeatureView:
+    """The (store, region) view over ``path``, read as a Parquet file, through a DuckDB
+    SQL source, through a SQL transform or through a Python transform: the join reads
+    the first and the last twice and keeps the others' rows once (see ``pit.py``)."""
+    source: FileSource | SqlSource = FileSource(
+        "stores", str(path), timestamp="ts", created="created"
+    )
+    if read == "sql source":
+        query = f"SELECT * FROM read_parquet('{path}')"
+        source = SqlSource("stores", query, timestamp="ts", created="created")
+    return FeatureView(
+        "store_stats",
+        entities=[store],
+        source=source,
+        features={"sales": "float64", "open": "bool"},
+        ttl=None if ttl_ms is None else dt.timedelta(milliseconds=ttl_ms),
+        transform_sql="SELECT * FROM source" if read == "sql transform" else None,
+        transform=_unchanged if read == "python transform" else None,
+    )
+
+
+def _sales(view: FeatureView, entities: list[dict[str, Any]]) -> list[Any]:
+    result = get_historical_features(
+        [e | {"ts": _when(e["ts"])} for e in entities],
+        ["store_stats:sales"],
+        catalog=Catalog.from_definitions([view]),
+        output="arrow",
+        timestamp_column="ts",
+    )
+    assert result.num_rows == len(entities)
+    return result.column("sales").to_pylist()
+
+
+@pytest.mark.parametrize("read", ["parquet", "sql source", "sql transform", "python transform"])
+def test_ties_go_to_the_latest_created_of_the_latest_event_time(read: str) -> None:
+    """Versions of one event time: the largest created wins, a missing created counts as
+    the event time (so it beats one created before its event); a version of an older
+    event time never wins, however late it was created; at the TTL's edge the tie is
+    broken the same way; duplicate entity rows each get the winner."""
+    rows = [
+        # key (1, "n"), event 5 s: four versions in no order of created.
+        {"store_id": 1, "region": "n", "ts": 5_000, "created": 6_000, "sales": 1.0},
+        {"store_id": 1, "region": "n", "ts": 5_000, "created": 9_000, "sales": 2.0},
+        {"store_id": 1, "region": "n", "ts": 5_000, "created": None, "sales": 3.0},
+        {"store_id": 1, "region": "n", "ts": 5_000, "created": 7_000, "sales": 4.0},
+        # An older event time created much later: it loses to any version at 5 s.
+        {"store_id": 1, "region": "n", "ts": 4_000, "created": 50_000, "sales": 5.0},
+        # key (2, "n"), event 5 s: no created against one created before its event.
+        {"store_id": 2, "region": "n", "ts": 5_000, "created": 4_000, "sales": 6.0},
+        {"store_id": 2, "region": "n", "ts": 5_000, "created": None, "sales": 7.0},
+        # key (1, "s"): the winner is the same key's other region's loser (keys are whole).
+        {"store_id": 1, "region": "s", "ts": 5_000, "created": 1_000, "sales": 8.0},
+    ]
+    for i, row in enumerate(rows):
+        row["open"] = i % 2 == 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stores.parquet"
+        _write(path, rows, STORE_SCHEMA)
+        entities = [
+            {"store_id": 1, "region": "n", "ts": 5_000},  # at the tied time
+            {"store_id": 2, "region": "n", "ts": 6_000},
+            {"store_id": 1, "region": "n", "ts": 8_000},  # exactly TTL after the tie
+            {"store_id": 1, "region": "n", "ts": 8_001},  # past it: nothing eligible
+            {"store_id": 1, "region": "n", "ts": 4_999},  # before the tie: the older row
+            {"store_id": 1, "region": "s", "ts": 5_000},
+            {"store_id": 1, "region": "n", "ts": 5_000},  # a duplicate of the first
+        ]
+        assert _sales(_store_view(path, ttl_ms=3_000, read=read), entities) == [
+            2.0, 7.0, 2.0, None, 5.0, 8.0, 2.0,
+        ]  # fmt: skip
+
+
+@pytest.mark.parametrize("read", ["parquet", "sql source"])
+def test_identical_versions_give_one_of_them_and_keep_every_entity_row(read: str) -> None:
+    """Two versions with the same key, event and created time have no order: the entity
+    row gets one of their values, once, and the rows around it are unaffected."""
+    rows = [
+        {"store_id": 1, "region": "n", "ts": 1_000, "created": 2_000, "sales": 1.0},
+        {"store_id": 1, "region": "n", "ts": 1_000, "created": 2_000, "sales": 2.0},
+        {"store_id": 2, "region": "n", "ts": 1_000, "created": None, "sales": 3.0},
+        {"store_id": 2, "region": "n", "ts": 1_000, "created": None, "sales": 4.0},
+    ]
+    for row in rows:
+        row["open"] = True
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stores.parquet"
+        _write(path, rows, STORE_SCHEMA)
+        entities = [
+            {"store_id": 0, "region": "n", "ts": 1_000},
+            {"store_id": 1, "region": "n", "ts": 1_500},
+            {"store_id": 2, "region": "n", "ts": 1_000},
+            {"store_id": 1, "region": "n", "ts": 500},
+        ]
+        first, one, two, before = _sales(_store_view(path, read=read), entities)
+    assert first is None and before is None
+    assert one in (1.0, 2.0)
+    assert two in (3.0, 4.0)
