@@ -60,6 +60,7 @@ def test_steps_run_in_the_demo_order_each_from_its_own_module() -> None:
         "register",
         "verify",
         "serving",
+        "features",
         "monitoring",
         "llm",
     ]
