@@ -53,6 +53,7 @@ def push_rows(store: OnlineStore, view: View, data: Any) -> tuple[int, int]:
             f"feature view {view.name!r} is not served online (online=False)", field="view"
         )
     rows: list[Row]
+    kinds: list[KeyKind] | None
     table = to_arrow(data)
     if table is not None:
         given = table.num_rows
