@@ -138,10 +138,32 @@ def test_a_missing_file_names_the_path(tmp_path: Path) -> None:
     assert e.value.field == "source.path"
 
 
-def test_a_remote_path_without_httpfs_is_refused_not_downloaded() -> None:
-    source = FileSource("rows", "s3://bucket/rows.parquet", timestamp="event_ts")
-    with pytest.raises(ValidationError, match="httpfs") as raised:
-        retrieve(view_over(source))
+def test_parquet_and_csv_files_on_s3(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files on an S3-compatible server (moto on loopback), a glob of Parquet parts and a
+    CSV file, read through fsspec as the artifact store reads S3."""
+    import boto3
+
+    monkeypatch.setenv("MLOOP_S3_ENDPOINT_URL", s3_endpoint)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    rows = feature_rows()
+    for name, part in (("a", rows.slice(0, 2)), ("b", rows.slice(2))):
+        pq.write_table(part, tmp_path / f"{name}.parquet")
+        s3.upload_file(str(tmp_path / f"{name}.parquet"), "mloop-test", f"features/{name}.parquet")
+    source = FileSource(
+        "rows", "s3://mloop-test/features/*.parquet", timestamp="event_ts", created="created"
+    )
+    assert_expected(retrieve(view_over(source)))
+    rows.to_pandas().to_csv(tmp_path / "rows.csv", index=False)
+    s3.upload_file(str(tmp_path / "rows.csv"), "mloop-test", "features/rows.csv")
+    csv = FileSource(
+        "rows", "s3://mloop-test/features/rows.csv", timestamp="event_ts", created="created"
+    )
+    assert_expected(retrieve(view_over(csv)))
+    missing = FileSource("rows", "s3://mloop-test/nope/*.parquet", timestamp="event_ts")
+    with pytest.raises(ValidationError, match="matches no file") as raised:
+        retrieve(view_over(missing))
     assert raised.value.field == "source.path"
 
 

@@ -1,8 +1,8 @@
 """A feature view's rows as a DuckDB relation: its source read, its transformation run,
 its columns checked and typed.
 
-Sources: Parquet or CSV files (a path or a glob; ``s3://`` and other URLs through DuckDB's
-httpfs extension when it is installed, never downloaded here), a registered dataset
+Sources: Parquet or CSV files (a path or a glob; ``s3://`` and other URLs through fsspec,
+as Arrow datasets DuckDB scans in batches), a registered dataset
 version (its Parquet file, from the local cache or downloaded once through the client),
 DuckDB SQL, PostgreSQL (read through psycopg into Arrow). A SQL transformation runs over
 the source's rows as the relation ``source``; a Python one gets them as a pandas
@@ -100,7 +100,8 @@ class Reader:
 
     # -- sources ---------------------------------------------------------------------------
 
-    def _register(self, data: pa.Table | pa.RecordBatchReader, prefix: str) -> str:
+    def _register(self, data: Any, prefix: str) -> str:
+        """Register Arrow data (a table, a reader, a dataset) under a fresh name."""
         name = f"__mloop_{prefix}_{next(_counter)}"
         self.con.register(name, data)
         return name
@@ -110,7 +111,7 @@ class Reader:
         path = spec.path
         if _URL.match(path):
             if not path.lower().startswith("file://"):
-                self._load_httpfs(owner, path)
+                return f"SELECT * FROM {self._remote_files(spec, path, owner)}"
         else:
             path = os.path.expanduser(path)
             if not glob.glob(path, recursive=True):
@@ -123,16 +124,54 @@ class Reader:
             return f"SELECT * FROM read_csv({literal(path)}, header = true)"
         return f"SELECT * FROM read_parquet({literal(path)})"
 
-    def _load_httpfs(self, owner: str, path: str) -> None:
+    def _remote_files(self, spec: SourceSpec, path: str, owner: str) -> str:
+        """Files at a URL (``s3://bucket/prefix/*.parquet``, or any fsspec protocol) as an
+        Arrow dataset DuckDB scans in batches: read through fsspec, as the artifact store
+        reads S3 (``MLOOP_S3_ENDPOINT_URL`` for an S3-compatible server), so no DuckDB
+        extension is needed and nothing is downloaded but the data."""
+        import glob as globbing
+
+        import fsspec
+        import pyarrow.dataset as ds
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        from mloop.core.config import get_settings
+
+        protocol = path.split("://", 1)[0].lower()
+        options: dict[str, Any] = {}
+        endpoint = get_settings().s3_endpoint_url
+        if protocol in ("s3", "s3a") and endpoint:
+            options["client_kwargs"] = {"endpoint_url": endpoint}
         try:
-            self.con.execute("LOAD httpfs")
-        except duckdb.Error as exc:
+            fs, root = fsspec.core.url_to_fs(path, **options)
+            fs.invalidate_cache()  # fsspec keeps listings per instance: files come and go
+            if globbing.has_magic(root):
+                files = sorted(fs.glob(root))
+            else:
+                files = [root] if fs.exists(root) else []
+        except (ImportError, ValueError) as exc:
             raise ValidationError(
-                f"{owner} reads {path!r}, which needs DuckDB's httpfs extension; it is not "
-                "installed here and mloop downloads nothing: install it where the machine "
-                "may reach the extension repository (duckdb -c 'INSTALL httpfs')",
+                f"{owner}: source {spec.name!r} reads {path!r}, which this process cannot "
+                f"open ({type(exc).__name__}: {exc}); for s3:// install mloop's s3 extra",
                 field="source.path",
             ) from exc
+        except OSError as exc:
+            raise ValidationError(
+                f"{owner}: source {spec.name!r} could not list {path!r}: {exc}",
+                field="source.path",
+            ) from exc
+        if not files:
+            raise ValidationError(
+                f"{owner}: source {spec.name!r} reads {path!r}, which matches no file",
+                field="source.path",
+            )
+        fmt = file_format(path, spec.file_format)
+        dataset = ds.dataset(
+            files,
+            filesystem=PyFileSystem(FSSpecHandler(fs)),
+            format="csv" if fmt == "csv" else "parquet",
+        )
+        return self._register(dataset, "remote")
 
     def _dataset_sql(self, spec: SourceSpec, owner: str) -> tuple[str, dict[str, Any]]:
         from mloop.client.datasets_fluent import cached_file, resolve_version
