@@ -292,7 +292,7 @@ class DatasetValidationList(Message):
 
 
 class DatasetValidationId(Message):
-    id: int = Field(ge=1, le=2**63 - 1)
+    id: int = Field(ge=1, le=2**31 - 1)
 
 
 # -- lineage -------------------------------------------------------------------------------
