@@ -22,6 +22,7 @@ from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.monitoring.domain import DOMAIN as MONITORING
 from mloop.prompts.domain import DOMAIN as PROMPTS
 from mloop.registry.domain import DOMAIN as REGISTRY
+from mloop.review.domain import DOMAIN as REVIEW
 from mloop.serving.domain import DOMAIN as SERVING
 from mloop.tracking.domain import DOMAIN as TRACKING
 
@@ -42,6 +43,7 @@ DOMAINS: tuple[Domain, ...] = (
     SERVING,
     MONITORING,
     ALERTS,
+    REVIEW,
 )
 
 

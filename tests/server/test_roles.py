@@ -87,6 +87,8 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "delete_monitor",
     # Removing feature definitions, or breaking a feature service a deployed model uses.
     "apply_definitions_as_admin",
+    # A queue's items and answers go with it.
+    "delete_review_queue",
 }
 
 # What moves production: a deployer may, a writer may not.
@@ -100,6 +102,9 @@ MOVES_PRODUCTION = {
     "start_route_rollout",
     "check_route_rollout",
     "end_route_rollout",
+    # A routing policy changes what an endpoint's callers get (a fallback, or no answer yet).
+    "set_review_routing",
+    "delete_review_routing",
 }
 
 
@@ -111,6 +116,25 @@ def test_destructive_and_governance_operations_need_admin() -> None:
 def test_deployments_need_the_deployer_role() -> None:
     deployer_only = {op.name for op in all_operations() if op.role == "deployer"}
     assert deployer_only == MOVES_PRODUCTION
+
+
+def test_a_reviewer_answers_review_queues_and_nothing_else() -> None:
+    """The reviewer role reaches the review domain's reads and its answering operations, and
+    no other operation; a reader reads review queues but cannot answer them."""
+    reachable = {op.name for op in all_operations() if role_allows("reviewer", op.role)}
+    review = {op.name for op in all_operations() if op.path.startswith("/api/v1/review/")}
+    assert reachable <= review
+    assert {
+        "next_review_item",
+        "submit_review_answer",
+        "skip_review_item",
+        "escalate_review_item",
+        "get_review_item",
+        "list_review_queues",
+    } <= reachable
+    assert not role_allows("reader", "reviewer")
+    assert role_allows("reader", "review_read")
+    assert "reviewer" in GRANTS["writer"]
 
 
 def test_mlflow_deletes_of_models_need_admin(client: tuple[TestClient, dict[str, str]]) -> None:

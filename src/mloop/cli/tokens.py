@@ -24,9 +24,11 @@ T = TypeVar("T")
 
 
 class RoleChoice(StrEnum):
-    """Roles, weakest first: reader < writer < deployer < admin."""
+    """Roles, weakest first: reader < writer < deployer < admin; a reviewer only answers
+    review queues."""
 
     reader = "reader"
+    reviewer = "reviewer"
     writer = "writer"
     deployer = "deployer"
     admin = "admin"

@@ -62,10 +62,17 @@ class OperationSet:
         self.operations: dict[str, Operation[Any, Any]] = {}
 
     def get(
-        self, path: str, request: type[Req], response: type[Resp], *, quick: bool = False
+        self,
+        path: str,
+        request: type[Req],
+        response: type[Resp],
+        *,
+        quick: bool = False,
+        role: Role = "reader",
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
-        """A read. ``quick=True`` for a few indexed reads with a small answer."""
-        return self._register("GET", path, request, response, "reader", quick=quick)
+        """A read. ``quick=True`` for a few indexed reads with a small answer; ``role`` for
+        reads that need more than ``reader`` (or other than it: ``review_read``)."""
+        return self._register("GET", path, request, response, role, quick=quick)
 
     def post(
         self,
@@ -76,7 +83,8 @@ class OperationSet:
         role: Role = "writer",
         quick: bool = False,
     ) -> Callable[[Callable[[Any, Req], Resp]], Callable[[Any, Req], Resp]]:
-        """A POST operation; ``role="reader"`` makes it a read (for searches with long bodies).
+        """A POST operation; ``role="reader"`` (or ``"review_read"``) makes it a read (for
+        searches with long bodies).
 
         ``quick=True`` for writes of a few rows of metadata (never artifacts or other I/O).
         """
@@ -104,7 +112,7 @@ class OperationSet:
                 response=response,
                 handler=handler,
                 role=role,
-                writes=role != "reader",
+                writes=method == "POST" and role not in ("reader", "review_read"),
                 quick=quick,
                 summary=(handler.__doc__ or "").strip().splitlines()[0] if handler.__doc__ else "",
                 tags=(self.tag,),

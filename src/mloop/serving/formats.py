@@ -268,7 +268,7 @@ def to_json_values(values: Any) -> list[Any]:
 
 def answer(
     style: Literal["mloop", "mlflow"],
-    predictions: list[Any],
+    predictions: list[Any] | None,
     *,
     probabilities: list[list[float]] | None,
     classes: list[Any] | None,
@@ -278,10 +278,16 @@ def answer(
     variant: str,
     model: str,
     version: int,
+    review: dict[str, Any] | None = None,
 ) -> bytes:
-    """The response body for the request's style."""
+    """The response body for the request's style; ``review`` when the request was routed to
+    people (its status, queue and where to poll), and ``predictions`` None while a routed
+    request's answer is pending."""
     if style == "mlflow":
-        return orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+        body: dict[str, Any] = {"predictions": predictions}
+        if review is not None:
+            body["review"] = review
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
     return orjson.dumps(
         {
             "predictions": predictions,
@@ -293,6 +299,7 @@ def answer(
             "variant": variant,
             "model": model,
             "version": version,
+            **({"review": review} if review is not None else {}),
         },
         option=orjson.OPT_SERIALIZE_NUMPY,
     )

@@ -70,6 +70,13 @@ def _feature_lookup(runtime: Any) -> Any:
     return feature_lookup(runtime)
 
 
+def _review_router(runtime: Any) -> Any:
+    """Routes doubtful predictions to review queues (``mloop.review``'s routing policies)."""
+    from mloop.review.routing import ReviewRouter
+
+    return ReviewRouter(runtime)
+
+
 class ServingHolder:
     """Builds the process's :class:`~mloop.serving.service.ServingService` on the first
     prediction, so that a server nobody asks for predictions imports no pandas or pyarrow."""
@@ -90,6 +97,7 @@ class ServingHolder:
             options.setdefault("inference_log", InferenceLog(self._runtime))
             if "feature_lookup" not in options:
                 options["feature_lookup"] = _feature_lookup(self._runtime)
+            options.setdefault("review", _review_router(self._runtime))
             self._service = ServingService(self._runtime, **options)
             service = self._service
             self._evaluator = start_evaluator(
@@ -132,22 +140,35 @@ async def invoke(service: Any, endpoint: str, request: Request) -> Response:
         endpoint, parsed, key=request.headers.get("x-mloop-request-key"), variant=variant
     )
     chosen = outcome.variant
+    routed = outcome.review
+    predictions = outcome.result.predictions
+    probabilities, confidence = outcome.result.probabilities, outcome.result.confidence
+    headers = {"x-mloop-request-id": outcome.request_id, "x-mloop-variant": chosen.name}
+    review = None
+    if routed is not None:
+        review = routed.answer(outcome.request_id)
+        headers["x-mloop-review"] = routed.status
+        if routed.status == "fallback":
+            fallback = routed.policy.fallback
+            predictions = [fallback if i in routed.rows else p for i, p in enumerate(predictions)]
+        elif routed.status == "pending":  # the answer is the reviewer's, not the model's
+            predictions = probabilities = confidence = None
     content = answer(
         parsed.style,
-        outcome.result.predictions,
-        probabilities=outcome.result.probabilities,
+        predictions,
+        probabilities=probabilities,
         classes=chosen.predictor.classes,
-        confidence=outcome.result.confidence,
+        confidence=confidence,
         request_id=outcome.request_id,
         endpoint=endpoint,
         variant=chosen.name,
         model=chosen.variant.model,
         version=chosen.variant.version,
+        review=review,
     )
+    pending = routed is not None and routed.status == "pending"
     return Response(
-        content,
-        media_type="application/json",
-        headers={"x-mloop-request-id": outcome.request_id, "x-mloop-variant": chosen.name},
+        content, status_code=202 if pending else 200, media_type="application/json", headers=headers
     )
 
 
@@ -203,6 +224,7 @@ def standalone_app(
     options.setdefault("inference_log", InferenceLog(runtime))
     if "feature_lookup" not in options:
         options["feature_lookup"] = _feature_lookup(runtime)
+    options.setdefault("review", _review_router(runtime))
     service = ServingService(runtime, **options)
 
     async def invocations(request: Request) -> Response:

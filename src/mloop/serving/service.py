@@ -11,6 +11,8 @@ be loaded, the endpoint keeps serving the old one and a ``load_failed`` event sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 import time
@@ -103,6 +105,8 @@ class Outcome:
     endpoint: str
     variant: LiveVariant
     result: Result
+    # Set when the request was routed to human review (a mloop.review.routing.Routed).
+    review: Any = None
 
 
 class ServingService:
@@ -114,6 +118,9 @@ class ServingService:
 
     ``feature_lookup`` resolves requests' entity keys to features
     (:mod:`mloop.serving.features`); without one such requests are answered 422.
+
+    ``review`` (a :class:`mloop.review.routing.ReviewRouter`) routes doubtful predictions
+    to review queues by the endpoints' routing policies; without one nothing is routed.
 
     ``max_pending`` bounds the requests (and shadow copies) of one endpoint that this
     process holds at once, predicting or waiting for a batch; beyond it a request is refused
@@ -134,6 +141,7 @@ class ServingService:
         max_pending: int = DEFAULT_MAX_PENDING,
         retry_after_s: int = 1,
         feature_lookup: FeatureLookup | None = None,
+        review: Any = None,
     ) -> None:
         if max_pending < 1 or retry_after_s < 0:
             raise ValueError("max_pending must be >= 1 and retry_after_s >= 0")
@@ -150,6 +158,7 @@ class ServingService:
         self.max_pending = max_pending
         self.retry_after_s = retry_after_s
         self.feature_lookup = feature_lookup
+        self.review = review
         self.overloaded: Counter[str] = Counter()  # refused requests per endpoint
         self._pending: Counter[str] = Counter()
         self._overload_logged: dict[str, float] = {}
@@ -201,7 +210,56 @@ class ServingService:
         self._record(request_id, live, chosen, request, result, started, "ok", None)
         for shadow in mirrored(live.shadows, key or request.key or request_id, endpoint):
             self._spawn(self._shadow(request_id, live, shadow, request))
-        return Outcome(request_id, endpoint, chosen, result)
+        routed = None
+        if self.review is not None:
+            routed = await self._route(request_id, live, chosen, request, result)
+        return Outcome(request_id, endpoint, chosen, result, routed)
+
+    async def _route(
+        self,
+        request_id: str,
+        live: LiveEndpoint,
+        chosen: LiveVariant,
+        request: ParsedRequest,
+        result: Result,
+    ) -> Any:
+        """Send a doubtful request to review. A caller told ``pending`` polls the item, so
+        it is written before the answer; otherwise it is written in the background."""
+        routed = self.review.decide(
+            live.name, result.predictions, result.probabilities, result.confidence
+        )
+        if routed is None:
+            return None
+        write = functools.partial(
+            self.review.enqueue,
+            routed,
+            request_id=request_id,
+            endpoint=live.name,
+            variant=chosen.name,
+            model_name=chosen.variant.model,
+            model_version=chosen.variant.version,
+            inputs=request.logged,
+            predictions=result.predictions,
+            probabilities=result.probabilities,
+            classes=chosen.predictor.classes,
+            confidence=result.confidence,
+        )
+        if routed.status == "pending":
+            try:
+                await self._run(write)
+            except Exception as exc:
+                raise ServiceUnavailableError(
+                    f"request {request_id} needs review but could not be queued: "
+                    f"{type(exc).__name__}: {exc}",
+                    field="review",
+                ) from exc
+        else:
+            self._spawn(self._quietly(write))
+        return routed
+
+    async def _quietly(self, fn: Any) -> None:
+        with contextlib.suppress(Exception):  # the router logs and counts its failures
+            await self._run(fn)
 
     async def _resolve(self, request: ParsedRequest, endpoint: str) -> ParsedRequest:
         """The request with its entities' features looked up (in a worker thread)."""
@@ -356,6 +414,8 @@ class ServingService:
         ids = await self._run(
             lambda: self.runtime.run(lambda ctx: current_deployment_ids(ctx, names), write=False)
         )
+        if self.review is not None:
+            await self._run(self.review.refresh, names)
         for name in names:
             live = self._live.get(name)
             wanted = ids.get(name)
@@ -409,6 +469,8 @@ class ServingService:
             model = self.models.load(self.runtime.artifacts, where, variant.trusted)
             predictor, batcher = self._predictor(where, variant, model)
             variants[variant.name] = LiveVariant(variant, where, predictor, batcher)
+        if self.review is not None:
+            self.review.load(endpoint)
         kept: frozenset[str] = frozenset()
         if replacing is not None:
             kept = frozenset(v.stored.sha256 for v in replacing.variants.values())
