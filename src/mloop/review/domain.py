@@ -14,7 +14,7 @@ DOMAIN = Domain(
         "mloop.review.answers",
         "mloop.review.policies",
         "mloop.review.sampling",
-        "mloop.review.stats",
+        "mloop.review.dashboard",
     ),
     tables=("mloop.review.tables",),
     http=("mloop.review.sampling:review_http",),

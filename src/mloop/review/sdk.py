@@ -130,7 +130,7 @@ def item_for_request(request_id: str, queue: str | None = None) -> ItemDetail:
     return _call("get_review_item_by_request", request_id=request_id, queue=queue)
 
 
-def items(queue: str, **filters: Any) -> Iterator[ReviewItem]:
+def list_items(queue: str, **filters: Any) -> Iterator[ReviewItem]:
     """Every item of a queue matching ``filters`` (status, reason, low_agreement, changed,
     answered_by), newest first, page by page."""
     token = None
