@@ -8,7 +8,7 @@ to the inference log stay there.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 
 from mloop.core.errors import ConflictError, ValidationError
 from mloop.core.naming import check_asset_name
@@ -114,7 +114,22 @@ def update_review_queue(ctx: Context, req: UpdateQueue) -> Queue:
         ctx.conn.execute(
             update(t.review_queues).where(t.review_queues.c.id == row.id).values(**changes)
         )
+    if req.priority is not None and req.priority != row.priority:
+        _resort(ctx, row.id, req.priority)
     return get_review_queue(ctx, QueueName(name=row.name))
+
+
+def _resort(ctx: Context, queue_id: int, priority: str) -> None:
+    """Give the queue's items the new priority's sort keys (as ``items.sort_key`` does for
+    new ones): items queued before the change are served by it too."""
+    i, s = t.review_items.c, t.review_slots.c
+    key = literal(0.0) if priority == "oldest" else func.coalesce(i.confidence, 1.0)
+    ctx.conn.execute(update(t.review_items).where(i.queue_id == queue_id).values(sort_key=key))
+    ctx.conn.execute(
+        update(t.review_slots)
+        .where(s.queue_id == queue_id)
+        .values(sort_key=select(i.sort_key).where(i.id == s.item_id).scalar_subquery())
+    )
 
 
 @operations.get("/queues/get", QueueName, Queue, role="review_read")
