@@ -32,6 +32,7 @@ from mloop.review.records import (
 from mloop.review.schemas import (
     AddComment,
     AddItems,
+    AnswerList,
     Assigned,
     AssignItems,
     Comment,
@@ -41,6 +42,7 @@ from mloop.review.schemas import (
     ItemList,
     ItemRef,
     ItemsAdded,
+    ListAnswers,
     ListItems,
     NewItem,
     ReviewItem,
@@ -303,3 +305,37 @@ def add_review_comment(ctx: Context, req: AddComment) -> Comment:
         )
     ).inserted_primary_key[0]  # type: ignore[index]
     return Comment(id=comment_id, item_id=row.id, author=ctx.actor, text=text, created_at=now)
+
+
+@operations.post("/answers/list", ListAnswers, AnswerList, role="review_read")
+def list_review_answers(ctx: Context, req: ListAnswers) -> AnswerList:
+    """The answers of up to 1,000 items of a queue in one read (exports page through them)."""
+    queue = load_queue_row(ctx, req.queue)
+    if not req.ids:
+        return AnswerList(answers=[])
+    a = t.review_answers.c
+    rows = ctx.conn.execute(
+        select(t.review_answers)
+        .where(a.queue_id == queue.id, a.item_id.in_(req.ids))
+        .order_by(a.item_id, a.id)
+    )
+    return AnswerList(answers=[answer_message(r) for r in rows])
+
+
+def item_ids_for_requests(ctx: Context, request_ids: Sequence[str]) -> dict[str, int]:
+    """The review item of each request id that has one (the first made, when several queues
+    hold the request): what a page of the inference log links to."""
+    if not request_ids:
+        return {}
+    i = t.review_items.c
+    found: dict[str, int] = {}
+    # Naming every queue lets the (queue, request id) index answer: there are few queues.
+    queues = select(t.review_queues.c.id).scalar_subquery()
+    rows = ctx.conn.execute(
+        select(i.request_id, i.id)
+        .where(i.queue_id.in_(queues), i.request_id.in_(list(request_ids)))
+        .order_by(i.id)
+    )
+    for request_id, item_id in rows:
+        found.setdefault(request_id, item_id)
+    return found

@@ -443,3 +443,20 @@ class CountLabels(Message):
 class LabelCount(Message):
     count: int
     last_completed_at: int | None = None
+
+
+# -- exchange ----------------------------------------------------------------------------
+
+
+class ListAnswers(Message):
+    """The answers of up to 1,000 items of a queue at once (an export reads them page by
+    page); ids of items in other queues give no answers."""
+
+    queue: AssetName
+    ids: list[ItemId] = Field(max_length=MAX_LIST)
+
+
+class AnswerList(Message):
+    """Answers ordered by item, then as given."""
+
+    answers: list[Answer]
