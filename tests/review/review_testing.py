@@ -38,3 +38,13 @@ def add_cases(runtime: Runtime, queue: str, n: int, **fields: Any) -> list[int]:
         for i in range(n)
     ]
     return list(call(runtime, "add_review_items", queue=queue, items=items).ids)
+
+
+def take(runtime: Runtime, queue: str, who: str) -> Any:
+    """``next_review_item`` as ``who``: the Claimed answer (its item None when nothing is left)."""
+    return call(runtime, "next_review_item", actor=who, queue=queue)
+
+
+def answer(runtime: Runtime, item_id: int, who: str, label: Any = None, **fields: Any) -> Any:
+    """``submit_review_answer`` as ``who``: the Submitted answer."""
+    return call(runtime, "submit_review_answer", actor=who, id=item_id, label=label, **fields)
