@@ -43,11 +43,21 @@ _SDK = (
     "stats",
     "submit",
 )
-EXPORTS: dict[str, str] = dict.fromkeys(_SDK, "mloop.review.sdk")
+_EXCHANGE = ("export_jsonl", "export_label_studio", "import_jsonl", "labels_to_dataset")
+EXPORTS: dict[str, str] = {
+    **dict.fromkeys(_SDK, "mloop.review.sdk"),
+    **dict.fromkeys(_EXCHANGE, "mloop.review.exchange"),
+}
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
+    from mloop.review.exchange import (
+        export_jsonl,
+        export_label_studio,
+        import_jsonl,
+        labels_to_dataset,
+    )
     from mloop.review.sdk import (
         add_items,
         comment,
