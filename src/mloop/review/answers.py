@@ -95,12 +95,21 @@ def _check_one(queue: Any, label: Any, field: str) -> None:
         raise ValidationError(
             f"{field} {dumps(label)[:80]} is not one of {shown}{more}", field=field
         )
+    if queue.free_text:
+        raise ValidationError(
+            f"{field} must be text: queue {queue.name!r} takes free-text answers", field=field
+        )
     raise ValidationError(f"{field}: queue {queue.name!r} takes ratings only", field=field)
 
 
-def _differs(label: Any, prediction: Any) -> bool | None:
+def _differs(label: Any, prediction: Any, payload_json: str) -> bool | None:
+    """Whether ``label`` changes the model's answer; None when either is unknown."""
     if label is None or prediction is None:
         return None
+    rows = rows_of(loads(payload_json))
+    if rows > 1 and not isinstance(label, list) and isinstance(prediction, list):
+        # One label for every row: a change unless every row was predicted so.
+        return any(dumps(label) != dumps(p) for p in prediction)
     return dumps(label) != dumps(prediction)
 
 
@@ -123,7 +132,7 @@ def _insert_answer(
                 label_json=None if label is None else dumps(label),
                 rating=rating,
                 comment=comment,
-                changed=_differs(label, loads(item.prediction_json)),
+                changed=_differs(label, loads(item.prediction_json), item.payload_json),
                 seconds=seconds,
                 created_at=created_at,
             )
@@ -312,10 +321,9 @@ def complete(ctx: Context, queue: Any, item: Any, *, decided_by: int | None = No
         final_label = str(winner)
     agreement = item_agreement(labels) if decided_by is None and len(labels) >= 2 else None
     low = tie or (agreement is not None and agreement < queue.agreement_threshold)
-    prediction = item.prediction_json
     changed = None
-    if final_label is not None and prediction is not None:
-        changed = final_label != dumps(loads(prediction))
+    if final_label is not None:
+        changed = _differs(loads(final_label), loads(item.prediction_json), item.payload_json)
     now = now_ms()
     ctx.conn.execute(
         update(t.review_items)
