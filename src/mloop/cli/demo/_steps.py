@@ -17,6 +17,7 @@ from mloop.cli.demo import (
     monitoring,
     random_forest,
     register,
+    review,
     serving,
     sgd,
     verify,
@@ -35,5 +36,6 @@ STEPS: tuple[DemoStep, ...] = (
     serving.STEP,
     features.STEP,
     monitoring.STEP,
+    review.STEP,
     llm.STEP,
 )
