@@ -239,7 +239,7 @@ def _check_new_item(item: NewItem, where: str, field: str, queue: Queue) -> None
         check_text(item.target, "target", max_length=256)
         for key in ("model_name", "prompt_name"):
             if getattr(item, key) is not None:
-                check_asset_name(getattr(item, key), key)
+                check_asset_name(getattr(item, key), key, what=key)
         size = len(dumps(item.payload)) + len(dumps(item.prediction))
         if size > MAX_PAYLOAD_BYTES:
             raise PayloadTooLargeError(
@@ -333,8 +333,8 @@ def label_studio_tasks(
     queue: Queue, item: ReviewItem, answers: Sequence[Answer]
 ) -> list[dict[str, Any]]:
     """One item as Label Studio tasks: one per row of its case."""
-    gateway = _is_gateway(item)
-    rows = [{}] if gateway else _input_rows(item.payload)
+    gateway = is_gateway(item)
+    rows = [{}] if gateway else input_rows(item.payload)
     many = len(rows) > 1
     tasks = []
     for index, row in enumerate(rows):
@@ -438,11 +438,12 @@ def _model_version(item: ReviewItem) -> str | None:
 # -- cases, rows and labels ---------------------------------------------------------------
 
 
-def _is_gateway(item: ReviewItem) -> bool:
+def is_gateway(item: ReviewItem) -> bool:
+    """Whether the case is an LLM call (messages and an answer) rather than model inputs."""
     return item.source == "gateway" or ("messages" in item.payload and "inputs" not in item.payload)
 
 
-def _input_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+def input_rows(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The case's input rows: ``inputs`` as records (or columns, or one record); a payload
     without ``inputs`` is one row of its own keys."""
     if "inputs" not in payload:
@@ -576,7 +577,7 @@ def _done(queue: str, since: int | None) -> list[tuple[ReviewItem, list[Answer]]
             item
             for item in page
             if (since is None or (item.completed_at or 0) > since)
-            and (item.final_label is not None or (_is_gateway(item) and item.final_rating))
+            and (item.final_label is not None or (is_gateway(item) and item.final_rating))
         ]
         if kept:
             answers = _answers(queue, kept)
@@ -586,7 +587,7 @@ def _done(queue: str, since: int | None) -> list[tuple[ReviewItem, list[Answer]]
 
 def _dataset_rows(item: ReviewItem, reviewers: str) -> list[dict[str, Any]]:
     common = {"reviewers": reviewers, "answered_at": item.completed_at, "item_id": item.id}
-    if _is_gateway(item):
+    if is_gateway(item):
         messages = item.payload.get("messages")
         return [
             {
@@ -602,7 +603,7 @@ def _dataset_rows(item: ReviewItem, reviewers: str) -> list[dict[str, Any]]:
                 **common,
             }
         ]
-    inputs = _input_rows(item.payload)
+    inputs = input_rows(item.payload)
     count = len(inputs)
     rows = []
     for index, values in enumerate(inputs):
@@ -637,7 +638,11 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(k for k in row if k not in _RESERVED))
-    fixed = _ENDPOINT_COLUMNS + _GATEWAY_COLUMNS + _COMMON_COLUMNS
+    # Model cases' columns lead when there are any ("label" is theirs alone).
+    if any("label" in row for row in rows):
+        fixed = _ENDPOINT_COLUMNS + _GATEWAY_COLUMNS + _COMMON_COLUMNS
+    else:
+        fixed = _GATEWAY_COLUMNS + _ENDPOINT_COLUMNS + _COMMON_COLUMNS
     present = {k for row in rows for k in row}
     order = list(names) + [c for c in dict.fromkeys(fixed) if c in present]
     if "rating" in present and all(row.get("rating") is None for row in rows):
