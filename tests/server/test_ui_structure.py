@@ -62,6 +62,7 @@ def test_every_page_module_is_known() -> None:
         "models",
         "monitors",
         "prompts",
+        "review",
         "route_rollouts",
         "runs",
     }
@@ -218,6 +219,23 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("monitor_run", {"name": "churn-drift"}, "/monitors/churn-drift/run"),
     ("monitor_delete", {"name": "churn-drift"}, "/monitors/churn-drift/delete"),
+    ("review_queues", {}, "/review"),
+    ("review_queue", {"name": "loans"}, "/review/loans"),
+    (
+        "review_queue",
+        {"name": "a/b", "status": "done", "low_agreement": True, "changed": False},
+        "/review/a%2Fb?status=done&low_agreement=true&changed=false",
+    ),
+    ("review_work", {"name": "loans"}, "/review/loans/work"),
+    (
+        "review_work",
+        {"name": "loans", "item": 7, "last": 6, "did": "answered"},
+        "/review/loans/work?item=7&last=6&did=answered",
+    ),
+    ("review_work", {"name": "loans", "empty": True}, "/review/loans/work?empty=true"),
+    ("review_claim", {"name": "loans"}, "/review/loans/claim"),
+    ("review_item", {"item_id": 7}, "/review/items/7"),
+    ("review_item_action", {"item_id": 7, "action": "answer"}, "/review/items/7/answer"),
 ]
 
 

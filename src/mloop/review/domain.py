@@ -18,4 +18,5 @@ DOMAIN = Domain(
     ),
     tables=("mloop.review.tables",),
     http=("mloop.review.sampling:review_http",),
+    pages=("mloop.server.ui.review",),
 )

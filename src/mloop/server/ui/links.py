@@ -407,3 +407,70 @@ def feature_service(name: str, version: int | None = None) -> str:
     """A feature service's page: its newest version, or ``version``."""
     query = {"version": None if version is None else str(version)}
     return f"/features/services/{part(name)}" + _query(query)
+
+
+# -- review --------------------------------------------------------------------------------
+
+
+@link("review_queues")
+def review_queues() -> str:
+    return "/review"
+
+
+@link("review_queue")
+def review_queue(
+    name: str,
+    status: str | None = None,
+    reason: str | None = None,
+    low_agreement: bool | None = None,
+    changed: bool | None = None,
+    page_token: str | None = None,
+) -> str:
+    """A queue's dashboard, its recent items filtered by status, reason, low agreement or
+    whether the answer changed the model's."""
+    query = {
+        "status": status,
+        "reason": reason,
+        "low_agreement": None if low_agreement is None else str(low_agreement).lower(),
+        "changed": None if changed is None else str(changed).lower(),
+        "page_token": page_token,
+    }
+    return f"/review/{part(name)}" + _query(query)
+
+
+@link("review_work")
+def review_work(
+    name: str,
+    item: int | None = None,
+    last: int | None = None,
+    did: str | None = None,
+    empty: bool = False,
+) -> str:
+    """A queue's review page: the ``item`` the viewer holds (or, ``empty``, the news that
+    nothing is left for them), and what they did to the ``last`` one (``answered``,
+    ``skipped``, ``escalated``) when given."""
+    query = {
+        "item": None if item is None else str(item),
+        "last": None if last is None else str(last),
+        "did": did,
+        "empty": "true" if empty else None,
+    }
+    return f"/review/{part(name)}/work" + _query(query)
+
+
+@link("review_claim")
+def review_claim(name: str) -> str:
+    """Where the review page's Start form posts: claim the queue's next item."""
+    return f"/review/{part(name)}/claim"
+
+
+@link("review_item")
+def review_item(item_id: int) -> str:
+    return f"/review/items/{part(item_id)}"
+
+
+@link("review_item_action")
+def review_item_action(item_id: int, action: str) -> str:
+    """Where a form about one item posts (``answer``, ``skip``, ``escalate``, ``release``,
+    ``comment``, ``resolve``)."""
+    return f"/review/items/{part(item_id)}/{part(action)}"
