@@ -43,6 +43,7 @@ from mloop.core.roles import role_allows
 from mloop.prompts.approval import is_identified
 from mloop.registry.schemas import ModelVersionRef
 from mloop.registry.versions import get_model_version
+from mloop.review.items import item_ids_for_requests
 from mloop.server.ui import links
 from mloop.server.ui.charts import variant_traffic_charts
 from mloop.server.ui.core import UI
@@ -658,6 +659,7 @@ def router(ui: UI) -> APIRouter:
                 f"request {request_id!r} is not in the inference log of endpoint {name!r}",
                 field="request_id",
             )
+        reviewed = ui.read(lambda ctx: item_ids_for_requests(ctx, [request_id]), viewer)
         return ui.render(
             request,
             "endpoint_request.html",
@@ -665,6 +667,7 @@ def router(ui: UI) -> APIRouter:
             endpoint=endpoint.endpoint,
             request_id=request_id,
             records=_request_views(records),
+            review_item=reviewed.get(request_id),
         )
 
     return r
