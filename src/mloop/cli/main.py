@@ -20,6 +20,7 @@ from mloop.cli import (
     models,
     monitors,
     prompts,
+    review,
     runs,
     server,
     tokens,
@@ -76,6 +77,7 @@ app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(monitors.app, name="monitors")
 app.add_typer(features.app, name="features")
+app.add_typer(review.app, name="review")
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
