@@ -23,9 +23,11 @@ from tests.server.test_ui_links import Page
 
 from mloop.auth.tokens import create_token
 from mloop.core.timeutil import now_ms
+from mloop.review.schemas import ReviewItem
 from mloop.server.app import create_app
 from mloop.server.ui import links
 from mloop.server.ui.review import completed_per_day
+from mloop.server.ui.review_views import case_view
 from mloop.serving.endpoints import create_endpoint
 from mloop.serving.schemas import CreateEndpoint
 from mloop.store.runtime import Runtime
@@ -544,6 +546,89 @@ def test_the_request_page_links_its_review_item(
     assert found.hrefs("review_item", item_id=loans[1]) == [f"item {loans[1]}"]
     html, found = page(client, links.inference_request(ENDPOINT, "unreviewed"))
     assert 'id="review-item"' not in html
+
+
+# -- cases as tables ------------------------------------------------------------------------
+
+
+def _review_item(payload: dict[str, Any], prediction: Any = None) -> ReviewItem:
+    return ReviewItem(
+        id=1,
+        queue="q",
+        source="endpoint",
+        target="e",
+        request_id="r",
+        reason="confidence",
+        payload=payload,
+        prediction=prediction,
+        status="open",
+        answers_needed=1,
+        answers_count=0,
+        created_at=0,
+        updated_at=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "columns", "cells"),
+    [
+        (
+            [{"a": 1, "b": "x"}, {"a": 2, "c": True}],
+            ["a", "b", "c"],
+            [["1", "x", "null"], ["2", "null", "true"]],
+        ),
+        ({"a": [1, 2], "b": ["x", "y"]}, ["a", "b"], [["1", "x"], ["2", "y"]]),
+        ({"a": 1, "b": "x"}, ["a", "b"], [["1", "x"]]),
+        ([[1, 2], [3]], ["0", "1"], [["1", "2"], ["3", "null"]]),
+        (
+            {"entities": [{"driver": 7}, {"driver": 8}], "inputs": [{"km": 1.5}, {"km": 2}]},
+            ["driver", "km"],
+            [["7", "1.5"], ["8", "2"]],
+        ),
+        ({"entities": [{"driver": 7}], "inputs": None}, ["driver"], [["7"]]),
+    ],
+)
+def test_inputs_of_every_logged_shape_become_a_table(
+    inputs: Any, columns: list[str], cells: list[list[str]]
+) -> None:
+    view = case_view(_review_item({"inputs": inputs}))
+    assert view.columns == columns and [r.cells for r in view.rows] == cells
+    assert view.raw_inputs is None
+
+
+def test_inputs_that_are_no_table_are_shown_as_json() -> None:
+    view = case_view(_review_item({"inputs": {"a": [1, 2], "b": [3]}, "trace": {"k": 1}}))
+    assert view.rows == [] and view.raw_inputs is not None and '"b": [' in view.raw_inputs
+    assert view.extra == [("trace", '{\n  "k": 1\n}')]
+
+
+def test_probabilities_are_sorted_and_the_prediction_marked() -> None:
+    payload = {
+        "inputs": [{"x": 1}],
+        "predictions": ["b"],
+        "probabilities": [[0.2, 0.7, 0.1]],
+        "classes": ["a", "b", "c"],
+    }
+    view = case_view(_review_item(payload, prediction="b"))
+    assert [(p.label, p.value, p.predicted) for p in view.probabilities] == [
+        ("b", 0.7, True),
+        ("a", 0.2, False),
+        ("c", 0.1, False),
+    ]
+    assert view.confidence == 0.7 and view.suggested == '"b"'
+
+
+def test_the_daily_chart_scales_to_a_round_top() -> None:
+    from mloop.review.schemas import DayCount
+    from mloop.server.ui.review_views import daily_chart, nice_top
+
+    assert [nice_top(v) for v in (0, 1, 3, 7, 12, 50, 51)] == [1, 1, 5, 10, 20, 50, 100]
+    days = [DayCount(day=f"2026-12-0{k + 1}", answers=k, completed=0, added=4) for k in range(3)]
+    chart = daily_chart(days)
+    assert [t["label"] for t in chart["ticks"]] == ["0", "2.5", "5"]
+    added = [b for b in chart["bars"] if b["series"] == "added"]
+    assert {b["h"] for b in added} == {round((200 - 36) * 4 / 5, 2)}
+    assert chart["total"] == 3 + 12
 
 
 # -- the keys, in Chromium ------------------------------------------------------------------

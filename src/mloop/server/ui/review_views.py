@@ -142,9 +142,18 @@ def _json(value: Any, limit: int = MAX_TEXT) -> str:
 
 
 def _records(inputs: Any) -> list[dict[str, Any]] | None:
-    """Inputs as rows of named values, when they are a table (records, columns, one row)."""
+    """Inputs as rows of named values, when they are a table (records, columns, one row, or
+    a feature-store request's entity keys with the inputs given beside them)."""
     if isinstance(inputs, list) and inputs and all(isinstance(r, dict) for r in inputs):
         return inputs
+    entities = inputs.get("entities") if isinstance(inputs, dict) else None
+    if isinstance(entities, list) and entities and all(isinstance(e, dict) for e in entities):
+        given = inputs.get("inputs")
+        extra = given if isinstance(given, list) and len(given) == len(entities) else None
+        return [
+            {**e, **(extra[j] if extra is not None and isinstance(extra[j], dict) else {})}
+            for j, e in enumerate(entities)
+        ]
     if isinstance(inputs, dict) and inputs:
         values = list(inputs.values())
         if all(isinstance(v, list) for v in values):
