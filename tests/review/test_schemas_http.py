@@ -105,12 +105,6 @@ def test_a_reader_reads_but_does_not_answer(api: tuple[TestClient, dict[str, str
     assert detail["answers"] == [] and detail["item"]["status"] == "open"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schemas.py: ItemRef.id (Whole) and ListItems.low_agreement/changed (StrictBool) "
-    "refuse the strings a GET request's query string carries, so get_review_item and those "
-    "filters answer 400 over HTTP (the remote SDK and the UI send them so)",
-)
 def test_get_operations_take_their_query_string(api: tuple[TestClient, dict[str, str]]) -> None:
     http, tokens = api
     _send(http, tokens["wes"], "create_review_queue", name="loans", choices=["a", "b"])

@@ -214,7 +214,8 @@ class ItemDetail(Message):
 
 
 class ItemRef(Message):
-    id: ItemId
+    # A plain int: reads travel as query strings ("7").
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class ItemByRequest(Message):
@@ -228,8 +229,9 @@ class ListItems(Message):
     queue: AssetName
     status: ItemStatus | None = None
     reason: Reason | None = None
-    low_agreement: StrictBool | None = None
-    changed: StrictBool | None = None
+    # Plain bools: reads travel as query strings ("true").
+    low_agreement: bool | None = None
+    changed: bool | None = None
     answered_by: Reviewer | None = None
     max_results: int = Field(default=100, ge=1, le=MAX_LIST)
     page_token: PageToken | None = Field(default=None, max_length=200)
