@@ -49,20 +49,22 @@ def rows_of(payload: dict[str, Any]) -> int:
 
 
 def check_answer(
-    queue: Any, payload: dict[str, Any], label: Any, rating: int | None, where: str
+    queue: Any, payload: dict[str, Any], label: Any, rating: int | None, where: str = ""
 ) -> None:
-    """Refuse an answer the queue cannot take, naming the field and what it takes."""
+    """Refuse an answer the queue cannot take, naming the field and what it takes.
+    ``where``: the answer's place in the request ("" when its fields are the request's)."""
+    at = f"{where}." if where else ""
     if label is None and rating is None:
-        raise ValidationError(f"{where}: give a label or a rating", field=f"{where}.label")
+        raise ValidationError(f"{at}label: give a label or a rating", field=f"{at}label")
     if rating is not None:
         if queue.rating_scale == 0:
             raise ValidationError(
-                f"{where}.rating: queue {queue.name!r} takes no rating", field=f"{where}.rating"
+                f"{at}rating: queue {queue.name!r} takes no rating", field=f"{at}rating"
             )
         if not 1 <= rating <= queue.rating_scale:
             raise ValidationError(
-                f"{where}.rating must be 1 to {queue.rating_scale}, got {rating}",
-                field=f"{where}.rating",
+                f"{at}rating must be 1 to {queue.rating_scale}, got {rating}",
+                field=f"{at}rating",
             )
     if label is None:
         return
@@ -70,14 +72,14 @@ def check_answer(
     if rows > 1 and isinstance(label, list):
         if len(label) != rows:
             raise ValidationError(
-                f"{where}.label has {len(label)} entries; the case has {rows} rows (give one "
+                f"{at}label has {len(label)} entries; the case has {rows} rows (give one "
                 "label per row, or one label for all)",
-                field=f"{where}.label",
+                field=f"{at}label",
             )
         for j, value in enumerate(label):
-            _check_one(queue, value, f"{where}.label[{j}]")
+            _check_one(queue, value, f"{at}label[{j}]")
         return
-    _check_one(queue, label, f"{where}.label")
+    _check_one(queue, label, f"{at}label")
 
 
 def _check_one(queue: Any, label: Any, field: str) -> None:
@@ -177,7 +179,7 @@ def submit_review_answer(ctx: Context, req: SubmitAnswer) -> Submitted:
         )
     if item.status == "done":
         raise ConflictError(f"review item {item.id} already has all its answers", field="id")
-    check_answer(queue, loads(item.payload_json), req.label, req.rating, "answer")
+    check_answer(queue, loads(item.payload_json), req.label, req.rating)
     now = now_ms()
     s = t.review_slots.c
     slot = ctx.conn.execute(
@@ -242,7 +244,7 @@ def resolve_review_item(ctx: Context, req: ResolveItem) -> Submitted:
     comment = check_text(req.comment, "comment", max_length=10_000)
     if item.status == "done":
         raise ConflictError(f"review item {item.id} is already done", field="id")
-    check_answer(queue, loads(item.payload_json), req.label, req.rating, "answer")
+    check_answer(queue, loads(item.payload_json), req.label, req.rating)
     now = now_ms()
     found = _mine(ctx, item.id, ctx.actor)
     if found is not None:
