@@ -505,6 +505,28 @@ def test_a_reviewer_answers_and_sees_nothing_else(
         assert _item(runtime, loans[1]).answers[0].reviewer == "dora-writer"
 
 
+def test_a_reviewer_signing_in_lands_on_the_review_pages(
+    runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    with TestClient(create_app(runtime, auth_enabled=True)) as web:
+        origin = {"origin": str(web.base_url)}
+        signed = web.post(
+            "/login", data={"token": tokens["reviewer"]}, headers=origin, follow_redirects=False
+        )
+        assert signed.headers["location"] == links.review_queues()
+        asked = web.post(
+            "/login",
+            data={"token": tokens["reviewer"], "next": links.review_queue("loans")},
+            headers=origin,
+            follow_redirects=False,
+        )
+        assert asked.headers["location"] == links.review_queue("loans")
+        writer = web.post(
+            "/login", data={"token": tokens["writer"]}, headers=origin, follow_redirects=False
+        )
+        assert writer.headers["location"] == "/"
+
+
 def test_a_queue_listing_its_reviewers_takes_only_them(
     runtime: Runtime, tokens: dict[str, str], loans: list[int]
 ) -> None:

@@ -15,6 +15,7 @@ from mloop.auth.authenticator import COOKIE_NAME
 from mloop.core.errors import AuthenticationError
 from mloop.server.ui.core import UI, safe_next
 from mloop.server.ui.forms import field, parse_form, same_origin
+from mloop.server.ui.links import link_to
 
 COOKIE_MAX_AGE = 7 * 24 * 3600
 MAX_FORM_BYTES = 8192
@@ -51,9 +52,11 @@ def router(ui: UI) -> APIRouter:
         if not token:
             return login_form(request, next_url, "enter an API token", 400)
         try:
-            await run_in_threadpool(ui.auth.verify, token)
+            identity = await run_in_threadpool(ui.auth.verify, token)
         except AuthenticationError as exc:
             return login_form(request, next_url, exc.message, 401)
+        if identity.role == "reviewer" and next_url == "/":  # the home page is not theirs
+            next_url = link_to("review_queues")
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(
             COOKIE_NAME,

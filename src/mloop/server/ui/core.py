@@ -75,6 +75,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("gateway", "Gateway"),
     ("prompts", "Prompts"),
     ("alerts", "Alerts"),
+    ("review_queues", "Review"),
 )
 HOME_SECTION = "experiments"
 
