@@ -248,7 +248,8 @@ def list_review_policies(ctx: Context, req: ListPolicies) -> PolicyList:
     if req.queue is not None:
         query = query.where(p.queue_id == load_queue_row(ctx, req.queue).id)
     if req.endpoint is not None:
-        query = query.where(p.target_kind == "endpoint", p.target == req.endpoint)
+        endpoint = check_asset_name(req.endpoint, "endpoint", what="endpoint name")
+        query = query.where(p.target_kind == "endpoint", p.target == endpoint)
     rows = list(ctx.conn.execute(query))
     names = queue_names(ctx, {r.queue_id for r in rows})
     return PolicyList(
