@@ -271,6 +271,9 @@ def test_routing_policy_input(runtime: Runtime, http: TestClient) -> None:
     assert call(runtime, "get_review_routing", endpoint="loans-api").criterion == "entropy"
     listed = call(runtime, "list_review_policies", endpoint="loans-api")
     assert [p.id for p in listed.routing] == [made.id] and listed.sampling == []
+    with pytest.raises(ValidationError) as caught:
+        call(runtime, "list_review_policies", endpoint="no such/name")
+    assert caught.value.field == "endpoint"
     call(runtime, "delete_review_routing", endpoint="loans-api")
     with pytest.raises(NotFoundError):
         call(runtime, "delete_review_routing", endpoint="loans-api")
