@@ -534,3 +534,15 @@ def test_gateway_labels_and_inputs_named_like_the_columns(runtime: Runtime, tmp_
     clash = review.labels_to_dataset("clash").to_arrow().to_pylist()
     assert clash[0]["input_label"] == "x" and clash[0]["label"] == "approve"
     assert clash[0]["n"] == 1.5 and clash[0]["tags"] == "[1]"
+
+
+def test_through_a_server(remote: Any, loans: dict[str, int], tmp_path: Path) -> None:
+    """The same calls over HTTP: the answers' bulk read, the import's adds, the dataset."""
+    path = tmp_path / "loans.jsonl"
+    assert review.export_jsonl("loans", path) == 3
+    review.create_queue("copy", choices=["approve", "reject"], overlap=2, rating_scale=5)
+    assert review.import_jsonl("copy", path).added == 3
+    assert [len(line["answers"]) for line in _lines(path)] == [1, 2, 2]
+    assert review.export_label_studio("copy", tmp_path / "tasks.json") == 4
+    version = review.labels_to_dataset("copy")
+    assert (version.row_count, version.source) == (3, "mloop-review:copy")
