@@ -77,7 +77,9 @@ def test_a_reviewer_answers_but_manages_nothing(api: tuple[TestClient, dict[str,
     assert again.status_code == 409, again.text
     listed = _send(http, tokens["ann"], "list_review_queues")
     assert listed.status_code == 200 and [q["name"] for q in listed.json()["queues"]] == ["loans"]
-    # The reviewer reads the item it answered (by request id: a GET by id is the test below).
+    # The reviewer reads the item it answered, by id and by request id.
+    by_id = _send(http, tokens["ann"], "get_review_item", id=item_id)
+    assert by_id.status_code == 200 and by_id.json()["item"]["status"] == "done"
     mine = _send(http, tokens["ann"], "get_review_item_by_request", request_id="r1")
     assert mine.status_code == 200 and mine.json()["answers"][0]["label"] == "b"
     # No token at all: 401.
