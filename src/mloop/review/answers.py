@@ -23,7 +23,7 @@ from mloop.core.timeutil import now_ms
 from mloop.core.validation import check_text
 from mloop.review import tables as t
 from mloop.review.agreement import item_agreement, majority
-from mloop.review.claims import claim_slot
+from mloop.review.claims import claim_slot, savepoint
 from mloop.review.ops import operations
 from mloop.review.records import (
     answer_message,
@@ -34,7 +34,7 @@ from mloop.review.records import (
     load_queue_by_id,
     loads,
 )
-from mloop.review.schemas import ImportedAnswer, ResolveItem, SubmitAnswer, Submitted
+from mloop.review.schemas import Answer, ImportedAnswer, ResolveItem, SubmitAnswer, Submitted
 from mloop.store.context import Context
 
 LABEL_ORIGIN = "review"
@@ -206,7 +206,7 @@ def submit_review_answer(ctx: Context, req: SubmitAnswer) -> Submitted:
         slot_number = slot.slot
     seconds = None if claimed_at is None else (now - claimed_at) / 1000.0
     try:
-        with ctx.conn.begin_nested():
+        with savepoint(ctx):
             answer_id = _insert_answer(
                 ctx, item, ctx.actor, req.label, req.rating, comment, seconds, now
             )
@@ -227,13 +227,19 @@ def submit_review_answer(ctx: Context, req: SubmitAnswer) -> Submitted:
         .values(answers_count=count, updated_at=now)
     )
     if count >= item.answers_needed:
-        complete(ctx, queue, load_item_row(ctx, item.id))
-    answer = ctx.conn.execute(
-        select(t.review_answers).where(t.review_answers.c.id == answer_id)
-    ).one()
-    return Submitted(
-        answer=answer_message(answer), item=item_message(load_item_row(ctx, item.id), queue.name)
+        complete(ctx, queue, item)  # reads only what the answer did not change
+    answer = Answer(
+        id=answer_id,
+        item_id=item.id,
+        reviewer=ctx.actor,
+        label=req.label,
+        rating=req.rating,
+        comment=comment,
+        changed=_differs(req.label, loads(item.prediction_json), item.payload_json),
+        seconds=seconds,
+        created_at=now,
     )
+    return Submitted(answer=answer, item=item_message(load_item_row(ctx, item.id), queue.name))
 
 
 @operations.post("/items/resolve", ResolveItem, Submitted)
