@@ -49,6 +49,11 @@ FEATURE_DEFINITIONS = {
     "on_demand.*": "features must be unique; a Python function's reference (two fields)",
     "feature_services.*": "one feature name must not come from two views (across items)",
 }
+# A review answer fits its queue (stored state): one of its choices or free text, one label
+# per row of a multi-row case, a rating within its scale; unique reviewer names.
+ANSWER_LABEL = "the queue's choices, or free text where it takes it; one per row (stored)"
+ANSWER_RATING = "1 to the queue's rating_scale, where it has one (stored state)"
+REVIEWERS = "names are unique (across items) and not blank"
 # Rules JSON Schema cannot state: operation label -> {field the 400 names: why}. The fields'
 # descriptions in the document say the same. ``name.*`` is any field under ``name``;
 # ``message:<prefix>`` is an error whose message starts so.
@@ -171,6 +176,30 @@ EXEMPT_400: dict[str, dict[str, str]] = {
     "POST /api/v1/prompts/render": {
         "ref": "the prompt must have a version (stored state)",
         "variables": "the variables must satisfy the version's declared ones (stored state)",
+    },
+    "POST /api/v1/review/queues/create": {
+        "choices": "choices, free_text or rating_scale must give something to answer (three "
+        "fields); choices are unique (across items) strings, numbers or booleans",
+        "rating_scale": "0 (no rating) or 2 to 10: a scale of one value rates nothing",
+        "reviewers": REVIEWERS,
+    },
+    "POST /api/v1/review/queues/update": {"reviewers": REVIEWERS},
+    "POST /api/v1/review/items/add": {
+        "items": "an item's imported answers are by different reviewers (across items)",
+        "items.answers.label": ANSWER_LABEL,
+        "items.answers.rating": ANSWER_RATING,
+    },
+    "GET /api/v1/review/items/list": {"page_token": PAGE_TOKEN},
+    "POST /api/v1/review/items/comment": {"text": "it must not be blank (spaces only)"},
+    "POST /api/v1/review/items/submit": {"label": ANSWER_LABEL, "rating": ANSWER_RATING},
+    "POST /api/v1/review/items/resolve": {"label": ANSWER_LABEL, "rating": ANSWER_RATING},
+    "POST /api/v1/review/routing/set": {
+        "fallback": "on_route 'fallback' needs a fallback (two fields)",
+        "class_thresholds": "they go with the confidence criterion only (two fields)",
+    },
+    "POST /api/v1/review/sampling/set": {
+        "endpoint": "exactly one of endpoint and route (two fields)",
+        "per_day": "exactly one of per_day and rate (two fields)",
     },
 }
 
