@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, JsonValue, StrictBool, StrictFloat
 
@@ -29,7 +29,14 @@ Description = Annotated[str, Field(max_length=2000), text(2000)]
 LongText = Annotated[str, Field(max_length=MAX_TEXT), text(MAX_TEXT)]
 Reviewer = Annotated[str, Field(min_length=1, max_length=256), text(256)]
 RequestId = Annotated[str, Field(min_length=1, max_length=256), text(256)]
-ItemId = Annotated[Whole, Field(ge=1, le=MAX_ID)]
+# Whole's validator goes after the bounds: after it (``Annotated[Whole, Field(...)]``, or
+# ``Whole | None = Field(...)``) the document shows pydantic's ge/le, not JSON Schema's
+# minimum/maximum, and requests it calls valid (an id of 0) get 400.
+_WHOLE = get_args(Whole)[1]  # its BeforeValidator
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
+Version = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
+Rating = Annotated[int, Field(ge=1, le=10), _WHOLE]
+Millis = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), _WHOLE]
 Probability = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 
 
@@ -88,7 +95,7 @@ class UpdateQueue(Message):
     name: AssetName
     description: Description | None = None
     instructions: LongText | None = None
-    lease_seconds: Whole | None = Field(default=None, ge=10, le=86_400)
+    lease_seconds: Annotated[int, Field(ge=10, le=86_400), _WHOLE] | None = None
     priority: Priority | None = None
     agreement_threshold: Probability | None = None
     reviewers: list[Reviewer] | None = Field(default=None, max_length=MAX_REVIEWERS)
@@ -110,9 +117,9 @@ class ImportedAnswer(Message):
 
     reviewer: Reviewer
     label: JsonValue = None
-    rating: Whole | None = Field(default=None, ge=1, le=10)
+    rating: Rating | None = None
     comment: LongText = ""
-    created_at: int | None = Field(default=None, ge=0, le=MAX_SAFE_INTEGER)
+    created_at: Millis | None = None
 
 
 class NewItem(Message):
@@ -126,10 +133,10 @@ class NewItem(Message):
     prediction: JsonValue = None
     confidence: Probability | None = None
     model_name: AssetName | None = None
-    model_version: Whole | None = Field(default=None, ge=1, le=MAX_ID)
+    model_version: Version | None = None
     variant: Annotated[str, Field(max_length=256), text(256)] | None = None
     prompt_name: AssetName | None = None
-    prompt_version: Whole | None = Field(default=None, ge=1, le=MAX_ID)
+    prompt_version: Version | None = None
     reason: Reason = "manual"
     answers: list[ImportedAnswer] = Field(default_factory=list, max_length=MAX_OVERLAP)
 
@@ -277,7 +284,7 @@ class SubmitAnswer(Message):
 
     id: ItemId
     label: JsonValue = None
-    rating: Whole | None = Field(default=None, ge=1, le=10)
+    rating: Rating | None = None
     comment: LongText = ""
 
 
@@ -299,7 +306,7 @@ class ResolveItem(Message):
 
     id: ItemId
     label: JsonValue = None
-    rating: Whole | None = Field(default=None, ge=1, le=10)
+    rating: Rating | None = None
     comment: LongText = ""
 
 
@@ -355,7 +362,7 @@ class SamplingSpec(Message):
     queue: AssetName
     endpoint: AssetName | None = None
     route: AssetName | None = None
-    per_day: Whole | None = Field(default=None, ge=1, le=100_000)
+    per_day: Annotated[int, Field(ge=1, le=100_000), _WHOLE] | None = None
     rate: Annotated[StrictFloat, Field(gt=0.0, le=1.0)] | None = None
     enabled: StrictBool = True
 
@@ -387,7 +394,7 @@ class RunSampling(Message):
     policy or all."""
 
     id: ItemId | None = None
-    until: int | None = Field(default=None, ge=0, le=MAX_SAFE_INTEGER)
+    until: Millis | None = None
 
 
 class SampledHours(Message):
