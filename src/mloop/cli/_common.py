@@ -31,3 +31,14 @@ def resolve_experiment(client: Client, id_or_name: str) -> Experiment:
         raise NotFoundError(
             f"no experiment with id or name {id_or_name!r}", field="experiment"
         ) from None
+
+
+def confirmed(question: str) -> bool:
+    """The answer to ``question`` on the terminal; no answer (no terminal) is no."""
+    import typer
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # end of input: end the prompt's line too
+        typer.echo(err=True)
+        return False

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mloop.cli._common import get_client
+from mloop.cli._common import confirmed, get_client
 from mloop.cli._output import (
     cell,
     console,
@@ -239,20 +239,11 @@ def delete_queue(
     log stay). Needs admin."""
     queue = _call("get_review_queue", name=name)
     total = queue.counts.open + queue.counts.escalated + queue.counts.done
-    if not yes and not _confirmed(f"Delete review queue {name} and its {total} cases?"):
+    if not yes and not confirmed(f"Delete review queue {name} and its {total} cases?"):
         info("Nothing deleted (--yes deletes without asking).")
         raise typer.Exit(1)
     _call("delete_review_queue", name=name)
     info(f"Deleted review queue {name}.")
-
-
-def _confirmed(question: str) -> bool:
-    """The answer to ``question`` on the terminal; no answer (no terminal) is no."""
-    try:
-        return typer.confirm(question, default=False, err=True)
-    except typer.Abort:  # end of input: end the prompt's line too
-        typer.echo(err=True)
-        return False
 
 
 # -- policies -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from mloop.core.timeutil import now_ms
 from mloop.core.validation import check_text
 from mloop.review import tables as t
 from mloop.review.agreement import item_agreement, majority
-from mloop.review.claims import claim_slot, savepoint
+from mloop.review.claims import claim_slot, close_slots, savepoint
 from mloop.review.ops import operations
 from mloop.review.records import (
     answer_message,
@@ -258,12 +258,7 @@ def resolve_review_item(ctx: Context, req: ResolveItem) -> Submitted:
             f"you already answered review item {item.id}; answers are final", field="id"
         )
     answer_id = _insert_answer(ctx, item, ctx.actor, req.label, req.rating, comment, None, now)
-    s = t.review_slots.c
-    ctx.conn.execute(
-        update(t.review_slots)
-        .where(s.item_id == item.id, s.state.in_(("open", "claimed")))
-        .values(state="closed", reviewer=None, claimed_at=None, lease_expires_at=None)
-    )
+    close_slots(ctx, item.id)
     ctx.conn.execute(
         update(t.review_items)
         .where(t.review_items.c.id == item.id)

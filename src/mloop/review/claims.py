@@ -154,6 +154,17 @@ def _claimed(ctx: Context, queue: Any, item_id: int, expires: int) -> Claimed:
     return Claimed(item=item, lease_expires_at=expires, remaining=_remaining(ctx, queue.id))
 
 
+def close_slots(ctx: Context, item_id: int) -> None:
+    """Take an item's unanswered slots out of the queue (it was escalated, or a lead
+    decided it); holders lose their claims."""
+    s = t.review_slots.c
+    ctx.conn.execute(
+        update(t.review_slots)
+        .where(s.item_id == item_id, s.state.in_(("open", "claimed")))
+        .values(state="closed", reviewer=None, claimed_at=None, lease_expires_at=None)
+    )
+
+
 def _release(ctx: Context, item_id: int, reviewer: str) -> int:
     s = t.review_slots.c
     return ctx.conn.execute(
@@ -205,12 +216,7 @@ def escalate_review_item(ctx: Context, req: EscalateItem) -> ReviewItem:
             f"review item {row.id} is {row.status}; only open items escalate", field="id"
         )
     now = now_ms()
-    s = t.review_slots.c
-    ctx.conn.execute(
-        update(t.review_slots)
-        .where(s.item_id == row.id, s.state.in_(("open", "claimed")))
-        .values(state="closed", reviewer=None, claimed_at=None, lease_expires_at=None)
-    )
+    close_slots(ctx, row.id)
     ctx.conn.execute(
         update(t.review_items)
         .where(t.review_items.c.id == row.id)

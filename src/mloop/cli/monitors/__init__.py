@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mloop.cli._common import get_client
+from mloop.cli._common import confirmed, get_client
 from mloop.cli._output import err_console, info, print_json, warn
 from mloop.cli.monitors._parse import fmt_seconds, fmt_utc, parse_time, usage_error
 from mloop.cli.monitors._report import print_report
@@ -298,20 +298,11 @@ def delete(
     """Delete a monitor and its computed windows (alerts it raised stay). Needs admin."""
     client = get_client()
     _monitor(client, name)
-    if not yes and not _confirmed(f"Delete monitor {name} and its computed windows?"):
+    if not yes and not confirmed(f"Delete monitor {name} and its computed windows?"):
         info("Nothing deleted (--yes deletes without asking).")
         raise typer.Exit(1)
     client.call("delete_monitor", name=name)
     info(f"Deleted monitor {name}.")
-
-
-def _confirmed(question: str) -> bool:
-    """The answer to ``question`` on the terminal; no answer (no terminal) is no."""
-    try:
-        return typer.confirm(question, default=False, err=True)
-    except typer.Abort:  # end of input: end the prompt's line too
-        typer.echo(err=True)
-        return False
 
 
 def _bounds(size_ms: int, since: int, until: int) -> list[tuple[int, int]]:
