@@ -70,7 +70,9 @@ def claim_slot(
     return bool(taken)
 
 
-def _held(ctx: Context, queue_id: int, reviewer: str, now: int) -> Any:
+def _held(ctx: Context, queue_id: int, reviewer: str) -> Any:
+    """The slot the reviewer holds in the queue, its lease running or run out (an item no one
+    else took since is still theirs to finish)."""
     s, i = t.review_slots.c, t.review_items.c
     return ctx.conn.execute(
         select(s.item_id, s.slot)
@@ -79,7 +81,6 @@ def _held(ctx: Context, queue_id: int, reviewer: str, now: int) -> Any:
             s.queue_id == queue_id,
             s.reviewer == reviewer,
             s.state == "claimed",
-            s.lease_expires_at > now,
             i.status == "open",
         )
         .order_by(s.claimed_at)
@@ -99,11 +100,9 @@ def _candidates(ctx: Context, queue_id: int, reviewer: str, now: int) -> list[An
             _claimable(s, now),
             i.status == "open",
             or_(i.assignee.is_(None), i.assignee == reviewer),
-            ~exists().where(
-                other.c.item_id == s.item_id,
-                other.c.reviewer == reviewer,
-                other.c.slot != s.slot,
-            ),
+            # Not an item the reviewer holds or answered: one probe of the unique index
+            # on (item, reviewer) per candidate.
+            ~exists().where(other.c.item_id == s.item_id, other.c.reviewer == reviewer),
             ~exists().where(skip.item_id == s.item_id, skip.reviewer == reviewer),
         )
         .order_by(s.sort_key, s.item_id, s.slot)
@@ -131,7 +130,7 @@ def next_review_item(ctx: Context, req: NextItem) -> Claimed:
     now = now_ms()
     expires = now + queue.lease_seconds * 1000
     s = t.review_slots.c
-    held = _held(ctx, queue.id, ctx.actor, now)
+    held = _held(ctx, queue.id, ctx.actor)
     if held is not None:
         ctx.conn.execute(
             update(t.review_slots)

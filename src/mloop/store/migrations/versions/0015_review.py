@@ -172,7 +172,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("item_id", "slot", name=op.f("pk_review_slots")),
     )
-    op.create_index("ix_review_slots_held", "review_slots", ["reviewer", "state"], unique=False)
     op.create_index(
         "ix_review_slots_next",
         "review_slots",
@@ -187,7 +186,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ux_review_slots_reviewer", table_name="review_slots")
     op.drop_index("ix_review_slots_next", table_name="review_slots")
-    op.drop_index("ix_review_slots_held", table_name="review_slots")
     op.drop_table("review_slots")
     op.drop_table("review_skips")
     op.drop_index("ix_review_comments_item", table_name="review_comments")
