@@ -13,9 +13,9 @@ reviewed cases registers version 2 of the model, with both datasets as its input
 from __future__ import annotations
 
 import asyncio
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -79,6 +79,11 @@ async def _traffic(runtime: Runtime, rng: np.random.Generator) -> tuple[dict[str
     return truth, flagged
 
 
+def _handled(op: Any, request: Any) -> Callable[[Any], Any]:
+    """``op``'s handler on ``request``, for ``runtime.run`` as a given reviewer."""
+    return lambda ctx: op.handler(ctx, request)
+
+
 def _simulated_reviews(runtime: Runtime, rng: np.random.Generator, truth: dict[str, int]) -> int:
     """Each simulated reviewer claims and answers until the queue has nothing for them."""
     from mloop.domains import find_operation
@@ -97,7 +102,7 @@ def _simulated_reviews(runtime: Runtime, rng: np.random.Generator, truth: dict[s
             right = truth[claimed.item.request_id]
             label = right if rng.random() < accuracy else 1 - right
             request = submit.request(id=claimed.item.id, label=label, comment="simulated reviewer")
-            runtime.run(functools.partial(submit.handler, req=request), write=True, actor=reviewer)
+            runtime.run(_handled(submit, request), write=True, actor=reviewer)
             answered += 1
     return answered
 
