@@ -26,7 +26,8 @@ def test_tokens_are_stored_hashed(runtime: Runtime) -> None:
     with pytest.raises(ConflictError, match="a token named 'ci' already exists"):
         _token(runtime, "ci", "reader")
     with pytest.raises(
-        ValidationError, match=r"role must be one of reader, writer, deployer, admin, got 'root'"
+        ValidationError,
+        match=r"role must be one of reader, reviewer, writer, deployer, admin, got 'root'",
     ):
         _token(runtime, "bad-role", "root")
 

@@ -20,7 +20,12 @@ from mloop.cli.demo._summary import print_summary
 
 PACKAGE = "mloop.cli.demo"
 PACKAGE_DIR = Path(mloop.__file__).parent / "cli" / "demo"
-SHARED = {"_context", "_simulation", "_training"}  # what a step module may import from the package
+SHARED = {
+    "_context",
+    "_loans",
+    "_simulation",
+    "_training",
+}  # what a step module may import from the package
 
 
 def _package_imports(module: str) -> list[tuple[str, list[str]]]:

@@ -25,20 +25,16 @@ import orjson
 import mloop
 from mloop.cli._output import print_table
 from mloop.cli.demo._context import DemoContext, DemoStep
+from mloop.cli.demo._loans import DATASET, ENDPOINT, FEATURES, MODEL, applications, repaid
 from mloop.cli.demo._simulation import SimulatedClock, StampedLog
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     from rich.console import Console
 
     from mloop.store.runtime import Runtime
 
-ENDPOINT = "loan-approval"
-MODEL = "demo-loans"
-DATASET = "loan-applications"
 MONITOR = "loan-approval-hourly"
-FEATURES = ["income", "debt_ratio", "age"]
 HOURS = 6
 DRIFT_FROM_HOUR = 3
 REQUESTS_PER_HOUR = 600
@@ -84,32 +80,6 @@ RULES = (
 )
 
 
-def applications(rng: np.random.Generator, n: int, *, shock: bool = False) -> pd.DataFrame:
-    """``n`` loan applications; with ``shock``, incomes in the south are 40% lower."""
-    import numpy as np
-    import pandas as pd
-
-    region = rng.choice(["north", "south", "east"], size=n, p=[0.4, 0.35, 0.25])
-    income = rng.lognormal(mean=np.log(52_000), sigma=0.35, size=n)
-    if shock:
-        income = np.where(region == "south", income * 0.6, income)
-    return pd.DataFrame(
-        {
-            "income": income.round(0),
-            "debt_ratio": rng.beta(2, 5, size=n).round(3),
-            "age": rng.integers(21, 70, size=n).astype(float),
-            "region": region,
-        }
-    )
-
-
-def _truth(rng: np.random.Generator, frame: pd.DataFrame) -> np.ndarray:
-    """Whether each applicant repays: more likely with income, less with debt."""
-
-    score = (frame["income"] - 50_000) / 12_000 - 4 * (frame["debt_ratio"] - 0.3)
-    return (score + rng.normal(0, 0.6, len(frame)) > 0).to_numpy().astype(int)
-
-
 @dataclass
 class MonitoringStory:
     """What the summary shows: each hour's verdicts, and the alerts raised."""
@@ -123,7 +93,7 @@ def _train(ctx: DemoContext, rng: np.random.Generator) -> None:
     from sklearn.linear_model import LogisticRegression
 
     train = applications(rng, 3000)
-    truth = _truth(rng, train)
+    truth = repaid(rng, train)
     version = mloop.register_dataset(
         DATASET,
         train.assign(repaid=truth),
@@ -150,7 +120,7 @@ async def _traffic(runtime: Runtime, rng: np.random.Generator, clock: SimulatedC
     try:
         for hour in range(HOURS):
             frame = applications(rng, REQUESTS_PER_HOUR, shock=hour >= DRIFT_FROM_HOUR)
-            truth = _truth(rng, frame)
+            truth = repaid(rng, frame)
             for i, row in enumerate(frame.to_dict(orient="records")):
                 body = orjson.dumps({"inputs": [row]})
                 outcome = await service.invoke(ENDPOINT, parse_request(body))

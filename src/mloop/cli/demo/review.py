@@ -22,7 +22,7 @@ import orjson
 import mloop
 from mloop.cli._output import print_table
 from mloop.cli.demo._context import DemoContext, DemoStep
-from mloop.cli.demo.monitoring import DATASET, ENDPOINT, FEATURES, MODEL, _truth, applications
+from mloop.cli.demo._loans import DATASET, ENDPOINT, FEATURES, MODEL, applications, repaid
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +69,7 @@ async def _traffic(runtime: Runtime, rng: np.random.Generator) -> tuple[dict[str
     flagged = 0
     try:
         frame = applications(rng, REQUESTS, shock=True)
-        outcome_of = _truth(rng, frame)
+        outcome_of = repaid(rng, frame)
         for i, row in enumerate(frame.to_dict(orient="records")):
             outcome = await service.invoke(ENDPOINT, parse_request(orjson.dumps({"inputs": [row]})))
             truth[outcome.request_id] = int(outcome_of[i])
@@ -145,7 +145,7 @@ def _retrain(
         )
         model = LogisticRegression(max_iter=1000).fit(frame[FEATURES], frame["repaid"])
         holdout = applications(rng, 2000, shock=True)
-        truth = _truth(rng, holdout)
+        truth = repaid(rng, holdout)
         before = mloop.pyfunc.load_model(f"models:/{MODEL}/1").predict(holdout[FEATURES])
         after = model.predict(holdout[FEATURES])
         story.accuracy_before = float(np.mean(np.asarray(before).astype(int) == truth))
