@@ -17,6 +17,7 @@ from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
 from mloop.core.errors import ValidationError
 from mloop.datasets.domain import DOMAIN as DATASETS
+from mloop.evals.domain import DOMAIN as EVALS
 from mloop.features.domain import DOMAIN as FEATURES
 from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.monitoring.domain import DOMAIN as MONITORING
@@ -44,6 +45,7 @@ DOMAINS: tuple[Domain, ...] = (
     MONITORING,
     ALERTS,
     REVIEW,
+    EVALS,
 )
 
 
