@@ -1,0 +1,18 @@
+"""The automation domain's declaration."""
+
+from mloop.core.domain import Domain
+
+DOMAIN = Domain(
+    name="automation",
+    summary="Automation: a job queue with leases run by `mloop worker`, and triggers (cron, "
+    "monitor alerts, new labels, new dataset versions, manual, API, webhooks) that start "
+    "pipelines and deployment policies",
+    operations="mloop.automation.ops:operations",
+    handlers=(
+        "mloop.automation.jobs_api",
+        "mloop.automation.triggers_api",
+    ),
+    tables=("mloop.automation.tables",),
+    http=("mloop.automation.webhooks:webhook_http",),
+    pages=("mloop.server.ui.automation",),
+)

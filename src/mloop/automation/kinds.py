@@ -1,0 +1,11 @@
+"""The job kinds a worker runs: kind -> ``"module:function"`` of its handler.
+
+A handler is ``handler(job: JobContext) -> dict | None``; what it returns is stored as the
+job's result. This dict is the one place kinds are named: :func:`~mloop.automation.jobs.enqueue_job`
+refuses a kind that is not here, and a worker imports a handler only when it runs one.
+"""
+
+JOB_KINDS: dict[str, str] = {
+    # mloop.pipelines.run_pipeline; payload {"pipeline": ref, "params": {...}, "executor": ...}
+    "pipeline": "mloop.automation.handlers:run_pipeline_job",
+}
