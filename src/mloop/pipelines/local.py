@@ -1,0 +1,192 @@
+"""The local executor: a pool of worker processes on this machine.
+
+Each worker is a process with a pipe to the driver. A task runs in one worker at a time;
+a task past its timeout is ended by killing its worker process (SIGKILL: a step stuck in C
+code or a sleep ends too), and a fresh worker takes the dead one's place. Workers start
+with the ``forkserver`` method, so they never inherit the driver's threads or database
+connections, and import the step's module on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from mloop.core.errors import ValidationError
+from mloop.pipelines.executors import Executor, timeout_message
+from mloop.pipelines.worker import Outcome, Task, now_ms, run_task
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    """A worker's loop: run tasks until told to stop (None) or the driver goes away."""
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        outcome = run_task(task)
+        try:
+            conn.send(outcome)
+        except Exception as exc:  # an output pickle cannot carry between processes
+            conn.send(
+                Outcome(
+                    task.node,
+                    task.attempt,
+                    False,
+                    error=f"the output of step {task.node!r} ({type(outcome.value).__name__}) "
+                    f"cannot be sent between processes: {exc}",
+                    log_tail=outcome.log_tail,
+                    start_ms=outcome.start_ms,
+                    end_ms=outcome.end_ms,
+                )
+            )
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's Process of the chosen context
+    conn: multiprocessing.connection.Connection
+    task: Task | None = None
+    deadline: float | None = None  # time.monotonic() past which the task is killed
+
+
+class LocalExecutor(Executor):
+    """Runs steps in up to ``workers`` processes (default: the machine's cores)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, *, start_method: str = "forkserver") -> None:
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024
+        ):
+            raise ValidationError("workers must be a whole number from 1 to 1024", field="workers")
+        self.workers = workers or os.cpu_count() or 1
+        self._context = multiprocessing.get_context(start_method)
+        self._pool: list[_Worker] = []
+        self._queue: deque[Task] = deque()
+
+    @property
+    def slots(self) -> int:
+        return self.workers
+
+    def start(self) -> None:
+        if self._context.get_start_method() == "forkserver":
+            # Workers fork from a server that has imported the worker module once.
+            self._context.set_forkserver_preload(["mloop.pipelines.worker"])
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=_serve, args=(child,), daemon=True)
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._pool.append(worker)
+        return worker
+
+    def _idle(self) -> _Worker | None:
+        for worker in self._pool:
+            if worker.task is None:
+                return worker
+        return self._spawn() if len(self._pool) < self.workers else None
+
+    def _dispatch(self) -> list[Outcome]:
+        failed: list[Outcome] = []
+        while self._queue:
+            worker = self._idle()
+            if worker is None:
+                break
+            task = self._queue.popleft()
+            start = now_ms()
+            try:
+                worker.conn.send(task)
+            except Exception as exc:  # an argument pickle cannot carry
+                failed.append(
+                    Outcome(
+                        task.node,
+                        task.attempt,
+                        False,
+                        error=f"the inputs of step {task.node!r} cannot be sent to a worker "
+                        f"process: {exc}",
+                        start_ms=start,
+                        end_ms=now_ms(),
+                    )
+                )
+                continue
+            worker.task = task
+            worker.deadline = time.monotonic() + task.timeout_s if task.timeout_s else None
+        return failed
+
+    def submit(self, task: Task) -> None:
+        self._queue.append(task)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and forget it (a new one starts when a task needs it)."""
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        self._pool.remove(worker)
+
+    def wait(self, timeout_s: float | None) -> list[Outcome]:
+        done = self._dispatch()
+        if done:
+            return done
+        busy = [w for w in self._pool if w.task is not None]
+        if not busy:
+            return []
+        limit = time.monotonic() + timeout_s if timeout_s is not None else None
+        deadlines = [w.deadline for w in busy if w.deadline is not None]
+        if limit is not None:
+            deadlines.append(limit)
+        wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=wait_s)
+        now = time.monotonic()
+        for worker in busy:
+            task = worker.task
+            assert task is not None
+            if worker.conn in ready:
+                try:
+                    outcome = worker.conn.recv()
+                except (EOFError, OSError):
+                    code = worker.process.exitcode
+                    self._replace(worker)
+                    outcome = Outcome(
+                        task.node,
+                        task.attempt,
+                        False,
+                        error=f"the worker process running step {task.node!r} exited "
+                        f"(exit code {code})",
+                        end_ms=now_ms(),
+                    )
+                else:
+                    worker.task = worker.deadline = None
+                done.append(outcome)
+            elif worker.deadline is not None and now >= worker.deadline:
+                self._replace(worker)
+                done.append(
+                    Outcome(
+                        task.node, task.attempt, False, error=timeout_message(task), end_ms=now_ms()
+                    )
+                )
+        return done + self._dispatch()
+
+    def shutdown(self) -> None:
+        for worker in list(self._pool):
+            if worker.task is None:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        deadline = time.monotonic() + 2
+        for worker in list(self._pool):
+            if worker.task is None:
+                worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._replace(worker)
+        self._queue.clear()
+
