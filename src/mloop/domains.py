@@ -21,6 +21,7 @@ from mloop.evals.domain import DOMAIN as EVALS
 from mloop.features.domain import DOMAIN as FEATURES
 from mloop.llm.domain import DOMAIN as GATEWAY
 from mloop.monitoring.domain import DOMAIN as MONITORING
+from mloop.pipelines.domain import DOMAIN as PIPELINES
 from mloop.prompts.domain import DOMAIN as PROMPTS
 from mloop.registry.domain import DOMAIN as REGISTRY
 from mloop.review.domain import DOMAIN as REVIEW
@@ -46,6 +47,7 @@ DOMAINS: tuple[Domain, ...] = (
     ALERTS,
     REVIEW,
     EVALS,
+    PIPELINES,
 )
 
 
