@@ -8,4 +8,6 @@ refuses a kind that is not here, and a worker imports a handler only when it run
 JOB_KINDS: dict[str, str] = {
     # mloop.pipelines.run_pipeline; payload {"pipeline": ref, "params": {...}, "executor": ...}
     "pipeline": "mloop.automation.handlers:run_pipeline_job",
+    # Advances a deployment policy run; payload {"run_id": N}, or a trigger's {"policy": ...}.
+    "policy": "mloop.automation.policy_jobs:run_policy_job",
 }

@@ -50,6 +50,7 @@ def job_message(row: Any) -> Job:
         dedup_key=row.dedup_key,
         concurrency_key=row.concurrency_key,
         attempts=row.attempts,
+        claims=row.claims,
         max_attempts=row.max_attempts,
         run_after=row.run_after,
         lease_owner=row.lease_owner,

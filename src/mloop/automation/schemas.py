@@ -65,6 +65,7 @@ class Job(Message):
     dedup_key: str | None = None
     concurrency_key: str | None = None
     attempts: int
+    claims: int = Field(description="Times a worker took the job (attempt rows are numbered by it)")
     max_attempts: int
     run_after: int
     lease_owner: str | None = None

@@ -15,7 +15,6 @@ produced it, or the alias moves made by hand when no policy did.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from mloop.automation.ops import operations
 from mloop.automation.policy_runs import model_events, runs_for_version
@@ -188,18 +187,21 @@ def _alert_entries(ctx: Context, endpoint: str) -> list[TimelineEntry]:
 
 
 def _gate_entries(ctx: Context, model: str) -> list[TimelineEntry]:
-    from mloop.evals import gate_decisions_for_model
+    from mloop.evals.decisions import gate_decisions_for_model
 
     entries = []
     for d in gate_decisions_for_model(ctx, model):
+        champion = "no champion" if d.champion is None else f"v{d.champion.version}"
+        candidate = d.candidate.version if d.candidate.name == model else None
         entries.append(
             TimelineEntry(
                 at=d.created_at,
                 kind="gate",
-                title=f"gate {d.id}: {d.outcome} ({d.candidate} vs {d.champion or 'no champion'})",
+                title=f"gate {d.id} on {d.suite}: {d.outcome} "
+                f"({d.candidate.name} v{d.candidate.version} vs {champion})",
                 detail="; ".join(d.reasons),
                 actor=d.created_by,
-                version=_version_of(d.candidate),
+                version=candidate,
                 link="gate",
                 ids={"gate_id": d.id},
             )
@@ -208,7 +210,7 @@ def _gate_entries(ctx: Context, model: str) -> list[TimelineEntry]:
 
 
 def _pipeline_entries(ctx: Context, model: str) -> list[TimelineEntry]:
-    from mloop.pipelines import pipeline_runs_for_model
+    from mloop.pipelines.queries import pipeline_runs_for_model
 
     entries = []
     for r in pipeline_runs_for_model(ctx, model):
@@ -217,18 +219,13 @@ def _pipeline_entries(ctx: Context, model: str) -> list[TimelineEntry]:
                 at=r.start_time,
                 kind="pipeline",
                 title=f"pipeline run {r.id} ({r.pipeline}): {r.status}",
-                detail=r.error or "",
+                detail=r.error or f"started by {r.trigger or 'hand'}",
+                actor=r.created_by,
                 link="pipeline_run",
                 ids={"run_id": r.id},
             )
         )
     return entries
-
-
-def _version_of(uri: Any) -> int | None:
-    text = str(uri or "")
-    tail = text.rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def model_timeline(ctx: Context, model: str, *, limit: int = 200) -> list[TimelineEntry]:
@@ -343,10 +340,7 @@ def get_model_timeline(ctx: Context, req: GetTimeline) -> Timeline:
     promoted = [r for r in runs if r.state == "promoted"]
     run = (promoted or runs or [None])[0]
     moves = [e for e in _alias_entries(ctx, model) if e.version == req.version]
-    if run is not None:
-        chain = _chain(ctx, model, run)
-    else:
-        chain = moves
+    chain = _chain(ctx, model, run) if run is not None else moves
     return Timeline(
         model=model,
         version=req.version,
