@@ -11,8 +11,10 @@ DOMAIN = Domain(
     handlers=(
         "mloop.automation.jobs_api",
         "mloop.automation.triggers_api",
-        *("mloop.automation.policies", "mloop.automation.policy_runs"),
-        *("mloop.automation.policy_jobs", "mloop.automation.approvals"),
+        "mloop.automation.policies",
+        "mloop.automation.policy_runs",
+        "mloop.automation.policy_jobs",
+        "mloop.automation.approvals",
         "mloop.automation.timeline",
     ),
     tables=("mloop.automation.tables", "mloop.automation.policy_tables"),

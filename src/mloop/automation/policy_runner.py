@@ -263,7 +263,7 @@ def _gate(runtime: Any, row: Any, spec: PolicySpec, now: int | None, client: Any
     )
     candidate = f"models:/{spec.model}/{row.candidate_version}"
     against = None if champion is None else f"models:/{spec.model}@{spec.champion_alias}"
-    decision = gate(candidate, against, spec.suite, client=client)
+    decision = gate(candidate, against, spec.suite, trusted=spec.trusted, client=client)
     detail: dict[str, Any] = {
         "gate": decision.id,
         "outcome": decision.outcome,
