@@ -474,3 +474,23 @@ def review_item_action(item_id: int, action: str) -> str:
     """Where a form about one item posts (``answer``, ``skip``, ``escalate``, ``release``,
     ``comment``, ``resolve``)."""
     return f"/review/items/{part(item_id)}/{part(action)}"
+
+
+# -- automation ----------------------------------------------------------------------------
+
+
+@link("automation")
+def automation() -> str:
+    """Jobs, triggers and the trigger event log."""
+    return "/automation"
+
+
+@link("automation_job")
+def automation_job(job_id: int) -> str:
+    return f"/automation/jobs/{part(job_id)}"
+
+
+@link("automation_trigger")
+def automation_trigger(name: str) -> str:
+    """A trigger's row and its events on the automation page."""
+    return f"/automation?trigger={part(name)}#triggers"
