@@ -89,6 +89,8 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "apply_definitions_as_admin",
     # A queue's items and answers go with it.
     "delete_review_queue",
+    # A suite's versions go with it (its gate decisions stay).
+    "delete_eval_suite",
 }
 
 # What moves production: a deployer may, a writer may not.

@@ -7,6 +7,6 @@ DOMAIN = Domain(
     summary="Evaluation suites and gates: a candidate model against the champion on a fixed "
     "test set, with statistical confidence, guards, slices, fairness and budgets",
     operations="mloop.evals.ops:operations",
-    handlers=(),
+    handlers=("mloop.evals.suites", "mloop.evals.decisions"),
     tables=("mloop.evals.tables",),
 )
