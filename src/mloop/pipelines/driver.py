@@ -26,7 +26,7 @@ from mloop.pipelines.executors import Executor, resolve_executor
 from mloop.pipelines.graph import Graph, Handle, Node, select, trace, walk
 from mloop.pipelines.params import validate_params
 from mloop.pipelines.values import Encoded, cache_key, decode, encode, literal_digest
-from mloop.pipelines.worker import Outcome, Task, now_ms
+from mloop.pipelines.worker import Outcome, Task, driver_env, now_ms
 
 if TYPE_CHECKING:
     from mloop.client.client import Client
@@ -159,6 +159,7 @@ class _Driver:
         self.failed = False
         self.last_flush = time.monotonic()
         self.sys_path = [p for p in sys.path if p]
+        self.env = driver_env()
         self.ready: list[str] = [n for n, ups in self.waiting.items() if not ups]
         self.task_starts: dict[str, int] = {}
 
@@ -250,6 +251,7 @@ class _Driver:
             trusted=node.step.cache == "trusted",
             timeout_s=node.step.timeout_s,
             sys_path=self.sys_path,
+            env=self.env,
         )
         result = self.steps[node.id]
         result.status = "running"

@@ -22,6 +22,11 @@ from mloop.core.errors import ValidationError
 from mloop.pipelines.executors import Executor, timeout_message
 from mloop.pipelines.worker import Outcome, Task, now_ms, run_task
 
+IMPORT_ALLOWANCE_S = 600.0
+
+
+STARTED = "started"  # a worker's word that the step's code is loaded and about to run
+
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """A worker's loop: run tasks until told to stop (None) or the driver goes away."""
@@ -32,7 +37,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             return
         if task is None:
             return
-        outcome = run_task(task)
+        outcome = run_task(task, on_start=lambda: conn.send(STARTED))
         try:
             conn.send(outcome)
         except Exception as exc:  # an output pickle cannot carry between processes
@@ -121,7 +126,9 @@ class LocalExecutor(Executor):
                 )
                 continue
             worker.task = task
-            worker.deadline = time.monotonic() + task.timeout_s if task.timeout_s else None
+            # The timeout starts when the worker says the step runs (after its imports);
+            # until then the import itself gets a generous allowance.
+            worker.deadline = time.monotonic() + IMPORT_ALLOWANCE_S if task.timeout_s else None
         return failed
 
     def submit(self, task: Task) -> None:
@@ -155,6 +162,12 @@ class LocalExecutor(Executor):
             if worker.conn in ready:
                 try:
                     outcome = worker.conn.recv()
+                    if outcome == STARTED:
+                        if task.timeout_s:
+                            worker.deadline = time.monotonic() + task.timeout_s
+                        if not worker.conn.poll():
+                            continue
+                        outcome = worker.conn.recv()
                 except (EOFError, OSError):
                     code = worker.process.exitcode
                     self._replace(worker)
@@ -189,4 +202,3 @@ class LocalExecutor(Executor):
                 worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             self._replace(worker)
         self._queue.clear()
-

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 LOG_TAIL_CHARS = 8_000
 ERROR_CHARS = 8_000
+ENV_PREFIXES = ("MLOOP_", "AWS_")
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Task:
     trusted: bool
     timeout_s: float | None = None
     sys_path: list[str] = field(default_factory=list)
+    # The driver's MLOOP_* settings: a worker started earlier (a forkserver child, a Ray
+    # worker) must reach the same database and artifact store as the driver.
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +105,24 @@ class _Tail(io.TextIOBase):
         return "".join(self._parts)[-self._limit :]
 
 
+def driver_env() -> dict[str, str]:
+    """The settings a worker copies from the driver."""
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+
+
+def _apply_env(env: dict[str, str]) -> bool:
+    """Make this process's settings the driver's; whether anything changed."""
+    changed = False
+    for key in [k for k in os.environ if k.startswith(ENV_PREFIXES) and k not in env]:
+        del os.environ[key]
+        changed = True
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+            changed = True
+    return changed
+
+
 @contextlib.contextmanager
 def _active_run(task: Task) -> Any:
     """Make the pipeline's tracking run the active run for the step, without changing its
@@ -109,6 +133,8 @@ def _active_run(task: Task) -> Any:
         return
     from mloop.client import connection, fluent
 
+    if _apply_env(task.env):
+        connection.close_all()  # backends built from the old settings
     if connection.get_tracking_uri() != task.tracking_uri:
         connection.set_tracking_uri(task.tracking_uri)
     state = fluent._state  # the fluent API's per-thread run stack
@@ -122,8 +148,12 @@ def _active_run(task: Task) -> Any:
             fluent.flush()
 
 
-def run_task(task: Task) -> Outcome:
-    """Run one attempt; never raises (the error travels back in the outcome)."""
+def run_task(task: Task, on_start: Callable[[], None] | None = None) -> Outcome:
+    """Run one attempt; never raises (the error travels back in the outcome).
+
+    ``on_start`` is called once the step's module is imported, just before it runs: the
+    local executor starts the step's timeout then, so a cold worker's imports do not count.
+    """
     for entry in task.sys_path:
         if entry not in sys.path:
             sys.path.append(entry)
@@ -131,6 +161,8 @@ def run_task(task: Task) -> Outcome:
     tail = _Tail(LOG_TAIL_CHARS)
     try:
         step = load_step(task.step_ref)
+        if on_start is not None:
+            on_start()
         with (
             contextlib.redirect_stdout(tail),
             contextlib.redirect_stderr(tail),
