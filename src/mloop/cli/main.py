@@ -13,6 +13,7 @@ from mloop.cli import (
     datasets,
     demo,
     endpoints,
+    evals,
     experiments,
     features,
     gateway,
@@ -78,6 +79,9 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(monitors.app, name="monitors")
 app.add_typer(features.app, name="features")
 app.add_typer(review.app, name="review")
+app.add_typer(evals.app, name="evals")
+app.add_typer(evals.test_app, name="test")
+app.command("gate")(evals.gate_command)
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
