@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mloop.alerts.domain import DOMAIN as ALERTS
+from mloop.automation.domain import DOMAIN as AUTOMATION
 from mloop.auth.domain import DOMAIN as AUTH
 from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
@@ -48,6 +49,7 @@ DOMAINS: tuple[Domain, ...] = (
     REVIEW,
     EVALS,
     PIPELINES,
+    AUTOMATION,
 )
 
 

@@ -91,6 +91,9 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     "delete_review_queue",
     # A suite's versions go with it (its gate decisions stay).
     "delete_eval_suite",
+    # A trigger's definition goes; a webhook's secret changes for every caller.
+    "delete_trigger",
+    "rotate_trigger_secret",
 }
 
 # What moves production: a deployer may, a writer may not.
@@ -107,6 +110,8 @@ MOVES_PRODUCTION = {
     # A routing policy changes what an endpoint's callers get (a fallback, or no answer yet).
     "set_review_routing",
     "delete_review_routing",
+    # Firing a trigger that starts a deployment policy (which may promote a model).
+    "fire_policy_trigger",
 }
 
 

@@ -53,6 +53,7 @@ def test_every_page_module_is_known() -> None:
     assert set(_page_modules()) == {
         "alerts",
         "artifacts",
+        "automation",
         "auth",
         "datasets",
         "endpoints",
@@ -236,6 +237,9 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("review_claim", {"name": "loans"}, "/review/loans/claim"),
     ("review_item", {"item_id": 7}, "/review/items/7"),
     ("review_item_action", {"item_id": 7, "action": "answer"}, "/review/items/7/answer"),
+    ("automation", {}, "/automation"),
+    ("automation_job", {"job_id": 7}, "/automation/jobs/7"),
+    ("automation_trigger", {"name": "a/b"}, "/automation?trigger=a%2Fb#triggers"),
 ]
 
 

@@ -76,6 +76,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("prompts", "Prompts"),
     ("alerts", "Alerts"),
     ("review_queues", "Review"),
+    ("automation", "Automation"),
 )
 HOME_SECTION = "experiments"
 
