@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Integer, func, select
 
+from mloop.core.errors import NotFoundError
 from mloop.core.naming import check_asset_name
 from mloop.pipelines import tables as t
 from mloop.pipelines.ops import operations
@@ -105,9 +106,14 @@ def _run_ids_of_model(ctx: Context, model: str) -> list[str]:
     run_ids: list[str] = []
     token = None
     while True:
-        page = list_model_versions(
-            ctx, ListModelVersions(name=model, max_results=1000, page_token=token)
-        )
+        try:
+            page = list_model_versions(
+                ctx, ListModelVersions(name=model, max_results=1000, page_token=token)
+            )
+        except NotFoundError:
+            raise NotFoundError(
+                f"registered model {model!r} does not exist", field="model"
+            ) from None
         run_ids += [v.run_id for v in page.model_versions if v.run_id]
         token = page.next_page_token
         if token is None:
