@@ -75,7 +75,7 @@ def _trigger_entries(ctx: Context, policies: list[str]) -> list[TimelineEntry]:
                     title=f"trigger {e.trigger} ({e.trigger_kind}) {e.outcome}",
                     detail=e.reason,
                     actor=e.actor,
-                    link="trigger",
+                    link="automation_trigger",
                     ids={"name": e.trigger},
                 )
             )
@@ -266,7 +266,7 @@ def _chain(ctx: Context, model: str, run: PolicyRun) -> list[TimelineEntry]:
                         title=f"trigger {e.trigger} ({e.trigger_kind}) fired",
                         detail=e.reason,
                         actor=e.actor,
-                        link="trigger",
+                        link="automation_trigger",
                         ids={"name": e.trigger},
                     )
                 )
