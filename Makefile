@@ -17,7 +17,7 @@ install-demo: $(BIN)/python
 
 install-test: $(BIN)/python
 	bash scripts/install-system-deps.sh
-	$(BIN)/pip install --quiet -e '.[all,boosting,embeddings,dev]'
+	$(BIN)/pip install --quiet -e '.[all,boosting,embeddings,ray,dev]'
 
 ## Install mloop and run the end-to-end demo on an embedded store.
 demo: install-demo
