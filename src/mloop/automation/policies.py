@@ -9,6 +9,7 @@ it runs; editing a policy never changes a run already created (the run keeps a c
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -17,6 +18,8 @@ from mloop.automation import policy_tables as t
 from mloop.automation.ops import operations
 from mloop.automation.policy_schemas import (
     MAX_PARAMS_BYTES,
+    PIPELINE_PATTERN,
+    SUITE_PATTERN,
     ListPolicies,
     Policy,
     PolicyList,
@@ -41,7 +44,22 @@ def check_spec(ctx: Context, spec: PolicySpec) -> PolicySpec:
     check_asset_name(spec.model, "model", what="model name")
     check_asset_name(spec.endpoint, "endpoint", what="endpoint name")
     check_alias(spec.champion_alias, "champion_alias")
-    load_endpoint_row(ctx, spec.endpoint)
+    if not re.fullmatch(PIPELINE_PATTERN, spec.pipeline) or len(spec.pipeline) > 512:
+        raise ValidationError(
+            f"pipeline {spec.pipeline[:100]!r} is not a reference; give "
+            '"package.module:function" of a @pipeline function',
+            field="pipeline",
+        )
+    if not re.fullmatch(SUITE_PATTERN, spec.suite) or len(spec.suite) > 300:
+        raise ValidationError(
+            f'suite {spec.suite[:100]!r} is not a suite reference; give "name" (its latest '
+            'version) or "name/3"',
+            field="suite",
+        )
+    try:
+        load_endpoint_row(ctx, spec.endpoint)
+    except NotFoundError as exc:
+        raise NotFoundError(exc.message, field="endpoint") from None
     if len(json.dumps(spec.params)) > MAX_PARAMS_BYTES:
         raise ValidationError(
             f"params take more than {MAX_PARAMS_BYTES} bytes as JSON; pass a dataset or "
