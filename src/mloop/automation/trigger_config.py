@@ -108,7 +108,9 @@ def parse_config(kind: str, config: dict[str, Any]) -> Any:
     try:
         return model.model_validate(config)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
+        # An unknown key first: a misspelt key is also why the right one is "missing".
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
         key = ".".join(str(part) for part in first["loc"])
         field = f"config.{key}" if key else "config"
         message = first["msg"].removeprefix("Value error, ")

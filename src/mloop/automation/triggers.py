@@ -137,6 +137,8 @@ def fire(
     Only the checks below decide; the caller has already decided the trigger should fire.
     """
     check_payload(payload, "payload")
+    # Built first so that a bad payload is refused whatever the checks below decide.
+    kind, job_payload = job_for(row, payload)
     if not row.enabled:
         reason = "the trigger is disabled"
         return record_event(
@@ -156,7 +158,6 @@ def fire(
         return record_event(
             ctx, row, source=source, outcome="skipped", reason=held, payload=payload, now=now
         ), None
-    kind, job_payload = job_for(row, payload)
     job = enqueue_job(
         ctx,
         kind,
