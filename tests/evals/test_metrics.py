@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest
@@ -104,7 +106,7 @@ def test_paired_bootstrap_is_deterministic_and_brackets_the_difference() -> None
     a = (rng.random(2000) < 0.8).astype(float)
     b = (rng.random(2000) < 0.7).astype(float)
 
-    def mean(values: np.ndarray):
+    def mean(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         return lambda w: (w @ values) / w.sum(axis=1)
 
     first = paired_bootstrap(

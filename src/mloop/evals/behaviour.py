@@ -215,8 +215,7 @@ def test_model(
     for r in results:
         if not r.passed:
             client.set_tag(run_id, _metric_key(f"behaviour.failure/{r.name}"), r.detail[:4000])
-    status = "FINISHED" if all(r.passed for r in results) else "FAILED"
-    client.set_terminated(run_id, status)
+    client.set_terminated(run_id, "FINISHED" if all(r.passed for r in results) else "FAILED")
     return BehaviourReport(f"models:/{version.name}/{version.version}", run_id, results)
 
 
