@@ -92,8 +92,8 @@ def test_record_refuses_unknown_nodes_bad_cache_entries_and_ended_runs() -> None
     )
     with pytest.raises(ConflictError):
         client.call("record_pipeline_run", id=started.id, status="failed")
-    with pytest.raises(NotFoundError) as info:
+    with pytest.raises(NotFoundError) as missing:
         client.call("get_pipeline_run", id=started.id + 1)
-    assert _field(info) == "id"
+    assert _field(missing) == "id"
     detail = client.call("get_pipeline_run", id=started.id)
     assert detail.outputs == [1] and detail.status == "succeeded"

@@ -43,7 +43,6 @@ EXPORTS: dict[str, str] = {
     "get_run": "mloop.pipelines.sdk",
     "list_runs": "mloop.pipelines.sdk",
     "list_pipelines": "mloop.pipelines.sdk",
-    "batch_score": "mloop.pipelines.scoring",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
@@ -55,5 +54,4 @@ if TYPE_CHECKING:
     from mloop.pipelines.local import LocalExecutor
     from mloop.pipelines.queries import pipeline_runs_for_model
     from mloop.pipelines.ray_executor import RayExecutor
-    from mloop.pipelines.scoring import batch_score
     from mloop.pipelines.sdk import get_run, list_pipelines, list_runs

@@ -74,7 +74,7 @@ class LocalExecutor(Executor):
         ):
             raise ValidationError("workers must be a whole number from 1 to 1024", field="workers")
         self.workers = workers or os.cpu_count() or 1
-        self._context = multiprocessing.get_context(start_method)
+        self._context: Any = multiprocessing.get_context(start_method)
         self._pool: list[_Worker] = []
         self._queue: deque[Task] = deque()
 

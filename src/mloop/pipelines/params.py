@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic
+from pydantic_core import PydanticSerializationError
 
 from mloop.core.errors import ValidationError
 
@@ -73,7 +74,7 @@ def validate_params(
         try:
             dumped = pydantic.TypeAdapter(hints.get(name, Any)).dump_python(value, mode="json")
             json.dumps(dumped, allow_nan=False)
-        except (pydantic.PydanticSerializationError, TypeError, ValueError):
+        except (PydanticSerializationError, TypeError, ValueError):
             raise ValidationError(
                 f"params.{name} must be a value that can be written as JSON "
                 f"(got {type(value).__name__})",
