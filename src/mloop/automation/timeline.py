@@ -210,10 +210,15 @@ def _gate_entries(ctx: Context, model: str) -> list[TimelineEntry]:
 
 
 def _pipeline_entries(ctx: Context, model: str) -> list[TimelineEntry]:
+    from mloop.core.errors import NotFoundError
     from mloop.pipelines.queries import pipeline_runs_for_model
 
+    try:
+        runs = pipeline_runs_for_model(ctx, model)
+    except NotFoundError:  # not registered (yet, or any more): no run registered it
+        return []
     entries = []
-    for r in pipeline_runs_for_model(ctx, model):
+    for r in runs:
         entries.append(
             TimelineEntry(
                 at=r.start_time,
