@@ -94,6 +94,10 @@ DESTRUCTIVE_OR_GOVERNANCE = {
     # A trigger's definition goes; a webhook's secret changes for every caller.
     "delete_trigger",
     "rotate_trigger_secret",
+    # Deployment policies decide what reaches production without a person.
+    "create_deployment_policy",
+    "update_deployment_policy",
+    "delete_deployment_policy",
 }
 
 # What moves production: a deployer may, a writer may not.
@@ -112,6 +116,11 @@ MOVES_PRODUCTION = {
     "delete_review_routing",
     # Firing a trigger that starts a deployment policy (which may promote a model).
     "fire_policy_trigger",
+    # A policy run trains, gates, rolls out and promotes; approving lets its canary start.
+    "run_deployment_policy",
+    "approve_policy_run",
+    "reject_policy_run",
+    "cancel_policy_run",
 }
 
 
