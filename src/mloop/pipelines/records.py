@@ -26,6 +26,7 @@ from mloop.pipelines.schemas import (
 )
 from mloop.store.context import Context
 from mloop.store.sql import insert_ignore
+from mloop.tracking.runs import load_run_row as load_run_row_of_tracking
 
 
 def dumps(value: Any) -> str:
@@ -85,6 +86,7 @@ def start_pipeline_run(ctx: Context, req: StartPipelineRun) -> PipelineRunInfo:
     check_text(req.executor, "executor", max_length=64)
     check_text(req.trigger, "trigger", max_length=256)
     _check_graph(req)
+    load_run_row_of_tracking(ctx, req.run_id)  # the tracking run it runs as must exist
     now = now_ms()
     run_id = ctx.conn.execute(
         insert(t.pipeline_runs)
