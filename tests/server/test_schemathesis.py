@@ -197,9 +197,31 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "fallback": "on_route 'fallback' needs a fallback (two fields)",
         "class_thresholds": "they go with the confidence criterion only (two fields)",
     },
+    "POST /api/v1/automation/policies/create": {
+        "rollout.*": "rules across fields: thresholds per rule kind, increasing ramp steps "
+        "ending at 100",
+        "rollout.ramp": "a policy's rollout needs a ramp (it is what promotes)",
+        "params": "at most 64,000 bytes as JSON",
+    },
+    "POST /api/v1/automation/policies/update": {
+        "rollout.*": "rules across fields: thresholds per rule kind, increasing ramp steps "
+        "ending at 100",
+        "rollout.ramp": "a policy's rollout needs a ramp (it is what promotes)",
+        "params": "at most 64,000 bytes as JSON",
+    },
+    "POST /api/v1/automation/policies/run": {"payload.params": "a JSON object when given"},
     "POST /api/v1/review/sampling/set": {
         "endpoint": "exactly one of endpoint and route (two fields)",
         "per_day": "exactly one of per_day and rate (two fields)",
+    },
+    "POST /api/v1/pipelines/runs/start": {
+        "graph.*": "node ids are unique and each upstream names an earlier node (across nodes)",
+    },
+    "POST /api/v1/pipelines/runs/record": {
+        "message:steps[": "each step names a node of the run's stored graph",
+        "message:cache[": "an entry has inline JSON or an artifact path, not both (two fields)",
+        "status": "a running run has no end_time or outputs (three fields)",
+        "end_time": "the end is not before the run's stored start",
     },
 }
 
