@@ -57,6 +57,7 @@ def test_every_page_module_is_known() -> None:
         "auth",
         "datasets",
         "endpoints",
+        "evals",
         "experiments",
         "features",
         "gateway",
@@ -240,6 +241,10 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("automation", {}, "/automation"),
     ("automation_job", {"job_id": 7}, "/automation/jobs/7"),
     ("automation_trigger", {"name": "a/b"}, "/automation?trigger=a%2Fb#triggers"),
+    ("gates", {}, "/gates"),
+    ("gates", {"model": "a/b"}, "/gates?model=a%2Fb"),
+    ("gate", {"decision_id": 7}, "/gates/7"),
+    ("eval_suite", {"name": "credit"}, "/evals/suites/credit"),
 ]
 
 

@@ -9,4 +9,5 @@ DOMAIN = Domain(
     operations="mloop.evals.ops:operations",
     handlers=("mloop.evals.suites", "mloop.evals.decisions"),
     tables=("mloop.evals.tables",),
+    pages=("mloop.server.ui.evals",),
 )

@@ -77,6 +77,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("alerts", "Alerts"),
     ("review_queues", "Review"),
     ("automation", "Automation"),
+    ("gates", "Gates"),
 )
 HOME_SECTION = "experiments"
 

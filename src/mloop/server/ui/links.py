@@ -494,3 +494,22 @@ def automation_job(job_id: int) -> str:
 def automation_trigger(name: str) -> str:
     """A trigger's row and its events on the automation page."""
     return f"/automation?trigger={part(name)}#triggers"
+
+
+# -- evals ---------------------------------------------------------------------------------
+
+
+@link("gates")
+def gates(model: str | None = None) -> str:
+    """Gate decisions, newest first (of one model, as candidate or champion)."""
+    return f"/gates{_query({'model': model})}"
+
+
+@link("gate")
+def gate(decision_id: int) -> str:
+    return f"/gates/{part(decision_id)}"
+
+
+@link("eval_suite")
+def eval_suite(name: str) -> str:
+    return f"/evals/suites/{part(name)}"
