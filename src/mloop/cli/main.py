@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from mloop.cli import (
     alerts,
+    automation,
     data,
     datasets,
     demo,
@@ -82,6 +83,9 @@ app.add_typer(review.app, name="review")
 app.add_typer(evals.app, name="evals")
 app.add_typer(evals.test_app, name="test")
 app.command("gate")(evals.gate_command)
+app.add_typer(automation.triggers_app, name="triggers")
+app.add_typer(automation.jobs_app, name="jobs")
+app.command("worker")(automation.worker)
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
