@@ -35,6 +35,7 @@ def test_a_trigger_fired_from_the_cli_runs_in_a_worker(cli: Cli) -> None:
     assert "succeeded" in shown
     events = json.loads(cli.ok("triggers", "events", "retrain", "--json").stdout)
     assert [e["outcome"] for e in events] == ["fired", "skipped"]
+    assert "whs_" in cli.ok("triggers", "rotate-secret", "hook").output
     cli.ok("triggers", "disable", "retrain")
     assert json.loads(cli.ok("triggers", "show", "retrain", "--json").stdout)["enabled"] is False
     cli.ok("triggers", "delete", "retrain", "--yes")

@@ -242,6 +242,13 @@ def delete(
     info(f"trigger {name} deleted")
 
 
+@triggers_app.command("rotate-secret")
+def rotate_secret(name: NameArgument) -> None:
+    """A new secret for a webhook trigger (admin); the old one stops working at once."""
+    secret = get_client().call("rotate_trigger_secret", name=name).secret
+    info(f"new webhook secret of {name} (shown once): {secret}")
+
+
 @triggers_app.command("events")
 def events(
     name: Annotated[str | None, typer.Argument(help="Only this trigger's events.")] = None,
