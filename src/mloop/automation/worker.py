@@ -9,6 +9,7 @@ runs out another worker takes the job back (recorded as a retry).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -22,9 +23,10 @@ from typing import Any
 from mloop.automation.jobs import claim_job, finish_job, renew_lease
 from mloop.automation.kinds import JOB_KINDS
 from mloop.automation.schedules import check_trigger, due_triggers
-from mloop.automation.schemas import Job
+from mloop.automation.schemas import Job, TriggerEvent
 from mloop.core.domain import load
 from mloop.core.timeutil import now_ms
+from mloop.store.context import Context
 from mloop.store.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,10 @@ def _claim(job: Job) -> int:
     return job.claims
 
 
+def _check(ctx: Context, *, name: str, version: int, now: int) -> list[TriggerEvent]:
+    return check_trigger(ctx, name, version, now)
+
+
 class Worker:
     """Runs due trigger checks and queued jobs.
 
@@ -157,7 +163,7 @@ class Worker:
         for name, version in due:
             try:
                 found = self.runtime.run(
-                    lambda ctx, n=name, v=version: check_trigger(ctx, n, v, now),
+                    functools.partial(_check, name=name, version=version, now=now),
                     write=True,
                     actor=self.worker_id,
                 )
