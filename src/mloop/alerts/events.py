@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from mloop.alerts import tables as t
 from mloop.alerts.ops import operations
@@ -92,6 +92,13 @@ def events_since(
     if alert_id is not None:
         query = query.where(e.alert_id == alert_id)
     return [event_message(r) for r in ctx.conn.execute(query.order_by(e.id).limit(limit))]
+
+
+def last_event_id(ctx: Context) -> int:
+    """The id of the newest event, 0 when there is none: where a reader that wants only what
+    comes next starts."""
+    found = ctx.conn.execute(select(func.max(t.alert_events.c.id))).scalar()
+    return int(found or 0)
 
 
 @operations.get("/events", ListEvents, EventList, quick=True)

@@ -65,7 +65,11 @@ def initial_cursor(ctx: Context, kind: str, config: dict[str, Any], now: int) ->
     if kind == "cron":
         return Check({"last": now}, next_cron_time(config["schedule"], now))
     if kind == "alert":
-        return Check({"after_id": 0, "since": now}, now)
+        # By event id, not time: a monitor that backfills past windows raises alerts stamped
+        # with those windows' times, and they are news to a trigger created before.
+        from mloop.alerts.events import last_event_id
+
+        return Check({"after_id": last_event_id(ctx)}, now)
     if kind == "labels":
         return Check({"since": now}, now)
     if kind == "dataset":
@@ -90,8 +94,6 @@ def _check_alert(ctx: Context, config: Any, cursor: dict[str, Any], now: int) ->
     floor = SEVERITIES.index(config.min_severity)
     matched: list[Any] = []
     for event in events:
-        if event.timestamp < cursor["since"]:
-            continue
         alert = alert_message(load_alert_row(ctx, event.alert_id))
         if alert.source != "monitor" or SEVERITIES.index(alert.severity) < floor:
             continue
