@@ -197,6 +197,36 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "fallback": "on_route 'fallback' needs a fallback (two fields)",
         "class_thresholds": "they go with the confidence criterion only (two fields)",
     },
+    "POST /api/v1/automation/triggers/create": {
+        "config": "the settings of the trigger's kind (two fields)",
+        "config.*": "the settings of the trigger's kind (two fields)",
+        "target": "exactly one of pipeline and policy (two fields)",
+        "target.*": "package.module:function; a policy target takes no params (two fields)",
+    },
+    "POST /api/v1/automation/triggers/update": {
+        "config": "the settings of the stored trigger's kind",
+        "config.*": "the settings of the stored trigger's kind",
+        "target": "exactly one of pipeline and policy (two fields)",
+        "target.*": "package.module:function; a policy target takes no params (two fields)",
+    },
+    "POST /api/v1/automation/triggers/fire": {
+        "payload": "at most 64 KiB as JSON, finite numbers",
+        "payload.params": "a JSON object when given",
+    },
+    "POST /api/v1/automation/triggers/fire-policy": {
+        "payload": "at most 64 KiB as JSON, finite numbers",
+        "payload.params": "a JSON object when given",
+    },
+    "POST /api/v1/automation/jobs/add": {
+        "kind": "a job kind named in JOB_KINDS",
+        "payload": "at most 64 KiB as JSON, finite numbers",
+        "dedup_key": "not blank",
+        "concurrency_key": "not blank",
+    },
+    "GET /api/v1/automation/jobs/list": {
+        "kind": "a job kind named in JOB_KINDS",
+        "page_token": PAGE_TOKEN,
+    },
     "POST /api/v1/automation/policies/create": {
         "rollout.*": "rules across fields: thresholds per rule kind, increasing ramp steps "
         "ending at 100",
@@ -210,6 +240,28 @@ EXEMPT_400: dict[str, dict[str, str]] = {
         "params": "at most 64,000 bytes as JSON",
     },
     "POST /api/v1/automation/policies/run": {"payload.params": "a JSON object when given"},
+    "POST /api/v1/evals/suites/register": {
+        "dataset": "a dataset reference: name, name/3 or name@alias",
+        "primary": "a metric of the suite's task, or a listed scorer (two fields)",
+        "metrics": "no metric twice",
+        "message:metrics[": "a metric of the suite's task, or a listed scorer (two fields)",
+        "guards.*": "a metric of the suite's task, or a listed scorer (two fields)",
+        "scorers": "no reference twice",
+        "message:scorers[": "module:function",
+        "group": "ranking suites and only they have a group (two fields)",
+        "method": "mcnemar needs task classification and primary accuracy (three fields)",
+        "fairness": "fairness constraints need task classification (two fields)",
+        "positive_label": "a string, number or boolean",
+        "message:fairness[": "a positive label is a string, number or boolean",
+        "message:slices[": "exactly one of value, values or bins; increasing bins; unique "
+        "names; a metric of the task (across fields)",
+        "features": "not empty, and not the target or group (across fields)",
+    },
+    "POST /api/v1/evals/gates/record": {
+        "outcome": "same_version exactly when the champion is the candidate; no_champion "
+        "without a champion (across fields)",
+        "passed": "passed agrees with the outcome (two fields)",
+    },
     "POST /api/v1/review/sampling/set": {
         "endpoint": "exactly one of endpoint and route (two fields)",
         "per_day": "exactly one of per_day and rate (two fields)",

@@ -42,7 +42,8 @@ MAX_ID = 2**31 - 1
 MAX_LIST = 500
 MAX_PARAMS_BYTES = 64_000
 _WHOLE = get_args(Whole)[1]  # after the bounds, so the document shows minimum/maximum
-Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]  # in JSON bodies
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]  # in query strings (GET)
 
 PIPELINE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 SUITE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[1-9][0-9]{0,9})?$"
@@ -184,14 +185,14 @@ class PolicyRunDetail(Message):
 
 
 class RunRef(Message):
-    id: Id
+    id: QueryId
 
 
 class ListPolicyRuns(Message):
     policy: AssetName | None = None
     model: AssetName | None = None
     state: RunState | None = None
-    max_results: Whole = Field(default=50, ge=1, le=MAX_LIST)
+    max_results: int = Field(default=50, ge=1, le=MAX_LIST)
 
 
 class PolicyRunList(Message):
