@@ -38,12 +38,31 @@ def _frame(rows: Any, field_name: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _inputs(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the model reads (its signature's, or scikit-learn's feature names):
+    a check's rows may carry more, such as the column an invariance changes."""
+    from mloop.evals.loading import feature_columns
+
+    columns = feature_columns(model, frame, set())
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"the check's rows lack the model's column {missing[0]!r}", field="rows"
+        )
+    return frame[columns]
+
+
+def _labels(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict(_inputs(model, frame))).reshape(-1)
+
+
 def _score(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    inputs = _inputs(model, frame)
     try:
-        proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        proba = np.asarray(model.predict_proba(inputs), dtype=np.float64)
         return proba[:, -1]
     except AttributeError:
-        return np.asarray(model.predict(frame), dtype=np.float64).reshape(-1)
+        return np.asarray(model.predict(inputs), dtype=np.float64).reshape(-1)
 
 
 @dataclass
@@ -70,13 +89,13 @@ class Invariance:
         frame = _frame(self.rows, f"{self.name}.rows")
         if not self.values:
             raise ValidationError(f"{self.name}: values is empty", field="values")
-        base_labels = np.asarray(model.predict(frame)).reshape(-1)
+        base_labels = _labels(model, frame)
         base = _score(model, frame)
         changed = np.zeros(len(frame), dtype=bool)
         for value in self.values:
             other = frame.copy()
             other[self.column] = value
-            labels = np.asarray(model.predict(other)).reshape(-1)
+            labels = _labels(model, other)
             changed |= labels != base_labels
             changed |= np.abs(_score(model, other) - base) > self.tolerance
         bad = int(changed.sum())
@@ -128,7 +147,7 @@ class MinimumFunctionality:
                 f"{self.name}: {len(self.expected)} expected labels for {len(frame)} rows",
                 field="expected",
             )
-        got = np.asarray(model.predict(frame)).reshape(-1)
+        got = _labels(model, frame)
         wrong = [
             i for i, (a, b) in enumerate(zip(got.tolist(), self.expected, strict=True)) if a != b
         ]
