@@ -171,3 +171,30 @@ def test_a_pipeline_that_returns_no_single_candidate_is_refused(outputs: object)
 
 def test_the_policy_job_kind_is_declared() -> None:
     assert JOB_KINDS["policy"] == "mloop.automation.policy_jobs:run_policy_job"
+
+
+def test_the_sdk_reaches_every_policy_operation(endpoint: Runtime) -> None:
+    import mloop.automation as automation
+
+    spec = policy_spec()
+    created = automation.create_deployment_policy(
+        spec.pop("name"),
+        model=spec.pop("model"),
+        pipeline=spec.pop("pipeline"),
+        suite=spec.pop("suite"),
+        endpoint=spec.pop("endpoint"),
+        **spec,
+    )
+    assert automation.get_deployment_policy(POLICY).id == created.id
+    assert [p.name for p in automation.list_deployment_policies(MODEL)] == [POLICY]
+    run = automation.run_policy_now(POLICY, params={"quality": "poor"}, reason="by hand")
+    assert run.trigger == "api" and run.reason == "by hand"
+    assert automation.get_policy_run(run.id).run.state == "queued"
+    assert automation.pending_approvals() == []
+    with pytest.raises(ConflictError):
+        automation.approve(run.id)
+    with pytest.raises(ConflictError):
+        automation.reject(run.id)
+    assert automation.model_timeline(MODEL).entries[0].title.endswith("queued")
+    automation.delete_deployment_policy(POLICY)
+    assert automation.list_deployment_policies() == []

@@ -40,8 +40,23 @@ _SDK = (
     "trigger_history",
     "update_trigger",
 )
+# Deployment policies (mloop.automation.policy_sdk).
+_POLICY_SDK = (
+    "approve",
+    "create_deployment_policy",
+    "delete_deployment_policy",
+    "drive_policy_run",
+    "get_deployment_policy",
+    "get_policy_run",
+    "list_deployment_policies",
+    "model_timeline",
+    "pending_approvals",
+    "reject",
+    "run_policy_now",
+)
 EXPORTS: dict[str, str] = {
     **dict.fromkeys(_SDK, "mloop.automation.sdk"),
+    **dict.fromkeys(_POLICY_SDK, "mloop.automation.policy_sdk"),
     "JOB_KINDS": "mloop.automation.kinds",
     "JobContext": "mloop.automation.worker",
     "Worker": "mloop.automation.worker",
@@ -54,6 +69,19 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 if TYPE_CHECKING:
     from mloop.automation.jobs import enqueue_job
     from mloop.automation.kinds import JOB_KINDS
+    from mloop.automation.policy_sdk import (
+        approve,
+        create_deployment_policy,
+        delete_deployment_policy,
+        drive_policy_run,
+        get_deployment_policy,
+        get_policy_run,
+        list_deployment_policies,
+        model_timeline,
+        pending_approvals,
+        reject,
+        run_policy_now,
+    )
     from mloop.automation.sdk import (
         add_job,
         cancel_job,
