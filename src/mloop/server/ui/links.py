@@ -513,3 +513,48 @@ def gate(decision_id: int) -> str:
 @link("eval_suite")
 def eval_suite(name: str) -> str:
     return f"/evals/suites/{part(name)}"
+
+
+# -- deployment policies -------------------------------------------------------------------
+
+
+@link("policies")
+def policies() -> str:
+    """Deployment policies, the runs waiting for approval and the latest runs."""
+    return "/automation/policies"
+
+
+@link("policy")
+def policy(name: str) -> str:
+    return f"/automation/policies/{part(name)}"
+
+
+@link("policy_run")
+def policy_run(run_id: int) -> str:
+    return f"/automation/policy-runs/{part(run_id)}"
+
+
+@link("policy_run_approve")
+def policy_run_approve(run_id: int) -> str:
+    """Where a run's Approve form posts."""
+    return f"/automation/policy-runs/{part(run_id)}/approve"
+
+
+@link("policy_run_reject")
+def policy_run_reject(run_id: int) -> str:
+    """Where a run's Reject form posts."""
+    return f"/automation/policy-runs/{part(run_id)}/reject"
+
+
+@link("approvals")
+def approvals() -> str:
+    """Policy runs waiting for a deployer's approval."""
+    return "/automation/approvals"
+
+
+@link("model_timeline")
+def model_timeline(name: str, version: int | None = None) -> str:
+    """A model's automation timeline; with ``version``, why that version is where it is."""
+    return f"/models/{part(name)}/timeline" + _query(
+        {"version": None if version is None else str(version)}
+    )
