@@ -97,7 +97,7 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     # The monitoring step: income drifted in the hours after the shock and only then; the
     # bias audit and both alert rules flagged it.
     windows = client.call("list_monitor_windows", name="loan-approval-hourly").windows
-    by_hour = sorted(windows, key=lambda w: w.start)
+    by_hour = sorted(windows, key=lambda w: w.start)[:6]  # the seventh is continuous training's
     assert [w.metrics["drift.column.income.drifted"] for w in by_hour] == [0, 0, 0, 1, 1, 1]
     assert all(w.metrics["drift.column.age.drifted"] == 0 for w in by_hour)
     ratios = [w.metrics["fairness.region.demographic_parity_ratio"] for w in by_hour]
@@ -112,6 +112,26 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     below = [w.metrics["quality.contract.check.income.min.share"] for w in by_hour]
     assert max(below[:3]) < 0.02 < min(below[3:])
     assert alerts["loan-contract"].window_start == by_hour[3].start
+
+    # The continuous-training step: the seventh hour's debt-ratio drift alert fired the
+    # policy's trigger; its candidate passed the gate, rolled out by canary and became
+    # champion with nobody acting; a worse candidate was stopped at the gate.
+    seventh = sorted(windows, key=lambda w: w.start)[6]
+    assert seventh.metrics["drift.column.debt_ratio.drifted"] == 1
+    fired = client.call("list_trigger_events", trigger="loan-drift-retrains").events
+    assert [e.outcome for e in fired] == ["fired"]
+    runs = client.call("list_policy_runs", policy="loan-zero-touch").runs
+    assert sorted((r.state, r.gate_outcome) for r in runs) == [
+        ("promoted", "passed"),
+        ("stopped_at_gate", "failed"),
+    ]
+    promoted = next(r for r in runs if r.state == "promoted")
+    champion_now = client.get_model_version_by_alias("demo-loans", "champion")
+    assert int(champion_now.version) == promoted.candidate_version
+    moves = client.call("get_alias_history", name="demo-loans", alias="champion").entries
+    assert moves[-1].actor == "policy:loan-zero-touch"
+    chain = client.call("get_model_timeline", model="demo-loans", version=2).chain
+    assert chain and "stopped_at_gate" in result.stdout
 
     # The features step: the fraud model trained on a point-in-time training set saved
     # with its lineage, served by entity keys with online features, no skew.

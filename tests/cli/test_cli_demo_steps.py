@@ -68,6 +68,7 @@ def test_steps_run_in_the_demo_order_each_from_its_own_module() -> None:
         "features",
         "monitoring",
         "review",
+        "continuous_training",
         "llm",
     ]
     assert all(s.run.__module__ == f"{PACKAGE}.{s.name}" for s in STEPS)

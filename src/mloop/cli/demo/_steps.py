@@ -8,6 +8,7 @@ one line here; the driver, the progress bars and the summary pick it up.
 from __future__ import annotations
 
 from mloop.cli.demo import (
+    continuous_training,
     data,
     features,
     gradient_boosting,
@@ -37,5 +38,6 @@ STEPS: tuple[DemoStep, ...] = (
     features.STEP,
     monitoring.STEP,
     review.STEP,
+    continuous_training.STEP,
     llm.STEP,
 )

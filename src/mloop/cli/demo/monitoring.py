@@ -6,7 +6,8 @@ A logistic regression approves loans from income, debt ratio and age; it is trai
 registered dataset of applications (with the applicant's region, which the model does not
 use but the audit does), which is also the monitor's reference. Six simulated hours of
 requests go through the serving runtime and into the inference log, stamped on a clock
-that starts six hours ago on the hour. From hour 3, incomes in the south fall (a local
+that starts seven hours ago on the hour (the seventh hour is the continuous-training
+step's). From hour 3, incomes in the south fall (a local
 shock the model never saw): the income distribution drifts and the south is approved far
 less often. The training data's registration policy (a data contract: incomes of at least
 20,000, debt ratios between 0 and 1) is checked on every hour of traffic too, and the share
@@ -25,7 +26,17 @@ import orjson
 import mloop
 from mloop.cli._output import print_table
 from mloop.cli.demo._context import DemoContext, DemoStep
-from mloop.cli.demo._loans import DATASET, ENDPOINT, FEATURES, MODEL, applications, repaid
+from mloop.cli.demo._loans import (
+    DATASET,
+    ENDPOINT,
+    FEATURES,
+    HOUR_MS,
+    MODEL,
+    MONITOR,
+    MonitorHours,
+    applications,
+    repaid,
+)
 from mloop.cli.demo._simulation import SimulatedClock, StampedLog
 
 if TYPE_CHECKING:
@@ -34,11 +45,9 @@ if TYPE_CHECKING:
 
     from mloop.store.runtime import Runtime
 
-MONITOR = "loan-approval-hourly"
 HOURS = 6
 DRIFT_FROM_HOUR = 3
 REQUESTS_PER_HOUR = 600
-HOUR_MS = 3_600_000
 # The training data's contract, set as its registration policy and checked on traffic.
 CONTRACT = """\
 contract: loan-applications
@@ -189,8 +198,10 @@ def run_monitoring_step(ctx: DemoContext) -> None:
     for rule in RULES:
         client.call("create_alert_rule", **rule)
     clock = SimulatedClock()
-    start = now_ms() // HOUR_MS * HOUR_MS - HOURS * HOUR_MS
+    # Six hours from seven hours ago: the last full hour is the continuous-training step's.
+    start = now_ms() // HOUR_MS * HOUR_MS - (HOURS + 1) * HOUR_MS
     clock.now = start
+    ctx.keep(MonitorHours(start))
     runtime = ctx.open_store()
     try:
         asyncio.run(_traffic(runtime, rng, clock))

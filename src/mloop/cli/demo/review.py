@@ -6,8 +6,8 @@ goes through the serving runtime; the doubtful share lands in the ``loan-review`
 Two SIMULATED reviewers (the demo answers for them, from the applicants' known outcome,
 each wrong now and then) answer every item twice over, so the queue measures their
 agreement. Each item's majority label becomes ground truth for its request in the inference
-log, the labels become a dataset version, and a retraining on the training data plus the
-reviewed cases registers version 2 of the model, with both datasets as its inputs.
+log, and the labels become a dataset version that the continuous-training step's retraining
+pipeline reads.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-import mloop
 from mloop.cli._output import print_table
 from mloop.cli.demo._context import DemoContext, DemoStep
-from mloop.cli.demo._loans import DATASET, ENDPOINT, FEATURES, MODEL, applications, repaid
+from mloop.cli.demo._loans import ENDPOINT, applications, repaid
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,9 +48,6 @@ class ReviewStory:
     low_agreement: int = 0
     labelled_in_log: int = 0
     dataset: str = ""
-    retrained_version: int = 0
-    accuracy_before: float = 0.0
-    accuracy_after: float = 0.0
 
 
 async def _traffic(runtime: Runtime, rng: np.random.Generator) -> tuple[dict[str, int], int]:
@@ -121,48 +117,13 @@ def _labelled_in_log(runtime: Runtime, ids: list[str]) -> int:
     )
 
 
-def _retrain(
-    ctx: DemoContext, rng: np.random.Generator, labels_ref: str, story: ReviewStory
-) -> None:
-    """Train on the training data plus the reviewed cases; compare on fresh shocked data."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    client = mloop.Client()
-    experiment = client.get_experiment_by_name("demo-loans")
-    with mloop.start_run(
-        experiment_id=str(experiment.experiment_id), run_name="loan-approval-retrained"
-    ):
-        train = mloop.get_dataset(DATASET).to_pandas()
-        reviewed = mloop.get_dataset(labels_ref).to_pandas()
-        frame = pd.concat(
-            [
-                train[[*FEATURES, "repaid"]],
-                reviewed[FEATURES].assign(repaid=reviewed["label"].astype(int)),
-            ],
-            ignore_index=True,
-        )
-        model = LogisticRegression(max_iter=1000).fit(frame[FEATURES], frame["repaid"])
-        holdout = applications(rng, 2000, shock=True)
-        truth = repaid(rng, holdout)
-        before = mloop.pyfunc.load_model(f"models:/{MODEL}/1").predict(holdout[FEATURES])
-        after = model.predict(holdout[FEATURES])
-        story.accuracy_before = float(np.mean(np.asarray(before).astype(int) == truth))
-        story.accuracy_after = float(np.mean(after == truth))
-        mloop.log_metric("holdout_accuracy", story.accuracy_after)
-        mloop.log_param("reviewed_rows", len(reviewed))
-        info = mloop.sklearn.log_model(model, "model", input_example=holdout[FEATURES].iloc[:3])
-    story.retrained_version = int(mloop.register_model(info.model_uri, MODEL).version)
-
-
 def run_review_step(ctx: DemoContext) -> None:
-    """Route doubtful loan decisions to people, answer them, and retrain on the labels."""
+    """Route doubtful loan decisions to people, answer them, and keep their labels."""
     import numpy as np
 
     import mloop.review as review
 
-    ctx.begin(4)
+    ctx.begin(3)
     rng = np.random.default_rng(ctx.config.seed + 16)
     story = ReviewStory()
     review.create_queue(
@@ -191,8 +152,6 @@ def run_review_step(ctx: DemoContext) -> None:
         runtime.close()
     version = review.labels_to_dataset(QUEUE)
     story.dataset = f"{version.name}/{version.version}"
-    ctx.advance()
-    _retrain(ctx, rng, story.dataset, story)
     ctx.keep(story)
     ctx.advance()
 
@@ -218,11 +177,6 @@ def summarise(ctx: DemoContext, out: Console) -> None:
                 story.dataset,
             )
         ],
-    )
-    out.print(
-        f"Retrained on the training data plus the reviewed cases: {MODEL} version "
-        f"{story.retrained_version}, holdout accuracy {story.accuracy_after:.1%} "
-        f"(version 1: {story.accuracy_before:.1%})."
     )
 
 
