@@ -63,6 +63,7 @@ def test_every_page_module_is_known() -> None:
         "gateway",
         "models",
         "monitors",
+        "policies",
         "prompts",
         "review",
         "route_rollouts",
@@ -245,6 +246,18 @@ LINKS: list[tuple[str, dict[str, Any], str]] = [
     ("gates", {"model": "a/b"}, "/gates?model=a%2Fb"),
     ("gate", {"decision_id": 7}, "/gates/7"),
     ("eval_suite", {"name": "credit"}, "/evals/suites/credit"),
+    ("pipelines", {}, "/pipelines"),
+    ("pipelines", {"pipeline": "a/b"}, "/pipelines?pipeline=a%2Fb"),
+    ("pipeline_run", {"run_id": 7}, "/pipelines/runs/7"),
+    ("pipeline_step", {"run_id": 7, "node": "fit 2#x"}, "/pipelines/runs/7#step-fit%202%23x"),
+    ("policies", {}, "/automation/policies"),
+    ("policy", {"name": "a/b"}, "/automation/policies/a%2Fb"),
+    ("policy_run", {"run_id": 7}, "/automation/policy-runs/7"),
+    ("policy_run_approve", {"run_id": 7}, "/automation/policy-runs/7/approve"),
+    ("policy_run_reject", {"run_id": 7}, "/automation/policy-runs/7/reject"),
+    ("approvals", {}, "/automation/approvals"),
+    ("model_timeline", {"name": "a/b"}, "/models/a%2Fb/timeline"),
+    ("model_timeline", {"name": "churn", "version": 7}, "/models/churn/timeline?version=7"),
 ]
 
 

@@ -19,5 +19,5 @@ DOMAIN = Domain(
     ),
     tables=("mloop.automation.tables", "mloop.automation.policy_tables"),
     http=("mloop.automation.webhooks:webhook_http",),
-    pages=("mloop.server.ui.automation",),
+    pages=("mloop.server.ui.automation", "mloop.server.ui.policies"),
 )

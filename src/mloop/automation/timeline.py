@@ -203,7 +203,7 @@ def _gate_entries(ctx: Context, model: str) -> list[TimelineEntry]:
                 actor=d.created_by,
                 version=candidate,
                 link="gate",
-                ids={"gate_id": d.id},
+                ids={"decision_id": d.id},
             )
         )
     return entries
@@ -303,7 +303,7 @@ def _chain(ctx: Context, model: str, run: PolicyRun) -> list[TimelineEntry]:
         ):
             entry.kind = "gate"
             if run.gate_id is not None:
-                entry.link, entry.ids = "gate", {"gate_id": run.gate_id}
+                entry.link, entry.ids = "gate", {"decision_id": run.gate_id}
         elif e.kind == "canary_started":
             entry.link, entry.ids = "endpoint", {"name": run.endpoint}
         elif e.kind == "promoted":
