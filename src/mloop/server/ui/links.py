@@ -558,3 +558,23 @@ def model_timeline(name: str, version: int | None = None) -> str:
     return f"/models/{part(name)}/timeline" + _query(
         {"version": None if version is None else str(version)}
     )
+
+
+# -- pipelines -----------------------------------------------------------------------------
+
+
+@link("pipelines")
+def pipelines(pipeline: str | None = None) -> str:
+    """Pipelines with their recent runs; with ``pipeline``, that one with more of its runs."""
+    return "/pipelines" + _query({"pipeline": pipeline})
+
+
+@link("pipeline_run")
+def pipeline_run(run_id: int) -> str:
+    return f"/pipelines/runs/{part(run_id)}"
+
+
+@link("pipeline_step")
+def pipeline_step(run_id: int, node: str) -> str:
+    """One step (graph node) of a pipeline run, in its run's step table."""
+    return f"/pipelines/runs/{part(run_id)}#step-{part(node)}"
