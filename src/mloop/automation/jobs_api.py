@@ -21,7 +21,7 @@ from mloop.automation.schemas import (
 )
 from mloop.automation.triggers import trigger_events
 from mloop.core.errors import ConflictError
-from mloop.core.naming import decode_page_token, encode_page_token
+from mloop.core.naming import check_asset_name, decode_page_token, encode_page_token
 from mloop.core.operations import Empty
 from mloop.core.timeutil import now_ms
 from mloop.store.context import Context
@@ -76,6 +76,7 @@ def list_jobs(ctx: Context, req: ListJobs) -> JobList:
     if req.kind is not None:
         query = query.where(j.kind == check_kind(req.kind))
     if req.trigger is not None:
+        check_asset_name(req.trigger, "trigger", what="trigger name")
         query = query.where(j.trigger_name == req.trigger)
     offset = decode_page_token(req.page_token)
     rows = list(

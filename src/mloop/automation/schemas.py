@@ -27,7 +27,6 @@ MAX_ATTEMPTS = 100
 MAX_PAYLOAD_BYTES = 64 * 1024  # a job's or firing's payload, as JSON
 
 _WHOLE = get_args(Whole)[1]
-Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
 Millis = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), _WHOLE]
 Key = Annotated[str, Field(min_length=1, max_length=256), text(256)]
 JobKind = Annotated[str, Field(min_length=1, max_length=64), text(64)]
@@ -98,7 +97,8 @@ class JobAttempt(Message):
 
 
 class JobId(Message):
-    id: Id
+    # Plain bounds: a GET's id arrives as query text.
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class JobDetail(Message):
@@ -240,9 +240,9 @@ class Fired(Message):
 class ListTriggerEvents(Message):
     trigger: AssetName | None = None
     policy: AssetName | None = None
-    job_id: Id | None = None
+    job_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     outcome: EventOutcome | None = None
-    after_id: Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), _WHOLE] = 0
+    after_id: int = Field(default=0, ge=0, le=MAX_SAFE_INTEGER)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST)
 
 

@@ -213,6 +213,10 @@ def rotate_trigger_secret(ctx: Context, req: TriggerName) -> NewSecret:
 def list_trigger_events(ctx: Context, req: ListTriggerEvents) -> TriggerEventList:
     """Trigger events after ``after_id``, oldest first: fired, deduplicated or skipped, why,
     and the job queued."""
+    for field in ("trigger", "policy"):
+        value = getattr(req, field)
+        if value is not None:
+            check_asset_name(value, field, what=f"{field} name")
     found = trigger_events(
         ctx,
         trigger=req.trigger,
