@@ -66,7 +66,7 @@ def test_why_is_version_2_the_champion(runtime: Runtime) -> None:
     assert why.chain[0].link == "automation_trigger" and why.chain[0].ids == {"name": "drift"}
     assert why.chain[2].link == "pipeline_run"
     assert why.chain[3].link == "gate" and why.chain[3].ids == {
-        "gate_id": run_gate(runtime, run.id)
+        "decision_id": run_gate(runtime, run.id)
     }
     assert why.chain[-1].link == "model_version" and why.chain[-1].ids == {
         "name": MODEL,

@@ -297,17 +297,21 @@ def _chain(ctx: Context, model: str, run: PolicyRun) -> list[TimelineEntry]:
             entry.kind = "trigger"
         elif e.kind == "gating" and run.pipeline_run_id is not None:
             entry.kind = "pipeline"
+            entry.title = f"pipeline run {run.pipeline_run_id} trained the candidate"
             entry.link, entry.ids = "pipeline_run", {"run_id": run.pipeline_run_id}
         elif e.kind in ("stopped_at_gate", "awaiting_approval") or (
             e.kind == "rolling_out" and run.gate_id is not None and e.from_state == "gating"
         ):
             entry.kind = "gate"
+            entry.title = f"gate decision {run.gate_id}: {run.gate_outcome}"
             if run.gate_id is not None:
                 entry.link, entry.ids = "gate", {"decision_id": run.gate_id}
         elif e.kind == "canary_started":
+            entry.title = f"canary on endpoint {run.endpoint} (rollout {run.rollout_id})"
             entry.link, entry.ids = "endpoint", {"name": run.endpoint}
         elif e.kind == "promoted":
             entry.kind = "alias"
+            entry.title = f"alias moved to v{run.candidate_version} by policy {run.policy}"
             entry.link = "model_version"
             entry.ids = {"name": model, "version": run.candidate_version or 0}
         chain.append(entry)

@@ -21,6 +21,7 @@ from mloop.cli import (
     import_cmd,
     models,
     monitors,
+    policies,
     prompts,
     review,
     runs,
@@ -86,6 +87,8 @@ app.command("gate")(evals.gate_command)
 app.add_typer(automation.triggers_app, name="triggers")
 app.add_typer(automation.jobs_app, name="jobs")
 app.command("worker")(automation.worker)
+app.add_typer(policies.app, name="policies")
+app.command("timeline")(policies.timeline)
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
 app.command("demo")(demo.demo)
