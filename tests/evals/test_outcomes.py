@@ -138,3 +138,12 @@ def test_unknown_things_are_not_found(models: tuple[int, int]) -> None:
         evals.gate(f"models:/credit/{good}", None, "s/9")
     with pytest.raises(NotFoundError):
         evals.get_gate_decision(12345)
+
+
+def test_listing_checks_the_names_it_filters_by(settings: Settings) -> None:
+    with pytest.raises(ValidationError) as err:
+        evals.list_gate_decisions(model="a/b")
+    assert err.value.field == "model"
+    with pytest.raises(ValidationError) as err:
+        evals.list_gate_decisions(suite="\u00d7\u00f8")
+    assert err.value.field == "suite"

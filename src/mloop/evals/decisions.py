@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select
 
 from mloop.core.errors import NotFoundError, ValidationError
+from mloop.core.naming import check_asset_name
 from mloop.core.timeutil import now_ms
 from mloop.evals import tables as t
 from mloop.evals.ops import operations
@@ -133,6 +134,10 @@ def get_gate_decision(ctx: Context, req: DecisionRef) -> GateDecision:
 @operations.get("/gates/list", ListDecisions, DecisionList)
 def list_gate_decisions(ctx: Context, req: ListDecisions) -> DecisionList:
     """Gate decisions, newest first, of a model (as candidate or champion) or a suite."""
+    if req.model is not None:
+        check_asset_name(req.model, "model", what="model name")
+    if req.suite is not None:
+        check_asset_name(req.suite, "suite", what="suite name")
     g = t.gate_decisions.c
     query = select(t.gate_decisions).order_by(g.id.desc()).limit(req.max_results)
     if req.model is not None:
