@@ -40,6 +40,8 @@ EXPORTS: dict[str, str] = {
     "LocalExecutor": "mloop.pipelines.local",
     "RayExecutor": "mloop.pipelines.ray_executor",
     "pipeline_runs_for_model": "mloop.pipelines.queries",
+    "batch_score": "mloop.pipelines.scoring",
+    "batch_score_run": "mloop.pipelines.scoring",
     "get_run": "mloop.pipelines.sdk",
     "list_runs": "mloop.pipelines.sdk",
     "list_pipelines": "mloop.pipelines.sdk",
@@ -54,4 +56,5 @@ if TYPE_CHECKING:
     from mloop.pipelines.local import LocalExecutor
     from mloop.pipelines.queries import pipeline_runs_for_model
     from mloop.pipelines.ray_executor import RayExecutor
+    from mloop.pipelines.scoring import batch_score, batch_score_run
     from mloop.pipelines.sdk import get_run, list_pipelines, list_runs
