@@ -21,6 +21,7 @@ from mloop.cli import (
     import_cmd,
     models,
     monitors,
+    pipelines,
     policies,
     prompts,
     review,
@@ -88,6 +89,7 @@ app.add_typer(automation.triggers_app, name="triggers")
 app.add_typer(automation.jobs_app, name="jobs")
 app.command("worker")(automation.worker)
 app.add_typer(policies.app, name="policies")
+app.add_typer(pipelines.app, name="pipelines")
 app.command("timeline")(policies.timeline)
 app.command("server")(server.server)
 app.command("serve")(endpoints.serve)
