@@ -63,6 +63,7 @@ def test_every_page_module_is_known() -> None:
         "gateway",
         "models",
         "monitors",
+        "pipelines",
         "policies",
         "prompts",
         "review",

@@ -9,4 +9,5 @@ DOMAIN = Domain(
     operations="mloop.pipelines.ops:operations",
     handlers=("mloop.pipelines.records", "mloop.pipelines.queries"),
     tables=("mloop.pipelines.tables",),
+    pages=("mloop.server.ui.pipelines",),
 )

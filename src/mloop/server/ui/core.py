@@ -76,6 +76,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("prompts", "Prompts"),
     ("alerts", "Alerts"),
     ("review_queues", "Review"),
+    ("pipelines", "Pipelines"),
     ("automation", "Automation"),
     ("gates", "Gates"),
 )
