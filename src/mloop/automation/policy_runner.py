@@ -272,7 +272,7 @@ def _gate(runtime: Any, row: Any, spec: PolicySpec, now: int | None, client: Any
         "champion": None if champion is None else f"models:/{spec.model}/{champion}",
     }
     reasons = "; ".join(decision.reasons) or decision.outcome
-    values = {"gate_id": decision.id, "gate_outcome": decision.outcome}
+    values: dict[str, Any] = {"gate_id": decision.id, "gate_outcome": decision.outcome}
     values["champion_version"] = champion
     if not decision.passed:
         why = f"gate {decision.id} {decision.outcome}: {reasons}"

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from mloop.automation.ops import operations
 from mloop.automation.policy_runs import model_events, runs_for_version
 from mloop.automation.policy_schemas import (
+    EntryKind,
     GetTimeline,
     PolicyRun,
     PolicyRunEvent,
@@ -32,7 +33,7 @@ _ALERTS_PER_ENDPOINT = 100
 _EVENTS_PER_ENDPOINT = 200
 
 # Transitions shown with their own kind of entry; the rest are "policy".
-_EVENT_KINDS = {
+_EVENT_KINDS: dict[str, EntryKind] = {
     "approved": "approval",
     "rejected": "approval",
     "awaiting_approval": "approval",
@@ -50,7 +51,7 @@ def _policy_entries(events: Iterable[PolicyRunEvent]) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 at=e.at,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 title=f"policy {e.policy} run {e.run_id}: {e.kind.replace('_', ' ')}",
                 detail=e.reason,
                 actor=e.actor,
@@ -262,17 +263,17 @@ def _chain(ctx: Context, model: str, run: PolicyRun) -> list[TimelineEntry]:
         from mloop.automation.triggers import trigger_events
 
         found = trigger_events(ctx, after_id=run.trigger_event_id - 1, limit=1)
-        for e in found:
-            if e.id == run.trigger_event_id:
+        for fired in found:
+            if fired.id == run.trigger_event_id:
                 chain.append(
                     TimelineEntry(
-                        at=e.created_at,
+                        at=fired.created_at,
                         kind="trigger",
-                        title=f"trigger {e.trigger} ({e.trigger_kind}) fired",
-                        detail=e.reason,
-                        actor=e.actor,
+                        title=f"trigger {fired.trigger} ({fired.trigger_kind}) fired",
+                        detail=fired.reason,
+                        actor=fired.actor,
                         link="automation_trigger",
-                        ids={"name": e.trigger},
+                        ids={"name": fired.trigger},
                     )
                 )
     wanted = {
@@ -347,7 +348,8 @@ def get_model_timeline(ctx: Context, req: GetTimeline) -> Timeline:
     entries = [e for e in entries if e.version == req.version]
     runs = runs_for_version(ctx, model, req.version)
     promoted = [r for r in runs if r.state == "promoted"]
-    run = (promoted or runs or [None])[0]
+    chosen = promoted or runs
+    run = chosen[0] if chosen else None
     moves = [e for e in _alias_entries(ctx, model) if e.version == req.version]
     chain = _chain(ctx, model, run) if run is not None else moves
     return Timeline(
