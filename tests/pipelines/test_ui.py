@@ -180,3 +180,15 @@ def test_the_pages_in_a_browser(
     visit(browser, server.url + link_to("pipeline_run", run_id=runs.failing.id), "pipeline-fail")
     assert list(browser.execute_script(LAYOUT_PROBLEMS)) == []
     assert console_errors(browser) == []
+
+
+def test_a_trigger_text_naming_no_policy_run_links_none(
+    server: ServerHandle, local: LocalExecutor
+) -> None:
+    # what the policy runner writes, but no policy run 7 recorded this pipeline run
+    trigger = "policy retrain run 7 (manual)"
+    run = run_pipeline(flows.fan, {"x": 5, "n": 1}, executor=local, trigger=trigger)
+    html = httpx.get(server.url + link_to("pipeline_run", run_id=run.id)).text
+    assert trigger in html
+    assert link_to("policy_run", run_id=7) not in html
+    assert "/automation/jobs/" not in html

@@ -159,9 +159,24 @@ def step_graph(nodes: Sequence[GraphNode], steps: Sequence[StepRun]) -> Dag | No
 # -- the timing chart ----------------------------------------------------------------------
 
 
+# Tick spacings past ten seconds: whole seconds, minutes, hours and days a clock reads.
+_SECOND, _MINUTE, _HOUR = 1000, 60_000, 3_600_000
+_CLOCK_STEPS = (
+    *(n * _SECOND for n in (10, 15, 30)),
+    *(n * _MINUTE for n in (1, 2, 5, 10, 15, 30)),
+    *(n * _HOUR for n in (1, 2, 3, 6, 12, 24)),
+)
+
+
 def _nice_step(span: float, ticks: int = 6) -> float:
-    """A tick spacing of 1, 2 or 5 times a power of ten giving about ``ticks`` ticks."""
+    """A tick spacing giving about ``ticks`` ticks: 1, 2 or 5 times a power of ten up to
+    ten seconds, then a spacing a clock reads (15 s, 5 min, 1 h...)."""
     raw = max(span / ticks, 1.0)
+    if raw > 5 * _SECOND:
+        return next(
+            (s for s in _CLOCK_STEPS if s >= raw),
+            _CLOCK_STEPS[-1] * math.ceil(raw / _CLOCK_STEPS[-1]),
+        )
     power = 10 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
