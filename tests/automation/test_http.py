@@ -108,6 +108,8 @@ def test_a_trigger_runs_a_pipeline_through_a_worker_and_the_pages_show_it(
     assert job_page.status_code == 200
     assert 'data-outcome="succeeded"' in job_page.text
     assert f'href="/runs/{detail.job.result["run_id"]}"' in job_page.text
+    pipeline_run = detail.job.result["pipeline_run"]
+    assert f'href="/pipelines/runs/{pipeline_run}"' in job_page.text
     assert http.get("/automation/jobs/99999", headers=auth).status_code == 404
     assert http.get("/automation/jobs/abc", headers=auth).status_code == 404
     assert http.get("/automation?trigger=a%20b", headers=auth).status_code == 400

@@ -107,24 +107,26 @@ def _page(ctx: Context, trigger: str | None, now: int) -> dict[str, Any]:
     }
 
 
-def result_links(result: Any, payload: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, text, url) of the objects a job's result and payload name, where the UI has
-    a page for them: the tracking run, the pipeline run, the policy run, the model version."""
+def result_links(kind: str, result: Any, payload: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, text, url) of what a job ran, where the UI has a page for it: a pipeline job's
+    pipeline run and tracking run, a policy job's policy run."""
     found: list[tuple[str, str, str]] = []
     known = set(links.kinds())
-    values = {**payload, **(result if isinstance(result, dict) else {})}
-    run_id = values.get("run_id")
-    if isinstance(run_id, str) and "run" in known:
-        found.append(("tracking run", run_id, links.link_to("run", run_id=run_id)))
-    pipeline_run = values.get("pipeline_run")
-    if isinstance(pipeline_run, int) and "pipeline_run" in known:
-        url = links.link_to("pipeline_run", run_id=pipeline_run)
-        found.append(("pipeline run", str(pipeline_run), url))
-    policy_run = values.get("policy_run")
-    if isinstance(policy_run, int) and "policy_run" in known:
-        found.append(
-            ("policy run", str(policy_run), links.link_to("policy_run", run_id=policy_run))
-        )
+    values = result if isinstance(result, dict) else {}
+    if kind == "pipeline":
+        pipeline_run = values.get("pipeline_run")
+        if isinstance(pipeline_run, int) and "pipeline_run" in known:
+            url = links.link_to("pipeline_run", run_id=pipeline_run)
+            found.append(("pipeline run", str(pipeline_run), url))
+        run_id = values.get("run_id")
+        if isinstance(run_id, str):
+            found.append(("tracking run", run_id, links.link_to("run", run_id=run_id)))
+    elif kind == "policy":
+        # A policy job names its run in the result, or (queued for a run) in the payload.
+        policy_run = values.get("run", payload.get("run_id"))
+        if isinstance(policy_run, int) and "policy_run" in known:
+            url = links.link_to("policy_run", run_id=policy_run)
+            found.append(("policy run", str(policy_run), url))
     return found
 
 
@@ -158,7 +160,7 @@ def router(ui: UI) -> APIRouter:
             viewer,
             detail=detail,
             job=detail.job,
-            related=result_links(detail.job.result, detail.job.payload),
+            related=result_links(detail.job.kind, detail.job.result, detail.job.payload),
         )
 
     return r
