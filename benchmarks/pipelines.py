@@ -1,0 +1,340 @@
+"""Pipelines benchmark: per-step orchestration overhead against Prefect 3, and batch scoring.
+
+    .venv/bin/python benchmarks/pipelines.py                    # both parts, 5 rounds
+    .venv/bin/python benchmarks/pipelines.py --skip-scoring --rounds 3
+    .venv/bin/python benchmarks/pipelines.py --rows 1000000 --skip-prefect
+
+(1) Overhead. Two shapes of 100 trivial steps (``_pipelines_steps.py``): a chain, each step
+taking the previous one's output, and a fan-out of 99 independent steps gathered by one more.
+mloop runs them with everything on: a tracking run with params and tags, a pipeline run with
+its graph, step records (status, attempts, timings, log tails) and the cache (each round's
+``salt`` param makes every key new, so every step is looked up, runs, and has its output
+stored), on a fresh SQLite store; on the local executor (2 worker processes, started once
+and kept across rounds, as ``LocalExecutor`` objects are meant to be used) and on a local Ray
+(2 CPUs, started once). Prefect 3 (``_pipelines_prefect.py``, in its own venv) runs the same
+shapes as a ``@flow`` of ``@task`` s, locally with its temporary API server (started by the
+first flow, not timed), waiting for the server to go idle between flows. Per-step overhead =
+(wall time of a run - the steps' own work) / steps, where the own work is the step function
+timed on its own (a few microseconds for 100 calls). Rounds alternate mloop executors; each
+figure is the median over rounds with its range.
+
+(2) Batch scoring. ``--rows`` rows (10 million) of four float features and an id are
+generated once and registered as a dataset version in a store under ``benchmarks/.work``;
+a logistic regression fitted on 10,000 of them is registered as a model. ``batch_score``
+scores the version in 8 partitions with 1 and then 2 local worker processes (fresh pools),
+rounds alternating. Reported: the whole call (plan, partitions, registering the 10M-row
+output as a dataset version) and the parallel phase alone (first partition start to last
+partition end, from the step records), and the 1-to-2-worker scaling ratio of each.
+
+Prints the figures and ratios with the load average, writes
+``benchmarks/results/pipelines-2026-12-07.json`` (or ``--json``). Reports only: no figure
+makes it fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+PREFECT_SIDE = BENCH_DIR / "_pipelines_prefect.py"
+DATA_HOME = BENCH_DIR / ".work" / "pipelines-home"
+DEFAULT_JSON = BENCH_DIR / "results" / "pipelines-2026-12-07.json"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def own_work_s(steps: int) -> float:
+    """The steps' own work: the step function called ``steps`` times in this process."""
+    from _pipelines_steps import work
+
+    best = float("inf")
+    for _ in range(20):
+        begin = time.perf_counter()
+        value = 0
+        for _ in range(steps):
+            value = work(value, "salt")
+        best = min(best, time.perf_counter() - begin)
+    return best
+
+
+def _use_store(home: Path) -> None:
+    """Point the SDK at the embedded store in ``home`` (SQLite and local artifacts)."""
+    from mloop.client import connection
+
+    os.environ["MLOOP_HOME"] = str(home)
+    for name in ("MLOOP_TRACKING_URI", "MLOOP_DATABASE_URL", "MLOOP_ARTIFACT_ROOT"):
+        os.environ.pop(name, None)
+    connection.close_all()
+
+
+# -- (1) orchestration overhead ------------------------------------------------------------
+
+
+def mloop_overhead(steps: int, rounds: int, use_ray: bool) -> dict[str, Any]:
+    import _pipelines_steps as flows
+
+    from mloop.pipelines import LocalExecutor, RayExecutor, run_pipeline
+
+    home = Path(tempfile.mkdtemp(prefix="mloop-bench-pipelines-"))
+    _use_store(home)
+    executors: dict[str, Any] = {"local": LocalExecutor(workers=2)}
+    if use_ray:
+        os.environ.pop("RAY_ADDRESS", None)
+        executors["ray"] = RayExecutor(workers=2)
+    for executor in executors.values():
+        executor.start()
+    times: dict[str, list[float]] = {f"{e}/{s}": [] for e in executors for s in ("chain", "fan")}
+    try:
+        for name, executor in executors.items():  # warm: workers import the steps
+            for shape in (flows.chain, flows.fan):
+                salt = f"warm-{name}-{shape.name}"
+                run_pipeline(shape, {"steps": steps, "salt": salt}, executor=executor).result()
+        for r in range(rounds):
+            for name, executor in executors.items():
+                for label, shape in (("chain", flows.chain), ("fan", flows.fan)):
+                    begin = time.perf_counter()
+                    # a salt of its own: no step finds another run's output in the cache
+                    salt = f"{name}-{label}-{r}"
+                    run = run_pipeline(shape, {"steps": steps, "salt": salt}, executor=executor)
+                    times[f"{name}/{label}"].append(time.perf_counter() - begin)
+                    run.result()
+                    ran = Counter(s.status for s in run.steps.values())
+                    assert ran == {"succeeded": steps}, (name, label, ran)
+            log(
+                f"mloop round {r + 1}/{rounds}: "
+                + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+            )
+    finally:
+        for executor in executors.values():
+            executor.shutdown()
+        shutil.rmtree(home, ignore_errors=True)
+    return times
+
+
+def prefect_overhead(steps: int, rounds: int) -> dict[str, Any]:
+    from data_validation import ensure_venv
+
+    python = ensure_venv("prefect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOOP_", "PREFECT_"))}
+    home = Path(tempfile.mkdtemp(prefix="prefect-bench-"))
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
+    try:
+        done = subprocess.run(
+            [str(python), str(PREFECT_SIDE), "--steps", str(steps), "--rounds", str(rounds)],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=3600,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the Prefect side failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overhead(args: argparse.Namespace) -> dict[str, Any]:
+    work = own_work_s(args.steps)
+    loads = [os.getloadavg()[0]]
+    times = mloop_overhead(args.steps, args.rounds, not args.skip_ray)
+    loads.append(os.getloadavg()[0])
+    prefect = None if args.skip_prefect else prefect_overhead(args.steps, args.rounds)
+    loads.append(os.getloadavg()[0])
+    if prefect is not None:
+        for shape, values in prefect["rounds"].items():
+            times[f"prefect/{shape}"] = values
+    per_step = {
+        key: summary([(t - work) / args.steps * 1000 for t in values])
+        for key, values in times.items()
+    }
+    ratios = {}
+    for shape in ("chain", "fan"):
+        peer = per_step.get(f"prefect/{shape}")
+        for executor in ("local", "ray"):
+            mine = per_step.get(f"{executor}/{shape}")
+            if peer and mine:
+                ratios[f"prefect/{executor} {shape}"] = peer["median"] / mine["median"]
+    return {
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "own_work_s": work,
+        "wall_s": {k: summary(v) for k, v in times.items()},
+        "per_step_overhead_ms": per_step,
+        "ratios_prefect_to_mloop": ratios,
+        "prefect_version": prefect["prefect"] if prefect else None,
+        "prefect_startup_s": prefect["startup_s"] if prefect else None,
+        "load_average_1m": loads,
+    }
+
+
+# -- (2) batch scoring -------------------------------------------------------------------
+
+
+def _prepare_scoring(rows: int) -> None:
+    """The dataset and model, generated and registered once into ``DATA_HOME``."""
+    import numpy as np
+    import pyarrow as pa
+
+    import mloop
+    import mloop.sklearn
+    from mloop.core.errors import NotFoundError
+
+    _use_store(DATA_HOME)
+    client = mloop.Client()
+    try:
+        existing = client.get_dataset_version("bench-features", 1, include_profile=False)
+        if existing.row_count == rows and client.get_model_version("bench-scorer", 1):
+            return
+        raise SystemExit(f"{DATA_HOME} holds another row count; remove it to regenerate")
+    except NotFoundError:
+        pass
+    log(f"generating {rows} rows into {DATA_HOME} (once)")
+    rng = np.random.default_rng(2026)
+    features = rng.normal(size=(rows, 4))
+    table = pa.table(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            **{f"f{i}": features[:, i] for i in range(4)},
+        }
+    )
+    mloop.register_dataset("bench-features", table)
+    from sklearn.linear_model import LogisticRegression
+
+    sample = table.slice(0, 10_000).to_pandas()
+    x = sample[["f0", "f1", "f2", "f3"]]
+    y = (x["f0"] + 0.5 * x["f1"] - x["f2"] > 0).astype(int)
+    with mloop.start_run(run_name="bench-scorer"):
+        mloop.sklearn.log_model(
+            LogisticRegression().fit(x, y),
+            "model",
+            input_example=x.head(3),
+            registered_model_name="bench-scorer",
+        )
+
+
+def scoring(args: argparse.Namespace) -> dict[str, Any]:
+    from mloop.pipelines import LocalExecutor, batch_score_run, get_run
+
+    _prepare_scoring(args.rows)
+    totals: dict[int, list[float]] = {1: [], 2: []}
+    parallel: dict[int, list[float]] = {1: [], 2: []}
+    loads = [os.getloadavg()[0]]
+    for r in range(args.scoring_rounds):
+        for workers in (1, 2):
+            executor = LocalExecutor(workers=workers)
+            executor.start()
+            try:
+                begin = time.perf_counter()
+                run = batch_score_run(
+                    "models:/bench-scorer/1",
+                    "bench-features/1",
+                    output=f"bench-scores-w{workers}",
+                    partitions=args.partitions,
+                    keep=["id"],
+                    executor=executor,
+                )
+                totals[workers].append(time.perf_counter() - begin)
+            finally:
+                executor.shutdown()
+            run.result()
+            steps = [s for s in get_run(run.id).steps if s.step == "score_partition"]
+            start = min(s.start_time or 0 for s in steps)
+            end = max(s.end_time or 0 for s in steps)
+            parallel[workers].append((end - start) / 1000)
+            log(
+                f"scoring round {r + 1}, {workers} worker(s): {totals[workers][-1]:.1f} s, "
+                f"partitions {parallel[workers][-1]:.1f} s"
+            )
+            loads.append(os.getloadavg()[0])
+    total = {w: summary(v) for w, v in totals.items()}
+    phase = {w: summary(v) for w, v in parallel.items()}
+    return {
+        "rows": args.rows,
+        "partitions": args.partitions,
+        "rounds": args.scoring_rounds,
+        "total_s": total,
+        "partitions_phase_s": phase,
+        "rows_per_s_total": {w: args.rows / s["median"] for w, s in total.items()},
+        "scaling_1_to_2_workers_total": total[1]["median"] / total[2]["median"],
+        "scaling_1_to_2_workers_partitions": phase[1]["median"] / phase[2]["median"],
+        "load_average_1m": loads,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--scoring-rounds", type=int, default=3)
+    parser.add_argument("--skip-prefect", action="store_true")
+    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-scoring", action="store_true")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args()
+    os.environ.setdefault("MLOOP_DISABLE_GIT_CAPTURE", "1")
+    results: dict[str, Any] = {
+        "benchmark": "pipelines",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    if not args.skip_overhead:
+        part = overhead(args)
+        results["overhead"] = part
+        print(f"per-step overhead, {args.steps} trivial steps (ms, median [min-max]):")
+        for key, value in part["per_step_overhead_ms"].items():
+            print(f"  {key:14s} {value['median']:8.2f} [{value['min']:.2f}-{value['max']:.2f}]")
+        for key, ratio in part["ratios_prefect_to_mloop"].items():
+            print(f"  Prefect / mloop ({key}): {ratio:.1f}x")
+        print(f"  load average (1 min): {part['load_average_1m']}")
+    if not args.skip_scoring:
+        part = scoring(args)
+        results["scoring"] = part
+        print(f"batch scoring {args.rows} rows in {args.partitions} partitions (s, median):")
+        for workers in (1, 2):
+            print(
+                f"  {workers} worker(s): total {part['total_s'][workers]['median']:.1f}, "
+                f"partitions {part['partitions_phase_s'][workers]['median']:.1f}"
+            )
+        print(
+            f"  scaling 1 -> 2 workers: total {part['scaling_1_to_2_workers_total']:.2f}x, "
+            f"partitions {part['scaling_1_to_2_workers_partitions']:.2f}x"
+        )
+        print(f"  load average (1 min): {part['load_average_1m']}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
