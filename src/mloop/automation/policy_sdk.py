@@ -96,7 +96,9 @@ def pending_approvals(*, client: Client | None = None) -> list[PolicyRun]:
     return list(_call(client, "list_pending_approvals").runs)
 
 
-def model_timeline(model: str, version: int | None = None, *, client: Client | None = None) -> Timeline:
+def model_timeline(
+    model: str, version: int | None = None, *, client: Client | None = None
+) -> Timeline:
     """A model's automation timeline; with ``version``, why that version is where it is."""
     return _call(client, "get_model_timeline", model=model, version=version)
 
