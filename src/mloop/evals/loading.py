@@ -85,13 +85,21 @@ def load_rows(client: Client, name: str, version: int, digest: str) -> pd.DataFr
     return pq.read_table(cached_file(client, name, version, digest)).to_pandas()
 
 
-def feature_columns(model: LoadedModel, frame: pd.DataFrame, exclude: set[str]) -> list[str]:
-    """The columns a model reads: its signature's, else scikit-learn's ``feature_names_in_``,
-    else every column but the target and group."""
+def feature_columns(
+    model: LoadedModel,
+    frame: pd.DataFrame,
+    exclude: set[str],
+    fallback: list[str] | None = None,
+) -> list[str]:
+    """The columns a model reads: its signature's, else scikit-learn's
+    ``feature_names_in_`` (a champion and a candidate may read different columns), else
+    ``fallback`` (the suite's ``features``), else every column but the target and group."""
     signature = (model.signature or {}).get("inputs") or {}
     if signature.get("type") == "dataframe" and signature.get("columns"):
         return [str(c["name"]) for c in signature["columns"]]
     names: Any = getattr(model.unwrap(), "feature_names_in_", None)
     if names is not None:
         return [str(n) for n in names]
+    if fallback:
+        return list(fallback)
     return [str(c) for c in frame.columns if c not in exclude]

@@ -147,8 +147,11 @@ def _evaluate(
 
     spec = loaded.suite.spec
     model, size_mb = load_version(client, version, trusted)
-    features = spec.features or feature_columns(
-        model, loaded.frame, {spec.target, *([spec.group] if spec.group else [])}
+    features = feature_columns(
+        model,
+        loaded.frame,
+        {spec.target, *([spec.group] if spec.group else [])},
+        fallback=spec.features,
     )
     evaluation = evaluate(model, size_mb, loaded.frame, spec, features)
     ref = ModelRef(name=version.name, version=version.version)
