@@ -139,6 +139,8 @@ def prefect_overhead(steps: int, rounds: int) -> dict[str, Any]:
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        # its 20 s default is too short for a start on two busy cores
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
         DO_NOT_TRACK="1",
     )
     try:
