@@ -46,22 +46,25 @@ def interval_chart(decision: GateDecision) -> dict[str, Any] | None:
     def x(value: float) -> float:
         return round((value - low) / span * WIDTH, 2)
 
-    bars = [
-        {
-            "x": x(b.low),
-            "width": max(x(b.high) - x(b.low) - 0.5, 0.5),
-            "height": round(b.count / tallest * (HEIGHT - 20), 2),
-            "title": f"{b.low:.4g} to {b.high:.4g}: {b.count}",
-        }
-        for b in bins
-    ]
+    bars = []
+    for b in bins:
+        height = round(b.count / tallest * (HEIGHT - 20), 2)
+        bars.append(
+            {
+                "x": x(b.low),
+                "y": HEIGHT - height,
+                "width": max(x(b.high) - x(b.low) - 0.5, 0.5),
+                "height": height,
+                "title": f"{b.low:.4g} to {b.high:.4g}: {b.count}",
+            }
+        )
     marks = [("zero", 0.0), ("margin", p.margin)]
     if p.ci_low is not None and p.ci_high is not None:
         marks += [("ci-low", p.ci_low), ("ci-high", p.ci_high)]
     return {
         "width": WIDTH,
         "height": HEIGHT,
-        "bars": [{**bar, "y": HEIGHT - bar["height"]} for bar in bars],
+        "bars": bars,
         "marks": [{"name": name, "x": x(value), "value": value} for name, value in marks],
         "low": low,
         "high": high,
