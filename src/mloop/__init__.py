@@ -26,7 +26,19 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {name: "mloop.client" for name in _CLIENT_EXPORTS}
 __all__ = [*sorted(_CLIENT_EXPORTS), "__version__"]
 _get_export, __dir__ = lazy_exports(__name__, _EXPORTS)
-_LAZY_SUBMODULES = frozenset({"sklearn", "pyfunc", "lightgbm", "xgboost", "features", "review"})
+_LAZY_SUBMODULES = frozenset(
+    {
+        "sklearn",
+        "pyfunc",
+        "lightgbm",
+        "xgboost",
+        "features",
+        "review",
+        "evals",
+        "pipelines",
+        "automation",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
