@@ -192,3 +192,15 @@ def test_a_trigger_text_naming_no_policy_run_links_none(
     assert trigger in html
     assert link_to("policy_run", run_id=7) not in html
     assert "/automation/jobs/" not in html
+
+
+def test_every_link_on_the_pages_answers(server: ServerHandle, runs: Runs) -> None:
+    pages = [link_to("pipelines"), link_to("pipelines", pipeline="training")]
+    pages += [link_to("pipeline_run", run_id=r.id) for r in (runs.fan, runs.training)]
+    for page in pages:
+        html = httpx.get(server.url + page).text
+        targets = {h.replace("&amp;", "&") for h in re.findall(r'href="(/[^"#]*)', html)}
+        targets -= {"/"} | {t for t in targets if t.startswith("/static/")}
+        assert targets, page
+        for target in sorted(targets):
+            assert httpx.get(server.url + target).status_code == 200, (page, target)
