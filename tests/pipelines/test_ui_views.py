@@ -24,7 +24,7 @@ def _node(node_id: str, *upstream: str) -> GraphNode:
 
 
 def _step(node: str, status: str = "succeeded", **fields: Any) -> StepRun:
-    return StepRun(node=node, step=node, status=status, **fields)  # type: ignore[arg-type]
+    return StepRun(node=node, step=node, status=status, **fields)
 
 
 def _run(**fields: Any) -> PipelineRunInfo:
