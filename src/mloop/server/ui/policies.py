@@ -1,8 +1,10 @@
 """Deployment policy pages: the policies with the runs waiting for approval and the latest
-runs; one policy with its spec and runs; one run with its trail and links to what it made
-(pipeline run, candidate, gate decision, rollout, alias); the approvals waiting for a
-deployer; and a model's automation timeline (``/models/{name}/timeline``), whose
-``?version=N`` view answers "why is version N where it is?".
+runs; one policy with its spec and runs; one run with its state machine as a strip of steps
+(with timings), its trail and links to what it made (pipeline run, candidate, gate
+decision, rollout, alias); the approvals waiting for a deployer; and a model's automation
+timeline (``/models/{name}/timeline``), drawn as lanes of events on a time axis under bands
+showing which version held each alias when, whose ``?version=N`` view answers "why is
+version N where it is?".
 
 Approve and Reject post forms and need the deployer role and an identified person, since
 the run's trail records who decided: without authentication the page shows the command to
@@ -11,6 +13,7 @@ run instead. A run already decided cannot be decided again (409).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -40,15 +43,20 @@ from mloop.core.naming import check_asset_name
 from mloop.core.operations import Empty
 from mloop.core.roles import role_allows
 from mloop.prompts.approval import is_identified
+from mloop.registry.aliases import get_alias_history
+from mloop.registry.schemas import GetAliasHistory
 from mloop.server.ui import links
 from mloop.server.ui.core import UI
 from mloop.server.ui.forms import field as form_field
 from mloop.server.ui.forms import parse_form, same_origin
 from mloop.server.ui.params import checked_name
+from mloop.server.ui.policy_steps import run_steps
+from mloop.server.ui.timeline_views import timeline_chart
 from mloop.store.context import Context
 
 RECENT_RUNS = 50
 TIMELINE_ENTRIES = 300
+MAX_MOVES = 100_000  # alias moves read for the bands (oldest first: all of them)
 MAX_FORM_BYTES = 8192
 MAX_COMMENT = 2000
 
@@ -106,11 +114,26 @@ def _policy_page(ctx: Context, name: str) -> dict[str, Any]:
     return {"policy": policy, "runs": runs.runs}
 
 
+def _alias_moves(ctx: Context, name: str) -> list[Any]:
+    """Every alias move of the model, for the version bands (none for an unknown model)."""
+    try:
+        return get_alias_history(ctx, GetAliasHistory(name=name, max_results=MAX_MOVES)).entries
+    except NotFoundError:
+        return []
+
+
 def _timeline_page(ctx: Context, name: str, version: int | None) -> dict[str, Any]:
     found = get_model_timeline(
         ctx, GetTimeline(model=name, version=version, max_results=TIMELINE_ENTRIES)
     )
-    return {"timeline": found}
+    chart = timeline_chart(
+        found.entries,
+        _alias_moves(ctx, found.model),
+        url_of=entry_url,
+        version_url=lambda v: links.link_to("model_version", name=found.model, version=v),
+        chosen=version,
+    )
+    return {"timeline": found, "chart": chart}
 
 
 def router(ui: UI) -> APIRouter:
@@ -153,12 +176,19 @@ def router(ui: UI) -> APIRouter:
         viewer = ui.viewer(request)
         number = _checked_run(run_id)
         detail = ui.read(lambda ctx: get_policy_run(ctx, RunRef(id=number)), viewer)
+        steps = run_steps(
+            detail.run,
+            detail.events,
+            require_approval=detail.spec.require_approval,
+            now=int(time.time() * 1000),
+        )
         return ui.render(
             request,
             "policy_run.html",
             viewer,
             detail=detail,
             run=detail.run,
+            steps=steps,
             refusal=decide_refusal(viewer, number),
             max_comment=MAX_COMMENT,
             link_kinds=links.kinds(),
