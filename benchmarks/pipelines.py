@@ -319,6 +319,7 @@ def main() -> None:
         for key, ratio in part["ratios_prefect_to_mloop"].items():
             print(f"  Prefect / mloop ({key}): {ratio:.1f}x")
         print(f"  load average (1 min): {part['load_average_1m']}")
+        _write(args.json, results)  # kept even if the scoring part fails
     if not args.skip_scoring:
         part = scoring(args)
         results["scoring"] = part
@@ -333,9 +334,13 @@ def main() -> None:
             f"partitions {part['scaling_1_to_2_workers_partitions']:.2f}x"
         )
         print(f"  load average (1 min): {part['load_average_1m']}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {args.json}")
+    _write(args.json, results)
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {path}")
 
 
 if __name__ == "__main__":
