@@ -3,13 +3,13 @@
 Paired bootstrap: each resample draws rows (queries, for ranking) with replacement, the
 same rows for both models, and takes the improvement of the primary metric on it
 (candidate minus champion, reversed for a metric where lower is better). Resamples are
-count matrices from :func:`mloop.monitoring.performance.bootstrap.resample_weights` with
-the suite's seed, so the same suite and models always give the same interval; one matrix
-product per block computes every resample of both models (100,000 rows and 1,000
-resamples take seconds). The interval is the central ``confidence`` share of the
-resampled improvements (undefined resamples left out). The candidate beats the champion
-when the interval's low end is above the margin: a tie, or an interval reaching down to
-the margin, fails.
+blocks of row counts from :func:`mloop.evals.resampling.resample_counts` with the suite's
+seed, so the same suite and models always give the same interval; each block is counted
+once and both models' metrics (:func:`mloop.evals.metrics.metric_function`, prepared once
+per model) are computed from it for every resample of the block. The interval is the
+central ``confidence`` share of the resampled improvements (undefined resamples left out).
+The candidate beats the champion when the interval's low end is above the margin: a tie,
+or an interval reaching down to the margin, fails.
 
 McNemar (classifiers, primary accuracy): only rows where exactly one model is right
 count. With ``b`` rows only the candidate gets right among ``m`` discordant rows, the
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mloop.monitoring.performance.bootstrap import Bootstrap, resample_weights
+from mloop.core.errors import ValidationError
+from mloop.evals.metrics import Metric
+from mloop.evals.resampling import resample_counts
 
-Metric = Callable[[np.ndarray], np.ndarray]  # (b, n) weights -> (b,) values
 HISTOGRAM_BINS = 30
 
 
@@ -55,6 +56,14 @@ def _finite(value: float) -> float | None:
     return number if np.isfinite(number) else None
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValidationError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}",
+            field="confidence",
+        )
+
+
 def paired_bootstrap(
     candidate: Metric,
     champion: Metric,
@@ -66,13 +75,13 @@ def paired_bootstrap(
     seed: int,
 ) -> Improvement:
     """The improvement on the data and its bootstrap interval."""
+    _check_confidence(confidence)
     sign = 1.0 if higher_is_better else -1.0
     ones = np.ones((1, n_units))
     point = _finite(sign * (candidate(ones)[0] - champion(ones)[0]))
-    plan = Bootstrap(n_resamples=resamples, confidence=confidence, seed=seed)
     parts = [
-        sign * (candidate(weights) - champion(weights))
-        for weights in resample_weights(n_units, plan)
+        sign * (candidate(counts) - champion(counts))
+        for counts in resample_counts(n_units, resamples, seed)
     ]
     samples = np.concatenate(parts) if parts else np.empty(0)
     samples = samples[np.isfinite(samples)]
@@ -99,6 +108,7 @@ def paired_bootstrap_rows(
     seed: int,
 ) -> Improvement:
     """:func:`paired_bootstrap` for a metric computed from rows (a custom scorer)."""
+    _check_confidence(confidence)
     sign = 1.0 if higher_is_better else -1.0
     point = _finite(sign * (candidate(None) - champion(None)))
     samples = np.array(

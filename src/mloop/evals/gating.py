@@ -30,7 +30,7 @@ from mloop.evals.comparison import (
     paired_bootstrap_rows,
 )
 from mloop.evals.evaluation import Evaluation, MetricDef, _units
-from mloop.evals.metrics import weighted
+from mloop.evals.metrics import metric_function
 from mloop.evals.schemas import (
     BudgetCheck,
     FairnessCheck,
@@ -70,8 +70,8 @@ def test_primary(spec: StoredSpec, cand: Evaluation, champ: Evaluation) -> Impro
             **options,
         )
     return paired_bootstrap(
-        lambda w: weighted(metric.name, cand.outputs, w),
-        lambda w: weighted(metric.name, champ.outputs, w),
+        metric_function(metric.name, cand.outputs),
+        metric_function(metric.name, champ.outputs),
         units,
         **options,
     )
