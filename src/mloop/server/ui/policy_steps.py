@@ -100,6 +100,8 @@ def run_steps(
             status = "waiting" if run.active else "skipped"
             if key == "approval" and not require_approval:
                 status = "skipped"
+            elif status == "skipped":
+                note = note or "not reached"
         elif key == stopped_in:
             status = "stopped"
         elif run.active and key == last:

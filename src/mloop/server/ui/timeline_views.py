@@ -30,14 +30,16 @@ KIND_ORDER: tuple[str, ...] = (
 CHAMPION = "champion"
 MAX_ALIASES = 4  # band rows drawn; the champion always among them when it exists
 
-WIDTH = 960
+WIDTH = 1100
 LABEL_W = 120  # the lane names' column
 PAD = 12  # right margin, and room for a marker at the window's edges
 AXIS = 26  # the tick labels above the bands
 BAND = 20
 LANE = 22
 GAP = 8  # between the bands and the lanes
-MIN_SPAN = 60_000  # a window never narrower than a minute (entries at the same moment)
+MIN_SPAN = 10_000  # a window never narrower than ten seconds (entries at one moment)
+NEAR = 8.0  # px: a dot this close to the one before it in its lane is moved off the line
+NUDGE = 5  # px up or down
 
 # Tick spacings a clock or calendar reads, in milliseconds.
 _S, _M, _H, _D = 1000, 60_000, 3_600_000, 86_400_000
@@ -93,6 +95,14 @@ def _alias_rows(held: list[Held], start: int) -> list[str]:
     seen = sorted({h.alias for h in held if h.end is None or h.end > start})
     ordered = ([CHAMPION] if CHAMPION in seen else []) + [a for a in seen if a != CHAMPION]
     return ordered[:MAX_ALIASES]
+
+
+def _nudge(before: list[dict[str, Any]], at: float) -> int:
+    """Dots at about the same moment alternate above and below the lane's line, so that
+    two of them stay apart (the time axis is not bent: only the height changes)."""
+    if not before or at - before[-1]["x"] >= NEAR:
+        return 0
+    return NUDGE if before[-1]["dy"] <= 0 else -NUDGE
 
 
 def _window(entries: Sequence[TimelineEntry]) -> tuple[int, int]:
@@ -153,15 +163,17 @@ def timeline_chart(
     for kind in [k for k in KIND_ORDER if any(e.kind == k for e in entries)]:
         y = top + len(lanes) * LANE
         mine = sorted((e for e in entries if e.kind == kind), key=lambda e: e.at)
-        markers = [
-            {
-                "x": x(e.at),
-                "url": url_of(e),
-                "title": f"{ms_time(e.at)} UTC: {e.title}",
-                "chosen": chosen is not None and e.version == chosen,
-            }
-            for e in mine
-        ]
+        markers: list[dict[str, Any]] = []
+        for e in mine:
+            markers.append(
+                {
+                    "x": x(e.at),
+                    "dy": _nudge(markers, x(e.at)),
+                    "url": url_of(e),
+                    "title": f"{ms_time(e.at)} UTC: {e.title}",
+                    "chosen": chosen is not None and e.version == chosen,
+                }
+            )
         lanes.append({"kind": kind, "y": y, "count": len(mine), "markers": markers})
     height = top + len(lanes) * LANE + PAD
     step = _step(end - start)
