@@ -210,6 +210,11 @@ def test_the_pages_draw_and_link_what_they_name(
     assert kinds[0] == "trigger" and kinds[-1] == "alias" and "gate" in kinds
     chosen = browser.find_elements(By.CSS_SELECTOR, "#timeline-chart .tl-band.tl-chosen")
     assert len(chosen) == 1  # v2's band on the champion row
+    drawn = {
+        g.get_attribute("data-kind") for g in browser.find_elements(By.CSS_SELECTOR, "g.tl-lane")
+    }
+    assert set(kinds) <= drawn  # the chain is drawn too
+    assert _hrefs(browser, "#chain-list a") <= _hrefs(browser, "#timeline-chart a")
     broken["timeline-v2"] = _links_answer(browser, server.url, checked)
 
     assert {page: found for page, found in broken.items() if found} == {}

@@ -36,6 +36,8 @@ from mloop.automation.policy_schemas import (
     ListPolicyRuns,
     PolicyName,
     RunRef,
+    Timeline,
+    TimelineEntry,
 )
 from mloop.automation.timeline import get_model_timeline
 from mloop.core.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -122,12 +124,20 @@ def _alias_moves(ctx: Context, name: str) -> list[Any]:
         return []
 
 
+def _drawn(found: Timeline) -> list[TimelineEntry]:
+    """The entries to draw: a version's drawing shows its chain too (the steps that put it
+    where it is), less the chain's steps the entries already show (same kind and object)."""
+    shown = {(e.kind, e.link, tuple(sorted(e.ids.items()))) for e in found.entries}
+    extra = [e for e in found.chain if (e.kind, e.link, tuple(sorted(e.ids.items()))) not in shown]
+    return [*found.entries, *extra]
+
+
 def _timeline_page(ctx: Context, name: str, version: int | None) -> dict[str, Any]:
     found = get_model_timeline(
         ctx, GetTimeline(model=name, version=version, max_results=TIMELINE_ENTRIES)
     )
     chart = timeline_chart(
-        found.entries,
+        _drawn(found),
         _alias_moves(ctx, found.model),
         url_of=entry_url,
         version_url=lambda v: links.link_to("model_version", name=found.model, version=v),
