@@ -187,3 +187,31 @@ def test_a_run_that_failed_while_training() -> None:
         "stopped",
     ]
     assert steps[1].took == "5.0 s" and steps[-1].label == "Failed"
+
+
+# -- links to other domains' pages ---------------------------------------------------------------
+
+
+def test_a_link_kind_missing_or_taking_other_arguments_links_nothing() -> None:
+    from mloop.server.ui.automation import result_links
+    from mloop.server.ui.links import link_to
+    from mloop.server.ui.optional_links import link_or_none
+    from mloop.server.ui.policies import entry_url
+
+    assert link_or_none("policy_run", run_id=3) == link_to("policy_run", run_id=3)
+    assert link_or_none("no_such_page", run_id=3) is None
+    assert link_or_none("policy_run", pipeline_run_id=3) is None  # the page's argument differs
+    assert link_or_none(None) is None
+    entry = TimelineEntry(at=T0, kind="pipeline", title="p", link="pipeline_run", ids={"id": 1})
+    assert entry_url(entry) is None
+    entry.ids = {"run_id": 1}
+    assert entry_url(entry) == link_to("pipeline_run", run_id=1)
+    found = result_links("pipeline", {"pipeline_run": 4, "run_id": "abc"}, {})
+    assert found == [
+        ("pipeline run", "4", link_to("pipeline_run", run_id=4)),
+        ("tracking run", "abc", link_to("run", run_id="abc")),
+    ]
+    assert result_links("policy", None, {"run_id": 9}) == [
+        ("policy run", "9", link_to("policy_run", run_id=9))
+    ]
+    assert result_links("pipeline", "not a dict", {}) == []

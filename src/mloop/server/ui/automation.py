@@ -25,6 +25,7 @@ from mloop.core.errors import NotFoundError
 from mloop.core.naming import check_asset_name
 from mloop.server.ui import links
 from mloop.server.ui.core import UI
+from mloop.server.ui.optional_links import link_or_none
 from mloop.store.context import Context
 
 HOUR = 3_600_000
@@ -110,13 +111,12 @@ def _page(ctx: Context, trigger: str | None, now: int) -> dict[str, Any]:
 def result_links(kind: str, result: Any, payload: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(label, text, url) of what a job ran, where the UI has a page for it: a pipeline job's
     pipeline run and tracking run, a policy job's policy run."""
-    found: list[tuple[str, str, str]] = []
-    known = set(links.kinds())
+    found: list[tuple[str, str, str | None]] = []
     values = result if isinstance(result, dict) else {}
     if kind == "pipeline":
         pipeline_run = values.get("pipeline_run")
-        if isinstance(pipeline_run, int) and "pipeline_run" in known:
-            url = links.link_to("pipeline_run", run_id=pipeline_run)
+        if isinstance(pipeline_run, int):
+            url = link_or_none("pipeline_run", run_id=pipeline_run)
             found.append(("pipeline run", str(pipeline_run), url))
         run_id = values.get("run_id")
         if isinstance(run_id, str):
@@ -124,10 +124,10 @@ def result_links(kind: str, result: Any, payload: dict[str, Any]) -> list[tuple[
     elif kind == "policy":
         # A policy job names its run in the result, or (queued for a run) in the payload.
         policy_run = values.get("run", payload.get("run_id"))
-        if isinstance(policy_run, int) and "policy_run" in known:
-            url = links.link_to("policy_run", run_id=policy_run)
+        if isinstance(policy_run, int):
+            url = link_or_none("policy_run", run_id=policy_run)
             found.append(("policy run", str(policy_run), url))
-    return found
+    return [(label, text, url) for label, text, url in found if url is not None]
 
 
 def router(ui: UI) -> APIRouter:

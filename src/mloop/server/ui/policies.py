@@ -51,6 +51,7 @@ from mloop.server.ui import links
 from mloop.server.ui.core import UI
 from mloop.server.ui.forms import field as form_field
 from mloop.server.ui.forms import parse_form, same_origin
+from mloop.server.ui.optional_links import link_or_none
 from mloop.server.ui.params import checked_name
 from mloop.server.ui.policy_steps import run_steps
 from mloop.server.ui.timeline_views import timeline_chart
@@ -95,11 +96,9 @@ def _checked_version(raw: str) -> int | None:
     return int(raw)
 
 
-def entry_url(entry: Any) -> str | None:
+def entry_url(entry: TimelineEntry) -> str | None:
     """The page of a timeline entry's object, where the UI has one."""
-    if entry.link is None or entry.link not in links.kinds():
-        return None
-    return links.link_to(entry.link, **entry.ids)
+    return link_or_none(entry.link, **entry.ids)
 
 
 def _list_page(ctx: Context) -> dict[str, Any]:
@@ -199,9 +198,11 @@ def router(ui: UI) -> APIRouter:
             detail=detail,
             run=detail.run,
             steps=steps,
+            pipeline_url=link_or_none("pipeline_run", run_id=detail.run.pipeline_run_id)
+            if detail.run.pipeline_run_id is not None
+            else None,
             refusal=decide_refusal(viewer, number),
             max_comment=MAX_COMMENT,
-            link_kinds=links.kinds(),
         )
 
     @r.get("/models/{name}/timeline", response_class=HTMLResponse, name="ui_model_timeline")
