@@ -219,6 +219,22 @@ def test_the_pages_draw_and_link_what_they_name(
 
     assert {page: found for page, found in broken.items() if found} == {}
     assert len(checked) > 20
+
+    size = browser.get_window_size()
+    browser.set_window_size(800, 1000)
+    try:  # narrow: the strip wraps, the drawing scrolls in its box, nothing spills
+        problems = {}
+        for name, url in (
+            ("run-800", link_to("policy_run", run_id=history.promoted)),
+            ("timeline-800", link_to("model_timeline", name=MODEL)),
+            ("automation-800", link_to("automation")),
+        ):
+            visit(browser, server.url + url, name)
+            if found := list(browser.execute_script(LAYOUT_PROBLEMS)):
+                problems[name] = found
+        assert problems == {}
+    finally:
+        browser.set_window_size(size["width"], size["height"])
     assert console_errors(browser) == []
 
 
