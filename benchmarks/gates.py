@@ -63,7 +63,7 @@ def run_mloop(rows: int, resamples: int, repeats: int, seed: int) -> dict[str, A
     import mloop.evals as evals
     import mloop.sklearn
     from mloop.evals.comparison import paired_bootstrap
-    from mloop.evals.metrics import weighted
+    from mloop.evals.metrics import metric_function
     from mloop.evals.names import parse_metric
 
     train, test = make_frame(rows, seed + 1), make_frame(rows, seed)
@@ -95,8 +95,8 @@ def run_mloop(rows: int, resamples: int, repeats: int, seed: int) -> dict[str, A
     log("mloop: the paired bootstrap alone")
     boot_times, _ = _timed(
         lambda: paired_bootstrap(
-            lambda w: weighted(auc, cand.outputs, w),
-            lambda w: weighted(auc, champ.outputs, w),
+            metric_function(auc, cand.outputs),
+            metric_function(auc, champ.outputs),
             rows,
             higher_is_better=True,
             resamples=resamples,
