@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 import mloop.evals.resampling as resampling
 from mloop.core.errors import ValidationError
-from mloop.evals.comparison import paired_bootstrap
-from mloop.evals.resampling import resample_counts
+from mloop.evals.comparison import paired_bootstrap, paired_bootstrap_rows
+from mloop.evals.metrics import Outputs, metric_function
+from mloop.evals.names import parse_metric
+from mloop.evals.resampling import resample_counts, resample_rows
 
 
 def _reference(n: int, resamples: int, seed: int, draw_rows: int) -> np.ndarray:
@@ -65,7 +69,7 @@ def test_paired_bootstrap_takes_the_interval_of_the_resampled_differences() -> N
     rng = np.random.default_rng(2)
     a, b = rng.random(40), rng.random(40)
 
-    def mean(values: np.ndarray):  # type: ignore[no-untyped-def]
+    def mean(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         return lambda w: (w @ values) / w.sum(axis=1)
 
     result = paired_bootstrap(
@@ -87,3 +91,47 @@ def test_paired_bootstrap_refuses_a_confidence_outside_zero_to_one() -> None:
             metric, metric, 10, higher_is_better=True, resamples=10, confidence=1.5, seed=0
         )
     assert error.value.field == "confidence"
+
+
+def test_custom_scorers_resample_the_same_rows_as_built_in_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(resampling, "DRAW_CELLS", 200)  # several draw blocks of 3 resamples
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 2, 60)
+    outputs = [
+        Outputs("classification", truth, np.where(rng.random(60) < p, truth, 1 - truth))
+        for p in (0.8, 0.6)
+    ]
+    rows = np.concatenate(list(resample_rows(60, 40, seed=2)))
+    counts = np.concatenate(list(resample_counts(60, 40, seed=2)))
+    np.testing.assert_array_equal(counts, [np.bincount(r, minlength=60) for r in rows])
+
+    def scorer(out: Outputs) -> Callable[[np.ndarray | None], float]:
+        def score(drawn: np.ndarray | None) -> float:
+            picked = slice(None) if drawn is None else drawn
+            return float(np.mean(out.truth[picked] == out.predicted[picked]))
+
+        return score
+
+    accuracy = parse_metric("accuracy", "classification", [], "m")
+    custom = paired_bootstrap_rows(
+        scorer(outputs[0]),
+        scorer(outputs[1]),
+        60,
+        higher_is_better=True,
+        resamples=40,
+        confidence=0.95,
+        seed=2,
+    )
+    built_in = paired_bootstrap(
+        metric_function(accuracy, outputs[0]),
+        metric_function(accuracy, outputs[1]),
+        60,
+        higher_is_better=True,
+        resamples=40,
+        confidence=0.95,
+        seed=2,
+    )
+    np.testing.assert_array_equal(custom.samples, built_in.samples)
+    assert (custom.low, custom.high) == (built_in.low, built_in.high)

@@ -27,7 +27,7 @@ import numpy as np
 
 from mloop.core.errors import ValidationError
 from mloop.evals.metrics import Metric
-from mloop.evals.resampling import resample_counts
+from mloop.evals.resampling import resample_counts, resample_rows
 
 HISTOGRAM_BINS = 30
 
@@ -92,11 +92,6 @@ def paired_bootstrap(
     return Improvement(difference=point, low=float(low), high=float(high), samples=samples)
 
 
-def resampled_indices(n_units: int, resamples: int, seed: int) -> np.ndarray:
-    """Row indices of each resample (for custom scorers, which take rows, not weights)."""
-    return np.random.default_rng(seed).integers(0, n_units, size=(resamples, n_units))
-
-
 def paired_bootstrap_rows(
     candidate: Callable[[np.ndarray | None], float],
     champion: Callable[[np.ndarray | None], float],
@@ -107,14 +102,17 @@ def paired_bootstrap_rows(
     confidence: float,
     seed: int,
 ) -> Improvement:
-    """:func:`paired_bootstrap` for a metric computed from rows (a custom scorer)."""
+    """:func:`paired_bootstrap` for a metric computed from rows (a custom scorer): each
+    model's scorer is called on each resample's drawn rows, the draws of the built-in
+    metrics' resamples (:func:`mloop.evals.resampling.resample_rows`)."""
     _check_confidence(confidence)
     sign = 1.0 if higher_is_better else -1.0
     point = _finite(sign * (candidate(None) - champion(None)))
     samples = np.array(
         [
             sign * (candidate(rows) - champion(rows))
-            for rows in resampled_indices(n_units, resamples, seed)
+            for block in resample_rows(n_units, resamples, seed)
+            for rows in block
         ]
     )
     samples = samples[np.isfinite(samples)]

@@ -1,13 +1,14 @@
-"""Bootstrap resamples as blocks of row counts, drawn fast and in bounded memory.
+"""Bootstrap resamples drawn fast and in bounded memory: as row indices, or as row counts.
 
-A resample of ``n`` units drawn with replacement is a row of counts (how many times each
-unit was drawn), so a metric that takes row weights computes every resample of a block at
-once. The draws are ``rng.integers(0, n, size=(rows, n))`` from ``default_rng(seed)`` in
-blocks of :data:`DRAW_CELLS` draws, which fixes the stream: the same seed gives the same
-resamples whatever the metric (and the same as mloop's gates before this module, so stored
-decisions reproduce). Each draw block is counted and handed out in smaller blocks of about
-:data:`COUNT_CELLS` counts, small enough that a metric's passes over them stay in the CPU
-cache: at 100,000 units a block is one resample.
+The draws are ``rng.integers(0, n, size=(rows, n))`` from ``default_rng(seed)`` in blocks
+of :data:`DRAW_CELLS` draws, which fixes the stream: the same seed gives the same resamples
+whatever the metric, built in or custom (and the same counts as mloop's gates before this
+module, so stored decisions reproduce). A custom scorer takes the drawn indices
+(:func:`resample_rows`). A built-in metric takes a resample as a row of counts (how many
+times each unit was drawn) and computes every resample of a block at once
+(:func:`resample_counts`); each draw block is counted and handed out in smaller blocks of
+about :data:`COUNT_CELLS` counts, small enough that a metric's passes over them stay in
+the CPU cache: at 100,000 units a block is one resample.
 """
 
 from __future__ import annotations
@@ -24,12 +25,30 @@ DRAW_CELLS = 2**21
 COUNT_CELLS = 2**17
 
 
+def resample_rows(n_units: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of ``(b, n_units)`` drawn unit indices, ``resamples`` rows in all."""
+    _check(n_units, resamples)
+    rng = np.random.default_rng(seed)
+    draw_rows = max(1, DRAW_CELLS // n_units)
+    for start in range(0, resamples, draw_rows):
+        yield rng.integers(0, n_units, size=(min(draw_rows, resamples - start), n_units))
+
+
 def resample_counts(n_units: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Blocks of ``(b, n_units)`` float64 resample counts, ``resamples`` rows in all.
+    """Blocks of ``(b, n_units)`` float64 resample counts, ``resamples`` rows in all: the
+    draws of :func:`resample_rows` counted.
 
     Each row sums to ``n_units``. Consume a block before asking for the next: the blocks
     are fresh arrays, but holding every block at once holds ``resamples * n_units`` floats.
     """
+    _check(n_units, resamples)
+    count_rows = max(1, COUNT_CELLS // n_units)
+    for drawn in resample_rows(n_units, resamples, seed):
+        for first in range(0, len(drawn), count_rows):
+            yield _counts(drawn[first : first + count_rows], n_units)
+
+
+def _check(n_units: int, resamples: int) -> None:
     if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
         raise ValidationError(
             f"the bootstrap needs at least one row to resample, got {n_units!r}", field="n_units"
@@ -38,13 +57,6 @@ def resample_counts(n_units: int, resamples: int, seed: int) -> Iterator[np.ndar
         raise ValidationError(
             f"resamples must be a positive integer, got {resamples!r}", field="resamples"
         )
-    rng = np.random.default_rng(seed)
-    draw_rows = max(1, DRAW_CELLS // n_units)
-    count_rows = max(1, COUNT_CELLS // n_units)
-    for start in range(0, resamples, draw_rows):
-        drawn = rng.integers(0, n_units, size=(min(draw_rows, resamples - start), n_units))
-        for first in range(0, len(drawn), count_rows):
-            yield _counts(drawn[first : first + count_rows], n_units)
 
 
 def _counts(drawn: np.ndarray, n_units: int) -> np.ndarray:
