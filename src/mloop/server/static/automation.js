@@ -1,92 +1,16 @@
-/* mloop UI, automation page: jobs created per hour over the last day, stacked by the status they reached
- * (uPlot bars). The data comes from the page's
- * <script type="application/json" id="automation-jobs"> block: labels, and one series of
- * counts per status. Value formats come from chart_format.js. Plain ES2017, no
- * dependencies beyond the vendored uPlot. */
+/* mloop UI, automation page: jobs created per hour over the last day, stacked by the status
+ * they reached, drawn by stacked_bars.js from the page's
+ * <script type="application/json" id="automation-jobs"> block. Plain ES2017. */
 (function () {
   "use strict";
 
   var COLORS = { queued: "#9467bd", running: "#1f77b4", succeeded: "#2ca02c", failed: "#d62728", cancelled: "#7f7f7f" };
-  var HEIGHT = 200;
   var drawn = null;
   window.mloopAutomationJobs = function () { return drawn; };  // read by the browser tests
 
-  function widthOf(box) { return Math.max(box.clientWidth || 0, 260); }
-
-  // Each series is drawn as the running total up to it, so every status shows as its own
-  // band; the legend still reads each status's own count.
-  function draw(box, spec) {
-    var fmt = window.mloopChartFormat.formatter("plain");
-    var n = spec.labels.length;
-    var running = [];
-    var xs = [];
-    for (var i = 0; i < n; i++) { running.push(0); xs.push(i); }
-    var stacked = spec.series.map(function (s) {
-      return s.values.map(function (v, j) { running[j] += v || 0; return running[j]; });
-    });
-    var series = [{ label: "when", value: function (u, v) { return v === null ? "" : spec.labels[v] || ""; } }];
-    var data = [xs];
-    for (var k = spec.series.length - 1; k >= 0; k--) {
-      (function (s, idx) {
-        var color = COLORS[s.label] || "#7f7f7f";
-        series.push({
-          label: s.label,
-          stroke: color,
-          fill: color,
-          width: 0,
-          paths: window.uPlot.paths.bars({ size: [0.7, 48], align: 0 }),
-          points: { show: false },
-          value: function (u, v, si, j) { return j === null || j === undefined ? "" : fmt(s.values[j]); }
-        });
-        data.push(stacked[idx]);
-      })(spec.series[k], k);
-    }
-    var step = Math.max(1, Math.ceil(n / 8));
-    return new window.uPlot({
-      width: widthOf(box),
-      height: HEIGHT,
-      scales: {
-        x: { time: false, range: [-0.5, n - 0.5] },
-        y: { range: function (u, min, max) { return [0, max > 0 ? Math.ceil(max * 1.1) : 1]; } }
-      },
-      axes: [
-        {
-          size: 34,
-          values: function (u, vals) {
-            return vals.map(function (v) {
-              return Number.isInteger(v) && v % step === 0 && spec.labels[v] ? spec.labels[v].slice(5) : "";
-            });
-          }
-        },
-        { size: window.mloopChartFormat.axisSize, values: function (u, vals) { return vals.map(fmt); } }
-      ],
-      series: series,
-      legend: { live: true },
-      cursor: { drag: { x: false, y: false }, points: { show: false } }
-    }, data, box);
-  }
-
   function start() {
-    var source = document.getElementById("automation-jobs");
     var holder = document.querySelector('.au-chart[data-chart-id="jobs"]');
-    if (!source || !holder || typeof window.uPlot !== "function") { return; }
-    var box = holder.querySelector(".chart-canvas") || holder;
-    try {
-      drawn = { plot: draw(box, JSON.parse(source.textContent)), box: box };
-      holder.setAttribute("data-drawn", "true");
-    } catch (e) {
-      var p = document.createElement("p");
-      p.className = "chart-note muted";
-      p.textContent = "the chart could not be drawn";
-      holder.appendChild(p);
-      if (window.console) { window.console.error(e); }
-      return;
-    }
-    var timer = null;
-    window.addEventListener("resize", function () {
-      clearTimeout(timer);
-      timer = setTimeout(function () { drawn.plot.setSize({ width: widthOf(box), height: HEIGHT }); }, 150);
-    });
+    drawn = window.mloopStackedBars("automation-jobs", holder, COLORS, "the chart could not be drawn");
   }
 
   if (document.readyState === "loading") {
