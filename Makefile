@@ -30,5 +30,5 @@ lint:
 
 ## Install everything the tests need, lint, then run the suite on SQLite and on PostgreSQL.
 test: install-test lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25
-	MLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25 --dist loadgroup
+	MLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25 --dist loadgroup

@@ -1,4 +1,6 @@
-"""The same pipelines on a real local Ray instance (started once for the module)."""
+"""The same pipelines, and batch scoring, on a real local Ray instance: started once for the
+module, and the module's tests kept on one test process (``xdist_group``; ``make test`` runs
+``--dist loadgroup``) so that a run starts one Ray, not one per process."""
 
 from __future__ import annotations
 
@@ -7,13 +9,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mloop.pipelines import RayExecutor, get_run, run_pipeline
+import mloop
+from mloop.pipelines import RayExecutor, batch_score, get_run, run_pipeline
 from tests.conftest import require_service
 from tests.pipelines import flows
+from tests.pipelines.test_scoring import _frame, _train
 
-pytestmark = pytest.mark.usefixtures("settings")
+pytestmark = [pytest.mark.usefixtures("settings"), pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +79,27 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_scores_on_ray_as_on_the_local_executor(ray_executor: RayExecutor) -> None:
+    frame = _frame(500)
+    mloop.register_dataset("customers", frame)
+    model = _train(frame)
+    version = batch_score(
+        "models:/churn/1",
+        "customers/1",
+        output="churn-scores",
+        partitions=4,
+        keep=["id"],
+        executor=ray_executor,
+    )
+    scored = version.to_pandas()
+    assert scored["row"].tolist() == list(range(500))
+    assert scored["id"].tolist() == frame["id"].tolist()
+    expected = model.predict(frame[["x1", "x2"]])  # type: ignore[attr-defined]
+    assert np.array_equal(scored["prediction"].to_numpy(), expected)
+    tags = mloop.Client().get_run(version.run_id).data.tags
+    detail = get_run(int(tags["mloop.pipeline.run"]))
+    assert detail.executor == "ray"
+    assert [(d.name, d.version) for d in detail.datasets] == [("customers", 1)]
+    assert {s.status for s in detail.steps} == {"succeeded"}
