@@ -37,6 +37,8 @@ def main() -> None:
     train = make_frame(args.rows, args.seed + 1)
     test = make_frame(args.rows, args.seed)
     store = tempfile.mkdtemp(prefix="mlflow-gates-")
+    # Artifacts default to ./mlruns under the working directory: keep them in the store.
+    os.chdir(store)
     mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
     uris = {}
     for name, features in (("champion", CHAMPION_FEATURES), ("candidate", CANDIDATE_FEATURES)):
