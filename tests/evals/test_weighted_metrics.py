@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from mloop.core.errors import ValidationError
@@ -168,3 +170,31 @@ def test_ranking_resamples_average_the_drawn_queries() -> None:
     got = metric_function(parse_metric("ndcg@5", "ranking", [], "m"), out)(counts)
     for row, value in zip(counts, got, strict=True):
         assert value == pytest.approx(np.repeat(per_query, row.astype(int)).mean())
+
+
+_ROWS = st.lists(
+    st.tuples(st.integers(0, 6), st.booleans(), st.integers(0, 3)), min_size=1, max_size=40
+)
+
+
+@given(_ROWS)
+def test_roc_auc_equals_the_pairwise_count_for_any_rows(rows: list[tuple[int, bool, int]]) -> None:
+    # Scores from a few values, so ties within and across classes are common.
+    scores = np.array([r[0] / 6 for r in rows])
+    positive = np.array([r[1] for r in rows])
+    weights = np.array([[float(r[2]) for r in rows], [1.0] * len(rows)])
+    got = RocAuc(scores, positive)(weights)
+    want = [_auc_by_pairs(scores, positive, w) for w in weights]
+    np.testing.assert_array_equal(got, want)  # NaN where a class weighs nothing, both sides
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), max_size=40))
+def test_confusion_equals_adding_each_rows_weight_for_any_rows(
+    rows: list[tuple[int, int, int]],
+) -> None:
+    truth = np.array([r[0] for r in rows], dtype=np.int64)
+    pred = np.array([r[1] for r in rows], dtype=np.int64)
+    weights = np.array([[float(r[2]) for r in rows]])
+    want = np.zeros((4, 4))
+    np.add.at(want, (truth, pred), weights[0])
+    np.testing.assert_array_equal(Confusion(truth, pred, 4)(weights)[0], want)
