@@ -41,19 +41,23 @@ def resample_counts(n_units: int, resamples: int, seed: int) -> Iterator[np.ndar
     Each row sums to ``n_units``. Consume a block before asking for the next: the blocks
     are fresh arrays, but holding every block at once holds ``resamples * n_units`` floats.
     """
-    _check(n_units, resamples)
+    _check(n_units, resamples)  # before the block size divides by n_units
     count_rows = max(1, COUNT_CELLS // n_units)
     for drawn in resample_rows(n_units, resamples, seed):
         for first in range(0, len(drawn), count_rows):
             yield _counts(drawn[first : first + count_rows], n_units)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _check(n_units: int, resamples: int) -> None:
-    if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
+    if not _whole(n_units) or n_units < 1:
         raise ValidationError(
             f"the bootstrap needs at least one row to resample, got {n_units!r}", field="n_units"
         )
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+    if not _whole(resamples) or resamples < 1:
         raise ValidationError(
             f"resamples must be a positive integer, got {resamples!r}", field="resamples"
         )
