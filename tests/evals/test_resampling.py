@@ -51,7 +51,9 @@ def test_same_seed_same_counts_other_seed_other_counts() -> None:
     first = np.concatenate(list(resample_counts(30, 50, seed=9)))
     again = np.concatenate(list(resample_counts(30, 50, seed=9)))
     other = np.concatenate(list(resample_counts(30, 50, seed=10)))
+    numpy_sizes = np.concatenate(list(resample_counts(np.int64(30), np.int32(50), seed=9)))  # type: ignore[arg-type]
     np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, numpy_sizes)
     assert not np.array_equal(first, other)
 
 
