@@ -21,10 +21,15 @@ figure is the median over rounds with its range.
 (2) Batch scoring. ``--rows`` rows (10 million) of four float features and an id are
 generated once and registered as a dataset version in a store under ``benchmarks/.work``;
 a logistic regression fitted on 10,000 of them is registered as a model. ``batch_score``
-scores the version in 8 partitions with 1 and then 2 local worker processes (fresh pools),
-rounds alternating. Reported: the whole call (plan, partitions, registering the 10M-row
-output as a dataset version) and the parallel phase alone (first partition start to last
-partition end, from the step records), and the 1-to-2-worker scaling ratio of each.
+scores the version in 8 partitions with 1 and 2 local worker processes, three ways
+(``MODES``): cold, in a new Python process, as before preloading (each worker imports
+scikit-learn) and as now (the forkserver imports it once); warm, with a pool started once
+and passed to every call. Rounds alternate modes and worker counts. Reported, medians over
+rounds: the whole call and its parts (the driver's own time, the first worker's start, the
+plan, the partitions phase from the plan's end to the last partition's end, registering the
+10M-row output), each partition phase's worker-seconds (imports, model load, read, predict,
+write, store: the run's ``scoring_*_s`` metrics), and the 1-to-2-worker scaling ratios of
+the total and of the partitions phase.
 
 Prints the figures and ratios with the load average, writes
 ``benchmarks/results/pipelines-2026-12-07.json`` (or ``--json``). Reports only: no figure
@@ -239,53 +244,176 @@ def _prepare_scoring(rows: int) -> None:
         )
 
 
+SCORE_MODEL = "models:/bench-scorer/1"
+SCORE_DATASET = "bench-features/1"
+MODES = ("cold-before", "cold", "warm")
+"""How each scoring call is run. ``cold-before``: a new Python process whose workers start
+without preloading (each imports scikit-learn itself: how every call ran before preloading
+existed), ``cold``: a new Python process, ``batch_score(executor="local")`` as a user or the
+CLI calls it (its forkserver imports the model's library once), ``warm``: a pool started
+once in this process and passed to every call (each worker holds the model already)."""
+
+
+def _score_once(workers: int, executor: Any, partitions: int) -> dict[str, Any]:
+    """One ``batch_score_run`` call, timed, with where its time went."""
+    from mloop.client.client import Client
+    from mloop.pipelines import batch_score_run
+
+    begin = time.perf_counter()
+    run = batch_score_run(
+        SCORE_MODEL,
+        SCORE_DATASET,
+        output=f"bench-scores-w{workers}",
+        partitions=partitions,
+        keep=["id"],
+        executor=executor,
+        workers=workers,
+    )
+    total = time.perf_counter() - begin
+    run.result()
+    steps = list(run.steps.values())
+    parts = [s for s in steps if s.step == "score_partition"]
+    plan = next(s for s in steps if s.step == "plan_scoring")
+    register = next(s for s in steps if s.step == "register_scores")
+    first = min(s.start_time or 0 for s in steps)
+
+    def began(step: Any) -> int:
+        return int(step.attempts[-1]["start_time"])
+
+    metrics = Client().get_run(run.run_id).data.metrics
+    return {
+        "total_s": total,
+        # the driver's own time: validating, recording the run, and after the last step
+        "driver_s": total - ((register.end_time or 0) - first) / 1000,
+        # from submitting the first step to a worker running it (worker start, preloads)
+        "first_worker_start_s": (began(plan) - first) / 1000,
+        "plan_s": ((plan.end_time or 0) - began(plan)) / 1000,
+        "partitions_phase_s": (max(s.end_time or 0 for s in parts) - (plan.end_time or 0)) / 1000,
+        "register_s": ((register.end_time or 0) - began(register)) / 1000,
+        # worker seconds per phase, summed over partitions (the run's metrics)
+        "partition_worker_s": {
+            phase: metrics[f"scoring_{phase}_s"]
+            for phase in ("imports", "model", "read", "predict", "write", "store")
+        },
+    }
+
+
+def _cold_call(spec: str, partitions: int) -> None:
+    """Child-process side of a cold call: ``WORKERS:MODE``; prints the figures as JSON."""
+    from mloop.pipelines import LocalExecutor
+
+    workers, mode = spec.split(":")
+    _use_store(DATA_HOME)
+    # cold-before: a plain pool, as batch_score used before it preloaded the model library
+    executor: Any = LocalExecutor(workers=int(workers)) if mode == "cold-before" else "local"
+    try:
+        figures = _score_once(int(workers), executor, partitions)
+    finally:
+        if not isinstance(executor, str):
+            executor.shutdown()
+    print(json.dumps(figures))
+
+
+def _cold(workers: int, mode: str, partitions: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--cold-call",
+            f"{workers}:{mode}",
+            "--partitions",
+            f"{partitions}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the cold scoring call failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median_figures(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over rounds of each figure (nested dicts too)."""
+    out: dict[str, Any] = {}
+    for key, value in calls[0].items():
+        if isinstance(value, dict):
+            out[key] = _median_figures([c[key] for c in calls])
+        else:
+            out[key] = statistics.median(c[key] for c in calls)
+    return out
+
+
 def scoring(args: argparse.Namespace) -> dict[str, Any]:
-    from mloop.pipelines import LocalExecutor, batch_score_run, get_run
+    from mloop.pipelines import LocalExecutor
+    from mloop.pipelines.scoring import scoring_modules
 
     _prepare_scoring(args.rows)
-    totals: dict[int, list[float]] = {1: [], 2: []}
-    parallel: dict[int, list[float]] = {1: [], 2: []}
+    calls: dict[str, dict[int, list[dict[str, Any]]]] = {m: {1: [], 2: []} for m in MODES}
     loads = [os.getloadavg()[0]]
-    for r in range(args.scoring_rounds):
-        for workers in (1, 2):
-            executor = LocalExecutor(workers=workers)
-            executor.start()
-            try:
-                begin = time.perf_counter()
-                run = batch_score_run(
-                    "models:/bench-scorer/1",
-                    "bench-features/1",
-                    output=f"bench-scores-w{workers}",
-                    partitions=args.partitions,
-                    keep=["id"],
-                    executor=executor,
-                )
-                totals[workers].append(time.perf_counter() - begin)
-            finally:
-                executor.shutdown()
-            run.result()
-            steps = [s for s in get_run(run.id).steps if s.step == "score_partition"]
-            start = min(s.start_time or 0 for s in steps)
-            end = max(s.end_time or 0 for s in steps)
-            parallel[workers].append((end - start) / 1000)
-            log(
-                f"scoring round {r + 1}, {workers} worker(s): {totals[workers][-1]:.1f} s, "
-                f"partitions {parallel[workers][-1]:.1f} s"
-            )
-            loads.append(os.getloadavg()[0])
-    total = {w: summary(v) for w, v in totals.items()}
-    phase = {w: summary(v) for w, v in parallel.items()}
-    return {
+    pools = {w: LocalExecutor(workers=w, preload=scoring_modules("sklearn")) for w in (1, 2)}
+    try:
+        for workers, pool in pools.items():  # warm: each worker loads the model once
+            pool.start()
+            _score_once(workers, pool, args.partitions)
+        for r in range(args.scoring_rounds):
+            for mode in MODES:
+                for workers in (1, 2):
+                    if mode == "warm":
+                        figures = _score_once(workers, pools[workers], args.partitions)
+                    else:
+                        figures = _cold(workers, mode, args.partitions)
+                    calls[mode][workers].append(figures)
+                    log(
+                        f"scoring round {r + 1}, {mode}, {workers} worker(s): "
+                        f"{figures['total_s']:.1f} s, partitions "
+                        f"{figures['partitions_phase_s']:.1f} s, register "
+                        f"{figures['register_s']:.1f} s"
+                    )
+                    loads.append(os.getloadavg()[0])
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
+    result: dict[str, Any] = {
         "rows": args.rows,
         "partitions": args.partitions,
         "rounds": args.scoring_rounds,
-        "total_s": total,
-        "partitions_phase_s": phase,
-        "rows_per_s_total": {w: args.rows / s["median"] for w, s in total.items()},
-        "scaling_1_to_2_workers_total": total[1]["median"] / total[2]["median"],
-        "scaling_1_to_2_workers_partitions": phase[1]["median"] / phase[2]["median"],
         "load_average_1m": loads,
     }
+    for mode in MODES:
+        medians = {w: _median_figures(calls[mode][w]) for w in (1, 2)}
+        totals = {w: summary([c["total_s"] for c in calls[mode][w]]) for w in (1, 2)}
+        result[mode] = {
+            "total_s": totals,
+            "median_figures": medians,
+            "rows_per_s_total": {w: args.rows / t["median"] for w, t in totals.items()},
+            "scaling_1_to_2_workers_total": totals[1]["median"] / totals[2]["median"],
+            "scaling_1_to_2_workers_partitions": medians[1]["partitions_phase_s"]
+            / medians[2]["partitions_phase_s"],
+        }
+    return result
+
+
+def _print_scoring(part: dict[str, Any], rows: int, partitions: int) -> None:
+    print(f"batch scoring {rows} rows in {partitions} partitions (s, median):")
+    for mode in MODES:
+        res = part[mode]
+        print(
+            f"  {mode}: scaling 1 -> 2 workers: total "
+            f"{res['scaling_1_to_2_workers_total']:.2f}x, partitions phase "
+            f"{res['scaling_1_to_2_workers_partitions']:.2f}x"
+        )
+        for workers in (1, 2):
+            f = res["median_figures"][workers]
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in f["partition_worker_s"].items())
+            print(
+                f"    {workers} worker(s): total {f['total_s']:.2f} = driver {f['driver_s']:.2f}"
+                f" + first worker start {f['first_worker_start_s']:.2f} + plan "
+                f"{f['plan_s']:.2f} + partitions {f['partitions_phase_s']:.2f} + register "
+                f"{f['register_s']:.2f}; partition worker-seconds: {phases}"
+            )
+    print(f"  load average (1 min): {[round(x, 2) for x in part['load_average_1m']]}")
 
 
 def main() -> None:
@@ -300,8 +428,12 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-scoring", action="store_true")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--cold-call", help=argparse.SUPPRESS)  # WORKERS:MODE, internal
     args = parser.parse_args()
     os.environ.setdefault("MLOOP_DISABLE_GIT_CAPTURE", "1")
+    if args.cold_call:
+        _cold_call(args.cold_call, args.partitions)
+        return
     results: dict[str, Any] = {
         "benchmark": "pipelines",
         "machine": {
@@ -323,17 +455,7 @@ def main() -> None:
     if not args.skip_scoring:
         part = scoring(args)
         results["scoring"] = part
-        print(f"batch scoring {args.rows} rows in {args.partitions} partitions (s, median):")
-        for workers in (1, 2):
-            print(
-                f"  {workers} worker(s): total {part['total_s'][workers]['median']:.1f}, "
-                f"partitions {part['partitions_phase_s'][workers]['median']:.1f}"
-            )
-        print(
-            f"  scaling 1 -> 2 workers: total {part['scaling_1_to_2_workers_total']:.2f}x, "
-            f"partitions {part['scaling_1_to_2_workers_partitions']:.2f}x"
-        )
-        print(f"  load average (1 min): {part['load_average_1m']}")
+        _print_scoring(part, args.rows, args.partitions)
     _write(args.json, results)
 
 

@@ -149,3 +149,16 @@ def branching(x: int = 1) -> int:
     if doubled:  # not allowed: the value is not known while tracing
         return doubled
     return add(doubled, 1)
+
+
+@step(cache=False)
+def loaded_modules(names: list[str]) -> list[bool]:
+    """Whether each module is imported in the worker running this (importing none)."""
+    import sys
+
+    return [name in sys.modules for name in names]
+
+
+@pipeline
+def preloaded(names: list[str]) -> list[bool]:
+    return loaded_modules(names)

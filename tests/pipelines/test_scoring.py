@@ -21,8 +21,9 @@ from mloop.pipelines import (
     batch_score_run,
     get_run,
     list_runs,
+    scoring,
 )
-from mloop.pipelines.scoring import _model, read_rows
+from mloop.pipelines.scoring import PHASES, _model, read_rows, scoring_modules
 from mloop.pipelines.scoring_plan import row_ranges
 
 pytestmark = pytest.mark.usefixtures("settings")
@@ -82,6 +83,10 @@ def test_scores_every_row_in_order_with_lineage(sdk: str, local: LocalExecutor) 
     assert run.data.tags["mloop.scoring.dataset"] == "customers/1"
     assert run.data.tags["mloop.scoring.output"] == "churn-scores/1"
     assert run.data.metrics["rows_scored"] == 300.0
+    # where the time went: worker seconds per partition phase, and the register step's own
+    assert {f"scoring_{p}_s" for p in (*PHASES, "register")} <= set(run.data.metrics)
+    assert all(run.data.metrics[f"scoring_{p}_s"] >= 0 for p in (*PHASES, "register"))
+    assert run.data.metrics["scoring_read_s"] > 0
     detail = get_run(int(run.data.tags["mloop.pipeline.run"]))
     assert detail.pipeline == "batch_score" and detail.status == "succeeded"
     assert [(d.name, d.version, d.context) for d in detail.datasets] == [
@@ -94,6 +99,8 @@ def test_scores_every_row_in_order_with_lineage(sdk: str, local: LocalExecutor) 
         "score_partition_3",
         "register_scores",
     ]
+    assert detail.steps[1].log_tail.startswith("partition 0: rows 0-100, imports ")
+    assert detail.steps[3].log_tail.startswith("partition 2: rows 200-300, ")
     lineage = client.get_dataset_lineage("customers", 1)
     assert [r.run_id for r in lineage.read_by] == [version.run_id]
 
@@ -115,12 +122,46 @@ def test_partitions_follow_row_groups_and_read_only_their_rows(tmp_path: Path) -
     assert read_rows(path, 5, 5, ["a"]).num_rows == 0
 
 
-def test_the_model_is_loaded_once_per_process() -> None:
+def test_the_model_is_loaded_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     frame = _frame(40)
     _train(frame)
-    version = mloop.Client().get_model_version("churn", 1)
-    plan = {"model": "models:/churn/1", "model_digest": version.sha256, "trusted": False}
-    assert _model(plan) is _model(plan)
+    _train(frame.assign(y=1 - frame["y"]))  # version 2: another model
+    client = mloop.Client()
+    plans = [
+        {
+            "model": f"models:/churn/{v}",
+            "model_digest": client.get_model_version("churn", v).sha256,
+            "trusted": False,
+        }
+        for v in (1, 2)
+    ]
+    monkeypatch.setattr(scoring, "_MODELS", scoring.OrderedDict())
+    monkeypatch.setattr(scoring, "MODELS_KEPT", 1)
+    first = _model(plans[0])
+    assert _model(plans[0]) is first
+    # a long-lived worker keeps only the latest MODELS_KEPT models
+    second = _model(plans[1])
+    assert second is not first and list(scoring._MODELS.values()) == [second]
+    assert _model(plans[0]) is not first  # loaded again
+
+
+def test_the_local_executor_is_preloaded_with_the_model_library() -> None:
+    assert "skops.io" in scoring_modules("sklearn") and "sklearn" in scoring_modules("sklearn")
+    assert "lightgbm" in scoring_modules("lightgbm")
+    assert scoring_modules("pyfunc") == scoring_modules(None)
+    assert "sklearn" not in scoring_modules("pyfunc")
+    frame = _frame(60)
+    mloop.register_dataset("customers", frame)
+    model = _train(frame)
+    # executor="local": batch_score starts its own pool, preloaded, and stops it after
+    version = batch_score(
+        "models:/churn/1", "customers", output="scores", partitions=2, executor="local", workers=1
+    )
+    expected = model.predict(frame[["x1", "x2"]])  # type: ignore[attr-defined]
+    assert np.array_equal(version.to_pandas()["prediction"].to_numpy(), expected)
+    run = get_run(list_runs()[0].id)
+    assert run.params["partitions"] == 2
+    assert all("imports" in s.log_tail for s in run.steps if s.step == "score_partition")
 
 
 def test_bad_input_is_refused_naming_the_field() -> None:

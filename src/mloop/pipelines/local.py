@@ -5,16 +5,27 @@ a task past its timeout is ended by killing its worker process (SIGKILL: a step 
 code or a sleep ends too), and a fresh worker takes the dead one's place. Workers start
 with the ``forkserver`` method, so they never inherit the driver's threads or database
 connections, and import the step's module on first use.
+
+Modules named in ``preload`` (a scoring pipeline's model library, say) are imported once by
+the forkserver, so every worker forked from it starts with them imported and shares their
+memory; a worker also imports them itself before its first task, which costs nothing when
+they came with the fork. The forkserver is one per process: the preload list that counts
+there is the one set before it started (by the first executor of the process to start), and
+workers of later executors with other lists import theirs each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
+import re
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +37,32 @@ IMPORT_ALLOWANCE_S = 600.0
 
 
 STARTED = "started"  # a worker's word that the step's code is loaded and about to run
+WORKER_MODULE = "mloop.pipelines.worker"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _serve(conn: multiprocessing.connection.Connection) -> None:
+def _check_preload(preload: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(preload, str) or not isinstance(preload, Sequence):
+        raise ValidationError("preload must be a list of module names", field="preload")
+    names = tuple(preload)
+    bad = [n for n in names if not isinstance(n, str) or not _MODULE_NAME.fullmatch(n)]
+    if bad:
+        raise ValidationError(f"preload: {bad[0]!r} is not a module name", field="preload")
+    return names
+
+
+def _import_preload(modules: Sequence[str]) -> None:
+    """Import what the executor was asked to preload (already there when forked with it)."""
+    for name in modules:
+        # A module that fails here fails again, with its real error, in the step that
+        # imports it; the worker itself must live to report that.
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+def _serve(conn: multiprocessing.connection.Connection, preload: Sequence[str] = ()) -> None:
     """A worker's loop: run tasks until told to stop (None) or the driver goes away."""
+    _import_preload(preload)
     while True:
         try:
             task = conn.recv()
@@ -64,16 +97,29 @@ class _Worker:
 
 
 class LocalExecutor(Executor):
-    """Runs steps in up to ``workers`` processes (default: the machine's cores)."""
+    """Runs steps in up to ``workers`` processes (default: the machine's cores).
+
+    ``preload``: modules the workers import before their first task (once, in the
+    forkserver, when it starts with this executor). Workers are started when tasks need
+    them and kept until :meth:`shutdown`, so an executor used for several runs keeps what
+    its workers loaded (a batch scoring run's model, for one).
+    """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, *, start_method: str = "forkserver") -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        start_method: str = "forkserver",
+        preload: Sequence[str] = (),
+    ) -> None:
         if workers is not None and (
             isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024
         ):
             raise ValidationError("workers must be a whole number from 1 to 1024", field="workers")
         self.workers = workers or os.cpu_count() or 1
+        self.preload = _check_preload(preload)
         self._context: Any = multiprocessing.get_context(start_method)
         self._pool: list[_Worker] = []
         self._queue: deque[Task] = deque()
@@ -84,12 +130,17 @@ class LocalExecutor(Executor):
 
     def start(self) -> None:
         if self._context.get_start_method() == "forkserver":
-            # Workers fork from a server that has imported the worker module once.
-            self._context.set_forkserver_preload(["mloop.pipelines.worker"])
+            # Workers fork from a server that has imported these once. Started now, its
+            # imports overlap the driver's own start (recording the run) instead of
+            # delaying the first worker by all of them.
+            self._context.set_forkserver_preload(
+                list(dict.fromkeys([WORKER_MODULE, *self.preload]))
+            )
+            multiprocessing.forkserver.ensure_running()
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_serve, args=(child,), daemon=True)
+        process = self._context.Process(target=_serve, args=(child, self.preload), daemon=True)
         process.start()
         child.close()
         worker = _Worker(process, parent)

@@ -155,6 +155,7 @@ def make_plan(
     return {
         "model": f"models:/{version.name}/{version.version}",
         "model_digest": version.sha256,
+        "flavor": version.flavor,
         "dataset": f"{data.name}/{data.version}",
         "dataset_digest": data.digest,
         "output": output,
