@@ -33,7 +33,7 @@ def models(settings: Settings) -> tuple[int, int]:
 
 def test_gate_exit_codes(models: tuple[int, int]) -> None:
     good, poor = models
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that no check name wraps
     ok = runner.invoke(
         app,
         [
@@ -81,7 +81,7 @@ def test_test_models_runs_the_checks(models: tuple[int, int], tmp_path: Path) ->
             """
         )
     )
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that no check name wraps
     try:
         ok = runner.invoke(
             app,

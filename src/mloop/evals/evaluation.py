@@ -118,10 +118,12 @@ def predict(
         return Outputs("ranking", raw_truth.astype(np.float64), scores, group=groups)
     raw_predicted = np.asarray(model.predict(inputs)).reshape(-1)
     proba, classes = _probabilities(model, inputs, spec)
-    labels = _labels_of([*raw_truth, *raw_predicted, *(classes or [])])
+    truth_codes, truth_values = _factorize(raw_truth)
+    predicted_codes, predicted_values = _factorize(raw_predicted)
+    labels = _labels_of([*truth_values, *predicted_values, *(classes or [])])
     index = {label: i for i, label in enumerate(labels)}
-    truth = np.array([index[_scalar(v)] for v in raw_truth], dtype=np.int64)
-    predicted = np.array([index[_scalar(v)] for v in raw_predicted], dtype=np.int64)
+    truth = _coded(truth_codes, truth_values, index)
+    predicted = _coded(predicted_codes, predicted_values, index)
     full = None
     if proba is not None and classes is not None:
         full = np.zeros((len(truth), len(labels)))
@@ -141,6 +143,21 @@ def predict(
 
 def _scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Each value's code and the distinct values, by hashing once (a label set is small;
+    looking every row up in Python cost more than the whole bootstrap)."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return codes, list(distinct)
+
+
+def _coded(codes: np.ndarray, distinct: list[Any], index: dict[Any, int]) -> np.ndarray:
+    """The label index of each row, from its code among ``distinct``."""
+    lookup = np.array([index[_scalar(v)] for v in distinct], dtype=np.int64)
+    return lookup[codes]
 
 
 def _probabilities(
