@@ -28,8 +28,9 @@ and passed to every call. Rounds alternate modes and worker counts. Reported, me
 rounds: the whole call and its parts (the driver's own time, the first worker's start, the
 plan, the partitions phase from the plan's end to the last partition's end, registering the
 10M-row output), each partition phase's worker-seconds (imports, model load, read, predict,
-write, store: the run's ``scoring_*_s`` metrics), and the 1-to-2-worker scaling ratios of
-the total and of the partitions phase.
+write, store: the run's ``scoring_*_s`` metrics), the cores the partitions got (their CPU
+seconds over the phase's wall time: below 2 with 2 workers when other work holds the
+cores), and the 1-to-2-worker scaling ratios of the total and of the partitions phase.
 
 Prints the figures and ratios with the load average, writes
 ``benchmarks/results/pipelines-2026-12-07.json`` (or ``--json``). Reports only: no figure
@@ -281,6 +282,7 @@ def _score_once(workers: int, executor: Any, partitions: int) -> dict[str, Any]:
         return int(step.attempts[-1]["start_time"])
 
     metrics = Client().get_run(run.run_id).data.metrics
+    phase_s = ((max(s.end_time or 0 for s in parts) - (plan.end_time or 0)) / 1000) or 1e-9
     return {
         "total_s": total,
         # the driver's own time: validating, recording the run, and after the last step
@@ -288,7 +290,10 @@ def _score_once(workers: int, executor: Any, partitions: int) -> dict[str, Any]:
         # from submitting the first step to a worker running it (worker start, preloads)
         "first_worker_start_s": (began(plan) - first) / 1000,
         "plan_s": ((plan.end_time or 0) - began(plan)) / 1000,
-        "partitions_phase_s": (max(s.end_time or 0 for s in parts) - (plan.end_time or 0)) / 1000,
+        "partitions_phase_s": phase_s,
+        # CPU seconds the partitions used / the phase's wall time: how many cores the
+        # workers actually got (2 workers on a machine other work keeps busy get fewer)
+        "partitions_cores_used": metrics["scoring_cpu_s"] / phase_s,
         "register_s": ((register.end_time or 0) - began(register)) / 1000,
         # worker seconds per phase, summed over partitions (the run's metrics)
         "partition_worker_s": {
@@ -411,7 +416,8 @@ def _print_scoring(part: dict[str, Any], rows: int, partitions: int) -> None:
                 f"    {workers} worker(s): total {f['total_s']:.2f} = driver {f['driver_s']:.2f}"
                 f" + first worker start {f['first_worker_start_s']:.2f} + plan "
                 f"{f['plan_s']:.2f} + partitions {f['partitions_phase_s']:.2f} + register "
-                f"{f['register_s']:.2f}; partition worker-seconds: {phases}"
+                f"{f['register_s']:.2f}; partition worker-seconds: {phases}; cores used "
+                f"in the partitions phase {f['partitions_cores_used']:.2f}"
             )
     print(f"  load average (1 min): {[round(x, 2) for x in part['load_average_1m']]}")
 

@@ -84,9 +84,10 @@ def test_scores_every_row_in_order_with_lineage(sdk: str, local: LocalExecutor) 
     assert run.data.tags["mloop.scoring.output"] == "churn-scores/1"
     assert run.data.metrics["rows_scored"] == 300.0
     # where the time went: worker seconds per partition phase, and the register step's own
-    assert {f"scoring_{p}_s" for p in (*PHASES, "register")} <= set(run.data.metrics)
-    assert all(run.data.metrics[f"scoring_{p}_s"] >= 0 for p in (*PHASES, "register"))
-    assert run.data.metrics["scoring_read_s"] > 0
+    timed = (*PHASES, "cpu", "register")
+    assert {f"scoring_{p}_s" for p in timed} <= set(run.data.metrics)
+    assert all(run.data.metrics[f"scoring_{p}_s"] >= 0 for p in timed)
+    assert run.data.metrics["scoring_read_s"] > 0 and run.data.metrics["scoring_cpu_s"] > 0
     detail = get_run(int(run.data.tags["mloop.pipeline.run"]))
     assert detail.pipeline == "batch_score" and detail.status == "succeeded"
     assert [(d.name, d.version, d.context) for d in detail.datasets] == [

@@ -179,6 +179,12 @@ class _Clock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self._last = time.perf_counter()
+        self._cpu = time.process_time()
+
+    def cpu_s(self) -> float:
+        """CPU seconds this process used since the clock started (all its threads): below
+        the phases' sum when the worker waited for a core, or for the store."""
+        return time.process_time() - self._cpu
 
     def lap(self, phase: str) -> None:
         now = time.perf_counter()
@@ -189,8 +195,8 @@ class _Clock:
 @step(cache=False)
 def score_partition(plan: dict[str, Any], index: int) -> dict[str, Any]:
     """Score one partition's rows; its output is stored as the run's artifact
-    ``batch-score/part-NNNNN.parquet``. Returns its path, row count and ``seconds`` per
-    phase (:data:`PHASES`)."""
+    ``batch-score/part-NNNNN.parquet``. Returns its path, row count, ``seconds`` per
+    phase (:data:`PHASES`) and ``cpu_s``, the CPU seconds it used."""
     clock = _Clock()
     for module in scoring_modules(plan.get("flavor")):
         # one missing here (skops, for a pickled model) is reported by the load if needed
@@ -231,7 +237,12 @@ def score_partition(plan: dict[str, Any], index: int) -> dict[str, Any]:
         f"partition {index}: rows {start}-{end}, "
         + ", ".join(f"{phase} {s:.3f} s" for phase, s in clock.seconds.items())
     )
-    return {"path": f"{ARTIFACT_DIR}/{name}", "rows": end - start, "seconds": clock.seconds}
+    return {
+        "path": f"{ARTIFACT_DIR}/{name}",
+        "rows": end - start,
+        "seconds": clock.seconds,
+        "cpu_s": clock.cpu_s(),
+    }
 
 
 def _ordered_reader(files: list[Path]) -> pa.RecordBatchReader:
@@ -272,6 +283,7 @@ def register_scores(plan: dict[str, Any], parts: list[dict[str, Any]]) -> dict[s
         f"scoring_{phase}_s": sum(part.get("seconds", {}).get(phase, 0.0) for part in parts)
         for phase in PHASES
     }
+    metrics["scoring_cpu_s"] = sum(part.get("cpu_s", 0.0) for part in parts)
     metrics["scoring_register_s"] = time.perf_counter() - begin
     metrics["rows_scored"] = float(sum(part["rows"] for part in parts))
     mloop.log_metrics(metrics)
