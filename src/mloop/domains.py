@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mloop.alerts.domain import DOMAIN as ALERTS
-from mloop.automation.domain import DOMAIN as AUTOMATION
 from mloop.auth.domain import DOMAIN as AUTH
+from mloop.automation.domain import DOMAIN as AUTOMATION
 from mloop.compat.mlflow.domain import DOMAIN as MLFLOW
 from mloop.core.domain import Domain
 from mloop.core.errors import ValidationError
