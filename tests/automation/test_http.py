@@ -113,3 +113,13 @@ def test_a_trigger_runs_a_pipeline_through_a_worker_and_the_pages_show_it(
     assert http.get("/automation/jobs/99999", headers=auth).status_code == 404
     assert http.get("/automation/jobs/abc", headers=auth).status_code == 404
     assert http.get("/automation?trigger=a%20b", headers=auth).status_code == 400
+
+
+def test_an_event_cursor_past_the_id_column_is_refused(runtime: Runtime, http: TestClient) -> None:
+    # ids are 32-bit columns: PostgreSQL would fail the comparison with a larger bound.
+    reader = runtime.run(lambda ctx: create_token(ctx, "viewer", "reader"), write=True)
+    auth = {"Authorization": f"Bearer {reader}"}
+    url = "/api/v1/automation/triggers/events"
+    assert http.get(url, params={"after_id": 2**31 - 1}, headers=auth).status_code == 200
+    refused = http.get(url, params={"after_id": 2**31}, headers=auth)
+    assert refused.status_code == 400 and "after_id" in refused.text

@@ -242,7 +242,7 @@ class ListTriggerEvents(Message):
     policy: AssetName | None = None
     job_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     outcome: EventOutcome | None = None
-    after_id: int = Field(default=0, ge=0, le=MAX_SAFE_INTEGER)
+    after_id: int = Field(default=0, ge=0, le=MAX_ID)
     max_results: int = Field(default=100, ge=1, le=MAX_LIST)
 
 
