@@ -71,6 +71,20 @@ class Surface:
     method_not_allowed: Callable[[list[str]], Response]
     # Whether routes with path parameters appear in the OpenAPI document.
     documented: bool = False
+    # Path prefixes this surface owns even where no route matches: their 404s, 405s, 413s
+    # and validation errors are written in its error shape too, since a client of that
+    # dialect parses every answer under its paths (MLflow's reads ``error_code``).
+    prefixes: tuple[str, ...] = ()
+    # The 404 body for an unknown path under ``prefixes``.
+    not_found: Callable[[str], Response] | None = None
+
+    def owns(self, path: str) -> bool:
+        return any(path.startswith(prefix) for prefix in self.prefixes)
+
+
+def surface_owning(surfaces: list[Surface], path: str) -> Surface | None:
+    """The surface whose ``prefixes`` hold ``path``, if any."""
+    return next((s for s in surfaces if s.owns(path)), None)
 
 
 @dataclass

@@ -110,6 +110,7 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
         max_bytes=runtime.settings.max_request_bytes,
         max_artifact_bytes=runtime.settings.max_artifact_bytes,
         large_body_routes=[r for s in surfaces for r in s.routes if r.large_body],
+        surfaces=surfaces,
     )
     return app
 

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from mloop.core.errors import MloopError
+from mloop.core.errors import MloopError, ValidationError
+from mloop.core.http import Surface, surface_owning
 
 log = logging.getLogger("mloop.server")
 
@@ -50,15 +51,23 @@ def _allowed(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _dialect(request: Request) -> Surface | None:
+    """The surface (MLflow's, OpenAI's) whose paths the request is under, if any."""
+    return surface_owning(getattr(request.app.state, "surfaces", []), request.url.path)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MloopError)
-    async def _mloop_error(_request: Request, exc: MloopError) -> JSONResponse:
+    async def _mloop_error(request: Request, exc: MloopError) -> Response:
+        surface = _dialect(request)
+        if surface is not None:
+            return surface.error(exc)
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field), status_code=exc.http_status
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = _location(tuple(first.get("loc", ())))
@@ -69,6 +78,9 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"{field}: {first.get('msg', 'invalid value')}"
             if len(errors) > 1:
                 message += f" (and {len(errors) - 1} more problems)"
+        surface = _dialect(request)
+        if surface is not None:
+            return surface.error(ValidationError(message, field=field))
         return JSONResponse(error_body("INVALID_PARAMETER_VALUE", message, field), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
@@ -79,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405:  # RFC 9110: say which methods the path takes
             headers = {**(headers or {}), "Allow": _allowed(request)}
+        surface = _dialect(request)
+        if surface is not None and exc.status_code == 405:
+            return surface.method_not_allowed(_allowed(request).split(", "))
+        if surface is not None and exc.status_code == 404 and surface.not_found is not None:
+            return surface.not_found(request.url.path)
         # Outside the API (an unknown page, a mistyped link) a person reads the answer.
         ui = getattr(request.app.state, "ui", None)
         if ui is not None and ui.serves(request):
@@ -91,7 +108,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        surface = _dialect(request)
+        if surface is not None:
+            return surface.error(exc)  # logs it, as below
         log.exception("unhandled error")
         return JSONResponse(
             error_body("INTERNAL_ERROR", f"internal error: {type(exc).__name__}"), status_code=500

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mloop.core.http import Route
+from mloop.core.errors import PayloadTooLargeError
+from mloop.core.http import Route, Surface, surface_owning
 
 
 def _too_large_body(limit: int) -> bytes:
@@ -33,10 +34,13 @@ class BodyLimitMiddleware:
         max_bytes: int,
         max_artifact_bytes: int,
         large_body_routes: Iterable[Route] = (),
+        surfaces: Iterable[Surface] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_artifact_bytes = max_artifact_bytes
+        # A dialect's paths (MLflow's) get the 413 in its own error shape.
+        self._surfaces = [s for s in surfaces if s.prefixes]
         # Streamed uploads go to disk and have their own, larger limit; matched by the
         # fixed part of their path.
         self._large = tuple(
@@ -55,7 +59,14 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    await self._reject(send, limit)
+                    surface = surface_owning(self._surfaces, scope.get("path", ""))
+                    if surface is None:
+                        await self._reject(send, limit)
+                    else:
+                        too_large = PayloadTooLargeError(
+                            f"request body exceeds the limit of {limit} bytes", field="body"
+                        )
+                        await surface.error(too_large)(scope, receive, send)
                     return
         received = 0
 
@@ -65,8 +76,6 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    from mloop.core.errors import PayloadTooLargeError
-
                     raise PayloadTooLargeError(
                         f"request body exceeds the limit of {limit} bytes", field="body"
                     )

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from mloop.compat.mlflow import logged_models, registry, tracking
+import dataclasses
+
+from mloop.compat.mlflow import errors, logged_models, registry, tracking
 from mloop.compat.mlflow.artifacts import artifact_routes
 from mloop.compat.mlflow.http import mlflow_surface
 from mloop.core.http import ServerParts, Surface
 
 
 def mlflow_http(server: ServerParts) -> list[Surface]:
-    """Tracking, registry, logged models and the artifact repository."""
+    """Tracking, registry, logged models and the artifact repository, and MLflow's error
+    shape for every path under MLflow's prefixes, unknown endpoints included."""
     endpoints = [*tracking.ENDPOINTS, *registry.ENDPOINTS, *logged_models.ENDPOINTS]
     extra = artifact_routes(server.runtime, server.auth)
-    return [mlflow_surface(server.runtime, server.auth, endpoints, extra)]
+    surface = mlflow_surface(server.runtime, server.auth, endpoints, extra)
+    return [
+        dataclasses.replace(
+            surface,
+            error=errors.mlflow_error,
+            method_not_allowed=errors.method_not_allowed,
+            prefixes=errors.PREFIXES,
+            not_found=errors.endpoint_not_found,
+        )
+    ]
