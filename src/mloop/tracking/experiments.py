@@ -17,11 +17,13 @@ from mloop.tracking import tables as t
 from mloop.tracking.ops import operations
 from mloop.tracking.schemas import (
     CreateExperiment,
+    DeleteExperimentTag,
     Experiment,
     ExperimentId,
     ExperimentList,
     ExperimentName,
     ListExperiments,
+    RenameExperiment,
     SetExperimentTag,
 )
 
@@ -46,6 +48,7 @@ def _to_message(row: Any, tags: dict[str, str]) -> Experiment:
         creation_time=row.creation_time,
         last_update_time=row.last_update_time,
         tags=tags,
+        declared_location=row.declared_location,
     )
 
 
@@ -69,7 +72,14 @@ def load_experiment(ctx: Context, experiment_id: int) -> Experiment:
     return _to_message(row, _tags_for(ctx, [experiment_id])[experiment_id])
 
 
-def _insert_experiment(ctx: Context, name: str, artifact_location: str | None) -> int:
+def _name_taken(name: str) -> ConflictError:
+    # MLflow's wording ("Experiment(name=...) already exists."): its clients match on it.
+    return ConflictError(f"Experiment(name={name}) already exists.", field="name")
+
+
+def _insert_experiment(
+    ctx: Context, name: str, artifact_location: str | None, declared: str | None = None
+) -> int:
     now = now_ms()
     try:
         with ctx.conn.begin_nested():
@@ -80,10 +90,11 @@ def _insert_experiment(ctx: Context, name: str, artifact_location: str | None) -
                     lifecycle_stage="active",
                     creation_time=now,
                     last_update_time=now,
+                    declared_location=declared,
                 )
             )
     except IntegrityError as exc:
-        raise ConflictError(f"experiment {name!r} already exists", field="name") from exc
+        raise _name_taken(name) from exc
     experiment_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     if not artifact_location:
         ctx.conn.execute(
@@ -94,6 +105,48 @@ def _insert_experiment(ctx: Context, name: str, artifact_location: str | None) -
     return experiment_id
 
 
+DEFAULT_EXPERIMENT_ID = 0
+
+
+def _insert_default(ctx: Context) -> int:
+    """The Default experiment, with id 0 as in MLflow when that id is free.
+
+    Autoincrement keys start at 1 on both databases, so 0 is free in every store mloop made;
+    an explicit id leaves PostgreSQL's sequence (and SQLite's next rowid) where it was.
+    """
+    taken = ctx.conn.execute(
+        select(t.experiments.c.experiment_id).where(
+            t.experiments.c.experiment_id == DEFAULT_EXPERIMENT_ID
+        )
+    ).first()
+    if taken is not None:
+        return _insert_experiment(ctx, DEFAULT_EXPERIMENT_NAME, None)
+    now = now_ms()
+    try:
+        with ctx.conn.begin_nested():
+            ctx.conn.execute(
+                insert(t.experiments).values(
+                    experiment_id=DEFAULT_EXPERIMENT_ID,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=f"experiments/{DEFAULT_EXPERIMENT_ID}",
+                    lifecycle_stage="active",
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise _name_taken(DEFAULT_EXPERIMENT_NAME) from exc
+    return DEFAULT_EXPERIMENT_ID
+
+
+def default_experiment_id(ctx: Context) -> int | None:
+    """The id of the ``Default`` experiment, or None before it is first used (no write)."""
+    row = ctx.conn.execute(
+        select(t.experiments.c.experiment_id).where(t.experiments.c.name == DEFAULT_EXPERIMENT_NAME)
+    ).first()
+    return None if row is None else int(row.experiment_id)
+
+
 def ensure_default_experiment(ctx: Context) -> int:
     """The id of the ``Default`` experiment, created on first use."""
     row = ctx.conn.execute(
@@ -102,7 +155,7 @@ def ensure_default_experiment(ctx: Context) -> int:
     if row is not None:
         return int(row.experiment_id)
     try:
-        return _insert_experiment(ctx, DEFAULT_EXPERIMENT_NAME, None)
+        return _insert_default(ctx)
     except ConflictError:  # another writer created it a moment ago
         row = ctx.conn.execute(
             select(t.experiments.c.experiment_id).where(
@@ -123,7 +176,10 @@ def create_experiment(ctx: Context, req: CreateExperiment) -> ExperimentId:
         from mloop.store.artifacts import clean_relative_path
 
         clean_relative_path(req.artifact_location, "artifact_location")
-    experiment_id = _insert_experiment(ctx, name, req.artifact_location)
+    declared = req.declared_location
+    if declared is not None:
+        check_text(declared, "declared_location", max_length=2048)
+    experiment_id = _insert_experiment(ctx, name, req.artifact_location, declared)
     if req.tags:
         ctx.conn.execute(
             insert(t.experiment_tags),
@@ -201,6 +257,42 @@ def delete_experiment(ctx: Context, req: ExperimentId) -> Empty:
 def restore_experiment(ctx: Context, req: ExperimentId) -> Empty:
     """Restore a deleted experiment."""
     _set_stage(ctx, parse_experiment_id(req.experiment_id), "active")
+    return Empty()
+
+
+@operations.post("/experiments/rename", RenameExperiment, Empty)
+def rename_experiment(ctx: Context, req: RenameExperiment) -> Empty:
+    """Give an experiment a new (unique) name; its runs and tags stay."""
+    experiment_id = parse_experiment_id(req.experiment_id)
+    load_experiment(ctx, experiment_id)
+    name = check_name(req.new_name, "new_name")
+    try:
+        with ctx.conn.begin_nested():
+            ctx.conn.execute(
+                update(t.experiments)
+                .where(t.experiments.c.experiment_id == experiment_id)
+                .values(name=name, last_update_time=now_ms())
+            )
+    except IntegrityError as exc:
+        raise _name_taken(name) from exc
+    return Empty()
+
+
+@operations.post("/experiments/delete-tag", DeleteExperimentTag, Empty)
+def delete_experiment_tag(ctx: Context, req: DeleteExperimentTag) -> Empty:
+    """Remove a tag from an experiment."""
+    experiment_id = parse_experiment_id(req.experiment_id)
+    load_experiment(ctx, experiment_id)
+    key = check_key(req.key, "key")
+    result = ctx.conn.execute(
+        delete(t.experiment_tags).where(
+            t.experiment_tags.c.experiment_id == experiment_id, t.experiment_tags.c.key == key
+        )
+    )
+    if result.rowcount == 0:
+        raise NotFoundError(
+            f"No tag with name: {key} in experiment with id {experiment_id}", field="key"
+        )
     return Empty()
 
 

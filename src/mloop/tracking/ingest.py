@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -253,7 +254,7 @@ def delete_tag(ctx: Context, req: DeleteTag) -> Empty:
     if result.rowcount == 0:
         from mloop.core.errors import NotFoundError
 
-        raise NotFoundError(f"run {req.run_id} has no tag {req.key!r}", field="key")
+        raise NotFoundError(f"No tag with name: {req.key} in run with id {req.run_id}", field="key")
     return Empty()
 
 
@@ -271,6 +272,11 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
         check_text(d.source_type, f"datasets[{i}].source_type", max_length=64)
         if d.dataset_schema is not None:
             check_no_nul(d.dataset_schema, f"datasets[{i}].dataset_schema")
+        if d.profile is not None:
+            check_no_nul(d.profile, f"datasets[{i}].profile")
+        for tag_key, tag_value in d.tags.items():
+            check_key(tag_key, f"datasets[{i}].tags")
+            check_text(tag_value, f"datasets[{i}].tags.{tag_key}", max_length=MAX_TAG_VALUE_LENGTH)
     keys = [(d.name, d.digest, d.context) for d in req.datasets]
     existing = set()
     if keys:
@@ -302,6 +308,8 @@ def log_inputs(ctx: Context, req: LogInputs) -> Empty:
                 "source": d.source,
                 "source_type": d.source_type,
                 "schema_json": d.dataset_schema,
+                "profile": d.profile,
+                "tags_json": json.dumps(list(d.tags.items())) if d.tags else None,
             }
         )
     if new:

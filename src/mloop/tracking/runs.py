@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -86,8 +87,11 @@ def require_active_run(ctx: Context, run_id: str) -> Any:
     """The run's row, refusing deleted runs (their data must not change)."""
     row = load_run_row(ctx, run_id)
     if row.lifecycle_stage != "active":
+        # "The run ... must be in the 'active' state" is MLflow's wording, which clients match.
         raise ValidationError(
-            f"run {run_id} is deleted; restore it before logging to it", field="run_id"
+            f"The run {run_id} must be in the 'active' state; it is deleted: restore it "
+            "before logging to it",
+            field="run_id",
         )
     return row
 
@@ -159,9 +163,18 @@ def fetch_run_parts(ctx: Context, run_ids: list[str]) -> RunParts:
                 "source_type": d.source_type,
                 "context": d.context,
                 "dataset_schema": d.schema_json,
+                "profile": d.profile,
+                "tags": _input_tags(d.tags_json, d.context),
             }
         )
     return parts
+
+
+def _input_tags(stored: str | None, context: str) -> dict[str, str]:
+    """An input's tags in the order logged (rows from before they were kept: the context)."""
+    if not stored:
+        return {"mlflow.data.context": context}
+    return dict((str(k), str(v)) for k, v in json.loads(stored))
 
 
 def load_runs(ctx: Context, run_ids: list[str]) -> list[Run]:

@@ -41,12 +41,19 @@ class Experiment(Message):
     creation_time: int
     last_update_time: int
     tags: dict[str, str] = {}
+    # Where the creator asked artifacts to go when mloop stores them elsewhere (an MLflow
+    # client's s3://... location): informational, returned as given.
+    declared_location: str | None = None
+
+
+DeclaredLocation = Annotated[str, f.text(2048), f.Rule(minLength=1)]
 
 
 class CreateExperiment(Message):
     name: f.DisplayName
     artifact_location: f.FilePath | None = None
     tags: Tags = {}
+    declared_location: DeclaredLocation | None = None
 
 
 class ExperimentId(Message):
@@ -55,6 +62,16 @@ class ExperimentId(Message):
 
 class ExperimentName(Message):
     name: f.DisplayName
+
+
+class RenameExperiment(Message):
+    experiment_id: f.ExperimentId
+    new_name: f.DisplayName
+
+
+class DeleteExperimentTag(Message):
+    experiment_id: f.ExperimentId
+    key: f.Key
 
 
 class ListExperiments(Message):
@@ -96,6 +113,9 @@ class DatasetInput(Message):
     source_type: Annotated[str, f.text(64)] = ""
     context: Annotated[str, f.text(64)] = "training"
     dataset_schema: Annotated[str, f.Rule(pattern=f.NO_NUL_PATTERN)] | None = None
+    profile: Annotated[str, f.Rule(pattern=f.NO_NUL_PATTERN)] | None = None
+    # The input's tags in the order logged (MLflow's context tag among them).
+    tags: dict[str, str] = {}
 
 
 class RunData(Message):

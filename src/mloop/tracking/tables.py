@@ -47,6 +47,9 @@ experiments = Table(
     Column("lifecycle_stage", String(16), nullable=False, default="active"),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    # The location an MLflow client declared when it is not where mloop stores the files
+    # (s3://..., an absolute path): returned as given, never written to.
+    Column("declared_location", Text, nullable=True),
 )
 
 experiment_tags = Table(
@@ -139,6 +142,9 @@ run_inputs = Table(
     Column("source", Text, nullable=False, default=""),
     Column("source_type", String(64), nullable=False, default=""),
     Column("schema_json", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    # The input's tags as logged: a JSON list of [key, value] pairs, order kept.
+    Column("tags_json", Text, nullable=True),
     # Lineage: which runs read the data with a given digest (mloop.tracking.runs.runs_with_input).
     Index("ix_run_inputs_digest", "digest"),
 )

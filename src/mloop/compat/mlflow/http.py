@@ -72,31 +72,53 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+def invalid(where: str, value: Any, expected: str) -> ValidationError:
+    """A refused field value, worded as MLflow's server words it (clients and MLflow's own
+    tests match on "Invalid value <json> for parameter '<name>' supplied")."""
+    try:
+        shown = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        shown = repr(value)
+    if len(shown) > 200:  # a huge body is not echoed back whole
+        shown = shown[:200] + "..."
+    return ValidationError(
+        f"Invalid value {shown} for parameter '{where}' supplied: "
+        f"it must be {expected}, got {_kind(value)}",
+        field=where,
+    )
+
+
+def missing(where: str) -> ValidationError:
+    """A required field left out, null or empty (protobuf JSON cannot tell these apart)."""
+    return ValidationError(f"Missing value for required parameter '{where}'.", field=where)
+
+
 def text(
     body: dict[str, Any], name: str, *, required: bool = True, label: str | None = None
 ) -> str | None:
-    """A string field (MLflow sends ids as strings or numbers); ``label`` names it in errors
-    when it sits inside another field (``datasets[0].dataset.name``)."""
+    """A string field; a number, boolean, list or object is refused, as MLflow refuses it.
+    ``label`` names the field in errors when it sits inside another (``datasets[0].dataset.name``).
+    """
     where = label or name
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise ValidationError(f"Missing value for required parameter '{where}'", field=where)
+            raise missing(where)
         return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ValidationError(f"'{where}' must be a string, got {_kind(value)}", field=where)
-    return str(value)
+    if not isinstance(value, str):
+        raise invalid(where, value, "a string")
+    return value
 
 
 def value_text(body: dict[str, Any], name: str, *, label: str | None = None) -> str:
-    """A tag or param value: a string, a number or null (empty), never a list or an object."""
+    """A tag or param value: a string, or null (empty, protobuf JSON's default)."""
     where = label or name
     value = body.get(name)
     if value is None:
         return ""
-    if isinstance(value, list | dict):
-        raise ValidationError(f"'{where}' must be a string, got {_kind(value)}", field=where)
-    return str(value)
+    if not isinstance(value, str):
+        raise invalid(where, value, "a string")
+    return value
 
 
 def integer(
@@ -119,14 +141,9 @@ def integer(
             raise TypeError
         number = int(value)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ValidationError(
-            f"'{where}' must be an integer, got {_kind(value)} {value!r}", field=where
-        ) from exc
+        raise invalid(where, value, "an integer") from exc
     if not minimum <= number <= INT64_MAX:
-        raise ValidationError(
-            f"'{where}' must be an integer from {minimum} to {INT64_MAX}, got {number}",
-            field=where,
-        )
+        raise invalid(where, value, f"an integer from {minimum} to {INT64_MAX}")
     return number
 
 
@@ -137,15 +154,18 @@ def items(body: dict[str, Any], name: str, *, label: str | None = None) -> list[
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValidationError(f"'{where}' must be a list, got {_kind(value)}", field=where)
+        raise invalid(where, value, "a list")
     return value
 
 
 def strings(body: dict[str, Any], name: str, *, label: str | None = None) -> list[str]:
-    """A list of strings (ids may come as numbers)."""
+    """A list of strings."""
     where = label or name
     found = items(body, name, label=where)
-    return [str(text({"item": v}, "item", label=f"{where}[{i}]")) for i, v in enumerate(found)]
+    for i, item in enumerate(found):
+        if not isinstance(item, str):
+            raise invalid(f"{where}[{i}]", item, "a string")
+    return found
 
 
 def objects(body: dict[str, Any], name: str, *, label: str | None = None) -> list[dict[str, Any]]:
@@ -154,9 +174,7 @@ def objects(body: dict[str, Any], name: str, *, label: str | None = None) -> lis
     found = items(body, name, label=where)
     for i, item in enumerate(found):
         if not isinstance(item, dict):
-            raise ValidationError(
-                f"'{where}[{i}]' must be an object, got {_kind(item)}", field=f"{where}[{i}]"
-            )
+            raise invalid(f"{where}[{i}]", item, "an object")
     return found
 
 
@@ -165,9 +183,9 @@ def obj(body: dict[str, Any], name: str, *, label: str | None = None) -> dict[st
     where = label or name
     value = body.get(name)
     if value is None:
-        raise ValidationError(f"Missing value for required parameter '{where}'", field=where)
+        raise missing(where)
     if not isinstance(value, dict):
-        raise ValidationError(f"'{where}' must be an object, got {_kind(value)}", field=where)
+        raise invalid(where, value, "an object")
     return value
 
 
@@ -176,10 +194,8 @@ def pairs(body: dict[str, Any], name: str, *, label: str | None = None) -> list[
     where = label or name
     found = []
     for i, item in enumerate(objects(body, name, label=where)):
-        if "key" not in item:
-            raise ValidationError(
-                f"'{where}[{i}]' must be an object with key and value", field=f"{where}[{i}]"
-            )
+        if item.get("key") is None:
+            raise missing(f"{where}[{i}].key")
         key = text(item, "key", label=f"{where}[{i}].key") or ""
         found.append((key, value_text(item, "value", label=f"{where}[{i}].value")))
     return found

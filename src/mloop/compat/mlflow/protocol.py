@@ -33,7 +33,8 @@ def experiment(exp: Experiment) -> dict[str, Any]:
     return {
         "experiment_id": exp.experiment_id,
         "name": exp.name,
-        "artifact_location": f"mlflow-artifacts:/{exp.artifact_location}",
+        # As its creator gave it, else where mloop's artifact proxy serves the runs' files.
+        "artifact_location": exp.declared_location or f"mlflow-artifacts:/{exp.artifact_location}",
         "lifecycle_stage": exp.lifecycle_stage,
         "creation_time": exp.creation_time,
         "last_update_time": exp.last_update_time,
@@ -119,4 +120,8 @@ def _dataset_input(d: dict[str, Any]) -> dict[str, Any]:
     }
     if d["dataset_schema"]:
         dataset["schema"] = d["dataset_schema"]
-    return {"tags": [{"key": "mlflow.data.context", "value": d["context"]}], "dataset": dataset}
+    if d.get("profile"):
+        dataset["profile"] = d["profile"]
+    # Inputs logged before mloop kept their tags have only the context.
+    tags = d.get("tags") or {"mlflow.data.context": d["context"]}
+    return {"tags": key_values(tags), "dataset": dataset}
