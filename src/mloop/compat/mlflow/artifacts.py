@@ -1,8 +1,10 @@
 """MLflow's artifact proxy (``/api/2.0/mlflow-artifacts/artifacts``) over mloop's artifact store.
 
 Run artifact URIs handed to MLflow clients are ``mlflow-artifacts:/<run artifact root>``, so
-the paths here are artifact-store paths. Uploads must land inside a run's artifact root: they
-are stored through the tracking domain, which records each file's size and sha256.
+the paths here are artifact-store paths. Uploads must land inside a run's artifact root (they
+are stored through the tracking domain, which records each file's size and sha256) or inside
+the root of a logged model created outside a run, ``<experiment root>/models/<model_id>/
+artifacts``, while that model exists, is not deleted and is pending or ready.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from mloop.auth.authenticator import Authenticator
+from mloop.compat.mlflow.logged_models import MODELS_FOLDER, upload_root
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.core.http import Route, receive_upload
 from mloop.store.artifacts import clean_relative_path, iter_chunks
@@ -26,23 +29,58 @@ from mloop.tracking.runs import load_run_row
 
 ROOT = "/api/2.0/mlflow-artifacts/artifacts"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+
+
+def _run_root_at(parts: list[str]) -> int | None:
+    """The index of the first ``<run_id>/artifacts`` pair with something below it."""
+    for i in range(len(parts) - 2):
+        if _RUN_ID.match(parts[i]) and parts[i + 1] == "artifacts":
+            return i
+    return None
+
+
+def _model_root_at(parts: list[str]) -> int | None:
+    """The index of the first ``models/<model_id>/artifacts`` with something below it."""
+    for i in range(len(parts) - 3):
+        if (
+            parts[i] == MODELS_FOLDER
+            and _MODEL_ID.match(parts[i + 1])
+            and parts[i + 2] == "artifacts"
+        ):
+            return i
+    return None
 
 
 def split_run_path(path: str) -> tuple[str, str]:
     """``(run_id, path inside the run)`` for a store path under a run's artifact root."""
     parts = clean_relative_path(path, "path").split("/")
-    for i in range(len(parts) - 2):
-        if _RUN_ID.match(parts[i]) and parts[i + 1] == "artifacts":
-            return parts[i], "/".join(parts[i + 2 :])
-    raise ValidationError(
-        f"{path!r} is not inside a run's artifact root; log artifacts into a run", field="path"
-    )
+    i = _run_root_at(parts)
+    if i is None:
+        raise ValidationError(
+            f"{path!r} is not inside a run's or a logged model's artifact root", field="path"
+        )
+    return parts[i], "/".join(parts[i + 2 :])
 
 
 def _upload(ctx: Context, path: str, local: Any) -> None:
+    rel = clean_relative_path(path)
+    parts = rel.split("/")
+    run_at, model_at = _run_root_at(parts), _model_root_at(parts)
+    # The outermost root wins: a run may hold a folder that looks like a model root.
+    if model_at is not None and (run_at is None or model_at < run_at):
+        model_id = parts[model_at + 1]
+        root = upload_root(ctx, model_id)
+        if not rel.startswith(root + "/"):
+            raise ValidationError(
+                f"{path!r} is not inside logged model {model_id}'s artifact root", field="path"
+            )
+        with open(local, "rb") as handle:
+            ctx.artifacts.put_stream(rel, handle)
+        return
     run_id, inside = split_run_path(path)
     row = load_run_row(ctx, run_id)
-    if not clean_relative_path(path).startswith(row.artifact_uri + "/"):
+    if not rel.startswith(row.artifact_uri + "/"):
         raise ValidationError(f"{path!r} is not inside run {run_id}'s artifact root", field="path")
     store_artifact(ctx, run_id, inside, local)
 
