@@ -211,7 +211,10 @@ def get_experiment_by_name(ctx: Context, req: ExperimentName) -> Experiment:
 @operations.get("/experiments/list", ListExperiments, ExperimentList)
 def list_experiments(ctx: Context, req: ListExperiments) -> ExperimentList:
     """List experiments, newest first."""
-    query = select(t.experiments).order_by(t.experiments.c.creation_time.desc())
+    # Newer ids first among experiments created in the same millisecond.
+    query = select(t.experiments).order_by(
+        t.experiments.c.creation_time.desc(), t.experiments.c.experiment_id.desc()
+    )
     if req.view != "all":
         query = query.where(t.experiments.c.lifecycle_stage == req.view)
     rows = list(ctx.conn.execute(query))
