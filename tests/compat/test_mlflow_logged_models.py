@@ -261,6 +261,9 @@ def test_artifacts_of_a_logged_model_root(server: ServerHandle) -> None:
 
 def test_raw_requests_with_bad_input(server: ServerHandle) -> None:
     base = f"{server.url}{API}/logged-models"
+    # MLflow's Default experiment "0" is searchable before anything was logged to it.
+    fresh = httpx.post(f"{base}/search", json={"experiment_ids": ["0"]})
+    assert fresh.status_code == 200 and fresh.json().get("models", []) == []
     experiment_id = mlflow.set_experiment("raw").experiment_id
     created = httpx.post(base, json={"experiment_id": experiment_id})
     assert created.status_code == 200

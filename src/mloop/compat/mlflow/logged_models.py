@@ -781,7 +781,9 @@ def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             f"page_token {offset} is not one this server gave", field="page_token"
         )
-    ids = [_experiment_id(ctx, e) for e in ids]
+    # A search is a read: MLflow's "0" before the Default experiment exists matches nothing.
+    default = experiments.default_experiment_id(ctx)
+    ids = [str(default) if e == "0" else e for e in ids if e != "0" or default is not None]
     for experiment_id in ids:
         experiments.get_experiment(ctx, s.ExperimentId(experiment_id=experiment_id))
     query = select(t.logged_models).where(
