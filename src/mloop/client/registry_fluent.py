@@ -23,6 +23,7 @@ from mloop.client.connection import backend_for
 from mloop.core.errors import MloopError, NotFoundError, ValidationError
 from mloop.models.metadata import ModelMetadata, read_metadata
 from mloop.models.uris import MODELS_SCHEME, RUNS_SCHEME, parse_models_uri, parse_runs_uri
+from mloop.registry.checks import no_files_message
 from mloop.registry.schemas import ModelVersion
 from mloop.store.artifacts import clean_relative_path
 
@@ -181,6 +182,12 @@ def download_model(model_uri: str | Path) -> Path:
     text = str(model_uri)
     if text.startswith(MODELS_SCHEME):
         version = resolve_model_version(text)
+        if not version.sha256:
+            # Registered through MLflow's API from a source mloop cannot read: no files.
+            raise NotFoundError(
+                no_files_message(version.name, version.version, version.source),
+                field="model_uri",
+            )
         client = Client()
         return _into_cache(
             lambda dest: _download_version(client, version, dest), expected=version.sha256

@@ -52,3 +52,13 @@ def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 __all__ = ["check_alias", "check_model_name", "decode_page_token", "encode_page_token"]
+
+
+def no_files_message(name: str, version: int, source: str) -> str:
+    """Why a version registered from a source outside mloop's store cannot be loaded."""
+    return (
+        f"version {version} of model {name!r} has no files in mloop: it was registered "
+        f"through MLflow's API from {source!r}, which mloop cannot read, so only its source "
+        "was recorded. Load the model from that source, or register it again from a run "
+        "logged to mloop"
+    )

@@ -53,6 +53,11 @@ class RegisteredModelList(Message):
     next_page_token: str | None = None
 
 
+class RenameRegisteredModel(Message):
+    name: f.AssetName
+    new_name: f.AssetName
+
+
 class UpdateRegisteredModel(Message):
     name: f.AssetName
     description: Description

@@ -1,4 +1,10 @@
-"""Model versions: immutable copies of a run's model directory, numbered 1, 2, 3 per model."""
+"""Model versions: immutable copies of a run's model directory, numbered 1, 2, 3 per model.
+
+mloop's own API registers only model directories it holds (``runs:/<run_id>/<path>``): every
+version it creates can be loaded, and its digest checked. MLflow's API is more permissive, as
+MLflow is: :func:`record_model_version` also records versions whose source mloop cannot read
+(``s3://...``, a run it does not hold), with their source and no files.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +39,11 @@ from mloop.registry.common import (
     version_message,
     version_messages,
 )
-from mloop.registry.files import freeze_files, remove_model_files
+from mloop.registry.files import (
+    freeze_files,
+    remove_stored_files,
+    stored_locations,
+)
 from mloop.registry.models import touch_model
 from mloop.registry.ops import operations
 from mloop.registry.schemas import (
@@ -48,7 +58,7 @@ from mloop.registry.schemas import (
 )
 from mloop.store.context import Context
 from mloop.tracking.artifacts import run_artifact_path
-from mloop.tracking.runs import check_run_id, load_runs
+from mloop.tracking.runs import check_run_id, load_run_row, load_runs
 
 
 def _read_source_metadata(ctx: Context, source_dir: str, source: str) -> ModelMetadata:
@@ -83,6 +93,14 @@ def _read_source_metadata(ctx: Context, source_dir: str, source: str) -> ModelMe
                 f"source {source}: {MODEL_FILE} names {rel!r}, which is missing", field="source"
             )
     return metadata
+
+
+def _run_exists(ctx: Context, run_id: str) -> bool:
+    try:
+        load_run_row(ctx, run_id)
+    except (NotFoundError, ValidationError):
+        return False
+    return True
 
 
 def _next_version(ctx: Context, name: str) -> int:
@@ -135,28 +153,106 @@ def create_model_version(ctx: Context, req: CreateModelVersion) -> ModelVersion:
     load_model_row(ctx, name, lock=True)
     source_dir = run_artifact_path(ctx, run_id, path)
     metadata = _read_source_metadata(ctx, source_dir, req.source)
+    source = f"runs:/{run_id}/{path}" if path else f"runs:/{run_id}"
+    return _store_version(
+        ctx, name, source, run_id, (source_dir, metadata), description=description, tags=tags
+    )
+
+
+def _store_version(
+    ctx: Context,
+    name: str,
+    source: str,
+    run_id: str | None,
+    files: tuple[str, ModelMetadata] | None,
+    *,
+    description: str,
+    tags: dict[str, str],
+) -> ModelVersion:
+    """Insert the next version of ``name`` (its row locked by the caller), copying the model
+    directory ``files`` (store path and its metadata) or, with None, recording no files."""
     version = _next_version(ctx, name)
-    location, digest = freeze_files(ctx, source_dir, name, version)
+    location, digest, metadata = "", "", None
+    if files is not None:
+        location, digest = freeze_files(ctx, files[0], name, version)
+        metadata = files[1]
     try:
+        # The run's metrics and training data when mloop holds the run; MLflow sources may
+        # name a run it never saw.
+        known_run = run_id is not None and _run_exists(ctx, run_id)
         row = {
             "name": name,
             "version": version,
             "description": description,
-            "source": f"runs:/{run_id}/{path}" if path else f"runs:/{run_id}",
+            "source": source,
             "storage_path": location,
             "run_id": run_id,
-            "flavor": metadata.flavor,
-            "signature_json": json.dumps(metadata.signature) if metadata.signature else None,
-            "metrics_json": json.dumps(load_runs(ctx, [run_id])[0].data.metrics),
+            "flavor": metadata.flavor if metadata else "",
+            "signature_json": json.dumps(metadata.signature)
+            if metadata and metadata.signature
+            else None,
+            "metrics_json": json.dumps(load_runs(ctx, [run_id])[0].data.metrics)
+            if known_run and run_id
+            else "{}",
             "sha256": digest,
-            "training_data_json": json.dumps(training_data_for_run(ctx, run_id)),
+            "training_data_json": json.dumps(training_data_for_run(ctx, run_id))
+            if known_run and run_id
+            else "[]",
         }
         _insert_version(ctx, row, tags)
     except BaseException:
-        remove_model_files(ctx, name, version)
+        if location:
+            remove_stored_files(ctx, [location])
         raise
     touch_model(ctx, name)
     return version_message(ctx, name, version)
+
+
+def is_model_directory(ctx: Context, source_dir: str) -> bool:
+    """Whether the store path holds a model directory (mloop's or MLflow's model file)."""
+    return ctx.artifacts.exists(posixpath.join(source_dir, MODEL_FILE)) or ctx.artifacts.exists(
+        posixpath.join(source_dir, MLMODEL_FILE)
+    )
+
+
+def record_model_version(
+    ctx: Context,
+    name: str,
+    source: str,
+    *,
+    files: str | None,
+    run_id: str | None = None,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> ModelVersion:
+    """Register the next version of ``name`` from a source as MLflow's API accepts it.
+
+    ``source`` is recorded exactly as given. ``files`` is the store path of the model
+    directory when mloop can read the source: a model directory there is checked and copied
+    as :func:`create_model_version` does (a malformed model file is refused). Otherwise
+    (None, a missing directory, a directory without a model file) the version is created
+    with no files: loading it fails with an error naming the version and its source.
+    """
+    name = check_model_name(name)
+    checked_description = check_description(description)
+    checked_tags = check_tags(tags or {})
+    if len(source) > 4096:
+        raise ValidationError("source is longer than 4096 characters", field="source")
+    if run_id is not None and (not run_id or len(run_id) > 32):
+        raise ValidationError("run_id must be 1 to 32 characters", field="run_id")
+    load_model_row(ctx, name, lock=True)
+    frozen: tuple[str, ModelMetadata] | None = None
+    if files is not None and ctx.artifacts.exists(files) and is_model_directory(ctx, files):
+        frozen = (files, _read_source_metadata(ctx, files, source))
+    return _store_version(
+        ctx,
+        name,
+        source,
+        run_id,
+        frozen,
+        description=checked_description,
+        tags=checked_tags,
+    )
 
 
 @operations.get("/model-versions/get", ModelVersionRef, ModelVersion, quick=True)
@@ -216,6 +312,7 @@ def delete_model_version(ctx: Context, req: ModelVersionRef) -> Empty:
     """
     name = load_model_row(ctx, req.name, lock=True).name
     load_version_row(ctx, name, req.version)
+    locations = stored_locations(ctx, name, req.version)
     pointing = ctx.conn.execute(
         select(t.model_aliases.c.alias).where(
             t.model_aliases.c.name == name, t.model_aliases.c.version == req.version
@@ -239,7 +336,7 @@ def delete_model_version(ctx: Context, req: ModelVersionRef) -> Empty:
         .values(status=DELETED, last_update_time=now_ms())
     )
     touch_model(ctx, name)
-    remove_model_files(ctx, name, req.version)
+    remove_stored_files(ctx, locations)
     return Empty()
 
 
