@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
@@ -64,9 +65,9 @@ def test_registry_errors(mlflow_server: str) -> None:
     with pytest.raises(MlflowException) as info:
         client.create_registered_model("twice")
     assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
-    with pytest.raises(MlflowException) as info:
-        client.create_model_version("twice", "runs:/" + "0" * 32 + "/model", "0" * 32)
-    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # A run mloop does not hold is recorded as given, as MLflow does (no files to load).
+    ghost = client.create_model_version("twice", "runs:/" + "0" * 32 + "/model", "0" * 32)
+    assert ghost.status == "READY" and ghost.source == "runs:/" + "0" * 32 + "/model"
 
 
 def test_registry_filters() -> None:
@@ -83,3 +84,25 @@ def test_registry_filters() -> None:
         _clauses({"filter": "name > 'a'"})
     with pytest.raises(ValidationError, match=r"unsupported filter clause .* OR "):
         _clauses({"filter": "name = 'a' OR name = 'b'"})
+
+
+def test_latest_versions_by_get_and_post_with_stages(mlflow_server: str) -> None:
+    client = MlflowClient()
+    client.create_registered_model("staged")
+    assert client.get_latest_versions("staged") == []
+    client.create_model_version("staged", "s3://bucket/model", "")
+    client.create_model_version("staged", "s3://bucket/model2", "")
+    assert [v.version for v in client.get_latest_versions("staged")] == ["2"]
+    # Stages are not kept: every version is in "None", none in "Production".
+    assert [v.version for v in client.get_latest_versions("staged", stages=["None"])] == ["2"]
+    assert client.get_latest_versions("staged", stages=["Production"]) == []
+    api = f"{mlflow_server}/api/2.0/mlflow/registered-models/get-latest-versions"
+    answer = httpx.get(api, params={"name": "staged"})
+    assert [v["version"] for v in answer.json()["model_versions"]] == ["2"]
+    assert httpx.get(api, params={"name": "staged", "stages": "Staging"}).json() == {
+        "model_versions": []
+    }
+    posted = httpx.post(api, json={"name": "staged", "stages": ["none"]})
+    assert [v["version"] for v in posted.json()["model_versions"]] == ["2"]
+    refused = httpx.post(api, json={"name": "staged", "stages": {"a": 1}})
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mloop.compat.mlflow.artifacts import split_run_path
-from mloop.compat.mlflow.http import Endpoint, integer, pairs, text, value_text
+from mloop.compat.mlflow.http import Endpoint, integer, pairs, strings, text, value_text
 from mloop.compat.mlflow.logged_models import load_logged_model
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.models.uris import parse_models_uri, parse_runs_uri
@@ -440,8 +440,11 @@ def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_latest_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """The newest version: every version is in MLflow's stage "None", as stages are not kept."""
     found = models.get_registered_model(ctx, rs.ModelName(name=_name(body)))
-    if found.latest_version is None:
+    raw_stages = body.get("stages")
+    stages = [raw_stages] if isinstance(raw_stages, str) else strings(body, "stages")
+    if found.latest_version is None or (stages and "none" not in {s.lower() for s in stages}):
         return {"model_versions": []}
     ref = rs.ModelVersionRef(name=found.name, version=found.latest_version)
     return {"model_versions": [version_json(versions.get_model_version(ctx, ref))]}
@@ -507,6 +510,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("/registered-models/set-tag", "POST", set_registered_model_tag, "writer", quick=True),
     Endpoint("/registered-models/delete-tag", "DELETE", delete_registered_model_tag, "writer"),
     Endpoint("/registered-models/get-latest-versions", "POST", get_latest_versions, "reader"),
+    Endpoint("/registered-models/get-latest-versions", "GET", get_latest_versions, "reader"),
     Endpoint("/registered-models/alias", "POST", set_alias, "writer", quick=True),
     Endpoint("/registered-models/alias", "DELETE", delete_alias, "writer", quick=True),
     Endpoint("/registered-models/alias", "GET", get_by_alias, "reader", quick=True),
