@@ -295,3 +295,26 @@ def test_log_input_keeps_profile_and_tag_order(mlflow_server: str) -> None:
     ]
     native = mloop.Client().get_run(run_id).inputs[0]
     assert native.context == "train" and native.profile == dataset.profile
+
+
+def test_metrics_with_a_model_id_are_the_models_too(mlflow_server: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("model-metrics")
+    run_id = client.create_run(experiment_id).info.run_id
+    created = _post(
+        mlflow_server,
+        "/logged-models",
+        {"experiment_id": experiment_id, "source_run_id": run_id, "name": "m"},
+    )
+    assert created.status_code == 200, created.text
+    model_id = created.json()["model"]["info"]["model_id"]
+    metric = {"key": "acc", "value": 0.9, "timestamp": 5, "step": 1, "model_id": model_id}
+    body = {"run_id": run_id, "metrics": [metric, {**metric, "key": "plain", "model_id": ""}]}
+    assert _post(mlflow_server, "/runs/log-batch", body).status_code == 200
+    assert client.get_run(run_id).data.metrics == {"acc": 0.9, "plain": 0.9}
+    model = client.get_logged_model(model_id)
+    assert [(m.key, m.value, m.step) for m in model.metrics] == [("acc", 0.9, 1)]
+    # An unknown model refuses the whole request: the run's metrics are not stored either.
+    unknown = {"run_id": run_id, "metrics": [{**metric, "key": "x", "model_id": "m-missing"}]}
+    assert _post(mlflow_server, "/runs/log-batch", unknown).status_code == 404
+    assert "x" not in client.get_run(run_id).data.metrics

@@ -10,6 +10,7 @@ import functools
 import json
 from typing import Any
 
+from mloop.compat.mlflow import logged_models
 from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
     Endpoint,
@@ -451,6 +452,9 @@ def log_batch(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         tags=[s.TagIn(key=k, value=v) for k, v in tags],
     )
     ingest.log_batch(ctx, req)
+    # Metrics that name a logged model are also that model's (MLflow 3), in this transaction.
+    if any(m.get("model_id") for m in metrics):
+        logged_models.record_model_metrics(ctx, req.run_id, metrics)
     return {}
 
 
