@@ -79,7 +79,8 @@ def test_log_inputs_error_names_the_item(http: TestClient) -> None:
     response = http.post(f"{API}/runs/log-inputs", json=body)
     assert response.json() == {
         "error_code": "INVALID_PARAMETER_VALUE",
-        "message": "'datasets[0].dataset' must be an object, got a string",
+        "message": "Invalid value \"train.csv\" for parameter 'datasets[0].dataset' "
+        "supplied: it must be an object, got a string",
     }
 
 

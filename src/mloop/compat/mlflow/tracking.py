@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from typing import Any
 
 from mloop.compat.mlflow import logged_models
@@ -105,7 +106,7 @@ def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
 
 def create_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name = text(body, "name") or ""
-    location = text(body, "artifact_location", required=False)
+    location = _declared_location(text(body, "artifact_location", required=False))
     tags = dict(pairs(body, "tags"))
     # MLflow's Default experiment exists before any other: created first, it stays the oldest.
     experiments.ensure_default_experiment(ctx)
@@ -116,25 +117,29 @@ def create_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"experiment_id": experiments.create_experiment(ctx, req).experiment_id}
 
 
-def _store_path(location: str | None) -> str | None:
-    """Where in mloop's store the runs of an experiment created with ``location`` keep their
-    files: the path of an ``mlflow-artifacts:`` URI or a relative path (refused if it would
-    leave the store); None (mloop's own place) for a location mloop does not write to,
-    such as ``s3://...`` or an absolute path: clients still upload through mloop's proxy."""
-    from mloop.store.artifacts import clean_relative_path
-
-    if location is None:
-        return None
+def _declared_location(location: str | None) -> str | None:
+    """A plain relative path made absolute from the server's directory, as MLflow's server
+    records it; anything else (a URI, an absolute path) as given."""
+    if location is None or "://" in location or location.startswith("mlflow-artifacts:"):
+        return location
     if location.startswith("runs:"):
         raise invalid("artifact_location", location, "a location that is not a runs:/ URI")
-    if location.startswith("mlflow-artifacts:"):
-        path = location[len("mlflow-artifacts:") :]
-        if path.startswith("//"):  # mlflow-artifacts://host:port/path
-            path = path[2:].partition("/")[2]
-        return clean_relative_path(path.lstrip("/"), "artifact_location")
-    if "://" in location or location.startswith(("/", "\\")) or location[1:3] in (":/", ":\\"):
+    return os.path.abspath(location)
+
+
+def _store_path(location: str | None) -> str | None:
+    """Where in mloop's store the runs of an experiment created with ``location`` keep their
+    files: the path of an ``mlflow-artifacts:`` URI (refused if it would leave the store);
+    None (mloop's own place) for a location mloop does not write to, such as ``s3://...``
+    or a local path: clients still upload through mloop's proxy."""
+    from mloop.store.artifacts import clean_relative_path
+
+    if location is None or not location.startswith("mlflow-artifacts:"):
         return None
-    return clean_relative_path(location, "artifact_location")
+    path = location[len("mlflow-artifacts:") :]
+    if path.startswith("//"):  # mlflow-artifacts://host:port/path
+        path = path[2:].partition("/")[2]
+    return clean_relative_path(path.lstrip("/"), "artifact_location")
 
 
 def get_experiment(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
