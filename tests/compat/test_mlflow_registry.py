@@ -106,3 +106,82 @@ def test_latest_versions_by_get_and_post_with_stages(mlflow_server: str) -> None
     assert [v["version"] for v in posted.json()["model_versions"]] == ["2"]
     refused = httpx.post(api, json={"name": "staged", "stages": {"a": 1}})
     assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def _versions_of(client: MlflowClient, **search: object) -> list[tuple[str, str]]:
+    """(name, version) of every page of a model-version search, following the tokens."""
+    found: list[tuple[str, str]] = []
+    token = None
+    while True:
+        page = client.search_model_versions(page_token=token, **search)  # type: ignore[arg-type]
+        found += [(v.name, v.version) for v in page]
+        token = page.token
+        if not token:
+            return found
+
+
+def test_search_model_versions_across_models(mlflow_server: str) -> None:
+    client = MlflowClient()
+    for name in ("alpha", "Beta", "beta2"):
+        client.create_registered_model(name)
+    made = []
+    for name, run in (("alpha", "r1"), ("Beta", "r2"), ("alpha", "r1"), ("beta2", "r3")):
+        made.append(client.create_model_version(name, f"runs:/{run}/model", run))
+    client.set_model_version_tag("alpha", "2", "stage", "")
+    client.delete_model_version("beta2", "1")
+
+    newest_first = [("alpha", "2"), ("Beta", "1"), ("alpha", "1")]
+    assert _versions_of(client) == newest_first
+    assert _versions_of(client, max_results=1) == newest_first
+    assert _versions_of(client, order_by=["name DESC"]) == [
+        ("alpha", "2"),
+        ("alpha", "1"),
+        ("Beta", "1"),
+    ]
+    assert _versions_of(client, order_by=["version_number DESC"])[0] == ("alpha", "2")
+    # LIKE is case-sensitive and ILIKE is not, on both databases.
+    assert _versions_of(client, filter_string="name LIKE 'b%'") == []
+    assert _versions_of(client, filter_string="name ILIKE 'b%'") == [("Beta", "1")]
+    assert _versions_of(client, filter_string="name = 'missing'") == []
+    assert _versions_of(client, filter_string="run_id = 'r1'") == [("alpha", "2"), ("alpha", "1")]
+    assert _versions_of(client, filter_string="run_id IN ('r2', 'r3')") == [("Beta", "1")]
+    assert _versions_of(client, filter_string="source_path = 'runs:/r2/model'") == [("Beta", "1")]
+    assert _versions_of(client, filter_string="name = 'alpha' AND version_number > 1") == [
+        ("alpha", "2")
+    ]
+    assert _versions_of(client, filter_string="tags.stage = ''") == [("alpha", "2")]
+    assert client.get_model_version("alpha", "2").tags == {"stage": ""}
+
+
+def test_search_model_versions_refusals(mlflow_server: str) -> None:
+    url = f"{mlflow_server}/api/2.0/mlflow/model-versions/search"
+    for params, words in (
+        ({"max_results": "0"}, "must be a positive integer"),
+        ({"max_results": "200001"}, "must be at most 200000"),
+        ({"filter": "owner = 'x'"}, "cannot filter model versions by 'owner'"),
+        ({"filter": "name = 'a' OR name = 'b'"}, "join clauses with AND"),
+        ({"filter": "version_number = 'x'"}, "version_number"),
+        ({"order_by": "size DESC"}, "invalid order_by clause"),
+        ({"page_token": "not-a-token"}, "page_token"),
+    ):
+        answer = httpx.get(url, params=params)
+        assert answer.status_code == 400, (params, answer.text)
+        body = answer.json()
+        assert body["error_code"] == "INVALID_PARAMETER_VALUE" and words in body["message"]
+
+
+def test_registry_errors_in_mlflow_words(mlflow_server: str) -> None:
+    client = MlflowClient()
+    client.create_registered_model("worded")
+    client.create_model_version("worded", "runs:/r/model", "r")
+    with pytest.raises(MlflowException, match=r"Registered Model \(name=worded\) already exists"):
+        client.create_registered_model("worded")
+    with pytest.raises(MlflowException, match="Registered Model with name=gone not found"):
+        client.get_registered_model("gone")
+    with pytest.raises(MlflowException, match=r"Model Version \(name=worded, version=7\) not"):
+        client.get_model_version("worded", "7")
+    client.delete_model_version("worded", "1")
+    with pytest.raises(MlflowException, match=r"Model Version .+ not found"):
+        client.update_model_version("worded", "1", description="x")
+    with pytest.raises(MlflowException, match="Parameter 'version' must be an integer, got 'x'"):
+        client.get_model_version("worded", "x")

@@ -70,8 +70,11 @@ def test_sources_mloop_cannot_read_are_recorded_without_files(mlflow_server: str
         assert repr(source) in message
         with pytest.raises(NotFoundError, match="has no files in mloop"):
             mloop.Client().list_model_version_files("external", version)
-    assert "has no files in mloop" in _refused(
-        lambda: client.get_model_version_download_uri("external", "2"), "RESOURCE_DOES_NOT_EXIST"
+    # As MLflow's server does, a runs:/ source is handed back; the client then asks for the
+    # run, which mloop answers as missing.
+    assert client.get_model_version_download_uri("external", "2") == f"runs:/{ghost_run}/model"
+    assert "RESOURCE_DOES_NOT_EXIST" in _refused(
+        lambda: mlflow.pyfunc.load_model("models:/external/2"), "RESOURCE_DOES_NOT_EXIST"
     )
 
 
@@ -219,3 +222,63 @@ def test_bad_requests_are_refused_with_mlflow_codes(mlflow_server: str) -> None:
         assert answer.status_code == 400, (body, answer.text)
         assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert client.get_registered_model("strict").latest_versions == []
+
+
+def test_runs_sources_mloop_does_not_hold_are_recorded_unchecked(mlflow_server: str) -> None:
+    post = f"{mlflow_server}{API}"
+    client = MlflowClient()
+    client.create_registered_model("unchecked")
+    # MLflow records any runs:/ source of a run it does not hold, even one whose id is no id.
+    version = client.create_model_version("unchecked", "runs:/run_id/model", "run_id_1")
+    assert (version.source, version.run_id, version.status) == (
+        "runs:/run_id/model",
+        "run_id_1",
+        "READY",
+    )
+    assert client.get_model_version_download_uri("unchecked", "1") == "runs:/run_id/model"
+    assert mloop.Client().get_model_version("unchecked", 1).sha256 == ""
+    # A copy of it (models:/<name>/<version>) answers with the source it copies.
+    client.set_registered_model_alias("unchecked", "base", "1")
+    copy = client.copy_model_version("models:/unchecked@base", "unchecked")
+    assert client.get_model_version("unchecked", copy.version).source == "models:/unchecked/1"
+    assert client.get_model_version_download_uri("unchecked", "2") == "runs:/run_id/model"
+    # '..' is refused in every source, worded as MLflow's clients expect.
+    for source in ("runs:/run_id/../../etc", "mlflow-artifacts://host:9000/models/../../"):
+        answer = httpx.post(
+            f"{post}/model-versions/create",
+            json={"name": "unchecked", "source": source, "run_id": "run_id"},
+        )
+        assert answer.status_code == 400, answer.text
+        assert "If supplying a source as an http, https," in answer.json()["message"]
+    assert [v.version for v in client.search_model_versions("name = 'unchecked'")] == ["2", "1"]
+
+
+def test_mlflow_artifacts_sources_with_a_run_id(mlflow_server: str) -> None:
+    run_id = _mloop_model_run()
+    client = MlflowClient()
+    client.create_registered_model("proxied")
+    artifact_uri = client.get_run(run_id).info.artifact_uri
+    inside = client.create_model_version("proxied", f"{artifact_uri}/model", run_id)
+    assert inside.run_id == run_id
+    assert len(mloop.Client().get_model_version("proxied", 1).sha256) == 64
+    assert mloop.load_model("models:/proxied/1").predict(X[:2]).shape == (2,)
+    # Outside that run's artifacts: recorded as given with no files, as MLflow accepts it.
+    for number, source in enumerate(
+        ("mlflow-artifacts:/models", "mlflow-artifacts://host:9000/models/artifact/..../"), 2
+    ):
+        outside = client.create_model_version("proxied", source, run_id)
+        assert (outside.version, outside.source, outside.run_id) == (str(number), source, run_id)
+        assert mloop.Client().get_model_version("proxied", number).sha256 == ""
+
+
+def test_registering_a_logged_model_lists_the_version_on_it(mlflow_server: str) -> None:
+    client = MlflowClient()
+    client.create_registered_model("listed")
+    experiment_id = client.create_experiment("listed-models")
+    model = client.create_logged_model(experiment_id=experiment_id)
+    for _ in range(2):
+        client.create_model_version("listed", model.artifact_location, model_id=model.model_id)
+    tags = client.get_logged_model(model.model_id).tags
+    assert tags["mlflow.modelVersions"] == (
+        '[{"name": "listed", "version": 1}, {"name": "listed", "version": 2}]'
+    )

@@ -17,20 +17,26 @@ fails with an error naming the version and its source.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exists, or_, select
+
+from mloop.compat.mlflow import tables as mt
 from mloop.compat.mlflow.artifacts import split_run_path
-from mloop.compat.mlflow.http import Endpoint, integer, pairs, strings, text, value_text
-from mloop.compat.mlflow.logged_models import load_logged_model
-from mloop.core.errors import NotFoundError, ValidationError
+from mloop.compat.mlflow.http import Endpoint, Handler, integer, pairs, strings, text, value_text
+from mloop.compat.mlflow.logged_models import load_logged_model, set_logged_model_tags
+from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.models.uris import parse_models_uri, parse_runs_uri
 from mloop.registry import aliases, models, versions
 from mloop.registry import schemas as rs
-from mloop.registry.common import load_version_row
+from mloop.registry import tables as vt
+from mloop.registry.checks import decode_page_token, encode_page_token
+from mloop.registry.common import READY, load_version_row, version_messages
 from mloop.registry.files import model_files_location
 from mloop.store.context import Context
 from mloop.tracking.artifacts import run_artifact_path
@@ -80,12 +86,61 @@ def _name(body: dict[str, Any]) -> str:
 
 
 def _version(body: dict[str, Any]) -> int:
-    return integer(body, "version") or 0
+    raw = body.get("version")
+    try:
+        if isinstance(raw, bool) or raw is None:
+            raise ValueError
+        return min(max(int(raw), 0), 2**31 - 1)
+    except (TypeError, ValueError):
+        # MLflow's wording: its clients and tests match on it.
+        raise ValidationError(
+            f"Parameter 'version' must be an integer, got '{raw}'.", field="version"
+        ) from None
+
+
+def _mlflow_words(handler: Handler) -> Handler:
+    """The handler, with the registry's not-found and duplicate-name errors worded as
+    MLflow's server words them (its clients and tests match on these sentences)."""
+
+    def call(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return handler(ctx, body)
+        except NotFoundError as exc:
+            name = body.get("name")
+            if exc.field == "name" and isinstance(name, str):
+                raise NotFoundError(
+                    f"Registered Model with name={name} not found", field="name"
+                ) from None
+            if exc.field == "version" and isinstance(name, str):
+                raise NotFoundError(
+                    f"Model Version (name={name}, version={body.get('version')}) not found: "
+                    f"{exc.message}",
+                    field="version",
+                ) from None
+            raise
+        except ConflictError as exc:
+            name = body.get("name")
+            if exc.field == "name" and "already exists" in exc.message and isinstance(name, str):
+                raise ConflictError(
+                    f"Registered Model (name={name}) already exists", field="name"
+                ) from None
+            raise
+
+    call.__name__ = getattr(handler, "__name__", "handler")
+    call.__doc__ = handler.__doc__
+    return call
 
 
 # Schemes whose files the MLflow client reads itself: a version with no files in mloop
 # answers get-download-uri with its source, as MLflow's server does.
-_CLIENT_READABLE = ("s3", "gs", "wasbs", "wasb", "abfss", "abfs", "hdfs", "dbfs", "http", "https")
+# runs:/ is among them: the client resolves it through the tracking API, which names the
+# run when mloop does not hold it.
+_CLIENT_READABLE = (
+    *("s3", "gs", "wasbs", "wasb", "abfss", "abfs", "hdfs", "dbfs", "http", "https", "runs"),
+)
+_COPY_SOURCE = re.compile(r"models:/([^/]+)/(\d{1,9})")
+_MAX_COPY_CHAIN = 32
+_MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def _invalid_source(source: str, detail: str) -> ValidationError:
@@ -104,8 +159,11 @@ def _refuse_relative(source: str) -> None:
     while (unquoted := urllib.parse.unquote_plus(decoded)) != decoded:
         decoded = unquoted
     if "\x00" in decoded or ".." in re.split(r"[/\\]", decoded):
+        # MLflow's clients and tests match on the start of this sentence.
         raise _invalid_source(
-            source, "Give an absolute location without relative references ('..')."
+            source,
+            "If supplying a source as an http, https, local file path, ftp, object store or "
+            "mlflow-artifacts URI, give an absolute path without relative references ('..').",
         )
 
 
@@ -150,6 +208,15 @@ def _run_root(ctx: Context, source: str, run_id: str) -> str:
         return run_artifact_path(ctx, run_id)
     except (NotFoundError, ValidationError):
         raise _not_identified(source, "run_id") from None
+
+
+def _held_run_files(ctx: Context, source: str) -> tuple[str, str] | None:
+    """(run id, store path) of a ``runs:/`` source naming a run mloop holds, else None."""
+    try:
+        source_run, path = parse_runs_uri(source, "source")
+        return source_run, run_artifact_path(ctx, source_run, path)
+    except (NotFoundError, ValidationError):
+        return None
 
 
 def _logged_model(ctx: Context, source: str, model_id: str) -> Any:
@@ -239,20 +306,26 @@ def _resolve_source(
     if scheme == "runs":
         if parsed.netloc:
             raise _not_identified(source, "run_id")
-        source_run, path = parse_runs_uri(source, "source")
-        if run_id is not None and run_id != source_run:
-            raise _not_identified(source, "run_id")
-        try:
-            # A run mloop holds: its files are copied; MLflow does not check the run exists.
-            return source, run_artifact_path(ctx, source_run, path), source_run
-        except (NotFoundError, ValidationError):
+        held = _held_run_files(ctx, source)
+        if held is None:
+            # MLflow records a runs:/ source unchecked, whatever follows runs:/ and whatever
+            # run_id comes with it; the version has no files and loading it names its source.
             return source, None, run_id
+        source_run, files = held
+        if run_id is not None and run_id != source_run:
+            # A run mloop holds: its lineage must be true, so run_id has to be that run.
+            raise _not_identified(source, "run_id")
+        return source, files, source_run
     if scheme == "mlflow-artifacts":
         path = _store_path(source)
         if run_id is not None:
-            if not _within(path, _run_root(ctx, source, run_id)):
-                raise _not_identified(source, "run_id")
-            return source, path, run_id
+            # Files are copied only from inside the run named with the source; any other
+            # mlflow-artifacts location is recorded as given, as MLflow does.
+            try:
+                inside = _within(path, run_artifact_path(ctx, run_id))
+            except (NotFoundError, ValidationError):
+                inside = False
+            return source, path if inside else None, run_id
         try:
             owner, _ = split_run_path(path)
         except ValidationError:
@@ -397,7 +470,29 @@ def create_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     created = versions.record_model_version(
         ctx, name, recorded, files=files, run_id=run_id, description=description, tags=tags
     )
+    if model_id is not None:
+        _tag_logged_model(ctx, model_id, created.name, created.version)
     return {"model_version": version_json(created)}
+
+
+def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> None:
+    """Add the version to the logged model's ``mlflow.modelVersions`` tag (a JSON list of
+    {"name", "version"}), as MLflow's server does: the MLflow UI and clients read it."""
+    tags = mt.logged_model_tags
+    where = (tags.c.model_id == model_id, tags.c.key == _MODEL_VERSIONS_TAG)
+    current = ctx.conn.execute(select(tags.c.value).where(*where)).scalar()
+    try:
+        listed = json.loads(current) if current else []
+    except ValueError:
+        listed = []  # a hand-set value that is no list is replaced
+    entry = {"name": name, "version": version}
+    listed = listed if isinstance(listed, list) else []
+    if entry not in listed:
+        listed.append(entry)
+    set_logged_model_tags(
+        ctx,
+        {"model_id": model_id, "tags": [{"key": _MODEL_VERSIONS_TAG, "value": json.dumps(listed)}]},
+    )
 
 
 def get_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -417,25 +512,220 @@ def delete_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    clauses = _clauses(body)
-    exact = _exact_name(clauses)
-    if exact is None:
+# MLflow's model-version search: attributes and the comparisons each allows.
+_MV_STRING = {"name": "name", "run_id": "run_id", "source_path": "source"}
+_MV_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+_MV_NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
+_MV_TAG_OPS = ("=", "!=", "LIKE", "ILIKE")
+_MV_ORDER = {
+    "name": "name",
+    "version_number": "version",
+    "creation_timestamp": "creation_time",
+    "last_updated_timestamp": "last_update_time",
+}
+_QUOTED = r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\""
+_MV_CLAUSE = re.compile(
+    r"\s*(?P<key>tags?\.(?:`[^`]+`|\"[^\"]+\"|[\w.]+)|(?:attributes?\.)?\w+)\s*"
+    r"(?P<op>!=|<=|>=|=|<|>|NOT\s+IN\b|IN\b|ILIKE\b|LIKE\b)\s*"
+    rf"(?P<value>{_QUOTED}|-?\d+|\(\s*(?:{_QUOTED})(?:\s*,\s*(?:{_QUOTED}))*\s*,?\s*\))\s*",
+    re.IGNORECASE,
+)
+_AND = re.compile(r"AND\s+", re.IGNORECASE)
+# MLflow's clients filter prompts out with this tag; a model version without it is no prompt.
+_PROMPT_TAG = "mlflow.prompt.is_prompt"
+_MAX_SEARCH_RESULTS = 200_000
+
+
+def _unquote(raw: str) -> str:
+    quote = raw[0]
+    return raw[1:-1].replace(quote * 2, quote)
+
+
+def _case_sensitive_like(column: Any, pattern: str, dialect: str) -> Any:
+    """MLflow's LIKE is case-sensitive; SQLite's is not, so there it becomes a GLOB."""
+    if dialect != "sqlite":
+        return column.like(pattern)
+    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+    return column.op("GLOB")("".join(special.get(c, c) for c in pattern))
+
+
+def _string_condition(column: Any, op: str, raw: str, dialect: str, field: str) -> Any:
+    if op in ("IN", "NOT IN"):
+        if not raw.startswith("("):
+            raise ValidationError(f"{op} needs a list of quoted values: ('a', 'b')", field=field)
+        values = [_unquote(v) for v in re.findall(_QUOTED, raw)]
+        return column.in_(values) if op == "IN" else column.not_in(values)
+    if raw.startswith("(") or raw[0] not in "'\"":
+        raise ValidationError(f"{op} needs a quoted value", field=field)
+    value = _unquote(raw)
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "LIKE":
+        return _case_sensitive_like(column, value, dialect)
+    return column.ilike(value)
+
+
+def _version_condition(op: str, raw: str) -> Any:
+    column = vt.model_versions.c.version
+    if op not in _MV_NUMBER_OPS or not re.fullmatch(r"-?\d+", raw.strip("'\"")):
         raise ValidationError(
-            "search model versions with a filter name = '<model>'", field="filter"
+            f"version_number takes {', '.join(_MV_NUMBER_OPS)} and a number", field="filter"
         )
-    page = versions.list_model_versions(
-        ctx,
-        rs.ListModelVersions(
-            name=exact,
-            max_results=_page_size(body),
-            page_token=text(body, "page_token", required=False),
-        ),
+    value = min(max(int(raw.strip("'\"")), -(2**31)), 2**31 - 1)
+    return {
+        "=": column == value,
+        "!=": column != value,
+        "<": column < value,
+        "<=": column <= value,
+        ">": column > value,
+        ">=": column >= value,
+    }[op]
+
+
+def _tag_condition(key: str, op: str, raw: str, dialect: str) -> Any:
+    if op not in _MV_TAG_OPS:
+        raise ValidationError(f"tags take {', '.join(_MV_TAG_OPS)}", field="filter")
+    tags, mv = vt.model_version_tags, vt.model_versions
+    matched = exists().where(
+        tags.c.name == mv.c.name,
+        tags.c.version == mv.c.version,
+        tags.c.key == key,
+        _string_condition(tags.c.value, op, raw, dialect, "filter"),
     )
-    selected = [v for v in page.model_versions if _matches(v.name, v.tags, clauses)]
-    answer: dict[str, Any] = {"model_versions": [version_json(v) for v in selected]}
-    if page.next_page_token:
-        answer["next_page_token"] = page.next_page_token
+    value = _unquote(raw)
+    if key == _PROMPT_TAG and (op, value) in (("=", "false"), ("!=", "true")):
+        present = exists().where(
+            tags.c.name == mv.c.name, tags.c.version == mv.c.version, tags.c.key == key
+        )
+        return or_(matched, ~present)
+    return matched
+
+
+def _version_filter(raw: str, dialect: str) -> list[Any]:
+    """SQL conditions for MLflow's model-version filter: clauses joined by AND."""
+    conditions: list[Any] = []
+    text_left, pos = raw.strip(), 0
+    while pos < len(text_left):
+        match = _MV_CLAUSE.match(text_left, pos)
+        if match is None:
+            raise ValidationError(
+                f"unsupported filter {raw!r} near {text_left[pos : pos + 40]!r}: use name, "
+                "run_id, source_path, version_number or tags.<key> with a comparison, "
+                "joined by AND",
+                field="filter",
+            )
+        key = match.group("key")
+        op = re.sub(r"\s+", " ", match.group("op").upper())
+        value = match.group("value")
+        attribute = key.split(".", 1)[1] if key.lower().startswith("attribute") else key
+        if key.lower().startswith(("tag.", "tags.")):
+            tag = key.split(".", 1)[1].strip('`"')
+            conditions.append(_tag_condition(tag, op, value, dialect))
+        elif attribute.lower() == "version_number":
+            conditions.append(_version_condition(op, value))
+        elif attribute.lower() in _MV_STRING and op in _MV_STRING_OPS:
+            column = vt.model_versions.c[_MV_STRING[attribute.lower()]]
+            conditions.append(_string_condition(column, op, value, dialect, "filter"))
+        else:
+            raise ValidationError(
+                f"cannot filter model versions by {key!r} with {op}: use name, run_id or "
+                f"source_path with {', '.join(_MV_STRING_OPS)}, version_number or tags.<key>",
+                field="filter",
+            )
+        pos = match.end()
+        if pos < len(text_left):
+            joined = _AND.match(text_left, pos)
+            if joined is None:
+                raise ValidationError(
+                    f"unsupported filter {raw!r}: join clauses with AND", field="filter"
+                )
+            pos = joined.end()
+    return conditions
+
+
+def _version_order(body: dict[str, Any]) -> list[Any]:
+    """ORDER BY for MLflow's order_by: the given keys, then name ASC and version DESC
+    (newest first by last update when none is given), so that pages never overlap."""
+    mv = vt.model_versions.c
+    order: list[Any] = []
+    used: set[str] = set()
+    # A GET with one order_by parameter carries a string rather than a list.
+    raw = body.get("order_by")
+    for entry in [raw] if isinstance(raw, str) else strings(body, "order_by"):
+        parts = entry.split()
+        key = parts[0].lower() if parts else ""
+        key = key.split(".", 1)[1] if key.startswith("attribute") and "." in key else key
+        direction = parts[1].upper() if len(parts) == 2 else "ASC"
+        if key not in _MV_ORDER or len(parts) > 2 or direction not in ("ASC", "DESC"):
+            raise ValidationError(
+                f"invalid order_by clause {entry!r}: use one of {', '.join(_MV_ORDER)} "
+                "with an optional ASC or DESC",
+                field="order_by",
+            )
+        column = mv[_MV_ORDER[key]]
+        order.append(column.desc() if direction == "DESC" else column.asc())
+        used.add(key)
+    if not order:
+        order.append(mv.last_update_time.desc())
+    if "name" not in used:
+        order.append(mv.name.asc())
+    if "version_number" not in used:
+        order.append(mv.version.desc())
+    return order
+
+
+def _search_page_size(body: dict[str, Any]) -> int:
+    wanted = integer(body, "max_results", rs.MAX_LIST_RESULTS)
+    if wanted is None or wanted < 1:
+        raise ValidationError(
+            f"Invalid value for max_results. It must be a positive integer, but got {wanted}",
+            field="max_results",
+        )
+    if wanted > _MAX_SEARCH_RESULTS:
+        raise ValidationError(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{_MAX_SEARCH_RESULTS}, but got value {wanted}",
+            field="max_results",
+        )
+    # A page holds at most MAX_LIST_RESULTS versions; the token carries on from there.
+    return min(wanted, rs.MAX_LIST_RESULTS)
+
+
+def _messages_in_order(ctx: Context, rows: list[Any]) -> list[rs.ModelVersion]:
+    """Version messages for rows of any models, in the rows' order."""
+    by_model: dict[str, list[Any]] = {}
+    for row in rows:
+        by_model.setdefault(row.name, []).append(row)
+    found = {
+        (m.name, m.version): m for group in by_model.values() for m in version_messages(ctx, group)
+    }
+    return [found[(r.name, r.version)] for r in rows]
+
+
+def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """Versions of every model matching MLflow's filter, in its order, paged by offset."""
+    dialect = ctx.conn.dialect.name
+    conditions = _version_filter(text(body, "filter", required=False) or "", dialect)
+    order = _version_order(body)
+    size = _search_page_size(body)
+    offset = min(decode_page_token(text(body, "page_token", required=False)), 2**31 - 1)
+    mv = vt.model_versions
+    rows = list(
+        ctx.conn.execute(
+            select(mv)
+            .where(mv.c.status == READY, *conditions)
+            .order_by(*order)
+            .limit(size + 1)
+            .offset(offset)
+        )
+    )
+    answer: dict[str, Any] = {
+        "model_versions": [version_json(v) for v in _messages_in_order(ctx, rows[:size])]
+    }
+    if len(rows) > size:
+        answer["next_page_token"] = encode_page_token(offset + size)
     return answer
 
 
@@ -455,10 +745,20 @@ def get_download_uri(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         ctx, rs.ModelVersionRef(name=_name(body), version=_version(body))
     )
     row = load_version_row(ctx, version.name, version.version)
+    # A copy (models:/<name>/<version>) of a version with no files answers as that version
+    # does; the chain is bounded because each copy names an older, existing version.
+    for _ in range(_MAX_COPY_CHAIN):
+        copied = _COPY_SOURCE.fullmatch(row.source)
+        if row.storage_path or copied is None:
+            break
+        try:
+            row = load_version_row(ctx, copied.group(1), int(copied.group(2)))
+        except NotFoundError:
+            break
     if not row.storage_path and urllib.parse.urlsplit(row.source).scheme in _CLIENT_READABLE:
         # No copy in mloop, but the client can fetch the source itself, as with MLflow.
         return {"artifact_uri": row.source}
-    location = model_files_location(ctx, version.name, version.version)
+    location = model_files_location(ctx, row.name, row.version)
     return {"artifact_uri": f"mlflow-artifacts:/{location}"}
 
 
@@ -501,25 +801,68 @@ def get_by_alias(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 ENDPOINTS: list[Endpoint] = [
-    Endpoint("/registered-models/create", "POST", create_registered_model, "writer"),
-    Endpoint("/registered-models/get", "GET", get_registered_model, "reader", quick=True),
-    Endpoint("/registered-models/update", "PATCH", update_registered_model, "writer"),
-    Endpoint("/registered-models/rename", "POST", rename_registered_model, "admin"),
-    Endpoint("/registered-models/delete", "DELETE", delete_registered_model, "admin"),
-    Endpoint("/registered-models/search", "GET", search_registered_models, "reader"),
-    Endpoint("/registered-models/set-tag", "POST", set_registered_model_tag, "writer", quick=True),
-    Endpoint("/registered-models/delete-tag", "DELETE", delete_registered_model_tag, "writer"),
-    Endpoint("/registered-models/get-latest-versions", "POST", get_latest_versions, "reader"),
-    Endpoint("/registered-models/get-latest-versions", "GET", get_latest_versions, "reader"),
-    Endpoint("/registered-models/alias", "POST", set_alias, "writer", quick=True),
-    Endpoint("/registered-models/alias", "DELETE", delete_alias, "writer", quick=True),
-    Endpoint("/registered-models/alias", "GET", get_by_alias, "reader", quick=True),
-    Endpoint("/model-versions/create", "POST", create_model_version, "writer"),
-    Endpoint("/model-versions/get", "GET", get_model_version, "reader", quick=True),
-    Endpoint("/model-versions/update", "PATCH", update_model_version, "writer"),
-    Endpoint("/model-versions/delete", "DELETE", delete_model_version, "admin"),
-    Endpoint("/model-versions/search", "GET", search_model_versions, "reader"),
-    Endpoint("/model-versions/get-download-uri", "GET", get_download_uri, "reader", quick=True),
-    Endpoint("/model-versions/set-tag", "POST", set_model_version_tag, "writer", quick=True),
-    Endpoint("/model-versions/delete-tag", "DELETE", delete_model_version_tag, "writer"),
+    Endpoint("/registered-models/create", "POST", _mlflow_words(create_registered_model), "writer"),
+    Endpoint(
+        "/registered-models/get", "GET", _mlflow_words(get_registered_model), "reader", quick=True
+    ),
+    Endpoint(
+        "/registered-models/update", "PATCH", _mlflow_words(update_registered_model), "writer"
+    ),
+    Endpoint("/registered-models/rename", "POST", _mlflow_words(rename_registered_model), "admin"),
+    Endpoint(
+        "/registered-models/delete", "DELETE", _mlflow_words(delete_registered_model), "admin"
+    ),
+    Endpoint("/registered-models/search", "GET", _mlflow_words(search_registered_models), "reader"),
+    Endpoint(
+        "/registered-models/set-tag",
+        "POST",
+        _mlflow_words(set_registered_model_tag),
+        "writer",
+        quick=True,
+    ),
+    Endpoint(
+        "/registered-models/delete-tag",
+        "DELETE",
+        _mlflow_words(delete_registered_model_tag),
+        "writer",
+    ),
+    Endpoint(
+        "/registered-models/get-latest-versions",
+        "POST",
+        _mlflow_words(get_latest_versions),
+        "reader",
+    ),
+    Endpoint(
+        "/registered-models/get-latest-versions",
+        "GET",
+        _mlflow_words(get_latest_versions),
+        "reader",
+    ),
+    Endpoint("/registered-models/alias", "POST", _mlflow_words(set_alias), "writer", quick=True),
+    Endpoint(
+        "/registered-models/alias", "DELETE", _mlflow_words(delete_alias), "writer", quick=True
+    ),
+    Endpoint("/registered-models/alias", "GET", _mlflow_words(get_by_alias), "reader", quick=True),
+    Endpoint("/model-versions/create", "POST", _mlflow_words(create_model_version), "writer"),
+    Endpoint("/model-versions/get", "GET", _mlflow_words(get_model_version), "reader", quick=True),
+    Endpoint("/model-versions/update", "PATCH", _mlflow_words(update_model_version), "writer"),
+    Endpoint("/model-versions/delete", "DELETE", _mlflow_words(delete_model_version), "admin"),
+    Endpoint("/model-versions/search", "GET", _mlflow_words(search_model_versions), "reader"),
+    Endpoint(
+        "/model-versions/get-download-uri",
+        "GET",
+        _mlflow_words(get_download_uri),
+        "reader",
+        quick=True,
+    ),
+    Endpoint(
+        "/model-versions/set-tag",
+        "POST",
+        _mlflow_words(set_model_version_tag),
+        "writer",
+        quick=True,
+    ),
+    Endpoint(
+        "/model-versions/delete-tag", "DELETE", _mlflow_words(delete_model_version_tag), "writer"
+    ),
 ]
