@@ -110,6 +110,20 @@ def text(
     return value
 
 
+def artifact_subpath(body: dict[str, Any], name: str) -> str:
+    """A path inside an artifact root: relative, never up (``..``), as MLflow checks it and
+    with MLflow's answer, "Invalid path", which its clients and tests match on."""
+    path = text(body, name, required=False) or ""
+    if (
+        path.startswith(("/", "\\"))
+        or "\x00" in path
+        or "\\" in path
+        or any(part == ".." for part in path.split("/"))
+    ):
+        raise ValidationError("Invalid path", field=name)
+    return path
+
+
 def value_text(body: dict[str, Any], name: str, *, label: str | None = None) -> str:
     """A tag or param value: a string, or null (empty, protobuf JSON's default)."""
     where = label or name

@@ -6,6 +6,7 @@ import dataclasses
 
 from mloop.compat.mlflow import errors, logged_models, registry, tracking
 from mloop.compat.mlflow.artifacts import artifact_routes
+from mloop.compat.mlflow.downloads import download_routes
 from mloop.compat.mlflow.http import mlflow_surface
 from mloop.compat.mlflow.server_info import server_info_routes
 from mloop.core.http import ServerParts, Surface
@@ -15,7 +16,11 @@ def mlflow_http(server: ServerParts) -> list[Surface]:
     """Tracking, registry, logged models and the artifact repository, and MLflow's error
     shape for every path under MLflow's prefixes, unknown endpoints included."""
     endpoints = [*tracking.ENDPOINTS, *registry.ENDPOINTS, *logged_models.ENDPOINTS]
-    extra = [*artifact_routes(server.runtime, server.auth), *server_info_routes(server.auth)]
+    extra = [
+        *artifact_routes(server.runtime, server.auth),
+        *download_routes(server.runtime, server.auth),
+        *server_info_routes(server.auth),
+    ]
     surface = mlflow_surface(server.runtime, server.auth, endpoints, extra)
     return [
         dataclasses.replace(

@@ -15,6 +15,7 @@ from mloop.compat.mlflow import logged_models
 from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
     Endpoint,
+    artifact_subpath,
     integer,
     invalid,
     items,
@@ -584,15 +585,7 @@ def list_artifacts(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     from mloop.tracking import artifacts
 
     run_id = _run_id(body)
-    path = text(body, "path", required=False) or ""
-    if (
-        path.startswith(("/", "\\"))
-        or "\x00" in path
-        or "\\" in path
-        or any(part == ".." for part in path.split("/"))
-    ):
-        # MLflow's answer, which its clients and tests match on.
-        raise ValidationError("Invalid path", field="path")
+    path = artifact_subpath(body, "path")
     listing = artifacts.list_artifacts(ctx, s.ListArtifacts(run_id=run_id, path=path))
     files = []
     for f in listing.files:
