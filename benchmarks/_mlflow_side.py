@@ -42,6 +42,8 @@ SEARCH_FILTER = "metrics.auc > 0.8 and params.model = 'lgbm' and tags.team = 'ri
 SEARCH_ORDER = ["metrics.auc DESC"]
 SEARCH_MAX_RESULTS = 1000
 BASE_TS_MS = 1_700_000_000_000
+ALIAS_MODEL = "bench-model"
+ALIAS = "champion"
 
 
 def log(message: str) -> None:
@@ -215,14 +217,14 @@ def bench_alias(client: MlflowClient, experiment_id: str, lookups: int) -> dict[
     """Log a tiny model (not timed), register it, point an alias at it, then time lookups."""
     from sklearn.linear_model import LogisticRegression
 
-    name = "bench-model"
+    name = ALIAS_MODEL
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.sklearn.log_model(model, name="model")
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
-    client.set_registered_model_alias(name, "champion", version.version)
-    client.get_model_version_by_alias(name, "champion")  # warm-up
-    samples = time_calls(lambda: client.get_model_version_by_alias(name, "champion"), lookups)
+    client.set_registered_model_alias(name, ALIAS, version.version)
+    client.get_model_version_by_alias(name, ALIAS)  # warm-up
+    samples = time_calls(lambda: client.get_model_version_by_alias(name, ALIAS), lookups)
     return {
         "lookups": lookups,
         "median_ms": statistics.median(samples),
@@ -247,82 +249,225 @@ def bench_script(client: MlflowClient, experiment_id: str, runs: int, steps: int
     return time.perf_counter() - t0
 
 
-_STUB_SERVER = """
-import sys
+_STUB_SERVER = r"""
+import json, sys, threading, urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-search = open(sys.argv[2], "rb").read()
+# Forwards to the real server and records its answers until told to replay; then answers
+# each call at once with the bytes recorded for its method and path.
+upstream = sys.argv[2]
+answers = {}
+calls = {"record": [], "replay": []}
+state = {"mode": "record"}
+lock = threading.Lock()
 class Stub(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else headers and body as two packets meet delayed ACKs
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = search if self.path.endswith("/runs/search") else b"{}"
-        self.send_response(200)
+    def _answer(self, status, body):
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    def _handle(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/__stub__/"):
+            if path == "/__stub__/record":  # start over
+                state["mode"] = "record"
+                answers.clear()
+                calls["record"].clear()
+            elif path == "/__stub__/replay":
+                state["mode"] = "replay"
+            if path != "/__stub__/calls":
+                calls["replay"].clear()
+            return self._answer(200, json.dumps(calls).encode())
+        key = (self.command, path)
+        if state["mode"] == "replay":
+            found = answers.get(key)
+            if found is None:  # a call the recording pass did not make
+                found = (599, b'{"error_code": "NOT_RECORDED"}')
+            calls["replay"].append(f"{self.command} {path} {len(found[1])}")
+            return self._answer(*found)
+        request = urllib.request.Request(
+            upstream + self.path, data=raw if self.command != "GET" else None,
+            method=self.command,
+            headers={"Content-Type": self.headers.get("Content-Type") or "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                found = (response.status, response.read())
+        except urllib.error.HTTPError as exc:
+            found = (exc.code, exc.read())
+        with lock:
+            answers[key] = found
+            calls["record"].append(f"{self.command} {path} {len(found[1])}")
+        self._answer(*found)
+    do_GET = do_POST = do_PATCH = do_DELETE = _handle
     def log_message(self, *args):
         pass
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
 """
 
 
-def bench_client_floor(uri: str, experiment_id: str, repeats: int) -> dict[str, Any]:
-    """The client's own cost: log_batch and search_runs against a stub server that answers
-    at once (search with the real server's recorded answer), in ms per call."""
+@contextmanager
+def stub_server(upstream: str) -> Iterator[str]:
+    """A stub server in its own process (see ``_STUB_SERVER``) in front of ``upstream``."""
     import socket
     import subprocess
-    import tempfile
 
-    import requests
-
-    body = {
-        "experiment_ids": [experiment_id],
-        "filter": SEARCH_FILTER,
-        "order_by": SEARCH_ORDER,
-        "max_results": SEARCH_MAX_RESULTS,
-    }
-    recorded = requests.post(f"{uri}/api/2.0/mlflow/runs/search", json=body, timeout=60)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with tempfile.NamedTemporaryFile(suffix=".json") as answer:
-        answer.write(recorded.content)
-        answer.flush()
-        stub = subprocess.Popen([sys.executable, "-c", _STUB_SERVER, str(port), answer.name])
-        try:
-            stub_uri = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.post(f"{stub_uri}/ping", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            stub_client = MlflowClient(stub_uri)
-            metrics = batch_metrics(BATCH_CHUNK)
-            run_id = uuid.uuid4().hex
-            batch = time_calls(lambda: stub_client.log_batch(run_id, metrics=metrics), repeats)
-            search = time_calls(
-                lambda: stub_client.search_runs(
-                    [experiment_id],
+    stub = subprocess.Popen([sys.executable, "-c", _STUB_SERVER, str(port), upstream])
+    stub_uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                stub_control(stub_uri, "calls")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield stub_uri
+    finally:
+        stub.terminate()
+        stub.wait(10)
+
+
+def stub_control(stub_uri: str, command: str) -> dict[str, list[str]]:
+    """Tell the stub to ``record`` or ``replay``, or read its ``calls``; the calls it saw
+    (``METHOD path answer-bytes``) in each mode since the last switch come back."""
+    import requests
+
+    answer = requests.post(f"{stub_uri}/__stub__/{command}", timeout=10)
+    answer.raise_for_status()
+    return dict(answer.json())
+
+
+FLOOR_ROUNDS = 5
+
+
+def floor_of(
+    stub_uri: str, work: Callable[[str], Any], repeats: int, *, mean: bool, uri: str
+) -> dict[str, Any]:
+    """The client alone against the client on the real server, for ``work(target)`` (client
+    calls to ``target``, a server's URL).
+
+    ``work`` runs once through the stub while it records the real server's answers, once more
+    as a warm-up against its replay (which must see the same calls, or the floor is refused),
+    then ``repeats`` times against the replay and as many against the real server, in
+    alternating rounds so that both figures see the same machine. The mean when the real
+    figure is a rate, else the median."""
+    stub_control(stub_uri, "record")
+    work(stub_uri)
+    recorded = stub_control(stub_uri, "replay")["record"]
+    work(stub_uri)
+    replayed = stub_control(stub_uri, "calls")["replay"]
+    if replayed != recorded:
+        raise RuntimeError(f"the replay saw other calls than the recording: {replayed}")
+    work(uri)  # warm-up of the real server's path
+    alone: list[float] = []
+    server: list[float] = []
+    per_round = max(1, repeats // FLOOR_ROUNDS)
+    for _ in range(FLOOR_ROUNDS):
+        server.extend(time_calls(lambda: work(uri), per_round))
+        alone.extend(time_calls(lambda: work(stub_uri), per_round))
+    summary = statistics.mean if mean else statistics.median
+    return {
+        "ms": summary(alone),
+        "server_ms": summary(server),
+        "statistic": "mean" if mean else "median",
+        "repeats": len(alone),
+        "calls": recorded,
+    }
+
+
+def experiment_named(client: MlflowClient, name: str) -> str:
+    """The id of the experiment called ``name``, created if missing."""
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found is not None else client.create_experiment(name)
+
+
+@contextmanager
+def fluent_uri(uri: str) -> Iterator[None]:
+    """Point the fluent API (``mlflow.start_run`` ...) at ``uri`` for a while."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def bench_client_floor(uri: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The client's own cost on each workload that compares servers: the workload's own
+    client calls against a stub that answers at once with the real server's recorded
+    answers, and the same calls on the real server in the same rounds, in ms per operation
+    (a log_batch of 1,000 metrics; a run with its params, metrics and end; a search_runs;
+    an alias lookup)."""
+    client = MlflowClient(uri)
+    repeats = max(args.search_repeats, 20)
+    floors: dict[str, Any] = {}
+    with stub_server(uri) as stub_uri:
+        clients = {uri: client, stub_uri: MlflowClient(stub_uri)}
+
+        # Each call logs new steps, as the batch workload does (the stub answers alike).
+        run_id = client.create_run(experiment_named(client, "bench-batch")).info.run_id
+        chunks = iter(
+            [
+                [Metric(m.key, m.value, m.timestamp, m.step + 100_000 * (i + 1)) for m in chunk]
+                for i, chunk in enumerate([batch_metrics(BATCH_CHUNK)] * (2 * repeats + 8))
+            ]
+        )
+        floors["batch"] = floor_of(
+            stub_uri,
+            lambda target: clients[target].log_batch(run_id, metrics=next(chunks)),
+            repeats,
+            mean=True,
+            uri=uri,
+        )
+        client.set_terminated(run_id)
+
+        runs_id = experiment_named(client, "bench-runs")
+        params = {f"p{i}": f"value-{i}" for i in range(10)}
+        run_metrics = {f"m{i}": float(i) for i in range(10)}
+
+        def one_run(target: str) -> None:  # one pass of bench_runs' loop
+            with fluent_uri(target):
+                mlflow.start_run(experiment_id=runs_id)
+                mlflow.log_params(params)
+                mlflow.log_metrics(run_metrics)
+                mlflow.end_run()
+
+        floors["runs"] = floor_of(stub_uri, one_run, repeats, mean=True, uri=uri)
+
+        search = client.get_experiment_by_name("bench-search")
+        if search is not None:
+            search_id = search.experiment_id
+            floors["search"] = floor_of(
+                stub_uri,
+                lambda target: clients[target].search_runs(
+                    [search_id],
                     filter_string=SEARCH_FILTER,
                     order_by=SEARCH_ORDER,
                     max_results=SEARCH_MAX_RESULTS,
                 ),
                 repeats,
+                mean=False,
+                uri=uri,
             )
-        finally:
-            stub.terminate()
-            stub.wait(10)
-    return {
-        "log_batch_1000_ms": statistics.median(batch),
-        "search_ms": statistics.median(search),
-        "search_answer_bytes": len(recorded.content),
-    }
+
+        if client.search_registered_models(f"name = '{ALIAS_MODEL}'"):
+            floors["alias"] = floor_of(
+                stub_uri,
+                lambda target: clients[target].get_model_version_by_alias(ALIAS_MODEL, ALIAS),
+                max(repeats, args.lookups),
+                mean=False,
+                uri=uri,
+            )
+    return floors
 
 
 def logging_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
@@ -367,10 +512,7 @@ def script_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str,
 
 
 def floor_workload(args: argparse.Namespace, client: MlflowClient) -> dict[str, Any]:
-    experiment = client.get_experiment_by_name("bench-search")
-    if experiment is None:
-        raise RuntimeError("the search workload did not run, so there is nothing to record")
-    return bench_client_floor(args.uri, experiment.experiment_id, args.search_repeats)
+    return bench_client_floor(args.uri, args)
 
 
 WORKLOADS: dict[str, Callable[[argparse.Namespace, MlflowClient], dict[str, Any]]] = {

@@ -708,28 +708,99 @@ def notes(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def client_floor_notes(results: dict[str, Any]) -> list[str]:
-    """What the MLflow client itself costs, and so the best ratio any server could reach."""
-    mlflow_side = results.get("mlflow") or {}
-    # The floor with mloop's answer: that is the answer the client parses on mloop's side.
-    floor = (results.get("mlflow_client_on_mloop") or {}).get("client_floor") or {}
-    if "search_ms" not in floor:
-        return []
-    lines = [
-        f"the mlflow client alone (against a stub server that answers at once with mloop's "
-        f"answers): log_batch of "
-        f"1,000 metrics {floor['log_batch_1000_ms']:.1f} ms, search_runs "
-        f"{floor['search_ms']:.1f} ms ({floor['search_answer_bytes']:,}-byte answer)"
-    ]
-    batch_rate = (mlflow_side.get("batch") or {}).get("metrics_per_s")
-    search_ms = (mlflow_side.get("search") or {}).get("median_ms")
-    if batch_rate and search_ms:
-        batch_ms = 1000 / batch_rate * 1000
-        lines.append(
-            f"so with this client no server can beat MLflow's by more than "
-            f"{batch_ms / floor['log_batch_1000_ms']:.1f}x on log_batch ({batch_ms:.1f} ms per "
-            f"1,000 metrics on MLflow) or {search_ms / floor['search_ms']:.1f}x on search_runs"
+# The workloads the client-alone floor covers: (section, label, how to read the real figure
+# as ms per operation, the operation). Rates become ms per operation so they compare with the
+# floor: log_batch in calls of 1,000 metrics, run creation per run.
+FLOOR_WORKLOADS: list[tuple[str, str, Callable[[dict[str, Any]], float | None], str]] = [
+    ("batch", "log_batch", lambda s: _per_op(s.get("metrics_per_s"), 1000), "1,000 metrics"),
+    ("runs", "run creation", lambda s: _per_op(s.get("runs_per_s"), 1), "run"),
+    ("search", "search_runs", lambda s: s.get("median_ms"), "search"),
+    ("alias", "alias lookup", lambda s: s.get("median_ms"), "lookup"),
+]
+FLOOR_TARGET = 1.5  # issue 18: mloop's server within 1.5x of the client-alone floor
+
+
+def _per_op(rate: float | None, items: int) -> float | None:
+    """Milliseconds per operation of ``items`` from a rate in items per second."""
+    return None if not rate else items / rate * 1000
+
+
+def floor_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per workload: the stock client alone against a stub that replays each server's own
+    answers (its floor) and the same client calls on that server, timed in alternating rounds
+    so that both see the same machine, and their ratio. The workload's own figure (timed
+    earlier, alone) is kept beside them as ``<side>_workload_ms``."""
+    rows = []
+    for section, label, per_op, unit in FLOOR_WORKLOADS:
+        row: dict[str, Any] = {"workload": label, "section": section, "per": unit}
+        for side in ("mlflow_client_on_mloop", "mlflow"):
+            name = "mloop" if side == "mlflow_client_on_mloop" else "mlflow"
+            figures = results.get(side) or {}
+            floor = (figures.get("client_floor") or {}).get(section) or {}
+            workload = figures.get(section) or {}
+            floor_ms, server_ms = floor.get("ms"), floor.get("server_ms")
+            row[f"{name}_floor_ms"] = floor_ms
+            row[f"{name}_ms"] = server_ms
+            row[f"{name}_ratio"] = server_ms / floor_ms if server_ms and floor_ms else None
+            row[f"{name}_workload_ms"] = None if "error" in workload else per_op(workload)
+            row[f"{name}_calls"] = floor.get("calls")
+        ratio_ = row["mloop_ratio"]
+        row["target_met"] = "" if ratio_ is None else ("yes" if ratio_ <= FLOOR_TARGET else "no")
+        rows.append(row)
+    return rows
+
+
+def render_floor_table(rows: list[dict[str, Any]], mlflow_version: str) -> Table:
+    table = Table(
+        title=f"The mlflow {mlflow_version} client alone and on each server, ms per operation",
+        caption="alone: against a stub that replays that server's recorded answers at once; "
+        "both timed in alternating rounds. ratio = on the server / alone; target: mloop "
+        f"within {FLOOR_TARGET:g}x",
+    )
+    columns = ["workload", "per", "alone", "on mloop", "ratio", "alone", "on MLflow", "ratio"]
+    columns.append("met")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("workload", "per") else "right")
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.2f}"
+
+    def times(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.2f}x"
+
+    for row in rows:
+        table.add_row(
+            row["workload"],
+            row["per"],
+            ms(row["mloop_floor_ms"]),
+            ms(row["mloop_ms"]),
+            times(row["mloop_ratio"]),
+            ms(row["mlflow_floor_ms"]),
+            ms(row["mlflow_ms"]),
+            times(row["mlflow_ratio"]),
+            row["target_met"],
         )
+    return table
+
+
+def _call_label(call: str) -> str:
+    """``POST /api/2.0/mlflow/runs/create 588`` as ``runs/create (588 B)``."""
+    path, size = call.rsplit(" ", 1)
+    return f"{path.split('/mlflow/', 1)[-1]} ({int(size):,} B)"
+
+
+def client_floor_notes(results: dict[str, Any]) -> list[str]:
+    """The calls each floor replays (as the stub saw them, with the bytes of each answer)."""
+    lines = []
+    floors = (results.get("mlflow_client_on_mloop") or {}).get("client_floor") or {}
+    if "error" in floors:
+        lines.append(f"client floor failed: {floors['error']}")
+        return lines
+    for section, label, _, _ in FLOOR_WORKLOADS:
+        calls = (floors.get(section) or {}).get("calls")
+        if calls:
+            shown = ", ".join(_call_label(call) for call in calls)
+            lines.append(f"client floor, {label}: replays {shown}")
     return lines
 
 
@@ -784,6 +855,7 @@ def run_benchmarks(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> dic
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            "load_start": [round(x, 2) for x in os.getloadavg()],
         },
         "sizes": asdict(sizes),
         "expected_matches": expected_matches(rows),
@@ -796,6 +868,7 @@ def run_benchmarks(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> dic
         results["mlflow_client_on_mloop"] = bench_mlflow_client_on_mloop(
             sizes, rows, workdir / "client"
         )
+    results["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
@@ -803,7 +876,7 @@ def report(results: dict[str, Any], sizes: Sizes) -> None:
     rows = comparison(results.get("mlflow"), results.get("mloop"))
     results["comparison"] = rows
     mlflow_version = (results.get("mlflow") or {}).get("mlflow_version", "(not run)")
-    out = Console()
+    out = Console(width=max(Console().width, 110))  # the floor table is wide
     out.print(render_table(rows, sizes, f"Tracking: mloop vs MLflow {mlflow_version}"))
     if results.get("mlflow_client_on_mloop"):
         client_rows = comparison(results.get("mlflow"), results["mlflow_client_on_mloop"])
@@ -820,6 +893,15 @@ def report(results: dict[str, Any], sizes: Sizes) -> None:
                 f"The mlflow {mlflow_version} client: MLflow's server vs mloop's server",
                 ("MLflow server", "mloop server"),
             )
+        )
+    if results.get("mlflow_client_on_mloop"):
+        results["client_floor_comparison"] = floor_rows(results)
+        out.print(render_floor_table(results["client_floor_comparison"], mlflow_version))
+    machine = results.get("machine") or {}
+    if "load_start" in machine:
+        out.print(
+            f"load average (1, 5, 15 min): {machine['load_start']} at the start, "
+            f"{machine.get('load_end')} at the end"
         )
     for line in notes(results):
         out.print(escape(line))
