@@ -61,6 +61,8 @@ model_versions = Table(
     # The registered dataset versions the source run read, with the contracts they passed
     # (a JSON list; see mloop.datasets.lineage.training_data_for_run).
     Column("training_data_json", Text, nullable=True),
+    # MLflow's stage (None, Staging, Production, Archived), set only through MLflow's API.
+    Column("stage", String(16), nullable=False, default="None", server_default="None"),
     Index("ix_model_versions_run", "run_id"),
 )
 
