@@ -55,6 +55,7 @@ def test_demo_end_to_end(cli: Cli, tmp_path: Path) -> None:
     model_files = client.call("walk_artifacts", run_id=logged.info.run_id, path="model").files
     assert "model/MLmodel" in {f.path for f in model_files}
     assert "logged by the stock mlflow" in result.stdout
+    assert "search_logged_models" in result.stdout
 
     # The LLM step: a simulated provider that says so, two prompt versions, the call log.
     assert "SIMULATED provider" in result.stdout

@@ -54,13 +54,22 @@ def train_with_mlflow_client(ctx: DemoContext) -> None:
                 with warnings.catch_warnings():
                     # MLflow's hint about integer outputs in the inferred signature.
                     warnings.simplefilter("ignore", UserWarning)
-                    mlflow.sklearn.log_model(
+                    info = mlflow.sklearn.log_model(
                         model,
                         name="model",
                         input_example=data.X_val.iloc[:5],
                         # Named, so MLflow does not inspect the environment to infer them.
                         pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
                     )
+                # MLflow 3 links evaluation metrics to the logged model itself.
+                mlflow.log_metrics(
+                    {"val_auc": scores(data.y_val, val_proba)["auc"]}, model_id=info.model_id
+                )
+                best = mlflow.search_logged_models(
+                    filter_string="metrics.val_auc > 0.5",
+                    order_by=[{"field_name": "metrics.val_auc", "ascending": False}],
+                    output_format="list",
+                )
                 ctx.advance()
     finally:
         runtime.close()
@@ -77,6 +86,13 @@ def train_with_mlflow_client(ctx: DemoContext) -> None:
         "mloop's MLflow-compatible API (a server on a loopback port while the step ran); it "
         "is an ordinary run in mloop."
     )
+    linked = {m.key: m.value for m in (best[0].metrics or [])} if best else {}
+    if "val_auc" in linked:
+        ctx.notes.append(
+            f"Its logged model {best[0].model_id} carries val_auc "
+            f"{linked['val_auc']:.3f}, linked by mlflow.log_metrics(model_id=...); "
+            "mlflow.search_logged_models found it by that metric."
+        )
 
 
 STEP = DemoStep(
