@@ -96,3 +96,22 @@ logged_model_metrics = Table(
     Index("ix_mlflow_logged_model_metrics_model_key", "model_id", "key"),
     Index("ix_mlflow_logged_model_metrics_key_value", "key", "value"),
 )
+
+# A run's links to logged models, as MLflow 3 records them: models it read (``log_inputs``
+# with ``models``) and models it produced, at a step (``log_outputs``). The model is not
+# checked, as in MLflow: a link may name a model created elsewhere or later.
+run_model_links = Table(
+    "mlflow_run_model_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "run_id",
+        String(32),
+        ForeignKey("runs.run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("model_id", String(40), nullable=False),
+    Column("direction", String(8), nullable=False),  # "input" or "output"
+    Column("step", BigInteger, nullable=True),
+    Index("ix_mlflow_run_model_links_run", "run_id", "direction"),
+)
