@@ -106,6 +106,55 @@ def test_latest_versions_by_get_and_post_with_stages(mlflow_server: str) -> None
     assert [v["version"] for v in posted.json()["model_versions"]] == ["2"]
     refused = httpx.post(api, json={"name": "staged", "stages": {"a": 1}})
     assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    unknown = httpx.post(api, json={"name": "staged", "stages": ["Shipping"]})
+    assert unknown.status_code == 400 and "Invalid Model Version stage" in unknown.text
+
+
+def _latest(client: MlflowClient, name: str, stages: list[str] | None = None) -> dict[str, str]:
+    return {v.current_stage: v.version for v in client.get_latest_versions(name, stages)}
+
+
+def test_stages_through_mlflow_api(mlflow_server: str) -> None:
+    client = MlflowClient()
+    client.create_registered_model("staging")
+    for number in range(1, 5):
+        client.create_model_version("staging", f"s3://bucket/model{number}", "")
+    before = client.get_registered_model("staging").last_updated_timestamp
+    moved = client.transition_model_version_stage("staging", "1", "production")
+    assert moved.current_stage == "Production"
+    assert client.get_registered_model("staging").last_updated_timestamp >= before
+    client.transition_model_version_stage("staging", "2", "Staging")
+    client.transition_model_version_stage("staging", "3", "Archived")
+    assert _latest(client, "staging") == {
+        "Production": "1",
+        "Staging": "2",
+        "Archived": "3",
+        "None": "4",
+    }
+    assert _latest(client, "staging", ["staging", "None"]) == {"Staging": "2", "None": "4"}
+    latest = client.get_registered_model("staging").latest_versions
+    assert [(v.version, v.current_stage) for v in latest] == [
+        ("1", "Production"),
+        ("2", "Staging"),
+        ("3", "Archived"),
+        ("4", "None"),
+    ]
+    # Entering Production with archive_existing_versions archives the version there before.
+    client.transition_model_version_stage("staging", "4", "Production", True)
+    assert client.get_model_version("staging", "1").current_stage == "Archived"
+    assert _latest(client, "staging") == {"Production": "4", "Staging": "2", "Archived": "3"}
+    by_stage = client.search_model_versions("name = 'staging'")
+    assert {v.version: v.current_stage for v in by_stage}["1"] == "Archived"
+    # Stages are MLflow's: mloop's own API shows aliases, not stages.
+    assert "stage" not in mloop.Client().get_model_version("staging", 4).model_dump()
+
+    api = f"{mlflow_server}/api/2.0/mlflow/model-versions/transition-stage"
+    bad = httpx.post(api, json={"name": "staging", "version": "4", "stage": "Live"})
+    assert bad.status_code == 400 and "Invalid Model Version stage" in bad.text
+    client.delete_model_version("staging", "2")
+    with pytest.raises(MlflowException, match=r"Model Version .+ not found"):
+        client.transition_model_version_stage("staging", "2", "Staging")
+    assert "Staging" not in _latest(client, "staging")
 
 
 def _versions_of(client: MlflowClient, **search: object) -> list[tuple[str, str]]:

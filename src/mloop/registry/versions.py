@@ -379,3 +379,69 @@ def delete_model_version_tag(ctx: Context, req: DeleteModelVersionTag) -> Empty:
         )
     _touch_version(ctx, req.name, req.version)
     return Empty()
+
+
+STAGES = ("None", "Staging", "Production", "Archived")
+"""MLflow's model-version stages, kept only for MLflow's API (mloop's own API uses aliases)."""
+
+
+def canonical_stage(value: object, field: str = "stage") -> str:
+    """One of :data:`STAGES`, given in any case."""
+    found = next((s for s in STAGES if isinstance(value, str) and value.lower() == s.lower()), None)
+    if found is None:
+        raise ValidationError(
+            f"Invalid Model Version stage: {value!r}. Value must be one of {', '.join(STAGES)}.",
+            field=field,
+        )
+    return found
+
+
+def transition_stage(
+    ctx: Context, name: str, version: int, stage: str, *, archive_existing: bool
+) -> ModelVersion:
+    """Move a version to an MLflow stage; with ``archive_existing``, the model's other
+    versions in Staging or Production (whichever the version enters) move to Archived."""
+    stage = canonical_stage(stage)
+    name = load_model_row(ctx, name, lock=True).name
+    load_version_row(ctx, name, version)
+    now = now_ms()
+    mv = t.model_versions
+    if archive_existing and stage in ("Staging", "Production"):
+        ctx.conn.execute(
+            update(mv)
+            .where(
+                mv.c.name == name,
+                mv.c.version != version,
+                mv.c.stage == stage,
+                mv.c.status == READY,
+            )
+            .values(stage="Archived", last_update_time=now)
+        )
+    ctx.conn.execute(
+        update(mv)
+        .where(mv.c.name == name, mv.c.version == version)
+        .values(stage=stage, last_update_time=now)
+    )
+    touch_model(ctx, name)
+    return version_message(ctx, name, version)
+
+
+def latest_by_stage(ctx: Context, name: str, stages: list[str] | None = None) -> dict[str, int]:
+    """The newest live version of each stage that has one (of ``stages``, or of all)."""
+    wanted = [canonical_stage(s, "stages") for s in stages] if stages else list(STAGES)
+    mv = t.model_versions
+    rows = ctx.conn.execute(
+        select(mv.c.stage, func.max(mv.c.version))
+        .where(mv.c.name == name, mv.c.status == READY, mv.c.stage.in_(wanted))
+        .group_by(mv.c.stage)
+    )
+    return {stage: int(number) for stage, number in rows}
+
+
+def stages_of(ctx: Context, name: str, numbers: list[int]) -> dict[int, str]:
+    """The MLflow stage of each of the given versions of one model."""
+    mv = t.model_versions
+    rows = ctx.conn.execute(
+        select(mv.c.version, mv.c.stage).where(mv.c.name == name, mv.c.version.in_(numbers))
+    )
+    return {int(number): stage for number, stage in rows}

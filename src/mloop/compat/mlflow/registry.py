@@ -2,8 +2,9 @@
 
 Registered models, versions, tags and aliases are mloop's own: an alias set through MLflow's
 client is the same alias ``mloop.load_model("models:/name@alias")`` resolves, and it lands in
-the same audit history. MLflow's stages are not kept (MLflow itself deprecated them in favour
-of aliases).
+the same audit history. MLflow's stages, which MLflow deprecated in favour of aliases, are
+kept for its clients only: ``transition-stage``, ``get-latest-versions`` per stage and each
+version's ``current_stage``; mloop's own API does not show them.
 
 ``model-versions/create`` accepts the sources MLflow's server accepts, with its rules: no
 ``..`` in any source, a local path only inside the artifact directory of the run named by
@@ -47,7 +48,8 @@ _CLAUSE = re.compile(
 )
 
 
-def version_json(v: rs.ModelVersion) -> dict[str, Any]:
+def version_json(v: rs.ModelVersion, stage: str = "None") -> dict[str, Any]:
+    """MLflow's JSON of a version; ``stage`` is its MLflow stage (see :func:`_with_stages`)."""
     return {
         "name": v.name,
         "version": str(v.version),
@@ -55,7 +57,7 @@ def version_json(v: rs.ModelVersion) -> dict[str, Any]:
         "last_updated_timestamp": v.last_update_time,
         "description": v.description,
         "user_id": v.user_id,
-        "current_stage": "None",
+        "current_stage": stage,
         "source": v.source,
         "run_id": v.run_id or "",
         "status": v.status,
@@ -74,11 +76,31 @@ def model_json(ctx: Context, m: rs.RegisteredModel) -> dict[str, Any]:
         "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
     }
     if m.latest_version is not None:
-        latest = versions.get_model_version(
-            ctx, rs.ModelVersionRef(name=m.name, version=m.latest_version)
-        )
-        body["latest_versions"] = [version_json(latest)]
+        # MLflow's latest_versions: the newest version of each stage, oldest first.
+        newest = sorted(versions.latest_by_stage(ctx, m.name).values())
+        body["latest_versions"] = _with_stages(ctx, _versions(ctx, m.name, newest))
     return body
+
+
+def _versions(ctx: Context, name: str, numbers: list[int]) -> list[rs.ModelVersion]:
+    return [
+        versions.get_model_version(ctx, rs.ModelVersionRef(name=name, version=n)) for n in numbers
+    ]
+
+
+def _with_stages(ctx: Context, found: list[rs.ModelVersion]) -> list[dict[str, Any]]:
+    """MLflow's JSON of versions, each with the stage it is in."""
+    stages: dict[tuple[str, int], str] = {}
+    for name in {v.name for v in found}:
+        numbers = [v.version for v in found if v.name == name]
+        stages.update(
+            ((name, n), stage) for n, stage in versions.stages_of(ctx, name, numbers).items()
+        )
+    return [version_json(v, stages.get((v.name, v.version), "None")) for v in found]
+
+
+def _one(ctx: Context, found: rs.ModelVersion) -> dict[str, Any]:
+    return {"model_version": _with_stages(ctx, [found])[0]}
 
 
 def _name(body: dict[str, Any]) -> str:
@@ -472,7 +494,7 @@ def create_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     )
     if model_id is not None:
         _tag_logged_model(ctx, model_id, created.name, created.version)
-    return {"model_version": version_json(created)}
+    return _one(ctx, created)
 
 
 def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> None:
@@ -497,14 +519,14 @@ def _tag_logged_model(ctx: Context, model_id: str, name: str, version: int) -> N
 
 def get_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     ref = rs.ModelVersionRef(name=_name(body), version=_version(body))
-    return {"model_version": version_json(versions.get_model_version(ctx, ref))}
+    return _one(ctx, versions.get_model_version(ctx, ref))
 
 
 def update_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     req = rs.UpdateModelVersion(
         name=_name(body), version=_version(body), description=value_text(body, "description")
     )
-    return {"model_version": version_json(versions.update_model_version(ctx, req))}
+    return _one(ctx, versions.update_model_version(ctx, req))
 
 
 def delete_model_version(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -721,8 +743,12 @@ def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             .offset(offset)
         )
     )
+    page = rows[:size]
     answer: dict[str, Any] = {
-        "model_versions": [version_json(v) for v in _messages_in_order(ctx, rows[:size])]
+        "model_versions": [
+            version_json(v, row.stage)
+            for v, row in zip(_messages_in_order(ctx, page), page, strict=True)
+        ]
     }
     if len(rows) > size:
         answer["next_page_token"] = encode_page_token(offset + size)
@@ -730,14 +756,27 @@ def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_latest_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    """The newest version: every version is in MLflow's stage "None", as stages are not kept."""
+    """The newest version of each stage asked for (of every stage when none is)."""
     found = models.get_registered_model(ctx, rs.ModelName(name=_name(body)))
     raw_stages = body.get("stages")
     stages = [raw_stages] if isinstance(raw_stages, str) else strings(body, "stages")
-    if found.latest_version is None or (stages and "none" not in {s.lower() for s in stages}):
-        return {"model_versions": []}
-    ref = rs.ModelVersionRef(name=found.name, version=found.latest_version)
-    return {"model_versions": [version_json(versions.get_model_version(ctx, ref))]}
+    newest = sorted(versions.latest_by_stage(ctx, found.name, stages).values())
+    return {"model_versions": _with_stages(ctx, _versions(ctx, found.name, newest))}
+
+
+def transition_stage(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's stages (deprecated by MLflow in favour of aliases) for its clients."""
+    archive = body.get("archive_existing_versions", False)
+    if not isinstance(archive, bool):
+        archive = str(archive).lower() == "true"
+    moved = versions.transition_stage(
+        ctx,
+        _name(body),
+        _version(body),
+        text(body, "stage") or "",
+        archive_existing=archive,
+    )
+    return _one(ctx, moved)
 
 
 def get_download_uri(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -797,7 +836,7 @@ def delete_alias(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 def get_by_alias(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     ref = rs.AliasRef(name=_name(body), alias=text(body, "alias") or "")
-    return {"model_version": version_json(aliases.get_model_version_by_alias(ctx, ref))}
+    return _one(ctx, aliases.get_model_version_by_alias(ctx, ref))
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -846,6 +885,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("/model-versions/create", "POST", _mlflow_words(create_model_version), "writer"),
     Endpoint("/model-versions/get", "GET", _mlflow_words(get_model_version), "reader", quick=True),
     Endpoint("/model-versions/update", "PATCH", _mlflow_words(update_model_version), "writer"),
+    Endpoint("/model-versions/transition-stage", "POST", _mlflow_words(transition_stage), "writer"),
     Endpoint("/model-versions/delete", "DELETE", _mlflow_words(delete_model_version), "admin"),
     Endpoint("/model-versions/search", "GET", _mlflow_words(search_model_versions), "reader"),
     Endpoint(
