@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mloop.compat.mlflow.run_models import ModelLinks
 from mloop.tracking.runs import RunParts
 from mloop.tracking.schemas import Experiment, MetricPoint, RunInfo
 
@@ -94,10 +95,12 @@ def _mlflow_tags(info: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
-def run(parts: RunParts, run_id: str) -> dict[str, Any]:
-    """MLflow's Run JSON, written straight from fetched rows: search answers hold hundreds."""
+def run(parts: RunParts, run_id: str, models: ModelLinks | None = None) -> dict[str, Any]:
+    """MLflow's Run JSON, written straight from fetched rows: search answers hold hundreds.
+
+    ``models`` are the run's links to logged models, if it has any."""
     info = parts.info(run_id)
-    return {
+    body = {
         "info": _info_json(info),
         "data": {
             "metrics": [
@@ -109,6 +112,15 @@ def run(parts: RunParts, run_id: str) -> dict[str, Any]:
         },
         "inputs": {"dataset_inputs": [_dataset_input(d) for d in parts.inputs[run_id]]},
     }
+    if models is not None:
+        body["inputs"]["model_inputs"] = [{"model_id": m} for m in models.inputs]
+        body["outputs"] = {
+            "model_outputs": [
+                {"model_id": m, "step": step} if step is not None else {"model_id": m}
+                for m, step in models.outputs
+            ]
+        }
+    return body
 
 
 def _dataset_input(d: dict[str, Any]) -> dict[str, Any]:

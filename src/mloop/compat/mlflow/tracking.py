@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from mloop.compat.mlflow import logged_models
+from mloop.compat.mlflow import logged_models, run_models
 from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
     Endpoint,
@@ -99,7 +99,8 @@ _DEFAULT_UNCREATED: dict[str, Any] = {
 
 
 def _run_body(ctx: Context, run_id: str) -> dict[str, Any]:
-    return p.run(runs.fetch_run_parts(ctx, [run_id]), run_id)
+    links = run_models.model_links(ctx, [run_id])
+    return p.run(runs.fetch_run_parts(ctx, [run_id]), run_id, links.get(run_id))
 
 
 # -- experiments ------------------------------------------------------------------------
@@ -388,7 +389,8 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     )
     ids, token = runs.search_run_ids(ctx, req)
     parts = runs.fetch_run_parts(ctx, ids)
-    answer: dict[str, Any] = {"runs": [p.run(parts, run_id) for run_id in ids]}
+    links = run_models.model_links(ctx, ids)
+    answer: dict[str, Any] = {"runs": [p.run(parts, run_id, links.get(run_id)) for run_id in ids]}
     if token:
         answer["next_page_token"] = token
     return answer
@@ -521,7 +523,12 @@ def log_inputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     datasets = [
         _dataset_input(item, f"datasets[{i}]") for i, item in enumerate(objects(body, "datasets"))
     ]
+    models = [
+        text(item, "model_id", label=f"models[{i}].model_id") or ""
+        for i, item in enumerate(objects(body, "models"))
+    ]
     ingest.log_inputs(ctx, s.LogInputs(run_id=run_id, datasets=datasets))
+    run_models.record_model_inputs(ctx, run_id, models)
     return {}
 
 
