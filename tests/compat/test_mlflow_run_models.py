@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from mlflow.entities import LoggedModelInput
+from mlflow.entities import LoggedModelInput, LoggedModelOutput
 from mlflow.tracking import MlflowClient
 
 API = "/api/2.0/mlflow"
@@ -62,3 +62,22 @@ def test_a_finished_or_unknown_run_takes_no_links(mlflow_server: str) -> None:
     answer = httpx.post(f"{mlflow_server}{API}/runs/log-inputs", json=body)
     assert answer.status_code == 404
     assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_models_a_run_produced_come_back_with_their_step(mlflow_server: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("outputs")
+    run = client.create_run(experiment_id)
+    # A model created on its own, not by this run: MLflow links it all the same.
+    model = client.create_logged_model(experiment_id=experiment_id)
+    client.log_outputs(run.info.run_id, [LoggedModelOutput(model.model_id, 3)])
+    outputs = client.get_run(run.info.run_id).outputs.model_outputs
+    assert [(o.model_id, o.step) for o in outputs] == [(model.model_id, 3)]
+    big = {"run_id": run.info.run_id, "models": [{"model_id": model.model_id, "step": 2**40}]}
+    assert httpx.post(f"{mlflow_server}{API}/runs/outputs", json=big).status_code == 200
+    assert client.get_run(run.info.run_id).outputs.model_outputs[-1].step == 2**40
+    for bad in ({"model_id": model.model_id, "step": "x"}, {"step": 1}, "m-1"):
+        body = {"run_id": run.info.run_id, "models": [bad]}
+        answer = httpx.post(f"{mlflow_server}{API}/runs/outputs", json=body)
+        assert answer.status_code == 400, answer.text
+    assert len(client.get_run(run.info.run_id).outputs.model_outputs) == 2

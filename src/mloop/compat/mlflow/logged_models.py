@@ -47,6 +47,7 @@ from mloop.compat.mlflow.http import (
     strings,
     text,
 )
+from mloop.compat.mlflow.run_models import record_model_outputs
 from mloop.core.errors import NotFoundError, ValidationError
 from mloop.core.ids import new_id
 from mloop.core.timeutil import now_ms
@@ -798,23 +799,17 @@ def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_outputs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    """Record that a run produced logged models, and at which step."""
+    """Record that a run produced logged models, at a step: any model id, as in MLflow (a
+    model logged by another run, or not yet created, may be named)."""
     run_id = text(body, "run_id") or ""
-    load_run_row(ctx, run_id)
     outputs = [
         (
-            _model_id(item, f"models[{i}].model_id"),
+            text(item, "model_id", label=f"models[{i}].model_id") or "",
             integer(item, "step", 0, label=f"models[{i}].step"),
         )
         for i, item in enumerate(objects(body, "models"))
     ]
-    for model_id, step in outputs:
-        row = load_logged_model(ctx, model_id)
-        if row.run_id != run_id:
-            raise ValidationError(
-                f"logged model {model_id} was not logged by run {run_id}", field="models"
-            )
-        _touch(ctx, model_id, output_step=step)
+    record_model_outputs(ctx, run_id, outputs)
     return {}
 
 
