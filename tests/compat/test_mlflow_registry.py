@@ -234,3 +234,12 @@ def test_registry_errors_in_mlflow_words(mlflow_server: str) -> None:
         client.update_model_version("worded", "1", description="x")
     with pytest.raises(MlflowException, match="Parameter 'version' must be an integer, got 'x'"):
         client.get_model_version("worded", "x")
+    # The error names the model that is missing, not the one the request registers into.
+    answer = httpx.post(
+        f"{mlflow_server}/api/2.0/mlflow/model-versions/create",
+        json={"name": "worded", "source": "models:/absent/1"},
+    )
+    assert answer.status_code == 404
+    assert answer.json()["message"] == "Registered Model with name=absent not found"
+    with pytest.raises(MlflowException, match=r"Model Version \(name=worded, version=1\) not"):
+        client.copy_model_version("models:/worded/1", "worded")

@@ -120,6 +120,13 @@ def _version(body: dict[str, Any]) -> int:
         ) from None
 
 
+# The registry's own sentences (mloop.store.assets), from which MLflow's are written: the
+# model or version they name may be another than the request's (a models:/ source, a copy).
+_MODEL_MISSING = re.compile(r"registered model '([^']+)' does not exist")
+_VERSION_MISSING = re.compile(r"version (\d+) of model '([^']+)' (?:does not exist|was deleted)")
+_MODEL_TAKEN = re.compile(r"registered model '([^']+)' already exists")
+
+
 def _mlflow_words(handler: Handler) -> Handler:
     """The handler, with the registry's not-found and duplicate-name errors worded as
     MLflow's server words them (its clients and tests match on these sentences)."""
@@ -128,23 +135,21 @@ def _mlflow_words(handler: Handler) -> Handler:
         try:
             return handler(ctx, body)
         except NotFoundError as exc:
-            name = body.get("name")
-            if exc.field == "name" and isinstance(name, str):
+            if missing := _MODEL_MISSING.match(exc.message):
                 raise NotFoundError(
-                    f"Registered Model with name={name} not found", field="name"
+                    f"Registered Model with name={missing.group(1)} not found", field=exc.field
                 ) from None
-            if exc.field == "version" and isinstance(name, str):
+            if missing := _VERSION_MISSING.match(exc.message):
                 raise NotFoundError(
-                    f"Model Version (name={name}, version={body.get('version')}) not found: "
-                    f"{exc.message}",
-                    field="version",
+                    f"Model Version (name={missing.group(2)}, version={missing.group(1)}) "
+                    f"not found: {exc.message}",
+                    field=exc.field,
                 ) from None
             raise
         except ConflictError as exc:
-            name = body.get("name")
-            if exc.field == "name" and "already exists" in exc.message and isinstance(name, str):
+            if taken := _MODEL_TAKEN.match(exc.message):
                 raise ConflictError(
-                    f"Registered Model (name={name}) already exists", field="name"
+                    f"Registered Model (name={taken.group(1)}) already exists", field=exc.field
                 ) from None
             raise
 
