@@ -7,4 +7,5 @@ DOMAIN = Domain(
     summary="MLflow's REST API over mloop's stores",
     tables=("mloop.compat.mlflow.tables",),
     http=("mloop.compat.mlflow.surface:mlflow_http",),
+    pages=("mloop.server.ui.logged_models",),
 )

@@ -30,6 +30,7 @@ from mloop.registry.versions import get_model_version, list_model_versions
 from mloop.server.ui.core import UI
 from mloop.server.ui.downloads import attachment
 from mloop.server.ui.formatting import cut, number
+from mloop.server.ui.logged_model_views import source_logged_model
 from mloop.server.ui.params import checked_name, checked_version, query_version
 from mloop.server.ui.signatures import compare_signatures, signature_tables
 from mloop.serving.lineage import endpoints_serving
@@ -142,7 +143,13 @@ def training_data(ctx: Context, mv: ModelVersion) -> list[TrainingData]:
 def _version_page(ctx: Context, name: str, version: int) -> dict[str, Any]:
     model = get_registered_model(ctx, ModelName(name=name))
     found = get_model_version(ctx, ModelVersionRef(name=name, version=version))
-    files = list_model_version_files(ctx, ModelVersionRef(name=name, version=version)).files
+    try:
+        files = list_model_version_files(ctx, ModelVersionRef(name=name, version=version)).files
+        files_note = None
+    except NotFoundError as exc:
+        # A version registered through MLflow's API from a source mloop cannot read has
+        # no files here; its page still shows where it came from.
+        files, files_note = [], exc.message
     history = get_alias_history(ctx, GetAliasHistory(name=name, max_results=MAX_HISTORY))
     runs = load_runs(ctx, [found.run_id]) if found.run_id else []
     # Other versions worth comparing with: those the aliases point at, and the newest.
@@ -154,8 +161,10 @@ def _version_page(ctx: Context, name: str, version: int) -> dict[str, Any]:
         "mv": found,
         "files": sorted(files)[:MAX_FILES],
         "more_files": max(len(files) - MAX_FILES, 0),
+        "files_note": files_note,
         "run": runs[0] if runs else None,
         "source_path": _source_path(found),
+        "logged_model": source_logged_model(ctx, found.source),
         "training": training_data(ctx, found),
         "signature": signature_tables(found.signature),
         "compare_with": list(others.items()),

@@ -1,5 +1,5 @@
-"""Run pages: one run (info, params, metrics, tags, inputs, charts, the model versions
-registered from it) and the comparison."""
+"""Run pages: one run (info, params, metrics, tags, inputs, charts, the MLflow logged models
+it logged, read or produced, the model versions registered from it) and the comparison."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from mloop.server.ui import links
 from mloop.server.ui.charts import metric_charts, run_labels
 from mloop.server.ui.core import UI
 from mloop.server.ui.formatting import number
+from mloop.server.ui.logged_model_views import run_logged_models
 from mloop.server.ui.params import checked_run_id
 from mloop.store.context import Context
 from mloop.tracking.artifacts import list_artifacts
@@ -118,6 +119,7 @@ def _run_page(ctx: Context, run_id: str) -> dict[str, Any]:
     return {
         "run": run,
         "model_versions": versions_from_run(ctx, run_id, max_results=MAX_MODEL_VERSIONS),
+        "logged_models": run_logged_models(ctx, run_id),
         "input_versions": registered_versions(ctx, [(i.name, i.digest) for i in run.inputs]),
         "compare": _compare_links(run_id, children, siblings),
         "experiment": experiment,
