@@ -186,6 +186,8 @@ def _world(http: TestClient) -> dict[str, Any]:
         "view_type": "ACTIVE_ONLY",
         "run_view_type": "ACTIVE_ONLY",
         "allow_deleted": "false",
+        "stage": "Staging",
+        "archive_existing_versions": False,
     }
 
 
@@ -195,6 +197,8 @@ def _base(endpoint: Endpoint, world: dict[str, Any]) -> dict[str, Any]:
         body.update(status="LOGGED_MODEL_READY", name="lm2")
     if endpoint.path == "/runs/log-metric":
         body.update(value=1.0)
+    if endpoint.path == "/runs/log-inputs":  # a model input is its id alone (no step)
+        body.update(models=[{"model_id": m["model_id"]} for m in body["models"]])
     if endpoint.method == "GET":
         body = {k: str(v) for k, v in body.items() if not isinstance(v, list | dict)}
     return body

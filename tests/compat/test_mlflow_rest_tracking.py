@@ -323,3 +323,35 @@ def test_metrics_with_a_model_id_are_the_models_too(mlflow_server: str) -> None:
     unknown = {"run_id": run_id, "metrics": [{**metric, "key": "x", "model_id": "m-missing"}]}
     assert _post(mlflow_server, "/runs/log-batch", unknown).status_code == 404
     assert "x" not in client.get_run(run_id).data.metrics
+
+
+def test_a_metric_logged_for_a_model_keeps_its_dataset(mlflow_server: str) -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("model-metrics")
+    run = client.create_run(experiment_id)
+    model = client.create_logged_model(experiment_id)
+    client.log_metric(
+        run.info.run_id,
+        "auc",
+        0.8,
+        timestamp=1000,
+        step=2,
+        dataset_name="holdout",
+        dataset_digest="d1",
+        model_id=model.model_id,
+    )
+    [metric] = client.get_logged_model(model.model_id).metrics
+    assert (metric.key, metric.value, metric.step, metric.run_id) == (
+        "auc",
+        0.8,
+        2,
+        run.info.run_id,
+    )
+    assert (metric.dataset_name, metric.dataset_digest) == ("holdout", "d1")
+    found = client.search_logged_models(
+        [experiment_id], datasets=[{"dataset_name": "holdout", "dataset_digest": "d1"}]
+    )
+    assert [m.model_id for m in found] == [model.model_id]
+    assert client.search_logged_models([experiment_id], datasets=[{"dataset_name": "other"}]) == []
+    # The run has the value too, as in MLflow.
+    assert client.get_run(run.info.run_id).data.metrics == {"auc": 0.8}

@@ -29,7 +29,16 @@ from sqlalchemy import exists, or_, select
 
 from mloop.compat.mlflow import tables as mt
 from mloop.compat.mlflow.artifacts import split_run_path
-from mloop.compat.mlflow.http import Endpoint, Handler, integer, pairs, strings, text, value_text
+from mloop.compat.mlflow.http import (
+    Endpoint,
+    Handler,
+    integer,
+    invalid,
+    pairs,
+    strings,
+    text,
+    value_text,
+)
 from mloop.compat.mlflow.logged_models import load_logged_model, set_logged_model_tags
 from mloop.core.errors import ConflictError, NotFoundError, ValidationError
 from mloop.models.uris import parse_models_uri, parse_runs_uri
@@ -772,8 +781,12 @@ def get_latest_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def transition_stage(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     """MLflow's stages (deprecated by MLflow in favour of aliases) for its clients."""
     archive = body.get("archive_existing_versions", False)
-    if not isinstance(archive, bool):
-        archive = str(archive).lower() == "true"
+    if isinstance(archive, str) and archive.lower() in ("true", "false"):  # a query string
+        archive = archive.lower() == "true"
+    elif archive is None:
+        archive = False
+    elif not isinstance(archive, bool):
+        raise invalid("archive_existing_versions", archive, "a boolean")
     moved = versions.transition_stage(
         ctx,
         _name(body),

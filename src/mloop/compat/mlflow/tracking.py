@@ -14,6 +14,8 @@ from typing import Any
 from mloop.compat.mlflow import logged_models, run_models
 from mloop.compat.mlflow import protocol as p
 from mloop.compat.mlflow.http import (
+    INT64_MAX,
+    INT64_MIN,
     Endpoint,
     artifact_subpath,
     integer,
@@ -348,7 +350,17 @@ def create_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         user_id=text(body, "user_id", required=False),
     )
     created = runs.create_run(ctx, req)
-    return {"run": _run_body(ctx, created.info.run_id)}
+    # A new run holds only its info and tags: the answer is built from what was written
+    # rather than read back (five queries on the hot path of every MLflow script).
+    info = created.info
+    parts = runs.RunParts(
+        rows={info.run_id: info},
+        params={info.run_id: {}},
+        tags={info.run_id: dict(sorted(created.data.tags.items()))},  # as read back
+        metrics={info.run_id: []},
+        inputs={info.run_id: []},
+    )
+    return {"run": p.run(parts, info.run_id)}
 
 
 def update_run(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -402,9 +414,28 @@ def search_runs(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def _metric_columns(metrics: list[Any]) -> s.MetricColumns:
     """MLflow's metric objects as mloop's columnar batch (one validation, not one per metric).
 
-    Key, value and timestamp are required, as MLflow's server requires them."""
+    Key, value and timestamp are required, as MLflow's server requires them. The stock
+    client's shape (a string key, a float value, integer timestamp and step) is taken as is;
+    anything else goes through the field checks, which word the error."""
     keys, values, steps, timestamps = [], [], [], []
     for i, item in enumerate(metrics):
+        if type(item) is dict:
+            key, value = item.get("key"), item.get("value")
+            timestamp, step = item.get("timestamp"), item.get("step", 0)
+            if (
+                type(key) is str
+                and key
+                and type(value) is float
+                and type(timestamp) is int
+                and type(step) is int
+                and INT64_MIN <= timestamp <= INT64_MAX
+                and INT64_MIN <= step <= INT64_MAX
+            ):
+                keys.append(key)
+                values.append(value)
+                timestamps.append(timestamp)
+                steps.append(step)
+                continue
         field = f"metrics[{i}]"
         if not isinstance(item, dict):
             raise invalid(field, item, "an object")
@@ -477,6 +508,11 @@ def log_metric(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     model_id = text(body, "model_id", required=False)
     if model_id:
         metric["model_id"] = model_id
+        # The dataset the value was measured on, kept with the model's metric.
+        for name in ("dataset_name", "dataset_digest"):
+            value = text(body, name, required=False)
+            if value:
+                metric[name] = value
     return log_batch(ctx, {"run_id": run_id, "metrics": [metric]})
 
 
