@@ -16,7 +16,7 @@ from tests.conftest import ServerHandle
 from tests.server.test_ui_browser import console_errors, wait
 from tests.server.test_ui_experiments_browser import outside_card, visit
 
-from mloop.server.ui.logged_model_views import logged_model, logged_models
+from mloop.server.ui.links import link_to
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,11 @@ def test_logged_model_pages_draw_their_charts_and_fit(
     browser.set_window_size(width, 1000)
     try:
         browser.get_log("browser")  # drop messages from earlier tests
-        visit(browser, server.url + logged_models(experiment_id), f"logged-models-{width}")
+        visit(
+            browser,
+            server.url + link_to("logged_models", experiment_id=experiment_id),
+            f"logged-models-{width}",
+        )
         assert browser.execute_script("return document.title").startswith("Logged models")
         bars = browser.execute_script(
             "return Array.from(document.querySelectorAll('#metric-bars-chart rect.bar'),"
@@ -84,7 +88,11 @@ def test_logged_model_pages_draw_their_charts_and_fit(
         assert inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
         assert list(browser.execute_script(LAYOUT_PROBLEMS)) == []
 
-        visit(browser, server.url + logged_model(model_id), f"logged-model-{width}")
+        visit(
+            browser,
+            server.url + link_to("logged_model", model_id=model_id),
+            f"logged-model-{width}",
+        )
         wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-0 canvas"))
         canvas = browser.find_element(By.CSS_SELECTOR, "#chart-0 canvas")
         assert canvas.size["width"] > 200 and canvas.size["height"] > 100

@@ -118,6 +118,34 @@ def artifact_download(run_id: str, path: str, inline: bool = False) -> str:
     return url + "&inline=true" if inline else url
 
 
+# -- MLflow's logged models --------------------------------------------------------------
+
+
+@link("logged_models")
+def logged_models(
+    experiment_id: str,
+    name: str | None = None,
+    status: str | None = None,
+    metric: str | None = None,
+    sort: str | None = None,
+) -> str:
+    """An experiment's logged models, filtered by ``name`` (contains) and ``status``, with
+    ``metric`` as the chosen metric column and ``sort`` as the order."""
+    query = {"name": name, "status": status, "metric": metric, "sort": sort}
+    return f"/experiments/{part(experiment_id)}/logged-models" + _query(query)
+
+
+@link("logged_model")
+def logged_model(model_id: str) -> str:
+    return f"/logged-models/{part(model_id)}"
+
+
+@link("logged_model_file")
+def logged_model_file(model_id: str, path: str) -> str:
+    """One file of a logged model's own folder, downloaded (always as an attachment)."""
+    return f"/logged-models/{part(model_id)}/files?path={part(path)}"
+
+
 # -- registry ------------------------------------------------------------------------------
 
 

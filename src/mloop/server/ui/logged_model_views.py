@@ -19,8 +19,6 @@ from sqlalchemy import select
 from mloop.compat.mlflow import tables as t
 from mloop.compat.mlflow.logged_models import MODELS_FOLDER
 from mloop.compat.mlflow.run_models import model_links
-from mloop.server.ui.formatting import urlquote as part
-from mloop.server.ui.links import link
 from mloop.store.context import Context
 
 MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
@@ -34,40 +32,6 @@ STATUS_BADGES = {
     "LOGGED_MODEL_PENDING": ("pending", "warn"),
     "LOGGED_MODEL_UPLOAD_FAILED": ("upload failed", "fail"),
 }
-
-
-# -- links ---------------------------------------------------------------------------------
-
-
-def _query(values: dict[str, str | None]) -> str:
-    """``?a=1&b=2`` from the values that are set, each one percent-encoded."""
-    pairs = [f"{part(k)}={part(v)}" for k, v in values.items() if v]
-    return "?" + "&".join(pairs) if pairs else ""
-
-
-@link("logged_models")
-def logged_models(
-    experiment_id: str,
-    name: str | None = None,
-    status: str | None = None,
-    metric: str | None = None,
-    sort: str | None = None,
-) -> str:
-    """An experiment's logged models, filtered by ``name`` (contains) and ``status``, with
-    ``metric`` as the chosen metric column and ``sort`` as the order."""
-    query = {"name": name, "status": status, "metric": metric, "sort": sort}
-    return f"/experiments/{part(experiment_id)}/logged-models" + _query(query)
-
-
-@link("logged_model")
-def logged_model(model_id: str) -> str:
-    return f"/logged-models/{part(model_id)}"
-
-
-@link("logged_model_file")
-def logged_model_file(model_id: str, path: str) -> str:
-    """One file of a logged model's own folder, downloaded (always as an attachment)."""
-    return f"/logged-models/{part(model_id)}/files?path={part(path)}"
 
 
 # -- reads ---------------------------------------------------------------------------------
