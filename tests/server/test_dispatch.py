@@ -44,9 +44,9 @@ def test_templated_mlflow_routes_answer_in_mlflow_shape(http: TestClient) -> Non
     response = http.get("/api/2.0/mlflow/logged-models/m-" + "0" * 32)
     assert response.status_code == 404
     assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    response = http.get("/api/2.0/mlflow/logged-models/not-an-id")
-    assert response.status_code == 400
-    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    response = http.get("/api/2.0/mlflow/logged-models/not-an-id")  # not found, as in MLflow
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_file_routes_are_served_and_documented(http: TestClient) -> None:
@@ -155,3 +155,17 @@ def test_a_path_declared_twice_is_refused() -> None:
                 ),
             ],
         )
+
+
+def test_repeated_slashes_name_the_same_route(runtime: Runtime) -> None:
+    http = TestClient(create_app(runtime))
+    # A full URL: httpx reads a path that starts with "//" as a host.
+    assert http.get("http://testserver//health").json()["status"] == "ok"
+    # A route the dispatcher answers, and one FastAPI's router answers (path parameters).
+    created = http.post("/api/2.0/mlflow//experiments//create", json={"name": "slashes"})
+    assert created.status_code == 200, created.text
+    answer = http.get(
+        "http://testserver//model-versions/get-artifact",
+        params={"name": "m", "version": 1, "path": "../x"},
+    )
+    assert answer.status_code == 400 and answer.json()["message"] == "Invalid path"

@@ -9,6 +9,7 @@ through the same :func:`respond`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -55,6 +56,10 @@ class Dispatcher:
                 self._surface_of_path[route.path] = surface
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            # Repeated slashes name the same route, as Werkzeug (MLflow's server) and most
+            # proxies treat them: ``//model-versions/get-artifact`` is that route.
+            scope = _merge_slashes(scope)
         if scope["type"] != "http" or scope["path"] not in self._surface_of_path:
             await self.app(scope, receive, send)
             return
@@ -67,6 +72,15 @@ class Dispatcher:
             route, surface = found
             response = await respond(route, surface, Request(scope, receive))
         await response(scope, receive, send)
+
+
+def _merge_slashes(scope: Scope) -> Scope:
+    path = re.sub("/{2,}", "/", scope["path"])
+    raw = scope.get("raw_path")
+    merged: Scope = {**scope, "path": path}
+    if raw is not None:
+        merged["raw_path"] = re.sub(b"/{2,}", b"/", raw)
+    return merged
 
 
 def templated_routes(surface: Surface) -> APIRouter:
