@@ -119,9 +119,15 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def case_sensitive_like(column: Any, pattern: str) -> ColumnElement[bool]:
+    """``column LIKE pattern`` (``%``, ``_``, backslash escape), case-sensitive on every
+    database, as MLflow's search languages define LIKE."""
+    return _CaseSensitiveLike(column, literal(pattern), literal(_like_to_glob(pattern)))
+
+
 def _string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "LIKE":
-        return _CaseSensitiveLike(column, literal(value), literal(_like_to_glob(value)))
+        return case_sensitive_like(column, value)
     if op == "ILIKE":
         return column.ilike(value, escape="\\")
     if op == "IN":

@@ -110,6 +110,12 @@ def text(
     return value
 
 
+def unquote(raw: str) -> str:
+    """A quoted literal of MLflow's filter languages (``'a''b'`` or ``"a""b"``) as its text."""
+    quote = raw[0]
+    return raw[1:-1].replace(quote * 2, quote)
+
+
 def artifact_subpath(body: dict[str, Any], name: str) -> str:
     """A path inside an artifact root: relative, never up (``..``), as MLflow checks it and
     with MLflow's answer, "Invalid path", which its clients and tests match on."""

@@ -46,6 +46,7 @@ from mloop.compat.mlflow.http import (
     pairs,
     strings,
     text,
+    unquote,
 )
 from mloop.compat.mlflow.run_models import record_model_outputs
 from mloop.core.errors import NotFoundError, ValidationError
@@ -55,6 +56,7 @@ from mloop.store.context import Context
 from mloop.tracking import experiments
 from mloop.tracking import schemas as s
 from mloop.tracking.runs import load_run_row
+from mloop.tracking.search_sql import case_sensitive_like
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 # Protobuf's enum numbers, which a client may send instead of the names.
@@ -563,39 +565,19 @@ _CLAUSE = re.compile(
 )
 
 
-def _unquote(raw: str) -> str:
-    quote = raw[0]
-    return raw[1:-1].replace(quote * 2, quote)
-
-
-def _like_to_glob(pattern: str) -> str:
-    """A LIKE pattern as a SQLite GLOB pattern (GLOB is case-sensitive; LIKE is not there)."""
-    out = []
-    for char in pattern:
-        if char == "%":
-            out.append("*")
-        elif char == "_":
-            out.append("?")
-        elif char in "*?[":
-            out.append("[" + char + "]")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _string_condition(column: Any, op: str, value: Any, sqlite: bool) -> ColumnElement[bool]:
+def _string_condition(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "IN":
         return column.in_(value)
     if op == "NOT IN":
         return column.not_in(value)
     if op == "LIKE":
-        return column.op("GLOB")(_like_to_glob(value)) if sqlite else column.like(value)
+        return case_sensitive_like(column, value)
     if op == "ILIKE":
         return func.lower(column).like(func.lower(literal(value)))
     return _COMPARE[op](column, value)
 
 
-def _clause(entity: str, key: str, op: str, raw: str, sqlite: bool) -> ColumnElement[bool]:
+def _clause(entity: str, key: str, op: str, raw: str) -> ColumnElement[bool]:
     """One comparison as a condition on ``mlflow_logged_models``."""
     numeric = entity == "metrics" or (entity == "attributes" and _ATTRIBUTES[key][1])
     ops = _NUMERIC_OPS if numeric else _STRING_OPS
@@ -614,25 +596,25 @@ def _clause(entity: str, key: str, op: str, raw: str, sqlite: bool) -> ColumnEle
                 f"{shown} compares with numbers, got {raw!r}", field="filter"
             ) from None
     elif raw.startswith("("):
-        value = tuple(_unquote(v) for v in re.findall(_QUOTED, raw))
+        value = tuple(unquote(v) for v in re.findall(_QUOTED, raw))
         if not value:
             raise ValidationError(f"{shown} {op} needs quoted values", field="filter")
     elif raw[0] in "'\"":
-        value = _unquote(raw)
+        value = unquote(raw)
     else:
         raise ValidationError(f"{shown} compares with quoted strings, got {raw!r}", field="filter")
     if entity == "attributes":
         column = _ATTRIBUTES[key][0]
         if numeric:
             return _COMPARE[op](column, int(value) if value.is_integer() else value)
-        return _string_condition(column, op, value, sqlite)
+        return _string_condition(column, op, value)
     table = {"params": t.logged_model_params, "tags": t.logged_model_tags}.get(entity)
     if table is not None:
         return exists(
             select(literal(1)).where(
                 table.c.model_id == _lm.model_id,
                 table.c.key == key,
-                _string_condition(table.c.value, op, value, sqlite),
+                _string_condition(table.c.value, op, value),
             )
         )
     m = t.logged_model_metrics.c
@@ -643,7 +625,7 @@ def _clause(entity: str, key: str, op: str, raw: str, sqlite: bool) -> ColumnEle
     )
 
 
-def _filter(raw: str, sqlite: bool) -> list[ColumnElement[bool]]:
+def _filter(raw: str) -> list[ColumnElement[bool]]:
     """MLflow's logged-model filter: comparisons joined by AND."""
     if len(raw) > MAX_FILTER_LENGTH:
         raise ValidationError(
@@ -670,7 +652,7 @@ def _filter(raw: str, sqlite: bool) -> list[ColumnElement[bool]]:
                 field="filter",
             )
         op = " ".join(match.group("op").upper().split())
-        conditions.append(_clause(entity, key, op, match.group("value"), sqlite))
+        conditions.append(_clause(entity, key, op, match.group("value")))
         pos = match.end()
         expect_more = match.group("and") is not None
         if expect_more and not raw[pos:].strip():
@@ -769,8 +751,7 @@ def search_logged_models(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             "experiment_ids must name at least one experiment", field="experiment_ids"
         )
-    sqlite = ctx.conn.dialect.name == "sqlite"
-    conditions = _filter(text(body, "filter", required=False) or "", sqlite) + _datasets(body)
+    conditions = _filter(text(body, "filter", required=False) or "") + _datasets(body)
     limit = integer(body, "max_results", 0) or MAX_RESULTS_DEFAULT
     if not 1 <= limit <= MAX_RESULTS_LIMIT:
         raise ValidationError(

@@ -37,6 +37,7 @@ from mloop.compat.mlflow.http import (
     pairs,
     strings,
     text,
+    unquote,
     value_text,
 )
 from mloop.compat.mlflow.logged_models import load_logged_model, set_logged_model_tags
@@ -50,6 +51,7 @@ from mloop.registry.common import READY, load_version_row, version_messages
 from mloop.registry.files import model_files_location
 from mloop.store.context import Context
 from mloop.tracking.artifacts import run_artifact_path
+from mloop.tracking.search_sql import case_sensitive_like
 
 _CLAUSE = re.compile(
     r"^\s*(name|tags?\.(?:`[^`]+`|\"[^\"]+\"|[\w.]+))\s*(=|!=|LIKE|ILIKE)\s*'((?:[^']|'')*)'\s*$",
@@ -572,34 +574,21 @@ _PROMPT_TAG = "mlflow.prompt.is_prompt"
 _MAX_SEARCH_RESULTS = 200_000
 
 
-def _unquote(raw: str) -> str:
-    quote = raw[0]
-    return raw[1:-1].replace(quote * 2, quote)
-
-
-def _case_sensitive_like(column: Any, pattern: str, dialect: str) -> Any:
-    """MLflow's LIKE is case-sensitive; SQLite's is not, so there it becomes a GLOB."""
-    if dialect != "sqlite":
-        return column.like(pattern)
-    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
-    return column.op("GLOB")("".join(special.get(c, c) for c in pattern))
-
-
-def _string_condition(column: Any, op: str, raw: str, dialect: str, field: str) -> Any:
+def _string_condition(column: Any, op: str, raw: str, field: str) -> Any:
     if op in ("IN", "NOT IN"):
         if not raw.startswith("("):
             raise ValidationError(f"{op} needs a list of quoted values: ('a', 'b')", field=field)
-        values = [_unquote(v) for v in re.findall(_QUOTED, raw)]
+        values = [unquote(v) for v in re.findall(_QUOTED, raw)]
         return column.in_(values) if op == "IN" else column.not_in(values)
     if raw.startswith("(") or raw[0] not in "'\"":
         raise ValidationError(f"{op} needs a quoted value", field=field)
-    value = _unquote(raw)
+    value = unquote(raw)
     if op == "=":
         return column == value
     if op == "!=":
         return column != value
     if op == "LIKE":
-        return _case_sensitive_like(column, value, dialect)
+        return case_sensitive_like(column, value)
     return column.ilike(value)
 
 
@@ -620,7 +609,7 @@ def _version_condition(op: str, raw: str) -> Any:
     }[op]
 
 
-def _tag_condition(key: str, op: str, raw: str, dialect: str) -> Any:
+def _tag_condition(key: str, op: str, raw: str) -> Any:
     if op not in _MV_TAG_OPS:
         raise ValidationError(f"tags take {', '.join(_MV_TAG_OPS)}", field="filter")
     tags, mv = vt.model_version_tags, vt.model_versions
@@ -628,9 +617,9 @@ def _tag_condition(key: str, op: str, raw: str, dialect: str) -> Any:
         tags.c.name == mv.c.name,
         tags.c.version == mv.c.version,
         tags.c.key == key,
-        _string_condition(tags.c.value, op, raw, dialect, "filter"),
+        _string_condition(tags.c.value, op, raw, "filter"),
     )
-    value = _unquote(raw)
+    value = unquote(raw)
     if key == _PROMPT_TAG and (op, value) in (("=", "false"), ("!=", "true")):
         present = exists().where(
             tags.c.name == mv.c.name, tags.c.version == mv.c.version, tags.c.key == key
@@ -639,7 +628,7 @@ def _tag_condition(key: str, op: str, raw: str, dialect: str) -> Any:
     return matched
 
 
-def _version_filter(raw: str, dialect: str) -> list[Any]:
+def _version_filter(raw: str) -> list[Any]:
     """SQL conditions for MLflow's model-version filter: clauses joined by AND."""
     conditions: list[Any] = []
     text_left, pos = raw.strip(), 0
@@ -658,12 +647,12 @@ def _version_filter(raw: str, dialect: str) -> list[Any]:
         attribute = key.split(".", 1)[1] if key.lower().startswith("attribute") else key
         if key.lower().startswith(("tag.", "tags.")):
             tag = key.split(".", 1)[1].strip('`"')
-            conditions.append(_tag_condition(tag, op, value, dialect))
+            conditions.append(_tag_condition(tag, op, value))
         elif attribute.lower() == "version_number":
             conditions.append(_version_condition(op, value))
         elif attribute.lower() in _MV_STRING and op in _MV_STRING_OPS:
             column = vt.model_versions.c[_MV_STRING[attribute.lower()]]
-            conditions.append(_string_condition(column, op, value, dialect, "filter"))
+            conditions.append(_string_condition(column, op, value, "filter"))
         else:
             raise ValidationError(
                 f"cannot filter model versions by {key!r} with {op}: use name, run_id or "
@@ -742,8 +731,7 @@ def _messages_in_order(ctx: Context, rows: list[Any]) -> list[rs.ModelVersion]:
 
 def search_model_versions(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     """Versions of every model matching MLflow's filter, in its order, paged by offset."""
-    dialect = ctx.conn.dialect.name
-    conditions = _version_filter(text(body, "filter", required=False) or "", dialect)
+    conditions = _version_filter(text(body, "filter", required=False) or "")
     order = _version_order(body)
     size = _search_page_size(body)
     offset = min(decode_page_token(text(body, "page_token", required=False)), 2**31 - 1)
