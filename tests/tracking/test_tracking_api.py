@@ -161,6 +161,19 @@ def test_experiment_names(sdk: str) -> None:
         assert info.value.field == "name"
 
 
+def test_a_declared_location_is_kept_and_never_empty(sdk: str) -> None:
+    client = mloop.Client()
+    exp_id = client.call(
+        "create_experiment", name="declared", declared_location="s3://bucket/prefix"
+    ).experiment_id
+    assert client.get_experiment(exp_id).declared_location == "s3://bucket/prefix"
+    for bad in ["", "x" * 3000, "nul\x00"]:
+        with pytest.raises(ValidationError) as info:
+            client.call("create_experiment", name="other", declared_location=bad)
+        assert info.value.field == "declared_location"
+    assert [e.name for e in client.list_experiments()].count("other") == 0
+
+
 def test_deleted_experiment_and_run(sdk: str) -> None:
     client = mloop.Client()
     exp_id = client.create_experiment("temp")

@@ -9,7 +9,6 @@ through the same :func:`respond`.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -56,10 +55,12 @@ class Dispatcher:
                 self._surface_of_path[route.path] = surface
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "//" in scope["path"]:
-            # Repeated slashes name the same route, as Werkzeug (MLflow's server) and most
-            # proxies treat them: ``//model-versions/get-artifact`` is that route.
-            scope = _merge_slashes(scope)
+        if scope["type"] == "http" and scope["path"].startswith("//"):
+            # A path that starts with repeated slashes names the same route, as Werkzeug
+            # (MLflow's server) treats it: ``//model-versions/get-artifact`` is that route.
+            # Only the leading ones: further in, ``.../files//etc/passwd`` carries an
+            # absolute path that must reach the handler as it was sent, to be refused.
+            scope = _merge_leading_slashes(scope)
         if scope["type"] != "http" or scope["path"] not in self._surface_of_path:
             await self.app(scope, receive, send)
             return
@@ -74,12 +75,11 @@ class Dispatcher:
         await response(scope, receive, send)
 
 
-def _merge_slashes(scope: Scope) -> Scope:
-    path = re.sub("/{2,}", "/", scope["path"])
+def _merge_leading_slashes(scope: Scope) -> Scope:
+    merged: Scope = {**scope, "path": "/" + scope["path"].lstrip("/")}
     raw = scope.get("raw_path")
-    merged: Scope = {**scope, "path": path}
     if raw is not None:
-        merged["raw_path"] = re.sub(b"/{2,}", b"/", raw)
+        merged["raw_path"] = b"/" + raw.lstrip(b"/")
     return merged
 
 

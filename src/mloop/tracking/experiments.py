@@ -179,6 +179,11 @@ def create_experiment(ctx: Context, req: CreateExperiment) -> ExperimentId:
     declared = req.declared_location
     if declared is not None:
         check_text(declared, "declared_location", max_length=2048)
+        if not declared:
+            raise ValidationError(
+                "declared_location must not be empty: leave it out instead",
+                field="declared_location",
+            )
     experiment_id = _insert_experiment(ctx, name, req.artifact_location, declared)
     if req.tags:
         ctx.conn.execute(

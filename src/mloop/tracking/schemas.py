@@ -115,7 +115,7 @@ class DatasetInput(Message):
     dataset_schema: Annotated[str, f.Rule(pattern=f.NO_NUL_PATTERN)] | None = None
     profile: Annotated[str, f.Rule(pattern=f.NO_NUL_PATTERN)] | None = None
     # The input's tags in the order logged (MLflow's context tag among them).
-    tags: dict[str, str] = {}
+    tags: Tags = {}
 
 
 class RunData(Message):
