@@ -20,7 +20,8 @@ FILES = "/api/v1/registry/model-versions/files"
 def http(remote: ServerHandle, data: Data, classifier: LogisticRegression) -> httpx.Client:
     features, _ = data
     mloop.register_model(f"runs:/{log_classifier(classifier, features)}/model", "churn")
-    return httpx.Client(base_url=remote.url)
+    # The first /api/openapi.json builds the whole document: seconds on a loaded machine.
+    return httpx.Client(base_url=remote.url, timeout=60)
 
 
 def _error(response: httpx.Response) -> dict[str, str]:
