@@ -99,7 +99,7 @@ def retrying(marker: str) -> int:
     return flaky(marker)
 
 
-@step(timeout_s=0.5, retries=1, cache=False)
+@step(timeout_s=1.5, retries=1, cache=False)
 def sleepy(pidfile: str) -> None:
     with open(pidfile, "a") as f:
         f.write(f"{os.getpid()}\n")
