@@ -150,6 +150,20 @@ def test_unknown_and_malformed_run_ids_are_not_found(mlflow_server: str) -> None
         client.set_tag(run_id, "k", "v")
 
 
+def test_experiment_ids_past_the_id_column_are_not_found(mlflow_server: str) -> None:
+    """Experiment ids are 32-bit integer columns: a larger one names no experiment, on
+    PostgreSQL as on SQLite (not a database error)."""
+    client = MlflowClient()
+    huge = "39999125039834071"
+    with pytest.raises(MlflowException, match=f"experiment {huge} does not exist") as e:
+        client.get_experiment(huge)
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as e:
+        client.create_run(huge)
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert client.search_runs([huge]) == []
+
+
 def test_max_results_out_of_range(mlflow_server: str) -> None:
     client = MlflowClient()
     experiment_id = client.create_experiment("search_validation")

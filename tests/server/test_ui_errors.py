@@ -68,6 +68,9 @@ def test_unknown_ui_paths_get_an_html_404_page(
     [
         ("/runs/" + "f" * 32, "/"),
         ("/experiments/987654", "/"),
+        ("/experiments/39999125039834071", "/"),  # past the 32-bit id column
+        ("/experiments/39999125039834071/logged-models", "/"),
+        ("/experiments/39999125039834071/charts", "/"),
         ("/models/no-such-model", "/models"),
         ("/models/no-such-model/versions/3", "/models"),
         ("/datasets/no-such-dataset", "/datasets"),

@@ -147,6 +147,14 @@ def test_unknown_ids_raise_not_found(sdk: str) -> None:
         client.get_experiment_by_name("nope")
     with pytest.raises(ValidationError, match="experiment_id must be a string of digits"):
         client.get_experiment("abc")
+    # Ids past the 32-bit id column (PostgreSQL's INTEGER) name no experiment: not found,
+    # and a search over one matches nothing, as for any unknown id.
+    huge = "39999125039834071"
+    with pytest.raises(NotFoundError, match=f"experiment {huge} does not exist"):
+        client.get_experiment(huge)
+    with pytest.raises(NotFoundError, match=f"experiment {huge} does not exist"):
+        client.create_run(huge)
+    assert client.search_runs([huge, str(2**31)]).runs == []
 
 
 def test_experiment_names(sdk: str) -> None:

@@ -30,13 +30,21 @@ from mloop.tracking.schemas import (
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
+# The id column is a 32-bit integer (PostgreSQL's INTEGER): a larger id names no experiment.
+MAX_EXPERIMENT_ID = 2**31 - 1
+
+
 def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
-    """Experiment ids travel as strings of digits (as in MLflow)."""
+    """Experiment ids travel as strings of digits (as in MLflow). A well-formed id past the
+    id column's range is not found (NotFoundError), as any other unknown id."""
     text = str(value)
     # ASCII digits only, as the OpenAPI document states (``int`` would take other digits).
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ValidationError(f"{field} must be a string of digits, got {value!r}", field=field)
-    return int(text)
+    number = int(text)
+    if number > MAX_EXPERIMENT_ID:
+        raise NotFoundError(f"experiment {number} does not exist", field=field)
+    return number
 
 
 def _to_message(row: Any, tags: dict[str, str]) -> Experiment:

@@ -378,7 +378,12 @@ def search_runs(ctx: Context, req: SearchRuns) -> RunPage:
 def search_run_ids(ctx: Context, req: SearchRuns) -> tuple[list[str], str | None]:
     """The ids of one page of a search, and the token of the next page (None at the end)."""
     if req.experiment_ids:
-        experiment_ids = [parse_experiment_id(e, "experiment_ids") for e in req.experiment_ids]
+        experiment_ids = []
+        for given in req.experiment_ids:
+            try:
+                experiment_ids.append(parse_experiment_id(given, "experiment_ids"))
+            except NotFoundError:
+                continue  # an id that cannot exist matches no run, as an unknown one
     else:
         experiment_ids = [
             int(r.experiment_id)

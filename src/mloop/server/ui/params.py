@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mloop.core.errors import NotFoundError, ValidationError
+from mloop.tracking.experiments import MAX_EXPERIMENT_ID
 
 MAX_VERSION = 999_999_999
 
 
 def checked_experiment_id(raw: str) -> str:
-    """Experiment ids are digits; anything else names no experiment."""
-    if not raw.isdigit() or len(raw) > 18:
+    """Experiment ids are digits in the id column's range; anything else names none."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) > MAX_EXPERIMENT_ID:
         raise NotFoundError(f"experiment {raw!r} does not exist", field="experiment_id")
     return raw
 
