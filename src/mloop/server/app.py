@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -72,12 +72,13 @@ def create_app(runtime: Runtime, *, auth_enabled: bool = False) -> FastAPI:
     for surface in surfaces:
         app.include_router(templated_routes(surface))
     app.state.surfaces = surfaces
-    components: dict[str, Any] = {}
-    documented = [
-        *documentation_routes(operations, components),
-        *file_documentation_routes(files_declared),
-    ]
-    _document_operations(app, documented, components)
+    _document_operations(
+        app,
+        lambda components: [
+            *documentation_routes(operations, components),
+            *file_documentation_routes(files_declared),
+        ],
+    )
 
     _api_docs_routes(app, auth, public=not auth_enabled or runtime.settings.public_api_docs)
 
@@ -134,11 +135,20 @@ def _api_docs_routes(app: FastAPI, auth: Authenticator, *, public: bool) -> None
         return get_swagger_ui_html(openapi_url="/api/openapi.json", title="mloop API")
 
 
-def _document_operations(app: FastAPI, routes: list[APIRoute], components: dict[str, Any]) -> None:
-    """Put the operations, and the nested schemas their bodies refer to, in OpenAPI."""
+def _document_operations(
+    app: FastAPI, describe: Callable[[dict[str, Any]], list[APIRoute]]
+) -> None:
+    """Put the operations, and the nested schemas their bodies refer to, in OpenAPI.
+
+    ``describe`` builds the routes that describe them (adding the nested schemas to the
+    dictionary it is given) when the document is first asked for: their JSON schemas are
+    most of an app's start-up time, and most apps (every test's, a scoring replica's) never
+    serve the document."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            components: dict[str, Any] = {}
+            routes = describe(components)
             schema = get_openapi(
                 title=app.title,
                 version=app.version,
