@@ -1,9 +1,9 @@
 """Shared fixtures.
 
-Every test gets a fresh store. The metadata database is SQLite unless
-``MLOOP_TEST_DATABASE_URL`` names a PostgreSQL server; then each test gets its own
-database cloned from a migrated template. With ``CI=true`` a missing server fails the
-test instead of skipping it.
+Every test gets a fresh store. The metadata database is SQLite, copied from a file migrated
+once per test process, unless ``MLOOP_TEST_DATABASE_URL`` names a PostgreSQL server; then
+each test gets its own database cloned from a migrated template. With ``CI=true`` a missing
+server fails the test instead of skipping it.
 """
 
 from __future__ import annotations
@@ -115,6 +115,30 @@ def _pg_drop(url: str) -> None:
     _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_sqlite_template: Path | None = None
+
+
+def _sqlite_database(home: Path, scratch: Path) -> None:
+    """A migrated SQLite store at ``home/mloop.db``, copied from one migrated per test
+    process (migrating from nothing costs each test about 0.2 s; the migrations have their
+    own tests)."""
+    global _sqlite_template
+    import shutil
+
+    from mloop.store.db import Database
+
+    if _sqlite_template is None:
+        path = scratch / f"mloop-template-{uuid.uuid4().hex[:8]}.db"
+        db = Database(f"sqlite:///{path}")
+        db.migrate()
+        with db.engine.connect() as conn:  # everything in the main file, no WAL left over
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.dispose()
+        _sqlite_template = path
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_sqlite_template, home / "mloop.db")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _pg_template is not None:
         _pg_drop(make_template_url())
@@ -185,7 +209,9 @@ def _reset_client_state() -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def settings(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
     """Settings for a fresh embedded store; the environment points at it too."""
     home = tmp_path / "mloop-home"
     base = Settings.for_home(home)
@@ -197,6 +223,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
         require_service(port_open(url.host or "127.0.0.1", url.port or 5432), "PostgreSQL")
         pg_url = _pg_database_url()
         base = dataclasses.replace(base, database_url=pg_url)
+    else:
+        _sqlite_database(home, tmp_path_factory.getbasetemp())
     monkeypatch.setenv("MLOOP_HOME", str(home))
     monkeypatch.setenv("MLOOP_DATABASE_URL", base.database_url)
     monkeypatch.setenv("MLOOP_ARTIFACT_ROOT", base.artifact_root)
