@@ -3,7 +3,9 @@
 One test per page. The pages run side by side, each in its own runner process with its own
 working directory and ``HOME`` (so the default store ``~/.mloop`` is new): a module fixture
 starts every selected page at once on a pool as wide as the machine, the pages that run the
-demo first, and each test waits for its page. The marking convention is in
+demo first, and each test waits for its page. The tests are kept on one test process
+(``xdist_group``): every process that ran some of them would start the whole pool, and each
+page would run once per process. The marking convention is in
 tests/docs/examples.py and docs/architecture.md.
 
 The examples show what a reader gets: the embedded store in ``~/.mloop``, SQLite. The
@@ -22,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from tests.docs.pages import ROOT, PageResult, documented_pages, run_page
+
+pytestmark = pytest.mark.xdist_group("doc-examples")
 
 PAGES = documented_pages()
 PG_PASS = bool(os.environ.get("MLOOP_TEST_DATABASE_URL"))
