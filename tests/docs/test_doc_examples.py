@@ -73,6 +73,14 @@ def page_runs(
     runs.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def test_the_page_tests_stay_on_one_test_process(request: pytest.FixtureRequest) -> None:
+    """Under ``--dist loadgroup`` xdist tags a grouped test's id with its group, and sends
+    the group to one process; a pytest that loses the tag runs every page once per process."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("runs under pytest-xdist with --dist loadgroup (as make test runs it)")
+    assert request.node.nodeid.endswith("@doc-examples"), request.node.nodeid
+
+
 @pytest.mark.skipif(PG_PASS, reason="doc examples run on the embedded SQLite store (SQLite pass)")
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
 def test_page_examples_run(page: Path, page_runs: PageRuns) -> None:
