@@ -35,7 +35,9 @@ def parquet(tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.fixture
 def http(remote: ServerHandle) -> httpx.Client:
-    return httpx.Client(base_url=remote.url)
+    # The first /api/openapi.json builds the whole document: seconds on a loaded machine,
+    # past httpx's 5 s default.
+    return httpx.Client(base_url=remote.url, timeout=60)
 
 
 def test_upload_must_match_its_digest(

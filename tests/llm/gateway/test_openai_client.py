@@ -327,7 +327,8 @@ def test_the_v1_paths_are_in_the_openapi_document(
     start_gateway: Callable[..., ServerHandle],
 ) -> None:
     handle = start_gateway()
-    paths = httpx.get(f"{handle.url}/api/openapi.json").json()["paths"]
+    # The first request builds the whole document: seconds on a loaded machine.
+    paths = httpx.get(f"{handle.url}/api/openapi.json", timeout=60).json()["paths"]
     assert {"/v1/chat/completions", "/v1/embeddings", "/v1/models"} <= set(paths)
     response = httpx.get(f"{handle.url}/v1/chat/completions")
     assert response.status_code == 405 and response.headers["allow"] == "POST"
